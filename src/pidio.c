@@ -1,0 +1,430 @@
+/*
+ * pidio: the collectd adapter. The only file that knows collectd: it turns
+ * <Plugin pidio> into blocks, registers one read per block, and dispatches
+ * what pidio_block and pidio_window compute.
+ */
+#include "collectd.h"
+
+#include "plugin.h"
+#include "utils/common/common.h"
+#include "utils_complain.h"
+
+#include "pidio_block.h"
+#include "pidio_proc.h"
+#include "pidio_select.h"
+#include "pidio_window.h"
+
+#include <time.h>
+
+#define PIDIO_PLUGIN "pidio"
+#define PIDIO_NAME_MAX 63
+
+/* One <Process> block: its configuration and its running state. Owned by
+ * collectd (free_ctx) once its read is registered. */
+typedef struct pidio_ctx {
+  char *name;
+  int window; /* -1: not set in the block, the plugin's default applies */
+  cdtime_t interval;
+  pidio_select_t sel;
+  pidio_block_t blk;
+  pidio_window_t win;
+  c_complain_t c_denied, c_pidfile, c_garbled, c_list;
+  struct pidio_ctx *next; /* configured but not yet registered */
+} pidio_ctx_t;
+
+/* Set by the config callback, read by init and shutdown: all three run on
+ * collectd's main thread, before or after any read. */
+static pidio_ctx_t *pending;
+static char *proc_root;
+static int default_window;
+static bool config_failed;
+static pidio_proc_t proc = {.root_fd = -1};
+
+static void free_ctx(void *p) {
+  pidio_ctx_t *ctx = p;
+  if (ctx == NULL)
+    return;
+  pidio_block_free(&ctx->blk);
+  pidio_select_free(&ctx->sel);
+  pidio_window_free(&ctx->win);
+  free(ctx->name);
+  free(ctx);
+}
+
+/* --- configuration ------------------------------------------------------ */
+
+static int bad(const char *block, const oconfig_item_t *ci, const char *fmt,
+               ...) __attribute__((format(printf, 3, 4)));
+static int bad(const char *block, const oconfig_item_t *ci, const char *fmt,
+               ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (block != NULL)
+    ERROR(PIDIO_PLUGIN ": <Process \"%s\">: option \"%s\": %s", block, ci->key,
+          msg);
+  else
+    ERROR(PIDIO_PLUGIN ": option \"%s\": %s", ci->key, msg);
+  config_failed = true;
+  return -1;
+}
+
+/* The option's one string argument, or NULL (reported) when it has none. */
+static const char *one_string(const char *block, const oconfig_item_t *ci) {
+  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING) {
+    bad(block, ci, "takes exactly one string argument");
+    return NULL;
+  }
+  return ci->values[0].value.string;
+}
+
+static int one_number(const char *block, const oconfig_item_t *ci,
+                      double *out) {
+  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_NUMBER)
+    return bad(block, ci, "takes exactly one number argument");
+  *out = ci->values[0].value.number;
+  return 0;
+}
+
+static int get_window(const char *block, const oconfig_item_t *ci, int *out) {
+  double v = 0;
+  if (one_number(block, ci, &v) != 0)
+    return -1;
+  if (v != (double)(int)v || v < 0 || v > PIDIO_WINDOW_MAX)
+    return bad(block, ci, "needs a whole number of intervals from 0 to %d",
+               PIDIO_WINDOW_MAX);
+  if (v == 1)
+    return bad(block, ci,
+               "a window of 1 interval is the DERIVE counters' own rate: "
+               "use 0 (no windowed gauges) or at least 2");
+  *out = (int)v;
+  return 0;
+}
+
+static int config_process(const oconfig_item_t *ci) {
+  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING) {
+    ERROR(PIDIO_PLUGIN ": <Process> needs exactly one name: "
+                       "<Process \"web\">");
+    config_failed = true;
+    return -1;
+  }
+  const char *name = ci->values[0].value.string;
+  size_t len = strlen(name);
+  if (len == 0 || len > PIDIO_NAME_MAX || strpbrk(name, "/\\ \t\n") != NULL) {
+    ERROR(PIDIO_PLUGIN ": <Process \"%s\">: the block name becomes the "
+                       "plugin instance: 1 to %d characters, no '/', '\\' or "
+                       "blanks",
+          name, PIDIO_NAME_MAX);
+    config_failed = true;
+    return -1;
+  }
+  for (pidio_ctx_t *o = pending; o != NULL; o = o->next)
+    if (strcmp(o->name, name) == 0) {
+      ERROR(PIDIO_PLUGIN ": <Process \"%s\"> is given twice: block names "
+                         "must be unique",
+            name);
+      config_failed = true;
+      return -1;
+    }
+
+  pidio_ctx_t *ctx = calloc(1, sizeof(*ctx));
+  if (ctx == NULL || (ctx->name = strdup(name)) == NULL) {
+    free(ctx);
+    ERROR(PIDIO_PLUGIN ": out of memory");
+    config_failed = true;
+    return -1;
+  }
+  ctx->window = -1;
+  pidio_select_init(&ctx->sel);
+  C_COMPLAIN_INIT(&ctx->c_denied);
+  C_COMPLAIN_INIT(&ctx->c_pidfile);
+  C_COMPLAIN_INIT(&ctx->c_garbled);
+  C_COMPLAIN_INIT(&ctx->c_list);
+
+  int rc = 0;
+  bool have_interval = false;
+  for (int i = 0; i < ci->children_num && rc == 0; i++) {
+    const oconfig_item_t *c = ci->children + i;
+    char err[256] = "";
+    const char *s = NULL;
+    double v = 0;
+    if (c->children_num != 0) {
+      rc = bad(name, c, "is not a block inside <Process>");
+    } else if (strcasecmp(c->key, "Pid") == 0) {
+      if ((rc = one_number(name, c, &v)) == 0 &&
+          pidio_select_set_pid(&ctx->sel, v, err, sizeof(err)) != 0)
+        rc = bad(name, c, "%s", err);
+    } else if (strcasecmp(c->key, "PidFile") == 0) {
+      if ((s = one_string(name, c)) == NULL)
+        rc = -1;
+      else if (pidio_select_set_pidfile(&ctx->sel, s, err, sizeof(err)) != 0)
+        rc = bad(name, c, "%s", err);
+    } else if (strcasecmp(c->key, "Name") == 0) {
+      if ((s = one_string(name, c)) == NULL)
+        rc = -1;
+      else if (pidio_select_set_name(&ctx->sel, s, err, sizeof(err)) != 0)
+        rc = bad(name, c, "%s", err);
+    } else if (strcasecmp(c->key, "CommandLine") == 0) {
+      if ((s = one_string(name, c)) == NULL)
+        rc = -1;
+      else if (pidio_select_set_cmdline(&ctx->sel, s, err, sizeof(err)) != 0)
+        rc = bad(name, c, "%s", err);
+    } else if (strcasecmp(c->key, "Window") == 0) {
+      if (ctx->window >= 0)
+        rc = bad(name, c, "given twice");
+      else
+        rc = get_window(name, c, &ctx->window);
+    } else if (strcasecmp(c->key, "Interval") == 0) {
+      if (have_interval)
+        rc = bad(name, c, "given twice");
+      else if ((rc = one_number(name, c, &v)) == 0) {
+        if (!(v > 0) || v > 86400)
+          rc = bad(name, c, "needs a positive number of seconds");
+        else
+          ctx->interval = DOUBLE_TO_CDTIME_T(v);
+        have_interval = true;
+      }
+    } else {
+      rc = bad(name, c,
+               "is not a pidio option; a <Process> block takes Pid, "
+               "PidFile, Name, CommandLine, Window, Interval");
+    }
+  }
+  if (rc == 0) {
+    char err[256];
+    if (pidio_select_check(&ctx->sel, err, sizeof(err)) != 0) {
+      ERROR(PIDIO_PLUGIN ": <Process \"%s\"> %s", name, err);
+      config_failed = true;
+      rc = -1;
+    }
+  }
+  if (rc != 0) {
+    free_ctx(ctx);
+    return -1;
+  }
+  /* Keep the configured order: append. */
+  pidio_ctx_t **tail = &pending;
+  while (*tail != NULL)
+    tail = &(*tail)->next;
+  *tail = ctx;
+  return 0;
+}
+
+static int pidio_config(oconfig_item_t *ci) {
+  int rc = 0;
+  for (int i = 0; i < ci->children_num; i++) {
+    const oconfig_item_t *c = ci->children + i;
+    const char *s = NULL;
+    if (strcasecmp(c->key, "Process") == 0) {
+      if (config_process(c) != 0)
+        rc = -1;
+    } else if (c->children_num != 0) {
+      rc = bad(NULL, c, "is not a block pidio knows; use <Process \"name\">");
+    } else if (strcasecmp(c->key, "ProcRoot") == 0) {
+      if ((s = one_string(NULL, c)) == NULL)
+        rc = -1;
+      else if (s[0] != '/')
+        rc = bad(NULL, c, "needs an absolute path, not \"%s\"", s);
+      else {
+        free(proc_root);
+        proc_root = strdup(s);
+      }
+    } else if (strcasecmp(c->key, "Window") == 0) {
+      if (get_window(NULL, c, &default_window) != 0)
+        rc = -1;
+    } else {
+      rc = bad(NULL, c,
+               "is not a pidio option; <Plugin pidio> takes ProcRoot, Window "
+               "and <Process> blocks");
+    }
+  }
+  return rc;
+}
+
+/* --- dispatch ------------------------------------------------------------ */
+
+static void submit(const pidio_ctx_t *ctx, const char *type,
+                   const char *type_instance, value_t *values, size_t n) {
+  value_list_t vl = VALUE_LIST_INIT;
+  vl.values = values;
+  vl.values_len = n;
+  sstrncpy(vl.plugin, PIDIO_PLUGIN, sizeof(vl.plugin));
+  sstrncpy(vl.plugin_instance, ctx->name, sizeof(vl.plugin_instance));
+  sstrncpy(vl.type, type, sizeof(vl.type));
+  if (type_instance != NULL)
+    sstrncpy(vl.type_instance, type_instance, sizeof(vl.type_instance));
+  plugin_dispatch_values(&vl);
+}
+
+static void submit_pair(const pidio_ctx_t *ctx, const char *type,
+                        enum pidio_field a, enum pidio_field b) {
+  value_t v[2] = {{.derive = (derive_t)ctx->blk.total.v[a]},
+                  {.derive = (derive_t)ctx->blk.total.v[b]}};
+  submit(ctx, type, NULL, v, 2);
+}
+
+static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
+  const char *root = proc.root != NULL ? proc.root : "/proc";
+  if (r->unreadable > 0)
+    c_complain(LOG_WARNING, &ctx->c_denied,
+               PIDIO_PLUGIN
+               ": <Process \"%s\">: permission denied reading "
+               "%s/%d/io; %u of %u matched process(es) are left out of this "
+               "block's figures. Give collectd the capabilities "
+               "CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, or run it as the "
+               "user of those processes.",
+               ctx->name, root, (int)r->denied_pid, r->unreadable, r->matched);
+  else if (c_would_release(&ctx->c_denied)) {
+    c_release(LOG_INFO, &ctx->c_denied,
+              PIDIO_PLUGIN ": <Process \"%s\">: every matched process is "
+                           "readable again",
+              ctx->name);
+  }
+
+  if (r->pidfile_err != 0)
+    c_complain(LOG_WARNING, &ctx->c_pidfile,
+               PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\": %s; no "
+                            "process matches until it holds a valid pid",
+               ctx->name, ctx->blk.sel.pidfile,
+               r->pidfile_err == -EINVAL
+                   ? "not a regular file of at most 64 bytes holding a pid"
+                   : STRERROR(-r->pidfile_err));
+  else if (c_would_release(&ctx->c_pidfile))
+    c_release(LOG_INFO, &ctx->c_pidfile,
+              PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" is valid again",
+              ctx->name, ctx->blk.sel.pidfile);
+
+  if (r->garbled > 0)
+    c_complain(LOG_WARNING, &ctx->c_garbled,
+               PIDIO_PLUGIN
+               ": <Process \"%s\">: %s/%d/io does not parse as "
+               "the kernel's io file; %u process(es) skipped this interval",
+               ctx->name, root, (int)r->garbled_pid, r->garbled);
+  else if (c_would_release(&ctx->c_garbled))
+    c_release(LOG_INFO, &ctx->c_garbled,
+              PIDIO_PLUGIN ": <Process \"%s\">: io files parse again",
+              ctx->name);
+}
+
+static double mono_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int pidio_read(user_data_t *ud) {
+  pidio_ctx_t *ctx = ud->data;
+  pidio_report_t rep;
+  double t = mono_seconds();
+
+  int rc = pidio_block_update(&ctx->blk, &rep);
+  if (rc != 0) {
+    c_complain(LOG_ERR, &ctx->c_list,
+               PIDIO_PLUGIN ": <Process \"%s\">: cannot read ProcRoot "
+                            "\"%s\": %s",
+               ctx->name, proc.root, STRERROR(-rc));
+    return -1;
+  }
+  if (c_would_release(&ctx->c_list))
+    c_release(LOG_INFO, &ctx->c_list,
+              PIDIO_PLUGIN ": <Process \"%s\">: ProcRoot readable again",
+              ctx->name);
+  report_trouble(ctx, &rep);
+
+  submit_pair(ctx, "io_octets", PIDIO_RCHAR, PIDIO_WCHAR);
+  submit_pair(ctx, "io_ops", PIDIO_SYSCR, PIDIO_SYSCW);
+  submit_pair(ctx, "disk_octets", PIDIO_READ_BYTES, PIDIO_WRITE_BYTES);
+  value_t v = {.derive =
+                   (derive_t)ctx->blk.total.v[PIDIO_CANCELLED_WRITE_BYTES]};
+  submit(ctx, "total_bytes", "cancelled_write_bytes", &v, 1);
+  v = (value_t){.gauge = (gauge_t)rep.matched};
+  submit(ctx, "count", "processes", &v, 1);
+  v = (value_t){.gauge = (gauge_t)rep.unreadable};
+  submit(ctx, "count", "unreadable", &v, 1);
+
+  if (ctx->win.n >= 2) {
+    double rate[PIDIO_NFIELDS];
+    pidio_window_push(&ctx->win, t, &ctx->blk.total);
+    if (pidio_window_rates(&ctx->win, rate) == 0)
+      for (int f = 0; f < PIDIO_NFIELDS; f++) {
+        v = (value_t){.gauge = rate[f]};
+        submit(ctx, "pidio_rate", pidio_field_names[f], &v, 1);
+      }
+  }
+  return 0;
+}
+
+/* --- life cycle ---------------------------------------------------------- */
+
+static int pidio_init(void) {
+  if (config_failed) {
+    ERROR(PIDIO_PLUGIN ": not starting: the configuration has errors (see "
+                       "above)");
+    return -1;
+  }
+
+  static data_source_t rate_ds = {"value", DS_TYPE_GAUGE, 0.0, NAN};
+  static data_set_t rate_set = {"pidio_rate", 1, &rate_ds};
+  if (plugin_register_data_set(&rate_set) != 0) {
+    ERROR(PIDIO_PLUGIN ": cannot register the type \"pidio_rate\"");
+    return -1;
+  }
+
+  const char *root = proc_root != NULL ? proc_root : "/proc";
+  int rc = pidio_proc_open(&proc, root);
+  if (rc != 0) {
+    ERROR(PIDIO_PLUGIN ": ProcRoot \"%s\": %s", root, STRERROR(-rc));
+    return -1;
+  }
+  INFO(PIDIO_PLUGIN " " PIDIO_VERSION ": ProcRoot \"%s\"", root);
+  if (pending == NULL)
+    WARNING(PIDIO_PLUGIN ": loaded without any <Process> block: nothing to "
+                         "read");
+
+  while (pending != NULL) {
+    pidio_ctx_t *ctx = pending;
+    pending = ctx->next;
+    ctx->next = NULL;
+    int w = ctx->window >= 0 ? ctx->window : default_window;
+    if (w >= 2 && pidio_window_init(&ctx->win, (unsigned)w) != 0) {
+      ERROR(PIDIO_PLUGIN ": <Process \"%s\">: out of memory", ctx->name);
+      free_ctx(ctx);
+      continue;
+    }
+    pidio_block_init(&ctx->blk, &proc, &ctx->sel);
+
+    char name[DATA_MAX_NAME_LEN];
+    snprintf(name, sizeof(name), PIDIO_PLUGIN "/%s", ctx->name);
+    user_data_t ud = {.data = ctx, .free_func = free_ctx};
+    /* On failure collectd frees ud itself (since 5.10). */
+    if (plugin_register_complex_read(PIDIO_PLUGIN, name, pidio_read,
+                                     ctx->interval, &ud) != 0)
+      ERROR(PIDIO_PLUGIN ": <Process \"%s\">: cannot register its read",
+            ctx->name);
+  }
+  return 0;
+}
+
+static int pidio_shutdown(void) {
+  /* The reads are stopped and their contexts freed by now. */
+  while (pending != NULL) {
+    pidio_ctx_t *ctx = pending;
+    pending = ctx->next;
+    free_ctx(ctx);
+  }
+  pidio_proc_close(&proc);
+  free(proc_root);
+  proc_root = NULL;
+  default_window = 0;
+  config_failed = false;
+  return 0;
+}
+
+void module_register(void);
+void module_register(void) {
+  plugin_register_complex_config(PIDIO_PLUGIN, pidio_config);
+  plugin_register_init(PIDIO_PLUGIN, pidio_init);
+  plugin_register_shutdown(PIDIO_PLUGIN, pidio_shutdown);
+}

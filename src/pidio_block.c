@@ -1,0 +1,626 @@
+/*
+ * pidio_block: one block's members and counters. See pidio_block.h for the
+ * rules; the comments here say how they are kept.
+ */
+#include "pidio_build.h"
+
+#include "pidio_block.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum {
+  E_MEMBER = 1u << 0,
+  E_FRESH = 1u << 1,    /* non-member first seen as a newborn: look again */
+  E_DENIED = 1u << 2,   /* member whose io may not be opened */
+  E_REREAD = 1u << 3,   /* member that absorbed a reaped member this round */
+  E_READ = 1u << 4,     /* read this round: now is valid */
+  E_GONE = 1u << 5,     /* member reaped (ESRCH) this round */
+  E_BASELINE = 1u << 6, /* next good read sets the baseline, adds nothing */
+};
+#define E_ROUND (E_READ | E_GONE | E_REREAD)
+
+struct pidio_entry {
+  pid_t pid, ppid;
+  uint64_t ino, start;
+  uint64_t checked; /* boot ticks of the last evaluation */
+  int fd;           /* held io descriptor, or -1 */
+  unsigned flags;
+  pidio_io_t last; /* raw counters at the last good read */
+  pidio_io_t now;  /* this round's read */
+  pidio_io_t debt; /* this round: what reaped member children had counted */
+};
+
+/* A non-member is looked at again after this long, so that a process that
+ * exec()s into something the block selects is found. */
+#define PIDIO_RECHECK_SECONDS 60
+
+/* Held descriptors are shared by every block and by the rest of collectd:
+ * pidio holds at most this many and reads the others with
+ * open/read/close. */
+static atomic_long fd_budget = -1;
+
+void pidio_block_set_fd_budget(long n) { atomic_store(&fd_budget, n); }
+
+static long hz(void) {
+  long h = sysconf(_SC_CLK_TCK);
+  return h > 0 ? h : 100;
+}
+
+static int take_fd_slot(void) {
+  long cur = atomic_load(&fd_budget);
+  if (cur == -1) {
+    /* Not set by the caller: half of the soft limit. */
+    struct rlimit rl;
+    long dflt = 512;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      dflt = (long)(rl.rlim_cur / 2);
+    atomic_compare_exchange_strong(&fd_budget, &cur, dflt);
+    cur = atomic_load(&fd_budget);
+  }
+  while (cur > 0)
+    if (atomic_compare_exchange_weak(&fd_budget, &cur, cur - 1))
+      return 1;
+  return 0;
+}
+
+static void drop_fd(pidio_entry_t *en) {
+  if (en->fd >= 0) {
+    close(en->fd);
+    atomic_fetch_add(&fd_budget, 1);
+  }
+  en->fd = -1;
+}
+
+void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
+                      pidio_select_t *sel) {
+  *b = (pidio_block_t){0};
+  b->proc = proc;
+  b->sel = *sel;
+  pidio_select_init(sel);
+}
+
+void pidio_block_free(pidio_block_t *b) {
+  for (size_t i = 0; i < b->n; i++)
+    drop_fd(&b->e[i]);
+  free(b->e);
+  free(b->spare);
+  free(b->dead);
+  free(b->order);
+  pidio_pidlist_free(&b->list);
+  pidio_select_free(&b->sel);
+  *b = (pidio_block_t){0};
+}
+
+static int grow(pidio_entry_t **a, size_t *cap, size_t need) {
+  if (need <= *cap)
+    return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < need)
+    c *= 2;
+  pidio_entry_t *p = realloc(*a, c * sizeof(*p));
+  if (p == NULL)
+    return -ENOMEM;
+  *a = p;
+  *cap = c;
+  return 0;
+}
+
+static int vanished(int rc) { return rc == -ENOENT || rc == -ESRCH; }
+
+/* Read the io file of a member: through its held descriptor, or, when none
+ * could be held, by opening it relative to its (checked) pid directory. */
+static int read_member(const pidio_block_t *b, pidio_entry_t *en,
+                       pidio_io_t *out) {
+  if (en->fd >= 0)
+    return pidio_proc_read_io(en->fd, out);
+  int dfd = pidio_proc_open_pid(b->proc, en->pid);
+  if (dfd < 0)
+    return dfd;
+  /* Without a held descriptor the pid could have been reused: confirm the
+   * start time before trusting what the io file says. */
+  pidio_stat_t st;
+  int rc = pidio_proc_read_stat(dfd, &st);
+  if (rc == 0 && st.start_time != en->start)
+    rc = -ESRCH;
+  if (rc == 0) {
+    int fd = pidio_proc_open_io(dfd);
+    if (fd < 0) {
+      rc = fd;
+    } else {
+      rc = pidio_proc_read_io(fd, out);
+      if (rc == 0 && !(en->flags & E_DENIED) && take_fd_slot()) {
+        en->fd = fd; /* a slot is free again: hold it from now on */
+        fd = -1;
+      }
+      if (fd >= 0)
+        close(fd);
+    }
+  }
+  close(dfd);
+  return rc;
+}
+
+/* Look at a process for the first time (or again). Returns 1 and fills *out
+ * when it is to be tracked, 0 when it vanished. force_fresh: it was first
+ * seen as a newborn last interval, so from-birth counting still applies. */
+static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
+                    int force_fresh, pidio_entry_t *out) {
+  int dfd = pidio_proc_open_pid(b->proc, pid);
+  if (dfd < 0)
+    return 0;
+  pidio_stat_t st;
+  if (pidio_proc_read_stat(dfd, &st) != 0) {
+    close(dfd);
+    return 0;
+  }
+  char cmd[4096];
+  const char *cmdp = NULL;
+  if (pidio_select_wants_cmdline(&b->sel)) {
+    char raw[4096];
+    size_t len = 0;
+    int trunc = 0;
+    if (pidio_proc_read_at(dfd, "cmdline", raw, sizeof(raw), &len, &trunc) != 0)
+      len = 0; /* exited meanwhile: an empty command line */
+    pidio_parse_cmdline(raw, len, cmd, sizeof(cmd));
+    cmdp = cmd;
+  }
+
+  int fresh = b->rounds > 0 && st.start_time >= b->prev_ticks;
+  *out = (pidio_entry_t){.pid = pid,
+                         .ppid = st.ppid,
+                         .ino = ino,
+                         .start = st.start_time,
+                         .checked = ticks,
+                         .fd = -1};
+  if (!pidio_select_match(&b->sel, &st, cmdp)) {
+    if (fresh && !force_fresh)
+      out->flags |= E_FRESH;
+    close(dfd);
+    return 1;
+  }
+
+  out->flags |= E_MEMBER;
+  int fd = pidio_proc_open_io(dfd);
+  close(dfd);
+  if (fd < 0) {
+    if (vanished(fd))
+      return 0;
+    if (fd == -EACCES || fd == -EPERM)
+      out->flags |= E_DENIED;
+    else if (!fresh && !force_fresh)
+      out->flags |= E_BASELINE; /* EMFILE: opened each interval instead */
+    return 1;
+  }
+  if (fresh || force_fresh) {
+    /* Started since the previous interval: count it from birth. */
+    memset(&out->last, 0, sizeof(out->last));
+  } else {
+    /* Already running: count from now on, not what it did before. */
+    int rc = pidio_proc_read_io(fd, &out->last);
+    if (rc != 0) {
+      close(fd);
+      if (vanished(rc))
+        return 0;
+      out->flags |= rc == -EACCES ? E_DENIED : E_BASELINE;
+      return 1; /* garbled: baselined by a later good read */
+    }
+  }
+  if (take_fd_slot())
+    out->fd = fd;
+  else
+    close(fd);
+  return 1;
+}
+
+/* A member that is no longer listed (or no longer selected): it gets a last
+ * read in this round, then leaves. */
+static int retire(pidio_block_t *b, const pidio_entry_t *en) {
+  if (!(en->flags & E_MEMBER))
+    return 0;
+  if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
+    return -ENOMEM;
+  b->dead[b->ndead++] = *en;
+  return 0;
+}
+
+/* Read order: parents before children. A child reaped after its parent
+ * was read is then seen gone in the same round and its share settled
+ * against a fresh read of the parent; reading the child first (pids wrap,
+ * so pid order is not birth order) would count it twice. */
+static int by_start(const void *x, const void *y) {
+  const pidio_entry_t *a = *(pidio_entry_t *const *)x;
+  const pidio_entry_t *c = *(pidio_entry_t *const *)y;
+  if (a->start != c->start)
+    return (a->start > c->start) - (a->start < c->start);
+  return (a->pid > c->pid) - (a->pid < c->pid);
+}
+
+static int due(const pidio_entry_t *en, uint64_t ticks) {
+  return ticks - en->checked >= (uint64_t)(PIDIO_RECHECK_SECONDS * hz());
+}
+
+/* Walk the sorted listing and the sorted entries side by side. */
+static int merge(pidio_block_t *b, uint64_t ticks) {
+  const pidio_pidlist_t *l = &b->list;
+  if (grow(&b->spare, &b->spare_cap, b->n + l->n) != 0)
+    return -ENOMEM;
+  size_t i = 0, j = 0, k = 0;
+  while (i < l->n || j < b->n) {
+    if (j == b->n || (i < l->n && l->e[i].pid < b->e[j].pid)) {
+      k +=
+          (size_t)evaluate(b, l->e[i].pid, l->e[i].ino, ticks, 0, &b->spare[k]);
+      i++;
+    } else if (i == l->n || b->e[j].pid < l->e[i].pid) {
+      if (retire(b, &b->e[j]) != 0)
+        return -ENOMEM;
+      j++;
+    } else {
+      pidio_entry_t *en = &b->e[j];
+      const pidio_pident_t *le = &l->e[i];
+      if (en->ino != le->ino) {
+        /* Same pid, new inode: reused, or only a re-created dentry. The
+         * start time tells which. */
+        pidio_stat_t st;
+        int dfd = pidio_proc_open_pid(b->proc, le->pid);
+        int same = 0;
+        if (dfd >= 0) {
+          same =
+              pidio_proc_read_stat(dfd, &st) == 0 && st.start_time == en->start;
+          close(dfd);
+        }
+        if (same) {
+          en->ino = le->ino;
+        } else {
+          if (retire(b, en) != 0)
+            return -ENOMEM;
+          k += (size_t)evaluate(b, le->pid, le->ino, ticks, 0, &b->spare[k]);
+          i++;
+          j++;
+          continue;
+        }
+      }
+      if (!(en->flags & E_MEMBER) && ((en->flags & E_FRESH) || due(en, ticks)))
+        k += (size_t)evaluate(b, le->pid, le->ino, ticks,
+                              (en->flags & E_FRESH) != 0, &b->spare[k]);
+      else
+        b->spare[k++] = *en;
+      i++;
+      j++;
+    }
+  }
+  pidio_entry_t *t = b->e;
+  size_t tcap = b->cap;
+  b->e = b->spare;
+  b->cap = b->spare_cap;
+  b->n = k;
+  b->spare = t;
+  b->spare_cap = tcap;
+  return 0;
+}
+
+/* The candidate pid of a Pid/PidFile block, as a listing of zero or one. */
+static int list_by_pid(pidio_block_t *b, pidio_report_t *rep) {
+  pid_t target = b->sel.pid;
+  if (b->sel.pidfile != NULL) {
+    pid_t pf = 0;
+    int rc = pidio_read_pidfile(b->sel.pidfile, &pf);
+    if (rc != 0) {
+      rep->pidfile_err = rc;
+      target = 0;
+    } else if (target != 0 && target != pf) {
+      target = 0; /* Pid and PidFile disagree: nothing matches both */
+    } else {
+      target = pf;
+    }
+  }
+  pidio_pidlist_t *l = &b->list;
+  l->n = 0;
+  if (target == 0)
+    return 0;
+  char name[16];
+  snprintf(name, sizeof(name), "%d", (int)target);
+  struct stat st;
+  if (fstatat(b->proc->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISDIR(st.st_mode))
+    return 0;
+  if (l->cap == 0) {
+    l->e = malloc(sizeof(*l->e));
+    if (l->e == NULL)
+      return -ENOMEM;
+    l->cap = 1;
+  }
+  l->e[0] = (pidio_pident_t){.pid = target, .ino = (uint64_t)st.st_ino};
+  l->n = 1;
+  return 0;
+}
+
+static pidio_entry_t *find(pidio_entry_t *a, size_t n, pid_t pid) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (a[mid].pid < pid)
+      lo = mid + 1;
+    else if (a[mid].pid > pid)
+      hi = mid;
+    else
+      return &a[mid];
+  }
+  return NULL;
+}
+
+static void io_add(pidio_io_t *a, const pidio_io_t *b) {
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    a->v[f] += b->v[f];
+}
+
+static int io_nonzero(const pidio_io_t *a) {
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    if (a->v[f] != 0)
+      return 1;
+  return 0;
+}
+
+static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
+  if (rc == 0) {
+    en->flags |= E_READ;
+  } else if (vanished(rc)) {
+    en->flags |= E_GONE;
+  } else if (rc == -EACCES || rc == -EPERM) {
+    rep->unreadable++;
+    if (rep->denied_pid == 0)
+      rep->denied_pid = en->pid;
+  } else if (rc == -EINVAL || rc == -ERANGE) {
+    rep->garbled++;
+    if (rep->garbled_pid == 0)
+      rep->garbled_pid = en->pid;
+  }
+}
+
+/* A reaped member's parent, if the parent is a member too: alive, or reaped
+ * in this same round. The start times guard against a reused ppid. */
+static pidio_entry_t *member_parent(pidio_block_t *b, const pidio_entry_t *c) {
+  pidio_entry_t *p = find(b->e, b->n, c->ppid);
+  if (p != NULL && (p->flags & E_MEMBER) && !(p->flags & E_GONE) &&
+      p->start <= c->start)
+    return p;
+  for (size_t i = 0; i < b->ndead; i++) {
+    p = &b->dead[i];
+    if (p->pid == c->ppid && p->start <= c->start && p != c)
+      return p;
+  }
+  return NULL;
+}
+
+static int by_start_desc(const void *x, const void *y) {
+  const pidio_entry_t *a = x, *c = y;
+  return (a->start < c->start) - (a->start > c->start);
+}
+
+/* Pass what reaped members had counted on to their member parents, whose
+ * io files now hold those totals again. Children before parents, so that a
+ * parent reaped in the same round passes its children's share on too. */
+static void settle(pidio_block_t *b, pidio_report_t *rep) {
+  size_t done = 0;
+  while (done < b->ndead) {
+    size_t from = done;
+    done = b->ndead;
+    qsort(b->dead + from, done - from, sizeof(*b->dead), by_start_desc);
+    for (size_t i = from; i < done; i++) {
+      pidio_entry_t *d = &b->dead[i];
+      if (!(d->flags & E_GONE))
+        continue; /* left the block alive: nothing folds anywhere */
+      /* What the block counted of it: its latest read (its increment is
+       * accounted below) plus what its own reaped children had. */
+      pidio_entry_t credit = *d;
+      if (d->flags & E_READ)
+        credit.last = d->now;
+      io_add(&credit.last, &d->debt);
+      memset(&d->debt, 0, sizeof(d->debt));
+      /* Its member children now belong to another reaper: learn which. */
+      for (size_t k = 0; k < b->n; k++) {
+        pidio_entry_t *o = &b->e[k];
+        if ((o->flags & E_MEMBER) && o->ppid == d->pid &&
+            o->start >= d->start) {
+          int dfd = pidio_proc_open_pid(b->proc, o->pid);
+          pidio_stat_t st;
+          if (dfd >= 0) {
+            if (pidio_proc_read_stat(dfd, &st) == 0 &&
+                st.start_time == o->start)
+              o->ppid = st.ppid;
+            close(dfd);
+          }
+        }
+      }
+      pidio_entry_t *p = member_parent(b, d);
+      if (p == NULL)
+        continue;
+      io_add(&p->debt, &credit.last);
+      if (p >= b->e && p < b->e + b->n && !(p->flags & (E_REREAD | E_DENIED))) {
+        /* Read the parent again: the child was reaped before this point,
+         * so the parent's counters now surely include it. */
+        p->flags |= E_REREAD;
+        pidio_io_t v;
+        int rc = read_member(b, p, &v);
+        if (rc == 0) {
+          p->now = v;
+          p->flags |= E_READ;
+        } else if (vanished(rc)) {
+          /* Reaped itself meanwhile: settled in the next pass, and the
+           * descriptor moves with it. */
+          p->flags |= E_GONE;
+          if (grow(&b->dead, &b->dead_cap, b->ndead + 1) == 0) {
+            b->dead[b->ndead++] = *p;
+            p->fd = -1;
+          }
+        } else {
+          note_read(p, rc, rep);
+        }
+      }
+    }
+  }
+}
+
+/* What a member added since its last read, less what its reaped member
+ * children had already counted. */
+static void account(pidio_entry_t *en, pidio_io_t *gain, pidio_report_t *rep) {
+  if (!(en->flags & E_READ))
+    return;
+  if (en->flags & E_BASELINE) {
+    en->flags &= ~(unsigned)E_BASELINE;
+    en->last = en->now;
+    return;
+  }
+  pidio_io_t d;
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    if (en->now.v[f] < en->last.v[f]) {
+      /* A kernel counter never goes down for one process: this is not a
+       * number to trust. Start again from it, add nothing. */
+      rep->garbled++;
+      if (rep->garbled_pid == 0)
+        rep->garbled_pid = en->pid;
+      en->last = en->now;
+      return;
+    }
+    d.v[f] = en->now.v[f] - en->last.v[f];
+  }
+  if (io_nonzero(&en->debt)) {
+    /* Absorption adds the child's whole totals to every field at once. If
+     * some field grew by less than the children counted, this parent did
+     * not absorb them (it ignores SIGCHLD, or was not their reaper): take
+     * nothing off. */
+    int absorbed = 1;
+    for (int f = 0; f < PIDIO_NFIELDS; f++)
+      if (d.v[f] < en->debt.v[f])
+        absorbed = 0;
+    if (absorbed)
+      for (int f = 0; f < PIDIO_NFIELDS; f++)
+        d.v[f] -= en->debt.v[f];
+  }
+  io_add(gain, &d);
+  en->last = en->now;
+}
+
+/* A member's io read of this round, or its retry when it was denied. */
+static void read_round(pidio_block_t *b, pidio_entry_t *en,
+                       pidio_report_t *rep) {
+  if (!(en->flags & E_DENIED)) {
+    note_read(en, read_member(b, en, &en->now), rep);
+    return;
+  }
+  /* Try again: capabilities can be granted, a uid can change. */
+  int dfd = pidio_proc_open_pid(b->proc, en->pid);
+  int fd = dfd >= 0 ? pidio_proc_open_io(dfd) : dfd;
+  if (dfd >= 0)
+    close(dfd);
+  if (fd >= 0 && pidio_proc_read_io(fd, &en->now) == 0) {
+    en->flags &= ~(unsigned)E_DENIED;
+    en->flags |= E_READ | E_BASELINE; /* counted from now on */
+    if (take_fd_slot())
+      en->fd = fd;
+    else
+      close(fd);
+    return;
+  }
+  if (fd >= 0)
+    close(fd);
+  if (vanished(fd)) {
+    en->flags |= E_GONE;
+  } else {
+    rep->unreadable++;
+    if (rep->denied_pid == 0)
+      rep->denied_pid = en->pid;
+  }
+}
+
+/* Move the members marked gone out of the table, in order. With to_dead,
+ * they join the dead list (with their descriptor); without, they are
+ * already there. */
+static int compact(pidio_block_t *b, int to_dead) {
+  size_t k = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    if (b->e[i].flags & E_GONE) {
+      if (to_dead && retire(b, &b->e[i]) != 0)
+        return -ENOMEM;
+    } else {
+      b->e[k++] = b->e[i];
+    }
+  }
+  b->n = k;
+  return 0;
+}
+
+int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
+  *rep = (pidio_report_t){0};
+  uint64_t ticks = pidio_proc_boot_ticks();
+  b->ndead = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    b->e[i].flags &= ~(unsigned)E_ROUND;
+    memset(&b->e[i].debt, 0, sizeof(b->e[i].debt));
+  }
+
+  int rc = pidio_select_by_pid(&b->sel) ? list_by_pid(b, rep)
+                                        : pidio_proc_list(b->proc, &b->list);
+  if (rc != 0) {
+    rep->list_err = rc;
+    return rc;
+  }
+  if ((rc = merge(b, ticks)) != 0)
+    return rc;
+
+  /* Members in birth order, parents first (see by_start). */
+  size_t m = 0;
+  if (b->n > b->order_cap) {
+    pidio_entry_t **o = realloc(b->order, b->n * sizeof(*o));
+    if (o == NULL)
+      return -ENOMEM;
+    b->order = o;
+    b->order_cap = b->n;
+  }
+  for (size_t i = 0; i < b->n; i++)
+    if (b->e[i].flags & E_MEMBER)
+      b->order[m++] = &b->e[i];
+  qsort(b->order, m, sizeof(*b->order), by_start);
+  for (size_t i = 0; i < m; i++)
+    read_round(b, b->order[i], rep);
+  if ((rc = compact(b, 1)) != 0)
+    return rc;
+
+  /* Members that left in the merge get their last read. */
+  for (size_t i = 0; i < b->ndead; i++) {
+    pidio_entry_t *d = &b->dead[i];
+    if (d->flags & (E_READ | E_GONE | E_DENIED))
+      continue;
+    int r = read_member(b, d, &d->now);
+    if (r == 0)
+      d->flags |= E_READ;
+    else if (vanished(r))
+      d->flags |= E_GONE;
+  }
+
+  settle(b, rep);
+  compact(b, 0);
+
+  pidio_io_t gain = {{0}};
+  for (size_t i = 0; i < b->n; i++)
+    account(&b->e[i], &gain, rep);
+  for (size_t i = 0; i < b->ndead; i++) {
+    account(&b->dead[i], &gain, rep);
+    drop_fd(&b->dead[i]);
+  }
+  io_add(&b->total, &gain);
+
+  for (size_t i = 0; i < b->n; i++)
+    if (b->e[i].flags & E_MEMBER)
+      rep->matched++;
+  b->prev_ticks = ticks;
+  b->rounds++;
+  return 0;
+}

@@ -1,0 +1,80 @@
+/*
+ * pidio_block: the state of one <Process> block and one interval's work.
+ *
+ * A block tracks the processes its selectors match ("members") and keeps
+ * the sum of their io counters as the sum of per-member increments since
+ * collectd started, so that:
+ *  - the sum never goes down: a member that exits keeps what it added;
+ *  - a process already running at the first interval counts from then on
+ *    (no start-up spike); one that started after the previous interval
+ *    counts from birth (its whole counters);
+ *  - a process is identified by (pid, start time) and read through a held
+ *    descriptor, which fails with ESRCH once it is reaped, so a reused pid
+ *    is always a new member, never a continuation;
+ *  - the kernel folds a reaped child's totals into its parent's io file:
+ *    when a member is reaped by a parent that is also a member, what the
+ *    block already counted of the child is taken off the parent's
+ *    increment, so that I/O is counted once. Children that lived less than
+ *    an interval and were never seen still reach the block through their
+ *    parent.
+ * Not thread-safe: one block is only ever updated by one thread at a time.
+ */
+#ifndef PIDIO_BLOCK_H
+#define PIDIO_BLOCK_H
+
+#include "pidio_parse.h"
+#include "pidio_proc.h"
+#include "pidio_select.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct pidio_entry pidio_entry_t;
+
+/* What happened in one interval, for the caller to report. */
+typedef struct pidio_report {
+  unsigned matched;    /* members this interval, readable or not */
+  unsigned unreadable; /* members whose io could not be read (EACCES) */
+  pid_t denied_pid;    /* one such member, for the message */
+  unsigned garbled;    /* io files that did not parse */
+  pid_t garbled_pid;
+  int pidfile_err; /* 0, or the negative errno of reading the pidfile */
+  int list_err;    /* 0, or the negative errno of listing ProcRoot */
+  unsigned no_fd;  /* members read without a held descriptor (EMFILE) */
+} pidio_report_t;
+
+typedef struct pidio_block {
+  const pidio_proc_t *proc; /* borrowed */
+  pidio_select_t sel;       /* owned */
+
+  pidio_entry_t *e; /* tracked processes, sorted by pid */
+  size_t n, cap;
+  pidio_entry_t *spare; /* the merge writes here, then the two swap */
+  size_t spare_cap;
+  pidio_entry_t *dead; /* members found reaped this interval */
+  size_t ndead, dead_cap;
+  pidio_entry_t **order; /* members in birth order, for reading */
+  size_t order_cap;
+  pidio_pidlist_t list;
+
+  pidio_io_t total;    /* the block's counters: never go down */
+  uint64_t rounds;     /* intervals done */
+  uint64_t prev_ticks; /* boot ticks at the start of the previous interval */
+} pidio_block_t;
+
+/* Takes ownership of *sel (which is reset). */
+void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
+                      pidio_select_t *sel);
+void pidio_block_free(pidio_block_t *b);
+
+/* Cap the io descriptors held open by all blocks together (the rest are
+ * opened each interval). Default: half the soft RLIMIT_NOFILE. */
+void pidio_block_set_fd_budget(long n);
+
+/* Do one interval: find members, read them, update b->total.
+ * Returns 0, or a negative errno when nothing could be read at all
+ * (ProcRoot unreadable); the report says more in either case. */
+int pidio_block_update(pidio_block_t *b, pidio_report_t *rep);
+
+#endif /* PIDIO_BLOCK_H */

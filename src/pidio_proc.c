@@ -1,0 +1,222 @@
+/*
+ * pidio_proc: procfs access relative to a run-time root. See pidio_proc.h.
+ */
+#include "pidio_build.h"
+
+#include "pidio_proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int pidio_proc_open(pidio_proc_t *p, const char *root) {
+  p->root_fd = -1;
+  p->root = strdup(root);
+  if (p->root == NULL)
+    return -ENOMEM;
+  int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    free(p->root);
+    p->root = NULL;
+    return -e;
+  }
+  p->root_fd = fd;
+  return 0;
+}
+
+void pidio_proc_close(pidio_proc_t *p) {
+  if (p->root_fd >= 0)
+    close(p->root_fd);
+  p->root_fd = -1;
+  free(p->root);
+  p->root = NULL;
+}
+
+void pidio_pidlist_free(pidio_pidlist_t *l) {
+  free(l->e);
+  l->e = NULL;
+  l->n = l->cap = 0;
+}
+
+static int pident_cmp(const void *a, const void *b) {
+  pid_t x = ((const pidio_pident_t *)a)->pid;
+  pid_t y = ((const pidio_pident_t *)b)->pid;
+  return (x > y) - (x < y);
+}
+
+/* glibc 2.36 has getdents64 but older ones do not: use the system call. */
+struct linux_dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+int pidio_proc_list(const pidio_proc_t *p, pidio_pidlist_t *out) {
+  int fd = openat(p->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+
+  out->n = 0;
+  int sorted = 1;
+  /* 32 KiB holds about a thousand entries per system call. */
+  char buf[32768] __attribute__((aligned(8)));
+  for (;;) {
+    long nread = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+    if (nread < 0) {
+      int e = errno;
+      close(fd);
+      return -e;
+    }
+    if (nread == 0)
+      break;
+    for (long off = 0; off < nread;) {
+      const struct linux_dirent64 *d = (const void *)(buf + off);
+      off += d->d_reclen;
+      const char *name = d->d_name;
+      if (name[0] < '1' || name[0] > '9')
+        continue; /* ".", "self", "sys", ... */
+      uint64_t v;
+      if (pidio_parse_u64(name, strlen(name), &v) != 0 || v > PIDIO_PID_MAX)
+        continue;
+      if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 256;
+        pidio_pident_t *e = realloc(out->e, cap * sizeof(*e));
+        if (e == NULL) {
+          close(fd);
+          return -ENOMEM;
+        }
+        out->e = e;
+        out->cap = cap;
+      }
+      if (out->n > 0 && out->e[out->n - 1].pid >= (pid_t)v)
+        sorted = 0;
+      out->e[out->n++] = (pidio_pident_t){.pid = (pid_t)v, .ino = d->d_ino};
+    }
+  }
+  close(fd);
+  /* procfs lists pids in order; a fixture directory need not. */
+  if (!sorted)
+    qsort(out->e, out->n, sizeof(*out->e), pident_cmp);
+  return 0;
+}
+
+int pidio_proc_open_pid(const pidio_proc_t *p, pid_t pid) {
+  char name[16];
+  snprintf(name, sizeof(name), "%d", (int)pid);
+  int fd =
+      openat(p->root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+static ssize_t read_retry(int fd, char *buf, size_t n, int use_pread) {
+  for (;;) {
+    ssize_t r = use_pread ? pread(fd, buf, n, 0) : read(fd, buf, n);
+    if (r >= 0 || errno != EINTR)
+      return r;
+  }
+}
+
+int pidio_proc_read_at(int dirfd, const char *name, char *buf, size_t bufsz,
+                       size_t *len, int *truncated) {
+  int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  size_t got = 0;
+  int more = 0;
+  /* procfs files may deliver their content over several reads. */
+  while (got < bufsz - 1) {
+    ssize_t r = read_retry(fd, buf + got, bufsz - 1 - got, 0);
+    if (r < 0) {
+      int e = errno;
+      close(fd);
+      return -e;
+    }
+    if (r == 0)
+      break;
+    got += (size_t)r;
+  }
+  if (got == bufsz - 1) {
+    char c;
+    more = read_retry(fd, &c, 1, 0) == 1;
+  }
+  close(fd);
+  buf[got] = '\0';
+  if (more && truncated == NULL)
+    return -EFBIG;
+  if (truncated != NULL)
+    *truncated = more;
+  *len = got;
+  return 0;
+}
+
+int pidio_proc_open_io(int pid_dirfd) {
+  int fd = openat(pid_dirfd, "io", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+int pidio_proc_read_io(int io_fd, pidio_io_t *out) {
+  /* The kernel's io file is at most 7 * (22 + 21) bytes. A buffer that a
+   * read fills completely is a file that is not the kernel's. */
+  char buf[512];
+  ssize_t r = read_retry(io_fd, buf, sizeof(buf), 1);
+  if (r < 0)
+    return -errno;
+  if ((size_t)r == sizeof(buf))
+    return -EINVAL;
+  return pidio_parse_io(buf, (size_t)r, out);
+}
+
+int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out) {
+  char buf[1024];
+  size_t len;
+  int rc = pidio_proc_read_at(pid_dirfd, "stat", buf, sizeof(buf), &len, NULL);
+  if (rc != 0)
+    return rc == -EFBIG ? -EINVAL : rc;
+  return pidio_parse_stat(buf, len, out);
+}
+
+int pidio_read_pidfile(const char *path, pid_t *out) {
+  /* O_NONBLOCK so that opening a fifo cannot hang the read thread. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size > 64) {
+    close(fd);
+    return -EINVAL;
+  }
+  char buf[65];
+  ssize_t r = read_retry(fd, buf, sizeof(buf), 0);
+  int e = errno;
+  close(fd);
+  if (r < 0)
+    return -e;
+  if ((size_t)r == sizeof(buf))
+    return -EINVAL; /* grew past 64 bytes since fstat */
+  return pidio_parse_pidfile(buf, (size_t)r, out);
+}
+
+uint64_t pidio_proc_boot_ticks(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  long hz = sysconf(_SC_CLK_TCK);
+  if (hz <= 0)
+    hz = 100;
+  return (uint64_t)ts.tv_sec * (uint64_t)hz +
+         (uint64_t)ts.tv_nsec / (1000000000u / (uint64_t)hz);
+}

@@ -1,0 +1,73 @@
+/*
+ * pidio_proc: access to a procfs tree whose root is chosen at run time
+ * (ProcRoot, default "/proc"; tests use trees under fixtures/).
+ *
+ * Every function returns 0 (or a descriptor) on success and a negative errno
+ * on failure. -ENOENT and -ESRCH mean the process is gone, which is normal;
+ * -EACCES means the process exists but may not be read.
+ */
+#ifndef PIDIO_PROC_H
+#define PIDIO_PROC_H
+
+#include "pidio_parse.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct pidio_proc {
+  int root_fd; /* O_PATH|O_DIRECTORY descriptor of the root */
+  char *root;  /* its path, for messages */
+} pidio_proc_t;
+
+/* One entry of a listing: a pid directory and its inode number. A changed
+ * inode for the same pid is a hint that the pid was reused. */
+typedef struct pidio_pident {
+  pid_t pid;
+  uint64_t ino;
+} pidio_pident_t;
+
+/* A listing, reused from interval to interval so that a steady state
+ * allocates nothing. */
+typedef struct pidio_pidlist {
+  pidio_pident_t *e;
+  size_t n, cap;
+} pidio_pidlist_t;
+
+int pidio_proc_open(pidio_proc_t *p, const char *root);
+void pidio_proc_close(pidio_proc_t *p);
+
+/* List the numeric entries of the root, sorted by pid. */
+int pidio_proc_list(const pidio_proc_t *p, pidio_pidlist_t *out);
+void pidio_pidlist_free(pidio_pidlist_t *l);
+
+/* Open /proc/<pid> as a directory. Files opened relative to it belong to
+ * the same process even if the pid is reused in between. */
+int pidio_proc_open_pid(const pidio_proc_t *p, pid_t pid);
+
+/* Read a small file relative to a directory descriptor, at most bufsz - 1
+ * bytes, NUL-terminated. *truncated tells whether the file was longer (may
+ * be NULL when the caller treats truncation as an error: then -EFBIG). */
+int pidio_proc_read_at(int dirfd, const char *name, char *buf, size_t bufsz,
+                       size_t *len, int *truncated);
+
+/* Open the io file of an opened process directory; the descriptor is meant
+ * to be held and re-read with pidio_proc_read_io. */
+int pidio_proc_open_io(int pid_dirfd);
+
+/* pread the io file from offset 0 and parse it. -EINVAL/-ERANGE for a
+ * file that does not parse. */
+int pidio_proc_read_io(int io_fd, pidio_io_t *out);
+
+/* Read and parse <pid>/stat of an opened process directory. */
+int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out);
+
+/* Read a pidfile without ever blocking or reading unbounded: it must be a
+ * regular file (not a fifo, a device or a directory) of at most 64 bytes.
+ * -EINVAL for anything else or for content that is not a pid. */
+int pidio_read_pidfile(const char *path, pid_t *out);
+
+/* Clock ticks since boot now, in the unit of stat's start_time. */
+uint64_t pidio_proc_boot_ticks(void);
+
+#endif /* PIDIO_PROC_H */

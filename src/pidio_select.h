@@ -1,0 +1,54 @@
+/*
+ * pidio_select: what a block selects, and whether a process matches.
+ *
+ * The setters validate one option each and write a message (without the
+ * option or block name, which the caller knows) into err on failure. All
+ * selectors of a block must match (AND).
+ */
+#ifndef PIDIO_SELECT_H
+#define PIDIO_SELECT_H
+
+#include "pidio_parse.h"
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct pidio_select {
+  pid_t pid;     /* Pid, 0 when not set */
+  char *pidfile; /* PidFile, NULL when not set */
+  char *name;    /* Name: exact comm */
+  char *cmdline; /* CommandLine: the regex as written */
+  regex_t cmdline_re;
+} pidio_select_t;
+
+void pidio_select_init(pidio_select_t *s);
+void pidio_select_free(pidio_select_t *s);
+
+int pidio_select_set_pid(pidio_select_t *s, double value, char *err,
+                         size_t errsz);
+int pidio_select_set_pidfile(pidio_select_t *s, const char *path, char *err,
+                             size_t errsz);
+int pidio_select_set_name(pidio_select_t *s, const char *name, char *err,
+                          size_t errsz);
+int pidio_select_set_cmdline(pidio_select_t *s, const char *regex, char *err,
+                             size_t errsz);
+
+/* A block needs at least one selector. */
+int pidio_select_check(const pidio_select_t *s, char *err, size_t errsz);
+
+/* True when the block names its process (Pid or PidFile) and so does not
+ * need to list every process. */
+bool pidio_select_by_pid(const pidio_select_t *s);
+
+/* True when matching needs the command line. */
+bool pidio_select_wants_cmdline(const pidio_select_t *s);
+
+/* Match a process by what pidio read of it. cmdline is the joined command
+ * line (may be NULL when pidio_select_wants_cmdline is false). The pid
+ * itself is the caller's business: it only lists candidate pids. */
+bool pidio_select_match(const pidio_select_t *s, const pidio_stat_t *st,
+                        const char *cmdline);
+
+#endif /* PIDIO_SELECT_H */
