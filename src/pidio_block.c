@@ -35,7 +35,8 @@ struct pidio_entry {
   unsigned flags;
   pidio_io_t last; /* raw counters at the last good read */
   pidio_io_t now;  /* this round's read */
-  pidio_io_t debt; /* this round: what reaped member children had counted */
+  pidio_io_t debt; /* what reaped member children had counted, until the
+                      next read of this member takes it off */
 };
 
 /* A non-member is looked at again after this long, so that a process that
@@ -404,12 +405,97 @@ static int by_start_desc(const void *x, const void *y) {
   return (a->start < c->start) - (a->start > c->start);
 }
 
+/* Move an alive-table member that turned out reaped into the dead list,
+ * with its descriptor. */
+static void to_dead(pidio_block_t *b, pidio_entry_t *en) {
+  en->flags |= E_GONE;
+  if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
+    return; /* out of memory: it is dropped by compact() without credit */
+  b->dead[b->ndead++] = *en;
+  en->fd = -1;
+}
+
+/* Its member children now belong to another reaper: learn which. */
+static void reparent_orphans(pidio_block_t *b, const pidio_entry_t *d) {
+  for (size_t k = 0; k < b->n; k++) {
+    pidio_entry_t *o = &b->e[k];
+    if (!(o->flags & E_MEMBER) || (o->flags & E_GONE) || o->ppid != d->pid ||
+        o->start < d->start)
+      continue;
+    int dfd = pidio_proc_open_pid(b->proc, o->pid);
+    if (dfd < 0)
+      continue;
+    pidio_stat_t st;
+    if (pidio_proc_read_stat(dfd, &st) == 0 && st.start_time == o->start)
+      o->ppid = st.ppid;
+    close(dfd);
+  }
+}
+
+/* Re-read a member parent whose member children were reaped: those were
+ * reaped before this point, so its counters now surely hold them. */
+static void reread_parent(pidio_block_t *b, pidio_entry_t *p,
+                          pidio_report_t *rep) {
+  pidio_io_t v;
+  int rc = read_member(b, p, &v);
+  if (rc == 0) {
+    p->now = v;
+    p->flags |= E_READ;
+  } else if (vanished(rc)) {
+    to_dead(b, p);
+  } else {
+    note_read(p, rc, rep);
+  }
+}
+
+/* The kernel adds a child's totals to its parent's in wait() a moment
+ * BEFORE it releases the child: for a few microseconds the child is still
+ * readable with its final counters while the parent already holds them. A
+ * parent read and a child read can both fall inside that moment, which
+ * would count the child twice. A fold adds the child's whole counters to
+ * every field of the parent at once, so a parent whose increment is below
+ * a child's counters in any field cannot hold it: the usual case, decided
+ * without a read. Otherwise the child's state says: running or a zombie,
+ * not reaped yet; being reaped ('X') or gone, the parent's figure may hold
+ * it, and the parent's increment waits one interval, by when the child is
+ * gone and its share is settled against the parent's next read. */
+static void defer_ambiguous(pidio_block_t *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    pidio_entry_t *c = &b->e[i];
+    if (!(c->flags & E_MEMBER) || !(c->flags & E_READ))
+      continue;
+    pidio_entry_t *p = find(b->e, b->n, c->ppid);
+    if (p == NULL || p == c || !(p->flags & E_MEMBER) || !(p->flags & E_READ) ||
+        p->start > c->start)
+      continue;
+    int may_hold = 1;
+    for (int f = 0; f < PIDIO_NFIELDS && may_hold; f++)
+      if (p->now.v[f] < p->last.v[f] ||
+          p->now.v[f] - p->last.v[f] < c->now.v[f])
+        may_hold = 0;
+    if (!may_hold)
+      continue;
+    int dfd = pidio_proc_open_pid(b->proc, c->pid);
+    pidio_stat_t st;
+    int reaped = dfd < 0;
+    if (dfd >= 0) {
+      int rc = pidio_proc_read_stat(dfd, &st);
+      reaped =
+          vanished(rc) || (rc == 0 && (st.state == 'X' || st.state == 'x'));
+      close(dfd);
+    }
+    if (reaped)
+      p->flags &= ~(unsigned)E_READ;
+  }
+}
+
 /* Pass what reaped members had counted on to their member parents, whose
  * io files now hold those totals again. Children before parents, so that a
  * parent reaped in the same round passes its children's share on too. */
+#define PIDIO_SETTLE_PASSES 16
 static void settle(pidio_block_t *b, pidio_report_t *rep) {
   size_t done = 0;
-  while (done < b->ndead) {
+  for (int pass = 0; done < b->ndead && pass < PIDIO_SETTLE_PASSES; pass++) {
     size_t from = done;
     done = b->ndead;
     qsort(b->dead + from, done - from, sizeof(*b->dead), by_start_desc);
@@ -419,52 +505,22 @@ static void settle(pidio_block_t *b, pidio_report_t *rep) {
         continue; /* left the block alive: nothing folds anywhere */
       /* What the block counted of it: its latest read (its increment is
        * accounted below) plus what its own reaped children had. */
-      pidio_entry_t credit = *d;
-      if (d->flags & E_READ)
-        credit.last = d->now;
-      io_add(&credit.last, &d->debt);
+      pidio_io_t credit = (d->flags & E_READ) ? d->now : d->last;
+      io_add(&credit, &d->debt);
       memset(&d->debt, 0, sizeof(d->debt));
-      /* Its member children now belong to another reaper: learn which. */
-      for (size_t k = 0; k < b->n; k++) {
-        pidio_entry_t *o = &b->e[k];
-        if ((o->flags & E_MEMBER) && o->ppid == d->pid &&
-            o->start >= d->start) {
-          int dfd = pidio_proc_open_pid(b->proc, o->pid);
-          pidio_stat_t st;
-          if (dfd >= 0) {
-            if (pidio_proc_read_stat(dfd, &st) == 0 &&
-                st.start_time == o->start)
-              o->ppid = st.ppid;
-            close(dfd);
-          }
-        }
-      }
+      reparent_orphans(b, d);
       pidio_entry_t *p = member_parent(b, d);
       if (p == NULL)
         continue;
-      io_add(&p->debt, &credit.last);
-      if (p >= b->e && p < b->e + b->n && !(p->flags & (E_REREAD | E_DENIED))) {
-        /* Read the parent again: the child was reaped before this point,
-         * so the parent's counters now surely include it. */
+      io_add(&p->debt, &credit);
+      if (p >= b->e && p < b->e + b->n && !(p->flags & E_DENIED))
         p->flags |= E_REREAD;
-        pidio_io_t v;
-        int rc = read_member(b, p, &v);
-        if (rc == 0) {
-          p->now = v;
-          p->flags |= E_READ;
-        } else if (vanished(rc)) {
-          /* Reaped itself meanwhile: settled in the next pass, and the
-           * descriptor moves with it. */
-          p->flags |= E_GONE;
-          if (grow(&b->dead, &b->dead_cap, b->ndead + 1) == 0) {
-            b->dead[b->ndead++] = *p;
-            p->fd = -1;
-          }
-        } else {
-          note_read(p, rc, rep);
-        }
-      }
     }
+    for (size_t k = 0; k < b->n; k++)
+      if (b->e[k].flags & E_REREAD) {
+        b->e[k].flags &= ~(unsigned)E_REREAD;
+        reread_parent(b, &b->e[k], rep);
+      }
   }
 }
 
@@ -472,7 +528,7 @@ static void settle(pidio_block_t *b, pidio_report_t *rep) {
  * children had already counted. */
 static void account(pidio_entry_t *en, pidio_io_t *gain, pidio_report_t *rep) {
   if (!(en->flags & E_READ))
-    return;
+    return; /* unread or deferred: its debt waits for its next read */
   if (en->flags & E_BASELINE) {
     en->flags &= ~(unsigned)E_BASELINE;
     en->last = en->now;
@@ -503,6 +559,7 @@ static void account(pidio_entry_t *en, pidio_io_t *gain, pidio_report_t *rep) {
     if (absorbed)
       for (int f = 0; f < PIDIO_NFIELDS; f++)
         d.v[f] -= en->debt.v[f];
+    memset(&en->debt, 0, sizeof(en->debt));
   }
   io_add(gain, &d);
   en->last = en->now;
@@ -561,10 +618,8 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   *rep = (pidio_report_t){0};
   uint64_t ticks = pidio_proc_boot_ticks();
   b->ndead = 0;
-  for (size_t i = 0; i < b->n; i++) {
+  for (size_t i = 0; i < b->n; i++)
     b->e[i].flags &= ~(unsigned)E_ROUND;
-    memset(&b->e[i].debt, 0, sizeof(b->e[i].debt));
-  }
 
   int rc = pidio_select_by_pid(&b->sel) ? list_by_pid(b, rep)
                                         : pidio_proc_list(b->proc, &b->list);
@@ -607,6 +662,7 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
 
   settle(b, rep);
   compact(b, 0);
+  defer_ambiguous(b);
 
   pidio_io_t gain = {{0}};
   for (size_t i = 0; i < b->n; i++)
