@@ -22,7 +22,7 @@ int pidio_parse_u64(const char *s, size_t len, uint64_t *out) {
   /* Written by hand rather than with strtoull: strtoull accepts a sign,
    * leading blanks and "0x", and needs a NUL-terminated string, none of
    * which holds for a slice of a read buffer. */
-  if (len == 0 || len > 20)
+  if (len == 0)
     return -EINVAL;
   uint64_t v = 0;
   for (size_t i = 0; i < len; i++) {
