@@ -243,6 +243,17 @@ static int pidio_config(oconfig_item_t *ci) {
   return rc;
 }
 
+/* c_complain repeats after 1, 2, 4, ... intervals, which suits a passing
+ * fault. pidio's complaints (permissions, a bad pidfile) stay until someone
+ * acts: after the first report, remind after an hour, then less often. */
+#define PIDIO_REMIND_FIRST TIME_T_TO_CDTIME_T_STATIC(3600)
+#define complain(level, c, ...)                                                \
+  do {                                                                         \
+    c_complain(level, c, __VA_ARGS__);                                         \
+    if ((c)->interval != 0 && (c)->interval < PIDIO_REMIND_FIRST)              \
+      (c)->interval = PIDIO_REMIND_FIRST;                                      \
+  } while (0)
+
 /* --- dispatch ------------------------------------------------------------ */
 
 static void submit(const pidio_ctx_t *ctx, const char *type,
@@ -268,14 +279,14 @@ static void submit_pair(const pidio_ctx_t *ctx, const char *type,
 static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
   const char *root = proc.root != NULL ? proc.root : "/proc";
   if (r->unreadable > 0)
-    c_complain(LOG_WARNING, &ctx->c_denied,
-               PIDIO_PLUGIN
-               ": <Process \"%s\">: permission denied reading "
-               "%s/%d/io; %u of %u matched process(es) are left out of this "
-               "block's figures. Give collectd the capabilities "
-               "CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, or run it as the "
-               "user of those processes.",
-               ctx->name, root, (int)r->denied_pid, r->unreadable, r->matched);
+    complain(LOG_WARNING, &ctx->c_denied,
+             PIDIO_PLUGIN
+             ": <Process \"%s\">: permission denied reading "
+             "%s/%d/io; %u of %u matched process(es) are left out of this "
+             "block's figures. Give collectd the capabilities "
+             "CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, or run it as the "
+             "user of those processes.",
+             ctx->name, root, (int)r->denied_pid, r->unreadable, r->matched);
   else if (c_would_release(&ctx->c_denied)) {
     c_release(LOG_INFO, &ctx->c_denied,
               PIDIO_PLUGIN ": <Process \"%s\">: every matched process is "
@@ -284,24 +295,24 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
   }
 
   if (r->pidfile_err != 0)
-    c_complain(LOG_WARNING, &ctx->c_pidfile,
-               PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\": %s; no "
-                            "process matches until it holds a valid pid",
-               ctx->name, ctx->blk.sel.pidfile,
-               r->pidfile_err == -EINVAL
-                   ? "not a regular file of at most 64 bytes holding a pid"
-                   : STRERROR(-r->pidfile_err));
+    complain(LOG_WARNING, &ctx->c_pidfile,
+             PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\": %s; no "
+                          "process matches until it holds a valid pid",
+             ctx->name, ctx->blk.sel.pidfile,
+             r->pidfile_err == -EINVAL
+                 ? "not a regular file of at most 64 bytes holding a pid"
+                 : STRERROR(-r->pidfile_err));
   else if (c_would_release(&ctx->c_pidfile))
     c_release(LOG_INFO, &ctx->c_pidfile,
               PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" is valid again",
               ctx->name, ctx->blk.sel.pidfile);
 
   if (r->garbled > 0)
-    c_complain(LOG_WARNING, &ctx->c_garbled,
-               PIDIO_PLUGIN
-               ": <Process \"%s\">: %s/%d/io does not parse as "
-               "the kernel's io file; %u process(es) skipped this interval",
-               ctx->name, root, (int)r->garbled_pid, r->garbled);
+    complain(LOG_WARNING, &ctx->c_garbled,
+             PIDIO_PLUGIN
+             ": <Process \"%s\">: %s/%d/io does not parse as "
+             "the kernel's io file; %u process(es) skipped this interval",
+             ctx->name, root, (int)r->garbled_pid, r->garbled);
   else if (c_would_release(&ctx->c_garbled))
     c_release(LOG_INFO, &ctx->c_garbled,
               PIDIO_PLUGIN ": <Process \"%s\">: io files parse again",
@@ -321,10 +332,10 @@ static int pidio_read(user_data_t *ud) {
 
   int rc = pidio_block_update(&ctx->blk, &rep);
   if (rc != 0) {
-    c_complain(LOG_ERR, &ctx->c_list,
-               PIDIO_PLUGIN ": <Process \"%s\">: cannot read ProcRoot "
-                            "\"%s\": %s",
-               ctx->name, proc.root, STRERROR(-rc));
+    complain(LOG_ERR, &ctx->c_list,
+             PIDIO_PLUGIN ": <Process \"%s\">: cannot read ProcRoot "
+                          "\"%s\": %s",
+             ctx->name, proc.root, STRERROR(-rc));
     return -1;
   }
   if (c_would_release(&ctx->c_list))
