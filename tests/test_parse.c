@@ -1,0 +1,777 @@
+/*
+ * Unit tests of pidio_parse (and of pidio_read_pidfile, the one file reader
+ * that only feeds a parser): real captures and malformed files under
+ * fixtures/io, fixtures/stat and fixtures/pidfile.
+ */
+#include "pidio_build.h"
+
+#include "unit.h"
+
+#include "pidio_parse.h"
+#include "pidio_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define FIXTURE_MAX 8192
+
+/* A copy of s[0..len) in a heap block of exactly len bytes (at least 1), so
+ * that a parser reading past len is caught by valgrind or a sanitizer. */
+static char *exact_copy(const char *s, size_t len) {
+  char *p = malloc(len > 0 ? len : 1);
+  ck_assert_ptr_nonnull(p);
+  if (len > 0)
+    memcpy(p, s, len);
+  return p;
+}
+
+static int parse_io_fixture(const char *rel, pidio_io_t *out) {
+  static char buf[FIXTURE_MAX];
+  size_t n = fixture_read(rel, buf, sizeof(buf));
+  char *copy = exact_copy(buf, n);
+  int rc = pidio_parse_io(copy, n, out);
+  free(copy);
+  return rc;
+}
+
+static int parse_stat_fixture(const char *rel, pidio_stat_t *out) {
+  static char buf[FIXTURE_MAX];
+  size_t n = fixture_read(rel, buf, sizeof(buf));
+  char *copy = exact_copy(buf, n);
+  int rc = pidio_parse_stat(copy, n, out);
+  free(copy);
+  return rc;
+}
+
+static int parse_u64_str(const char *s, uint64_t *out) {
+  size_t len = strlen(s);
+  char *copy = exact_copy(s, len);
+  int rc = pidio_parse_u64(copy, len, out);
+  free(copy);
+  return rc;
+}
+
+static int parse_pidfile_str(const char *s, pid_t *out) {
+  size_t len = strlen(s);
+  char *copy = exact_copy(s, len);
+  int rc = pidio_parse_pidfile(copy, len, out);
+  free(copy);
+  return rc;
+}
+
+static void assert_io(const pidio_io_t *io, uint64_t rchar, uint64_t wchar,
+                      uint64_t syscr, uint64_t syscw, uint64_t read_bytes,
+                      uint64_t write_bytes, uint64_t cancelled) {
+  ck_assert_uint_eq(io->v[PIDIO_RCHAR], rchar);
+  ck_assert_uint_eq(io->v[PIDIO_WCHAR], wchar);
+  ck_assert_uint_eq(io->v[PIDIO_SYSCR], syscr);
+  ck_assert_uint_eq(io->v[PIDIO_SYSCW], syscw);
+  ck_assert_uint_eq(io->v[PIDIO_READ_BYTES], read_bytes);
+  ck_assert_uint_eq(io->v[PIDIO_WRITE_BYTES], write_bytes);
+  ck_assert_uint_eq(io->v[PIDIO_CANCELLED_WRITE_BYTES], cancelled);
+}
+
+/* Poison the output so that a field the parser forgot shows. */
+static void poison_io(pidio_io_t *io) { memset(io, 0xa5, sizeof(*io)); }
+
+/* ---- pidio_parse_u64 ---------------------------------------------------- */
+
+START_TEST(test_u64_valid) {
+  uint64_t v = 7;
+  ck_assert_int_eq(parse_u64_str("0", &v), 0);
+  ck_assert_uint_eq(v, 0);
+  ck_assert_int_eq(parse_u64_str("1", &v), 0);
+  ck_assert_uint_eq(v, 1);
+  ck_assert_int_eq(parse_u64_str("4096", &v), 0);
+  ck_assert_uint_eq(v, 4096);
+  ck_assert_int_eq(parse_u64_str("007", &v), 0);
+  ck_assert_uint_eq(v, 7);
+  /* 20 characters, leading zeros included, is the most there may be. */
+  ck_assert_int_eq(parse_u64_str("00000000000000000042", &v), 0);
+  ck_assert_uint_eq(v, 42);
+  ck_assert_int_eq(parse_u64_str("18446744073709551615", &v), 0);
+  ck_assert_uint_eq(v, UINT64_MAX);
+  ck_assert_int_eq(parse_u64_str("18446744073709551610", &v), 0);
+  ck_assert_uint_eq(v, UINT64_MAX - 5);
+  ck_assert_int_eq(parse_u64_str("9999999999999999999", &v), 0);
+  ck_assert_uint_eq(v, UINT64_C(9999999999999999999));
+}
+END_TEST
+
+START_TEST(test_u64_uses_len_only) {
+  uint64_t v = 0;
+  /* Only s[0..len) counts: what follows is not looked at. */
+  ck_assert_int_eq(pidio_parse_u64("12345", 3, &v), 0);
+  ck_assert_uint_eq(v, 123);
+  ck_assert_int_eq(pidio_parse_u64("9x", 1, &v), 0);
+  ck_assert_uint_eq(v, 9);
+  /* A NUL inside the slice is not a digit. */
+  ck_assert_int_eq(pidio_parse_u64("12\0", 3, &v), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_u64_empty) {
+  uint64_t v = 0;
+  ck_assert_int_eq(pidio_parse_u64("", 0, &v), -EINVAL);
+  ck_assert_int_eq(pidio_parse_u64("123", 0, &v), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_u64_not_digits) {
+  static const char *const bad[] = {
+      "12a", "a12", "-5",  "+5",   " 5",       "5 ",    "0x10",
+      "1.5", "1e3", "\t1", "1\n",  "1\r",      "1,000", "--1",
+      "-0",  "+0",  ":",   "\xb9", "\xd9\xa3", "/",     "12:34",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    uint64_t v = 0;
+    ck_assert_msg(parse_u64_str(bad[i], &v) == -EINVAL,
+                  "\"%s\" should be -EINVAL", bad[i]);
+  }
+}
+END_TEST
+
+START_TEST(test_u64_overflow) {
+  uint64_t v = 0;
+  ck_assert_int_eq(parse_u64_str("18446744073709551616", &v), -ERANGE);
+  ck_assert_int_eq(parse_u64_str("18446744073709551619", &v), -ERANGE);
+  ck_assert_int_eq(parse_u64_str("18446744073709551620", &v), -ERANGE);
+  ck_assert_int_eq(parse_u64_str("18446744073709552000", &v), -ERANGE);
+  ck_assert_int_eq(parse_u64_str("99999999999999999999", &v), -ERANGE);
+  ck_assert_int_eq(parse_u64_str("20000000000000000000", &v), -ERANGE);
+}
+END_TEST
+
+START_TEST(test_u64_too_long) {
+  uint64_t v = 0;
+  /* Past 20 digits a value overflows: -ERANGE, as for any overflow. Leading
+   * zeros do not count towards the value, and a non-digit after a long run
+   * is still -EINVAL. */
+  ck_assert_int_eq(parse_u64_str("123456789012345678901", &v), -ERANGE);
+  ck_assert_int_eq(parse_u64_str("184467440737095516150", &v), -ERANGE);
+  ck_assert_int_eq(parse_u64_str("000000000000000000001", &v), 0);
+  ck_assert_uint_eq(v, 1);
+  ck_assert_int_eq(parse_u64_str("00000000000000000000x", &v), -EINVAL);
+}
+END_TEST
+
+/* ---- pidio_parse_io ----------------------------------------------------- */
+
+START_TEST(test_io_field_names) {
+  ck_assert_str_eq(pidio_field_names[PIDIO_RCHAR], "rchar");
+  ck_assert_str_eq(pidio_field_names[PIDIO_WCHAR], "wchar");
+  ck_assert_str_eq(pidio_field_names[PIDIO_SYSCR], "syscr");
+  ck_assert_str_eq(pidio_field_names[PIDIO_SYSCW], "syscw");
+  ck_assert_str_eq(pidio_field_names[PIDIO_READ_BYTES], "read_bytes");
+  ck_assert_str_eq(pidio_field_names[PIDIO_WRITE_BYTES], "write_bytes");
+  ck_assert_str_eq(pidio_field_names[PIDIO_CANCELLED_WRITE_BYTES],
+                   "cancelled_write_bytes");
+}
+END_TEST
+
+START_TEST(test_io_real_sleep) {
+  pidio_io_t io;
+  poison_io(&io);
+  ck_assert_int_eq(parse_io_fixture("io/real-sleep.io", &io), 0);
+  assert_io(&io, 6976, 0, 10, 0, 0, 0, 0);
+}
+END_TEST
+
+START_TEST(test_io_real_dd) {
+  /* A dd that had copied 5 MiB from a pipe to /dev/null. */
+  pidio_io_t io;
+  poison_io(&io);
+  ck_assert_int_eq(parse_io_fixture("io/real-dd.io", &io), 0);
+  assert_io(&io, 5249856, 5242880, 510, 500, 0, 0, 0);
+}
+END_TEST
+
+START_TEST(test_io_real_self) {
+  pidio_io_t io;
+  poison_io(&io);
+  ck_assert_int_eq(parse_io_fixture("io/real-self.io", &io), 0);
+  assert_io(&io, 6976, 0, 10, 0, 0, 4096, 0);
+}
+END_TEST
+
+START_TEST(test_io_literal) {
+  static const char text[] = "rchar: 1\n"
+                             "wchar: 2\n"
+                             "syscr: 3\n"
+                             "syscw: 4\n"
+                             "read_bytes: 5\n"
+                             "write_bytes: 6\n"
+                             "cancelled_write_bytes: 7\n";
+  pidio_io_t io;
+  poison_io(&io);
+  size_t len = sizeof(text) - 1;
+  char *copy = exact_copy(text, len);
+  ck_assert_int_eq(pidio_parse_io(copy, len, &io), 0);
+  assert_io(&io, 1, 2, 3, 4, 5, 6, 7);
+  /* The same text one byte short lacks its final newline. */
+  ck_assert_int_eq(pidio_parse_io(copy, len - 1, &io), -EINVAL);
+  /* Cut right after a complete line: keys are missing. */
+  ck_assert_int_eq(pidio_parse_io(copy, 9, &io), -EINVAL);
+  ck_assert_int_eq(pidio_parse_io(copy, 0, &io), -EINVAL);
+  free(copy);
+}
+END_TEST
+
+START_TEST(test_io_uint64_max) {
+  pidio_io_t io;
+  poison_io(&io);
+  ck_assert_int_eq(parse_io_fixture("io/ok-uint64-max.io", &io), 0);
+  assert_io(&io, 1001, UINT64_MAX, 3003, 4004, 5005, 6006, 7007);
+}
+END_TEST
+
+START_TEST(test_io_extra_key) {
+  /* Unknown keys are skipped, whatever their value. */
+  pidio_io_t io;
+  poison_io(&io);
+  ck_assert_int_eq(parse_io_fixture("io/ok-extra-key.io", &io), 0);
+  assert_io(&io, 1001, 2002, 3003, 4004, 5005, 6006, 7007);
+}
+END_TEST
+
+START_TEST(test_io_reordered) {
+  pidio_io_t io;
+  poison_io(&io);
+  ck_assert_int_eq(parse_io_fixture("io/ok-reordered.io", &io), 0);
+  assert_io(&io, 1001, 2002, 3003, 4004, 5005, 6006, 7007);
+}
+END_TEST
+
+START_TEST(test_io_blanks) {
+  /* Tabs and spaces after the colon, or none at all. */
+  pidio_io_t io;
+  poison_io(&io);
+  ck_assert_int_eq(parse_io_fixture("io/ok-blanks.io", &io), 0);
+  assert_io(&io, 1001, 2002, 3003, 4004, 5005, 6006, 7007);
+}
+END_TEST
+
+START_TEST(test_io_leading_zeros) {
+  pidio_io_t io;
+  poison_io(&io);
+  ck_assert_int_eq(parse_io_fixture("io/ok-leading-zeros.io", &io), 0);
+  assert_io(&io, 1001, 2002, 42, 4004, 5005, 6006, 7007);
+}
+END_TEST
+
+static const struct {
+  const char *file;
+  int rc;
+} io_bad[] = {
+    {"io/bad-truncated-no-newline.io", -EINVAL},
+    {"io/bad-truncated-mid-number.io", -EINVAL},
+    {"io/bad-truncated-mid-key.io", -EINVAL},
+    {"io/bad-missing-key.io", -EINVAL},
+    {"io/bad-duplicate-key.io", -EINVAL},
+    {"io/bad-value-trailing-letter.io", -EINVAL},
+    {"io/bad-value-negative.io", -EINVAL},
+    {"io/bad-value-plus.io", -EINVAL},
+    {"io/bad-value-hex.io", -EINVAL},
+    {"io/bad-value-empty.io", -EINVAL},
+    {"io/bad-value-trailing-blank.io", -EINVAL},
+    {"io/bad-overflow.io", -ERANGE},
+    {"io/bad-overflow-21-digits.io", -ERANGE},
+    {"io/bad-crlf.io", -EINVAL},
+    {"io/bad-no-colon.io", -EINVAL},
+    {"io/empty.io", -EINVAL},
+    {"io/bad-binary.io", -EINVAL},
+};
+
+START_TEST(test_io_bad) {
+  pidio_io_t io;
+  int rc = parse_io_fixture(io_bad[_i].file, &io);
+  ck_assert_msg(rc == io_bad[_i].rc, "%s: got %d, expected %d", io_bad[_i].file,
+                rc, io_bad[_i].rc);
+}
+END_TEST
+
+/* ---- pidio_parse_stat --------------------------------------------------- */
+
+START_TEST(test_stat_real_sleep) {
+  pidio_stat_t st;
+  memset(&st, 0xa5, sizeof(st));
+  ck_assert_int_eq(parse_stat_fixture("stat/real-sleep.stat", &st), 0);
+  ck_assert_str_eq(st.comm, "sleep");
+  ck_assert_int_eq(st.state, 'S');
+  ck_assert_int_eq(st.ppid, 10191);
+  ck_assert_uint_eq(st.start_time, 57104);
+}
+END_TEST
+
+START_TEST(test_stat_real_dd) {
+  pidio_stat_t st;
+  memset(&st, 0xa5, sizeof(st));
+  ck_assert_int_eq(parse_stat_fixture("stat/real-dd.stat", &st), 0);
+  ck_assert_str_eq(st.comm, "dd");
+  ck_assert_int_eq(st.state, 'S');
+  ck_assert_int_eq(st.ppid, 1);
+  ck_assert_uint_eq(st.start_time, 56834);
+}
+END_TEST
+
+START_TEST(test_stat_comm_parens) {
+  pidio_stat_t st;
+  memset(&st, 0xa5, sizeof(st));
+  ck_assert_int_eq(parse_stat_fixture("stat/comm-parens.stat", &st), 0);
+  ck_assert_str_eq(st.comm, "(a) b) c)");
+  ck_assert_int_eq(st.state, 'R');
+  ck_assert_int_eq(st.ppid, 17);
+  ck_assert_uint_eq(st.start_time, 99999);
+}
+END_TEST
+
+START_TEST(test_stat_comm_15) {
+  pidio_stat_t st;
+  memset(&st, 0xa5, sizeof(st));
+  ck_assert_int_eq(parse_stat_fixture("stat/comm-15.stat", &st), 0);
+  ck_assert_str_eq(st.comm, "abcdefghijklmno");
+  ck_assert_int_eq(st.state, 'S');
+  ck_assert_int_eq(st.ppid, 2);
+  ck_assert_uint_eq(st.start_time, 100);
+}
+END_TEST
+
+START_TEST(test_stat_comm_empty) {
+  pidio_stat_t st;
+  memset(&st, 0xa5, sizeof(st));
+  ck_assert_int_eq(parse_stat_fixture("stat/comm-empty.stat", &st), 0);
+  ck_assert_str_eq(st.comm, "");
+  ck_assert_int_eq(st.state, 'Z');
+  ck_assert_int_eq(st.ppid, 0);
+  ck_assert_uint_eq(st.start_time, 0);
+}
+END_TEST
+
+START_TEST(test_stat_negative_fields) {
+  /* tpgid -1, cutime -5, cstime -7, priority -100, nice -20. */
+  pidio_stat_t st;
+  memset(&st, 0xa5, sizeof(st));
+  ck_assert_int_eq(parse_stat_fixture("stat/negative-fields.stat", &st), 0);
+  ck_assert_str_eq(st.comm, "neg");
+  ck_assert_int_eq(st.state, 'S');
+  ck_assert_int_eq(st.ppid, 300);
+  ck_assert_uint_eq(st.start_time, 123456);
+}
+END_TEST
+
+START_TEST(test_stat_extremes) {
+  pidio_stat_t st;
+  memset(&st, 0xa5, sizeof(st));
+  ck_assert_int_eq(parse_stat_fixture("stat/start-uint64-max.stat", &st), 0);
+  ck_assert_str_eq(st.comm, "max");
+  ck_assert_int_eq(st.ppid, PIDIO_PID_MAX);
+  ck_assert_uint_eq(st.start_time, UINT64_MAX);
+}
+END_TEST
+
+START_TEST(test_stat_literal) {
+  /* Field 22 is the last one needed: the text may end right after it. */
+  static const char text[] =
+      "77 (x y) D 5 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 31415";
+  pidio_stat_t st;
+  memset(&st, 0xa5, sizeof(st));
+  size_t len = sizeof(text) - 1;
+  char *copy = exact_copy(text, len);
+  ck_assert_int_eq(pidio_parse_stat(copy, len, &st), 0);
+  ck_assert_str_eq(st.comm, "x y");
+  ck_assert_int_eq(st.state, 'D');
+  ck_assert_int_eq(st.ppid, 5);
+  ck_assert_uint_eq(st.start_time, 31415);
+  /* Cut before field 22. */
+  ck_assert_int_eq(pidio_parse_stat(copy, len - 6, &st), -EINVAL);
+  ck_assert_int_eq(pidio_parse_stat(copy, 0, &st), -EINVAL);
+  free(copy);
+}
+END_TEST
+
+static const struct {
+  const char *file;
+  int rc;
+} stat_bad[] = {
+    {"stat/comm-16.stat", -EINVAL},
+    {"stat/bad-truncated-field21.stat", -EINVAL},
+    {"stat/bad-truncated-field21-no-newline.stat", -EINVAL},
+    {"stat/bad-truncated-in-comm.stat", -EINVAL},
+    {"stat/bad-ppid-letters.stat", -EINVAL},
+    {"stat/bad-ppid-negative.stat", -EINVAL},
+    {"stat/bad-ppid-over-max.stat", -ERANGE},
+    {"stat/bad-start-letters.stat", -EINVAL},
+    {"stat/bad-start-overflow.stat", -ERANGE},
+    {"stat/bad-state-long.stat", -EINVAL},
+    {"stat/bad-no-paren.stat", -EINVAL},
+    {"stat/bad-no-close-paren.stat", -EINVAL},
+    {"stat/empty.stat", -EINVAL},
+};
+
+START_TEST(test_stat_bad) {
+  pidio_stat_t st;
+  int rc = parse_stat_fixture(stat_bad[_i].file, &st);
+  ck_assert_msg(rc == stat_bad[_i].rc, "%s: got %d, expected %d",
+                stat_bad[_i].file, rc, stat_bad[_i].rc);
+}
+END_TEST
+
+/* ---- pidio_parse_pidfile ------------------------------------------------ */
+
+START_TEST(test_pidfile_valid) {
+  pid_t pid = 0;
+  ck_assert_int_eq(parse_pidfile_str("1234\n", &pid), 0);
+  ck_assert_int_eq(pid, 1234);
+  ck_assert_int_eq(parse_pidfile_str("  1234  \n\n", &pid), 0);
+  ck_assert_int_eq(pid, 1234);
+  ck_assert_int_eq(parse_pidfile_str("\t42\r\n", &pid), 0);
+  ck_assert_int_eq(pid, 42);
+  ck_assert_int_eq(parse_pidfile_str("1", &pid), 0);
+  ck_assert_int_eq(pid, 1);
+  ck_assert_int_eq(parse_pidfile_str("4194304", &pid), 0);
+  ck_assert_int_eq(pid, PIDIO_PID_MAX);
+}
+END_TEST
+
+START_TEST(test_pidfile_invalid) {
+  static const char *const bad[] = {
+      "0",    "0\n", "-1", "+1",   "12 34",   "abc", "",
+      "  \n", "\n",  "1x", "0x10", "1234\n5", "1.0",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    pid_t pid = 0;
+    ck_assert_msg(parse_pidfile_str(bad[i], &pid) == -EINVAL,
+                  "\"%s\" should be -EINVAL", bad[i]);
+  }
+  /* A NUL byte inside the length is not a blank. */
+  pid_t pid = 0;
+  ck_assert_int_eq(pidio_parse_pidfile("1234\0", 5, &pid), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_pidfile_range) {
+  pid_t pid = 0;
+  ck_assert_int_eq(parse_pidfile_str("4194305", &pid), -ERANGE);
+  ck_assert_int_eq(parse_pidfile_str("4294967297\n", &pid), -ERANGE);
+  ck_assert_int_eq(parse_pidfile_str("18446744073709551616", &pid), -ERANGE);
+}
+END_TEST
+
+/* ---- pidio_parse_cmdline ------------------------------------------------ */
+
+START_TEST(test_cmdline_join) {
+  static const char in[] = "/usr/bin/python3\0/opt/app/worker.py\0--queue\0"
+                           "jobs\0";
+  char out[128];
+  size_t n = pidio_parse_cmdline(in, sizeof(in) - 1, out, sizeof(out));
+  ck_assert_str_eq(out, "/usr/bin/python3 /opt/app/worker.py --queue jobs");
+  ck_assert_uint_eq(n, strlen(out));
+  ck_assert_uint_eq(n, 48);
+}
+END_TEST
+
+START_TEST(test_cmdline_trailing_nuls) {
+  char out[32];
+  /* Several NULs at the end (a process that rewrote its argv): dropped. */
+  ck_assert_uint_eq(pidio_parse_cmdline("a\0b\0\0\0", 6, out, sizeof(out)), 3);
+  ck_assert_str_eq(out, "a b");
+  /* No NUL at all at the end is fine too. */
+  ck_assert_uint_eq(pidio_parse_cmdline("a\0b", 3, out, sizeof(out)), 3);
+  ck_assert_str_eq(out, "a b");
+  /* An empty argument in the middle stays: two spaces. */
+  ck_assert_uint_eq(pidio_parse_cmdline("a\0\0b\0", 5, out, sizeof(out)), 4);
+  ck_assert_str_eq(out, "a  b");
+  /* Only NULs: empty. */
+  memset(out, 'X', sizeof(out));
+  ck_assert_uint_eq(pidio_parse_cmdline("\0\0\0", 3, out, sizeof(out)), 0);
+  ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(test_cmdline_empty) {
+  char out[8];
+  memset(out, 'X', sizeof(out));
+  ck_assert_uint_eq(pidio_parse_cmdline("", 0, out, sizeof(out)), 0);
+  ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(test_cmdline_truncate) {
+  char out[16];
+  memset(out, 'X', sizeof(out));
+  ck_assert_uint_eq(pidio_parse_cmdline("abcdef\0gh\0", 10, out, 5), 4);
+  ck_assert_str_eq(out, "abcd");
+  for (size_t i = 5; i < sizeof(out); i++)
+    ck_assert_int_eq(out[i], 'X');
+
+  /* Exact fit: len == outsz - 1. */
+  memset(out, 'X', sizeof(out));
+  ck_assert_uint_eq(pidio_parse_cmdline("ab\0cd\0", 6, out, 6), 5);
+  ck_assert_str_eq(out, "ab cd");
+  ck_assert_int_eq(out[6], 'X');
+
+  /* Cut right at a separator: it becomes a trailing space. */
+  memset(out, 'X', sizeof(out));
+  ck_assert_uint_eq(pidio_parse_cmdline("ab\0cd\0", 6, out, 4), 3);
+  ck_assert_str_eq(out, "ab ");
+  ck_assert_int_eq(out[4], 'X');
+}
+END_TEST
+
+START_TEST(test_cmdline_tiny_out) {
+  char out[4];
+  memset(out, 'X', sizeof(out));
+  ck_assert_uint_eq(pidio_parse_cmdline("abc\0", 4, out, 1), 0);
+  ck_assert_int_eq(out[0], '\0');
+  ck_assert_int_eq(out[1], 'X');
+  /* outsz 0: nothing may be written at all. */
+  memset(out, 'X', sizeof(out));
+  ck_assert_uint_eq(pidio_parse_cmdline("abc\0", 4, out, 0), 0);
+  ck_assert_int_eq(out[0], 'X');
+}
+END_TEST
+
+START_TEST(test_cmdline_exact_input) {
+  /* The input is read only up to len. */
+  static const char in[] = "one\0two\0";
+  size_t len = sizeof(in) - 1;
+  char *copy = exact_copy(in, len);
+  char out[16];
+  ck_assert_uint_eq(pidio_parse_cmdline(copy, len, out, sizeof(out)), 7);
+  ck_assert_str_eq(out, "one two");
+  ck_assert_uint_eq(pidio_parse_cmdline(copy, 5, out, sizeof(out)), 5);
+  ck_assert_str_eq(out, "one t");
+  free(copy);
+}
+END_TEST
+
+/* ---- pidio_read_pidfile ------------------------------------------------- */
+
+static char tmpdir[PATH_MAX];
+
+static const char *const tmp_names[] = {"exact64.pid", "big.pid", "zero",
+                                        "fifo", "link.pid"};
+
+static void tmp_path(char *out, size_t outsz, const char *name) {
+  int n = snprintf(out, outsz, "%s/%s", tmpdir, name);
+  ck_assert(n > 0 && (size_t)n < outsz);
+}
+
+static void tmpdir_setup(void) {
+  const char *base = getenv("TMPDIR");
+  if (base == NULL || base[0] == '\0')
+    base = "/tmp";
+  int n = snprintf(tmpdir, sizeof(tmpdir), "%s/pidio-test-XXXXXX", base);
+  ck_assert(n > 0 && (size_t)n < sizeof(tmpdir));
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void tmpdir_teardown(void) {
+  char path[PATH_MAX + 32];
+  for (size_t i = 0; i < sizeof(tmp_names) / sizeof(tmp_names[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, tmp_names[i]);
+    unlink(path);
+  }
+  snprintf(path, sizeof(path), "%s/dir", tmpdir);
+  rmdir(path);
+  rmdir(tmpdir);
+}
+
+static void write_file(const char *path, const char *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static int read_fixture_pidfile(const char *rel, pid_t *pid) {
+  return pidio_read_pidfile(fixture_path(rel), pid);
+}
+
+START_TEST(test_read_pidfile_good) {
+  pid_t pid = 0;
+  ck_assert_int_eq(read_fixture_pidfile("pidfile/good.pid", &pid), 0);
+  ck_assert_int_eq(pid, 1234);
+  pid = 0;
+  ck_assert_int_eq(read_fixture_pidfile("pidfile/blanks.pid", &pid), 0);
+  ck_assert_int_eq(pid, 1234);
+  pid = 0;
+  ck_assert_int_eq(read_fixture_pidfile("pidfile/max.pid", &pid), 0);
+  ck_assert_int_eq(pid, PIDIO_PID_MAX);
+}
+END_TEST
+
+START_TEST(test_read_pidfile_bad_content) {
+  pid_t pid = 0;
+  ck_assert_int_eq(read_fixture_pidfile("pidfile/empty.pid", &pid), -EINVAL);
+  ck_assert_int_eq(read_fixture_pidfile("pidfile/garbage.pid", &pid), -EINVAL);
+  ck_assert_int_eq(read_fixture_pidfile("pidfile/zero.pid", &pid), -EINVAL);
+  ck_assert_int_eq(read_fixture_pidfile("pidfile/over-max.pid", &pid), -ERANGE);
+}
+END_TEST
+
+START_TEST(test_read_pidfile_missing) {
+  pid_t pid = 0;
+  ck_assert_int_eq(read_fixture_pidfile("pidfile/no-such.pid", &pid), -ENOENT);
+  char path[PATH_MAX + 32];
+  tmp_path(path, sizeof(path), "never-created.pid");
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_read_pidfile_size_limit) {
+  char data[65];
+  char path[PATH_MAX + 32];
+  pid_t pid = 0;
+
+  /* 64 bytes: the most accepted. */
+  memset(data, ' ', sizeof(data));
+  memcpy(data, "4321", 4);
+  data[63] = '\n';
+  tmp_path(path, sizeof(path), "exact64.pid");
+  write_file(path, data, 64);
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), 0);
+  ck_assert_int_eq(pid, 4321);
+
+  /* 65 bytes, blanks only after the pid: refused for its size. */
+  data[63] = ' ';
+  data[64] = '\n';
+  tmp_path(path, sizeof(path), "big.pid");
+  write_file(path, data, 65);
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_read_pidfile_dev_zero) {
+  char path[PATH_MAX + 32];
+  pid_t pid = 0;
+  tmp_path(path, sizeof(path), "zero");
+  ck_assert_int_eq(symlink("/dev/zero", path), 0);
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -EINVAL);
+  ck_assert_int_eq(pidio_read_pidfile("/dev/zero", &pid), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_read_pidfile_fifo) {
+  /* No writer: a blocking open would hang; it must return at once. */
+  char path[PATH_MAX + 32];
+  pid_t pid = 0;
+  tmp_path(path, sizeof(path), "fifo");
+  ck_assert_int_eq(mkfifo(path, 0600), 0);
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_read_pidfile_directory) {
+  char path[PATH_MAX + 32];
+  pid_t pid = 0;
+  tmp_path(path, sizeof(path), "dir");
+  ck_assert_int_eq(mkdir(path, 0700), 0);
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -EINVAL);
+  ck_assert_int_eq(pidio_read_pidfile(tmpdir, &pid), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_read_pidfile_symlink_to_file) {
+  /* A symlink to a regular pidfile is followed. */
+  char target[PATH_MAX];
+  char path[PATH_MAX + 32];
+  pid_t pid = 0;
+  const char *fx = fixture_path("pidfile/good.pid");
+  ck_assert_uint_lt(strlen(fx), sizeof(target));
+  strcpy(target, fx);
+  if (target[0] != '/') {
+    /* symlink targets are relative to the link's directory */
+    char cwd[PATH_MAX];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+    char abs[2 * PATH_MAX + 2];
+    snprintf(abs, sizeof(abs), "%s/%s", cwd, fx);
+    ck_assert_uint_lt(strlen(abs), sizeof(target));
+    strcpy(target, abs);
+  }
+  tmp_path(path, sizeof(path), "link.pid");
+  ck_assert_int_eq(symlink(target, path), 0);
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), 0);
+  ck_assert_int_eq(pid, 1234);
+}
+END_TEST
+
+Suite *make_parse_suite(void) {
+  Suite *s = suite_create("parse");
+
+  TCase *tc = tcase_create("u64");
+  tcase_add_test(tc, test_u64_valid);
+  tcase_add_test(tc, test_u64_uses_len_only);
+  tcase_add_test(tc, test_u64_empty);
+  tcase_add_test(tc, test_u64_not_digits);
+  tcase_add_test(tc, test_u64_overflow);
+  tcase_add_test(tc, test_u64_too_long);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("io");
+  tcase_add_test(tc, test_io_field_names);
+  tcase_add_test(tc, test_io_real_sleep);
+  tcase_add_test(tc, test_io_real_dd);
+  tcase_add_test(tc, test_io_real_self);
+  tcase_add_test(tc, test_io_literal);
+  tcase_add_test(tc, test_io_uint64_max);
+  tcase_add_test(tc, test_io_extra_key);
+  tcase_add_test(tc, test_io_reordered);
+  tcase_add_test(tc, test_io_blanks);
+  tcase_add_test(tc, test_io_leading_zeros);
+  tcase_add_loop_test(tc, test_io_bad, 0,
+                      (int)(sizeof(io_bad) / sizeof(io_bad[0])));
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("stat");
+  tcase_add_test(tc, test_stat_real_sleep);
+  tcase_add_test(tc, test_stat_real_dd);
+  tcase_add_test(tc, test_stat_comm_parens);
+  tcase_add_test(tc, test_stat_comm_15);
+  tcase_add_test(tc, test_stat_comm_empty);
+  tcase_add_test(tc, test_stat_negative_fields);
+  tcase_add_test(tc, test_stat_extremes);
+  tcase_add_test(tc, test_stat_literal);
+  tcase_add_loop_test(tc, test_stat_bad, 0,
+                      (int)(sizeof(stat_bad) / sizeof(stat_bad[0])));
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("pidfile");
+  tcase_add_test(tc, test_pidfile_valid);
+  tcase_add_test(tc, test_pidfile_invalid);
+  tcase_add_test(tc, test_pidfile_range);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("cmdline");
+  tcase_add_test(tc, test_cmdline_join);
+  tcase_add_test(tc, test_cmdline_trailing_nuls);
+  tcase_add_test(tc, test_cmdline_empty);
+  tcase_add_test(tc, test_cmdline_truncate);
+  tcase_add_test(tc, test_cmdline_tiny_out);
+  tcase_add_test(tc, test_cmdline_exact_input);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("read_pidfile");
+  tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+  /* A read that blocks fails by timeout instead of hanging the run. */
+  tcase_set_timeout(tc, 5);
+  tcase_add_test(tc, test_read_pidfile_good);
+  tcase_add_test(tc, test_read_pidfile_bad_content);
+  tcase_add_test(tc, test_read_pidfile_missing);
+  tcase_add_test(tc, test_read_pidfile_size_limit);
+  tcase_add_test(tc, test_read_pidfile_dev_zero);
+  tcase_add_test(tc, test_read_pidfile_fifo);
+  tcase_add_test(tc, test_read_pidfile_directory);
+  tcase_add_test(tc, test_read_pidfile_symlink_to_file);
+  suite_add_tcase(s, tc);
+
+  return s;
+}

@@ -1,0 +1,42 @@
+/*
+ * The unit test runner: every module's suite in one SRunner.
+ */
+#include "pidio_build.h"
+
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *fixture_path(const char *rel) {
+  static char path[4096];
+  const char *top = getenv("PIDIO_SRCDIR");
+  if (top == NULL)
+    top = getenv("srcdir");
+  if (top == NULL)
+    top = ".";
+  snprintf(path, sizeof(path), "%s/fixtures/%s", top, rel);
+  return path;
+}
+
+size_t fixture_read(const char *rel, char *buf, size_t bufsz) {
+  FILE *f = fopen(fixture_path(rel), "rb");
+  ck_assert_msg(f != NULL, "cannot open fixture %s", fixture_path(rel));
+  size_t n = fread(buf, 1, bufsz - 1, f);
+  ck_assert_msg(!ferror(f), "cannot read fixture %s", rel);
+  fclose(f);
+  buf[n] = '\0';
+  return n;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(make_parse_suite());
+  srunner_add_suite(sr, make_window_suite());
+  srunner_add_suite(sr, make_select_suite());
+  srunner_add_suite(sr, make_block_suite());
+  srunner_add_suite(sr, make_adapter_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

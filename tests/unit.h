@@ -1,0 +1,23 @@
+/*
+ * Unit test suites (Check), one per module; run by tests/unit.c.
+ */
+#ifndef PIDIO_TEST_UNIT_H
+#define PIDIO_TEST_UNIT_H
+
+#include <check.h>
+
+Suite *make_parse_suite(void);
+Suite *make_window_suite(void);
+Suite *make_select_suite(void);
+Suite *make_block_suite(void);
+Suite *make_adapter_suite(void);
+
+/* Path of a file under fixtures/ (PIDIO_SRCDIR, or srcdir, or "."). The
+ * result is a static buffer, valid until the next call. */
+const char *fixture_path(const char *rel);
+
+/* Read a fixture file whole into buf (NUL-terminated); returns its length
+ * and fails the test when it cannot be read. */
+size_t fixture_read(const char *rel, char *buf, size_t bufsz);
+
+#endif
