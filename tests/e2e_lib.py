@@ -1,0 +1,213 @@
+"""Helpers for pidio's end-to-end tests: the real collectd daemon with a
+private PluginDir, pidio-writer processes with exactly known I/O, and the
+csv writer's files read back.
+
+Every test talks to real processes on this machine and to loopback only.
+"""
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+COLLECTD = os.environ.get("COLLECTD", "/usr/sbin/collectd")
+STOCK_PLUGINS = os.environ.get("COLLECTD_PLUGINS", "/usr/lib/collectd")
+TYPES_DB = os.environ.get("COLLECTD_TYPESDB", "/usr/share/collectd/types.db")
+SRCDIR = os.environ.get("PIDIO_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILDDIR = os.environ.get("PIDIO_BUILDDIR", SRCDIR)
+
+
+def built(path):
+    """A file the build made: the plugin lives under .libs (libtool)."""
+    for cand in (os.path.join(BUILDDIR, path), os.path.join(BUILDDIR, ".libs", os.path.basename(path))):
+        if os.path.exists(cand):
+            return cand
+    raise FileNotFoundError(path)
+
+
+def skip_reason():
+    """Why the end-to-end tests cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "end-to-end tests need root (they read other processes and drop privileges)"
+    if not os.access(COLLECTD, os.X_OK):
+        return COLLECTD + " is missing: apt-get install collectd-core"
+    return None
+
+
+def wait_for(pred, timeout, what, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+
+
+class Daemon:
+    """collectd in the foreground with a private PluginDir, BaseDir and log."""
+
+    def __init__(self, workdir, body, plugins=("csv", "logfile"), hostname="e2e",
+                 interval=1, plugin_so=None, typesdb=(TYPES_DB,), user=None):
+        self.dir = workdir
+        self.plugdir = os.path.join(workdir, "plugins")
+        self.csvdir = os.path.join(workdir, "csv")
+        self.logfile = os.path.join(workdir, "collectd.log")
+        self.conf = os.path.join(workdir, "collectd.conf")
+        self.hostname = hostname
+        os.makedirs(self.plugdir, exist_ok=True)
+        os.makedirs(self.csvdir, exist_ok=True)
+        # collectd refuses a plugin that is a symlink: copy them.
+        shutil.copy(plugin_so or built("pidio.so"), os.path.join(self.plugdir, "pidio.so"))
+        for p in plugins:
+            shutil.copy(os.path.join(STOCK_PLUGINS, p + ".so"), self.plugdir)
+        load = "".join("LoadPlugin %s\n" % p for p in plugins if p != "logfile")
+        types = "".join('TypesDB "%s"\n' % t for t in typesdb)
+        with open(self.conf, "w") as f:
+            f.write('Hostname "%s"\nFQDNLookup false\nInterval %s\n' % (hostname, interval))
+            f.write('PluginDir "%s"\nBaseDir "%s"\n' % (self.plugdir, workdir))
+            f.write('PIDFile "%s"\n%s' % (os.path.join(workdir, "collectd.pid"), types))
+            if "logfile" in plugins:
+                f.write('LoadPlugin logfile\n<Plugin logfile>\n  LogLevel info\n'
+                        '  File "%s"\n  Timestamp true\n</Plugin>\n' % self.logfile)
+            f.write(load)
+            if "csv" in plugins:
+                f.write('<Plugin csv>\n  DataDir "%s"\n  StoreRates false\n</Plugin>\n' % self.csvdir)
+            f.write(body)
+        self.user = user
+        self.proc = None
+
+    def command(self, *extra):
+        cmd = [COLLECTD, "-f", "-C", self.conf] + list(extra)
+        if self.user is not None:
+            # An unprivileged collectd: no capabilities at all.
+            cmd = ["setpriv", "--reuid", str(self.user), "--regid", str(self.user),
+                   "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"] + cmd
+        return cmd
+
+    def start(self):
+        self.out = open(os.path.join(self.dir, "stdout.log"), "w")
+        self.proc = subprocess.Popen(self.command(), stdout=self.out, stderr=subprocess.STDOUT)
+        wait_for(lambda: "Initialization complete" in self.log() or self.proc.poll() is not None,
+                 20, "collectd to start")
+        if self.proc.poll() is not None:
+            raise AssertionError("collectd exited at start:\n" + self.log() + self.stdout())
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log(self):
+        try:
+            with open(self.logfile) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stdout(self):
+        try:
+            with open(os.path.join(self.dir, "stdout.log")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def rows(self, plugin_instance, type_, plugin="pidio", host=None):
+        """Rows of one csv series, oldest first: (epoch, v1, v2, ...)."""
+        pat = os.path.join(self.csvdir, host or self.hostname, "%s-%s" % (plugin, plugin_instance),
+                           type_ + "-[0-9]*")
+        out = []
+        for path in sorted(glob.glob(pat)):
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("epoch"):
+                        continue
+                    out.append(tuple(float(x) for x in line.strip().split(",")))
+        return out
+
+    def last(self, plugin_instance, type_, **kw):
+        r = self.rows(plugin_instance, type_, **kw)
+        return r[-1] if r else None
+
+
+class Writer:
+    """A pidio-writer process; each command is acknowledged by a mkdir."""
+
+    def __init__(self, workdir, comm=None, tag=None, user=None):
+        # On tmpfs where there is one: a mkdir on a disk file system dirties
+        # a directory block, which the kernel counts as the writer's
+        # write_bytes.
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") else workdir
+        self.ackdir = tempfile.mkdtemp(prefix="pidio-ack.", dir=shm)
+        os.chmod(self.ackdir, 0o777)
+        cmd = [built("tests/pidio-writer"), "--ack", self.ackdir]
+        if comm:
+            cmd += ["--comm", comm]
+        if tag:
+            cmd += ["--tag", tag]
+        pre = None
+        if user is not None:
+            cmd = ["setpriv", "--reuid", str(user), "--regid", str(user), "--clear-groups"] + cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, preexec_fn=pre)
+        self.pid = self.proc.pid
+        self.n = 0
+        if comm:
+            wait_for(lambda: self.comm() == comm, 5, "writer name")
+
+    def comm(self):
+        try:
+            with open("/proc/%d/comm" % self.pid) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+
+    def send(self, line, timeout=60):
+        self.n += 1
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+        ack = os.path.join(self.ackdir, "ack.%d" % self.n)
+        wait_for(lambda: os.path.isdir(ack), timeout, "writer to do %r" % line)
+
+    def stop(self):
+        shutil.rmtree(self.ackdir, ignore_errors=True)
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Results:
+    """Counts checks and prints the closing 'N passed, N failed' line."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print("PASS: %s" % name, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL: %s %s" % (name, detail), flush=True)
+
+    def equal(self, name, got, want):
+        self.check(name, got == want, "(got %r, want %r)" % (got, want))
+
+    def close(self):
+        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
+        return 0 if self.failed == 0 else 1
