@@ -18,6 +18,14 @@
 
 #define PIDIO_PLUGIN "pidio"
 #define PIDIO_NAME_MAX 63
+#define PIDIO_MAX_PROCESSES_DEFAULT 100
+
+/* A process that has series of its own (PerProcess). */
+typedef struct pidio_pp {
+  pid_t pid;
+  uint64_t start;
+  pidio_window_t win;
+} pidio_pp_t;
 
 /* One <Process> block: its configuration and its running state. Owned by
  * collectd (free_ctx) once its read is registered. */
@@ -28,7 +36,13 @@ typedef struct pidio_ctx {
   pidio_select_t sel;
   pidio_block_t blk;
   pidio_window_t win;
-  c_complain_t c_denied, c_pidfile, c_garbled, c_list;
+  c_complain_t c_denied, c_pidfile, c_garbled, c_list, c_cap;
+  bool per_process;
+  unsigned max_processes;
+  pidio_pp_t *pp; /* processes with their own series, by pid */
+  size_t npp;
+  pidio_member_t *mbuf; /* scratch for pidio_block_members */
+  size_t mcap;
   struct pidio_ctx *next; /* configured but not yet registered */
 } pidio_ctx_t;
 
@@ -47,6 +61,10 @@ static void free_ctx(void *p) {
   pidio_block_free(&ctx->blk);
   pidio_select_free(&ctx->sel);
   pidio_window_free(&ctx->win);
+  for (size_t i = 0; i < ctx->npp; i++)
+    pidio_window_free(&ctx->pp[i].win);
+  free(ctx->pp);
+  free(ctx->mbuf);
   free(ctx->name);
   free(ctx);
 }
@@ -85,6 +103,13 @@ static int one_number(const char *block, const oconfig_item_t *ci,
   if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_NUMBER)
     return bad(block, ci, "takes exactly one number argument");
   *out = ci->values[0].value.number;
+  return 0;
+}
+
+static int one_bool(const char *block, const oconfig_item_t *ci, bool *out) {
+  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_BOOLEAN)
+    return bad(block, ci, "takes exactly one boolean argument (true or false)");
+  *out = ci->values[0].value.boolean != 0;
   return 0;
 }
 
@@ -137,14 +162,17 @@ static int config_process(const oconfig_item_t *ci) {
     return -1;
   }
   ctx->window = -1;
+  ctx->max_processes = PIDIO_MAX_PROCESSES_DEFAULT;
   pidio_select_init(&ctx->sel);
   C_COMPLAIN_INIT(&ctx->c_denied);
   C_COMPLAIN_INIT(&ctx->c_pidfile);
   C_COMPLAIN_INIT(&ctx->c_garbled);
   C_COMPLAIN_INIT(&ctx->c_list);
+  C_COMPLAIN_INIT(&ctx->c_cap);
 
   int rc = 0;
-  bool have_interval = false;
+  bool have_interval = false, have_children = false, have_pp = false,
+       have_max = false;
   for (int i = 0; i < ci->children_num && rc == 0; i++) {
     const oconfig_item_t *c = ci->children + i;
     char err[256] = "";
@@ -171,6 +199,49 @@ static int config_process(const oconfig_item_t *ci) {
         rc = -1;
       else if (pidio_select_set_cmdline(&ctx->sel, s, err, sizeof(err)) != 0)
         rc = bad(name, c, "%s", err);
+    } else if (strcasecmp(c->key, "Exe") == 0) {
+      if ((s = one_string(name, c)) == NULL)
+        rc = -1;
+      else if (pidio_select_set_exe(&ctx->sel, s, err, sizeof(err)) != 0)
+        rc = bad(name, c, "%s", err);
+    } else if (strcasecmp(c->key, "User") == 0) {
+      if (c->values_num == 1 && c->values[0].type == OCONFIG_TYPE_NUMBER) {
+        if (pidio_select_set_uid(&ctx->sel, c->values[0].value.number, err,
+                                 sizeof(err)) != 0)
+          rc = bad(name, c, "%s", err);
+      } else if ((s = one_string(name, c)) == NULL) {
+        rc = -1;
+      } else if (pidio_select_set_user(&ctx->sel, s, err, sizeof(err)) != 0) {
+        rc = bad(name, c, "%s", err);
+      }
+    } else if (strcasecmp(c->key, "Cgroup") == 0) {
+      if ((s = one_string(name, c)) == NULL)
+        rc = -1;
+      else if (pidio_select_set_cgroup(&ctx->sel, s, err, sizeof(err)) != 0)
+        rc = bad(name, c, "%s", err);
+    } else if (strcasecmp(c->key, "Children") == 0) {
+      bool on = false;
+      if (have_children)
+        rc = bad(name, c, "given twice");
+      else if ((rc = one_bool(name, c, &on)) == 0)
+        pidio_select_set_children(&ctx->sel, on);
+      have_children = true;
+    } else if (strcasecmp(c->key, "PerProcess") == 0) {
+      if (have_pp)
+        rc = bad(name, c, "given twice");
+      else
+        rc = one_bool(name, c, &ctx->per_process);
+      have_pp = true;
+    } else if (strcasecmp(c->key, "MaxProcesses") == 0) {
+      if (have_max)
+        rc = bad(name, c, "given twice");
+      else if ((rc = one_number(name, c, &v)) == 0) {
+        if (v != (double)(int)v || v < 1 || v > 100000)
+          rc = bad(name, c, "needs a whole number from 1 to 100000");
+        else
+          ctx->max_processes = (unsigned)v;
+      }
+      have_max = true;
     } else if (strcasecmp(c->key, "Window") == 0) {
       if (ctx->window >= 0)
         rc = bad(name, c, "given twice");
@@ -189,7 +260,8 @@ static int config_process(const oconfig_item_t *ci) {
     } else {
       rc = bad(name, c,
                "is not a pidio option; a <Process> block takes Pid, "
-               "PidFile, Name, CommandLine, Window, Interval");
+               "PidFile, Name, CommandLine, Exe, User, Cgroup, Children, "
+               "PerProcess, MaxProcesses, Window, Interval");
     }
   }
   if (rc == 0) {
@@ -256,29 +328,141 @@ static int pidio_config(oconfig_item_t *ci) {
 
 /* --- dispatch ------------------------------------------------------------ */
 
-static void submit(const pidio_ctx_t *ctx, const char *type,
+static void submit(const char *instance, const char *type,
                    const char *type_instance, value_t *values, size_t n) {
   value_list_t vl = VALUE_LIST_INIT;
   vl.values = values;
   vl.values_len = n;
   sstrncpy(vl.plugin, PIDIO_PLUGIN, sizeof(vl.plugin));
-  sstrncpy(vl.plugin_instance, ctx->name, sizeof(vl.plugin_instance));
+  sstrncpy(vl.plugin_instance, instance, sizeof(vl.plugin_instance));
   sstrncpy(vl.type, type, sizeof(vl.type));
   if (type_instance != NULL)
     sstrncpy(vl.type_instance, type_instance, sizeof(vl.type_instance));
   plugin_dispatch_values(&vl);
 }
 
-static void submit_pair(const pidio_ctx_t *ctx, const char *type,
-                        enum pidio_field a, enum pidio_field b) {
-  value_t v[2] = {{.derive = (derive_t)ctx->blk.total.v[a]},
-                  {.derive = (derive_t)ctx->blk.total.v[b]}};
-  submit(ctx, type, NULL, v, 2);
+static void submit_pair(const char *instance, const char *type,
+                        const pidio_io_t *c, enum pidio_field a,
+                        enum pidio_field b) {
+  value_t v[2] = {{.derive = (derive_t)c->v[a]}, {.derive = (derive_t)c->v[b]}};
+  submit(instance, type, NULL, v, 2);
+}
+
+/* The counters and, with a window, the rates: a block's or a process's. */
+static void submit_set(const char *instance, const pidio_io_t *c,
+                       pidio_window_t *win, double t) {
+  submit_pair(instance, "io_octets", c, PIDIO_RCHAR, PIDIO_WCHAR);
+  submit_pair(instance, "io_ops", c, PIDIO_SYSCR, PIDIO_SYSCW);
+  submit_pair(instance, "disk_octets", c, PIDIO_READ_BYTES, PIDIO_WRITE_BYTES);
+  value_t v = {.derive = (derive_t)c->v[PIDIO_CANCELLED_WRITE_BYTES]};
+  submit(instance, "total_bytes", "cancelled_write_bytes", &v, 1);
+  if (win->n < 2)
+    return;
+  double rate[PIDIO_NFIELDS];
+  pidio_window_push(win, t, c);
+  if (pidio_window_rates(win, rate) != 0)
+    return;
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    v = (value_t){.gauge = rate[f]};
+    submit(instance, "pidio_rate", pidio_field_names[f], &v, 1);
+  }
+}
+
+static int pp_cmp(const void *x, const void *y) {
+  pid_t a = ((const pidio_pp_t *)x)->pid, b = ((const pidio_pp_t *)y)->pid;
+  return (a > b) - (a < b);
+}
+
+/* PerProcess: series of their own for up to MaxProcesses members. The set
+ * is kept stable: a process keeps its series until it exits, and new ones
+ * fill the free places in pid order. */
+static void submit_processes(pidio_ctx_t *ctx, const pidio_report_t *rep,
+                             double t) {
+  size_t need = rep->matched;
+  if (need > ctx->mcap) {
+    pidio_member_t *m = realloc(ctx->mbuf, need * sizeof(*m));
+    if (m == NULL)
+      return;
+    ctx->mbuf = m;
+    ctx->mcap = need;
+  }
+  size_t n = pidio_block_members(&ctx->blk, ctx->mbuf, ctx->mcap);
+  if (ctx->pp == NULL) {
+    ctx->pp = calloc(ctx->max_processes, sizeof(*ctx->pp));
+    if (ctx->pp == NULL)
+      return;
+  }
+  /* Keep the members that already have series; both lists are by pid. */
+  size_t k = 0, j = 0;
+  bool *kept = calloc(n + 1, sizeof(*kept));
+  if (kept == NULL)
+    return;
+  for (size_t i = 0; i < ctx->npp; i++) {
+    pidio_pp_t *p = &ctx->pp[i];
+    while (j < n && ctx->mbuf[j].pid < p->pid)
+      j++;
+    if (j < n && ctx->mbuf[j].pid == p->pid && ctx->mbuf[j].start == p->start) {
+      kept[j] = true;
+      ctx->pp[k++] = *p;
+    } else {
+      pidio_window_free(&p->win); /* exited: its series stop */
+    }
+  }
+  size_t over = 0;
+  for (j = 0; j < n; j++) {
+    if (kept[j])
+      continue;
+    if (k == ctx->max_processes) {
+      over++;
+      continue;
+    }
+    pidio_pp_t *p = &ctx->pp[k];
+    *p = (pidio_pp_t){.pid = ctx->mbuf[j].pid, .start = ctx->mbuf[j].start};
+    if (ctx->win.n >= 2 && pidio_window_init(&p->win, ctx->win.n) != 0)
+      continue;
+    kept[j] = true;
+    k++;
+  }
+  ctx->npp = k;
+  qsort(ctx->pp, k, sizeof(*ctx->pp), pp_cmp);
+  if (over > 0)
+    complain(LOG_WARNING, &ctx->c_cap,
+             PIDIO_PLUGIN
+             ": <Process \"%s\">: %zu processes match, only "
+             "MaxProcesses %u get series of their own (the block's series "
+             "still count them all); raise MaxProcesses to see more",
+             ctx->name, n, ctx->max_processes);
+  else if (c_would_release(&ctx->c_cap))
+    c_release(LOG_INFO, &ctx->c_cap,
+              PIDIO_PLUGIN ": <Process \"%s\">: every process has its own "
+                           "series again",
+              ctx->name);
+
+  j = 0;
+  for (size_t i = 0; i < ctx->npp; i++) {
+    pidio_pp_t *p = &ctx->pp[i];
+    while (j < n && ctx->mbuf[j].pid < p->pid)
+      j++;
+    if (j == n || ctx->mbuf[j].pid != p->pid)
+      continue;
+    char inst[DATA_MAX_NAME_LEN];
+    snprintf(inst, sizeof(inst), "%s-%d", ctx->name, (int)p->pid);
+    submit_set(inst, &ctx->mbuf[j].acc, &p->win, t);
+  }
+  free(kept);
 }
 
 static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
   const char *root = proc.root != NULL ? proc.root : "/proc";
-  if (r->unreadable > 0)
+  if (r->unreadable == 0 && r->undecided > 0)
+    complain(LOG_WARNING, &ctx->c_denied,
+             PIDIO_PLUGIN
+             ": <Process \"%s\">: permission denied reading "
+             "%s/%d/exe, so Exe cannot tell whether %u process(es) belong to "
+             "this block. Give collectd the capabilities CAP_DAC_READ_SEARCH "
+             "and CAP_SYS_PTRACE, or run it as the user of those processes.",
+             ctx->name, root, (int)r->undecided_pid, r->undecided);
+  else if (r->unreadable > 0)
     complain(LOG_WARNING, &ctx->c_denied,
              PIDIO_PLUGIN
              ": <Process \"%s\">: permission denied reading "
@@ -287,7 +471,8 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
              "CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, or run it as the "
              "user of those processes.",
              ctx->name, root, (int)r->denied_pid, r->unreadable, r->matched);
-  else if (c_would_release(&ctx->c_denied)) {
+  if (r->unreadable == 0 && r->undecided == 0 &&
+      c_would_release(&ctx->c_denied)) {
     c_release(LOG_INFO, &ctx->c_denied,
               PIDIO_PLUGIN ": <Process \"%s\">: every matched process is "
                            "readable again",
@@ -344,26 +529,13 @@ static int pidio_read(user_data_t *ud) {
               ctx->name);
   report_trouble(ctx, &rep);
 
-  submit_pair(ctx, "io_octets", PIDIO_RCHAR, PIDIO_WCHAR);
-  submit_pair(ctx, "io_ops", PIDIO_SYSCR, PIDIO_SYSCW);
-  submit_pair(ctx, "disk_octets", PIDIO_READ_BYTES, PIDIO_WRITE_BYTES);
-  value_t v = {.derive =
-                   (derive_t)ctx->blk.total.v[PIDIO_CANCELLED_WRITE_BYTES]};
-  submit(ctx, "total_bytes", "cancelled_write_bytes", &v, 1);
-  v = (value_t){.gauge = (gauge_t)rep.matched};
-  submit(ctx, "count", "processes", &v, 1);
-  v = (value_t){.gauge = (gauge_t)rep.unreadable};
-  submit(ctx, "count", "unreadable", &v, 1);
-
-  if (ctx->win.n >= 2) {
-    double rate[PIDIO_NFIELDS];
-    pidio_window_push(&ctx->win, t, &ctx->blk.total);
-    if (pidio_window_rates(&ctx->win, rate) == 0)
-      for (int f = 0; f < PIDIO_NFIELDS; f++) {
-        v = (value_t){.gauge = rate[f]};
-        submit(ctx, "pidio_rate", pidio_field_names[f], &v, 1);
-      }
-  }
+  submit_set(ctx->name, &ctx->blk.total, &ctx->win, t);
+  value_t v = {.gauge = (gauge_t)rep.matched};
+  submit(ctx->name, "count", "processes", &v, 1);
+  v = (value_t){.gauge = (gauge_t)(rep.unreadable + rep.undecided)};
+  submit(ctx->name, "count", "unreadable", &v, 1);
+  if (ctx->per_process)
+    submit_processes(ctx, &rep, t);
   return 0;
 }
 

@@ -18,12 +18,15 @@
 
 enum {
   E_MEMBER = 1u << 0,
-  E_FRESH = 1u << 1,    /* non-member first seen as a newborn: look again */
-  E_DENIED = 1u << 2,   /* member whose io may not be opened */
-  E_REREAD = 1u << 3,   /* member that absorbed a reaped member this round */
-  E_READ = 1u << 4,     /* read this round: now is valid */
-  E_GONE = 1u << 5,     /* member reaped (ESRCH) this round */
-  E_BASELINE = 1u << 6, /* next good read sets the baseline, adds nothing */
+  E_FRESH = 1u << 1,     /* non-member first seen as a newborn: look again */
+  E_DENIED = 1u << 2,    /* member whose io may not be opened */
+  E_REREAD = 1u << 3,    /* member that absorbed a reaped member this round */
+  E_READ = 1u << 4,      /* read this round: now is valid */
+  E_GONE = 1u << 5,      /* member reaped (ESRCH) this round */
+  E_BASELINE = 1u << 6,  /* next good read sets the baseline, adds nothing */
+  E_ROOT = 1u << 7,      /* member because the selectors match it */
+  E_DESC = 1u << 8,      /* member as a descendant of one (Children) */
+  E_UNDECIDED = 1u << 9, /* a selector could not be read (EACCES) */
 };
 #define E_ROUND (E_READ | E_GONE | E_REREAD)
 
@@ -37,6 +40,7 @@ struct pidio_entry {
   pidio_io_t now;  /* this round's read */
   pidio_io_t debt; /* what reaped member children had counted, until the
                       next read of this member takes it off */
+  pidio_io_t acc;  /* what this member added to the block (PerProcess) */
 };
 
 /* A non-member is looked at again after this long, so that a process that
@@ -149,6 +153,54 @@ static int read_member(const pidio_block_t *b, pidio_entry_t *en,
   return rc;
 }
 
+static int due(const pidio_entry_t *en, uint64_t ticks) {
+  return ticks - en->checked >= (uint64_t)(PIDIO_RECHECK_SECONDS * hz());
+}
+
+/* The start of this pid's current recheck period. Periods are spread over
+ * the minute by pid, so that the processes found at start-up are not all
+ * looked at again in the same interval. */
+static uint64_t recheck_slot(pid_t pid, uint64_t ticks) {
+  uint64_t period = (uint64_t)(PIDIO_RECHECK_SECONDS * hz());
+  uint64_t off = ((uint64_t)pid * 2654435761u) % period;
+  return ticks - (ticks + off) % period;
+}
+
+/* Make a tracked process a member: hold its io descriptor and set where
+ * its counting starts. from_birth: it started since the previous interval,
+ * so all of its counters count. Returns 0 when it vanished meanwhile. */
+static int join(pidio_entry_t *en, int dfd, int from_birth) {
+  memset(&en->last, 0, sizeof(en->last));
+  memset(&en->acc, 0, sizeof(en->acc));
+  en->flags |= E_MEMBER;
+  int fd = pidio_proc_open_io(dfd);
+  if (fd < 0) {
+    if (vanished(fd))
+      return 0;
+    if (fd == -EACCES || fd == -EPERM)
+      en->flags |= E_DENIED;
+    else if (!from_birth)
+      en->flags |= E_BASELINE; /* EMFILE: opened each interval instead */
+    return 1;
+  }
+  if (!from_birth) {
+    /* Already running: count from now on, not what it did before. */
+    int rc = pidio_proc_read_io(fd, &en->last);
+    if (rc != 0) {
+      close(fd);
+      if (vanished(rc))
+        return 0;
+      en->flags |= rc == -EACCES ? E_DENIED : E_BASELINE;
+      return 1; /* garbled: baselined by a later good read */
+    }
+  }
+  if (take_fd_slot())
+    en->fd = fd;
+  else
+    close(fd);
+  return 1;
+}
+
 /* Look at a process for the first time (or again). Returns 1 and fills *out
  * when it is to be tracked, 0 when it vanished. force_fresh: it was first
  * seen as a newborn last interval, so from-birth counting still applies. */
@@ -162,63 +214,27 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
     close(dfd);
     return 0;
   }
-  char cmd[4096];
-  const char *cmdp = NULL;
-  if (pidio_select_wants_cmdline(&b->sel)) {
-    char raw[4096];
-    size_t len = 0;
-    int trunc = 0;
-    if (pidio_proc_read_at(dfd, "cmdline", raw, sizeof(raw), &len, &trunc) != 0)
-      len = 0; /* exited meanwhile: an empty command line */
-    pidio_parse_cmdline(raw, len, cmd, sizeof(cmd));
-    cmdp = cmd;
-  }
-
   int fresh = b->rounds > 0 && st.start_time >= b->prev_ticks;
   *out = (pidio_entry_t){.pid = pid,
                          .ppid = st.ppid,
                          .ino = ino,
                          .start = st.start_time,
-                         .checked = ticks,
+                         .checked = recheck_slot(pid, ticks),
                          .fd = -1};
-  if (!pidio_select_match(&b->sel, &st, cmdp)) {
+  enum pidio_match m =
+      pidio_select_match_proc(&b->sel, dfd, pid, &st, b->target);
+  int rc = 1;
+  if (m == PIDIO_MATCH_YES) {
+    out->flags |= E_ROOT;
+    rc = join(out, dfd, fresh || force_fresh);
+  } else {
+    if (m == PIDIO_MATCH_DENIED)
+      out->flags |= E_UNDECIDED; /* looked at again every interval */
     if (fresh && !force_fresh)
       out->flags |= E_FRESH;
-    close(dfd);
-    return 1;
   }
-
-  out->flags |= E_MEMBER;
-  int fd = pidio_proc_open_io(dfd);
   close(dfd);
-  if (fd < 0) {
-    if (vanished(fd))
-      return 0;
-    if (fd == -EACCES || fd == -EPERM)
-      out->flags |= E_DENIED;
-    else if (!fresh && !force_fresh)
-      out->flags |= E_BASELINE; /* EMFILE: opened each interval instead */
-    return 1;
-  }
-  if (fresh || force_fresh) {
-    /* Started since the previous interval: count it from birth. */
-    memset(&out->last, 0, sizeof(out->last));
-  } else {
-    /* Already running: count from now on, not what it did before. */
-    int rc = pidio_proc_read_io(fd, &out->last);
-    if (rc != 0) {
-      close(fd);
-      if (vanished(rc))
-        return 0;
-      out->flags |= rc == -EACCES ? E_DENIED : E_BASELINE;
-      return 1; /* garbled: baselined by a later good read */
-    }
-  }
-  if (take_fd_slot())
-    out->fd = fd;
-  else
-    close(fd);
-  return 1;
+  return rc;
 }
 
 /* A member that is no longer listed (or no longer selected): it gets a last
@@ -242,10 +258,6 @@ static int by_start(const void *x, const void *y) {
   if (a->start != c->start)
     return (a->start > c->start) - (a->start < c->start);
   return (a->pid > c->pid) - (a->pid < c->pid);
-}
-
-static int due(const pidio_entry_t *en, uint64_t ticks) {
-  return ticks - en->checked >= (uint64_t)(PIDIO_RECHECK_SECONDS * hz());
 }
 
 /* Walk the sorted listing and the sorted entries side by side. */
@@ -288,7 +300,8 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
           continue;
         }
       }
-      if (!(en->flags & E_MEMBER) && ((en->flags & E_FRESH) || due(en, ticks)))
+      if (!(en->flags & E_MEMBER) &&
+          (en->flags & (E_FRESH | E_UNDECIDED) || due(en, ticks)))
         k += (size_t)evaluate(b, le->pid, le->ino, ticks,
                               (en->flags & E_FRESH) != 0, &b->spare[k]);
       else
@@ -307,27 +320,33 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
   return 0;
 }
 
-/* The candidate pid of a Pid/PidFile block, as a listing of zero or one. */
-static int list_by_pid(pidio_block_t *b, pidio_report_t *rep) {
+/* This interval's pid for a Pid/PidFile block: the Pid, the pidfile's pid,
+ * or -1 when the pidfile cannot be read or disagrees with Pid. */
+static pid_t find_target(pidio_block_t *b, pidio_report_t *rep) {
   pid_t target = b->sel.pid;
   if (b->sel.pidfile != NULL) {
     pid_t pf = 0;
     int rc = pidio_read_pidfile(b->sel.pidfile, &pf);
     if (rc != 0) {
       rep->pidfile_err = rc;
-      target = 0;
-    } else if (target != 0 && target != pf) {
-      target = 0; /* Pid and PidFile disagree: nothing matches both */
-    } else {
-      target = pf;
+      return -1;
     }
+    if (target != 0 && target != pf)
+      return -1; /* Pid and PidFile disagree: nothing matches both */
+    target = pf;
   }
+  return target;
+}
+
+/* The candidate of a Pid/PidFile block without Children, as a listing of
+ * zero or one: no need to list every process. */
+static int list_target(pidio_block_t *b) {
   pidio_pidlist_t *l = &b->list;
   l->n = 0;
-  if (target == 0)
+  if (b->target <= 0)
     return 0;
   char name[16];
-  snprintf(name, sizeof(name), "%d", (int)target);
+  snprintf(name, sizeof(name), "%d", (int)b->target);
   struct stat st;
   if (fstatat(b->proc->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
       !S_ISDIR(st.st_mode))
@@ -338,7 +357,7 @@ static int list_by_pid(pidio_block_t *b, pidio_report_t *rep) {
       return -ENOMEM;
     l->cap = 1;
   }
-  l->e[0] = (pidio_pident_t){.pid = target, .ino = (uint64_t)st.st_ino};
+  l->e[0] = (pidio_pident_t){.pid = b->target, .ino = (uint64_t)st.st_ino};
   l->n = 1;
   return 0;
 }
@@ -562,7 +581,62 @@ static void account(pidio_entry_t *en, pidio_io_t *gain, pidio_report_t *rep) {
     memset(&en->debt, 0, sizeof(en->debt));
   }
   io_add(gain, &d);
+  io_add(&en->acc, &d);
   en->last = en->now;
+}
+
+/* Children: every process whose parent is a member joins, from birth when
+ * it started since the previous interval. Repeated until no one joins, so
+ * that a new grandchild joins with its new parent. */
+static void adopt_descendants(pidio_block_t *b) {
+  if (!b->sel.children)
+    return;
+  for (int changed = 1, pass = 0; changed && pass < 64; pass++) {
+    changed = 0;
+    for (size_t i = 0; i < b->n; i++) {
+      pidio_entry_t *en = &b->e[i];
+      if (en->flags & E_MEMBER)
+        continue;
+      pidio_entry_t *p = find(b->e, b->n, en->ppid);
+      if (p == NULL || !(p->flags & E_MEMBER) || p->start > en->start)
+        continue;
+      int dfd = pidio_proc_open_pid(b->proc, en->pid);
+      if (dfd < 0)
+        continue;
+      pidio_stat_t st;
+      if (pidio_proc_read_stat(dfd, &st) == 0 && st.start_time == en->start) {
+        int fresh = (en->flags & E_FRESH) ||
+                    (b->rounds > 0 && en->start >= b->prev_ticks);
+        en->flags &= ~(unsigned)(E_FRESH | E_UNDECIDED);
+        if (join(en, dfd, fresh)) {
+          en->flags |= E_DESC;
+          changed = 1;
+        } else {
+          en->flags &= ~(unsigned)E_MEMBER;
+        }
+      }
+      close(dfd);
+    }
+  }
+}
+
+/* A Pid/PidFile member whose pid is no longer the target (the pidfile now
+ * names a restarted daemon) leaves: it gets a last read, keeps what it
+ * added, and stays tracked as a non-member. */
+static int leave_if_untargeted(pidio_block_t *b, uint64_t ticks) {
+  if (!pidio_select_by_pid(&b->sel))
+    return 0;
+  for (size_t i = 0; i < b->n; i++) {
+    pidio_entry_t *en = &b->e[i];
+    if (!(en->flags & E_ROOT) || en->pid == b->target)
+      continue;
+    if (retire(b, en) != 0)
+      return -ENOMEM;
+    en->fd = -1; /* the retired copy owns it now */
+    en->flags = 0;
+    en->checked = recheck_slot(en->pid, ticks);
+  }
+  return 0;
 }
 
 /* A member's io read of this round, or its retry when it was denied. */
@@ -621,14 +695,24 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   for (size_t i = 0; i < b->n; i++)
     b->e[i].flags &= ~(unsigned)E_ROUND;
 
-  int rc = pidio_select_by_pid(&b->sel) ? list_by_pid(b, rep)
-                                        : pidio_proc_list(b->proc, &b->list);
+  int by_pid = pidio_select_by_pid(&b->sel);
+  b->target = by_pid ? find_target(b, rep) : 0;
+  /* With Children, descendants of the target are found in the listing. */
+  int rc = by_pid && !b->sel.children ? list_target(b)
+                                      : pidio_proc_list(b->proc, &b->list);
   if (rc != 0) {
     rep->list_err = rc;
     return rc;
   }
-  if ((rc = merge(b, ticks)) != 0)
+  if ((rc = merge(b, ticks)) != 0 || (rc = leave_if_untargeted(b, ticks)) != 0)
     return rc;
+  adopt_descendants(b);
+  for (size_t i = 0; i < b->n; i++)
+    if (b->e[i].flags & E_UNDECIDED) {
+      rep->undecided++;
+      if (rep->undecided_pid == 0)
+        rep->undecided_pid = b->e[i].pid;
+    }
 
   /* Members in birth order, parents first (see by_start). */
   size_t m = 0;
@@ -679,4 +763,14 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   b->prev_ticks = ticks;
   b->rounds++;
   return 0;
+}
+
+size_t pidio_block_members(const pidio_block_t *b, pidio_member_t *out,
+                           size_t max) {
+  size_t k = 0;
+  for (size_t i = 0; i < b->n && k < max; i++)
+    if (b->e[i].flags & E_MEMBER)
+      out[k++] = (pidio_member_t){
+          .pid = b->e[i].pid, .start = b->e[i].start, .acc = b->e[i].acc};
+  return k;
 }

@@ -39,10 +39,19 @@ typedef struct pidio_report {
   pid_t denied_pid;    /* one such member, for the message */
   unsigned garbled;    /* io files that did not parse */
   pid_t garbled_pid;
-  int pidfile_err; /* 0, or the negative errno of reading the pidfile */
-  int list_err;    /* 0, or the negative errno of listing ProcRoot */
-  unsigned no_fd;  /* members read without a held descriptor (EMFILE) */
+  int pidfile_err;    /* 0, or the negative errno of reading the pidfile */
+  int list_err;       /* 0, or the negative errno of listing ProcRoot */
+  unsigned no_fd;     /* members read without a held descriptor (EMFILE) */
+  unsigned undecided; /* processes a selector could not read (Exe: EACCES) */
+  pid_t undecided_pid;
 } pidio_report_t;
+
+/* One member as the last update left it. */
+typedef struct pidio_member {
+  pid_t pid;
+  uint64_t start;
+  pidio_io_t acc; /* what it added to the block's counters */
+} pidio_member_t;
 
 typedef struct pidio_block {
   const pidio_proc_t *proc; /* borrowed */
@@ -61,6 +70,7 @@ typedef struct pidio_block {
   pidio_io_t total;    /* the block's counters: never go down */
   uint64_t rounds;     /* intervals done */
   uint64_t prev_ticks; /* boot ticks at the start of the previous interval */
+  pid_t target;        /* this interval's Pid/PidFile pid, -1 for none */
 } pidio_block_t;
 
 /* Takes ownership of *sel (which is reset). */
@@ -76,5 +86,9 @@ void pidio_block_set_fd_budget(long n);
  * Returns 0, or a negative errno when nothing could be read at all
  * (ProcRoot unreadable); the report says more in either case. */
 int pidio_block_update(pidio_block_t *b, pidio_report_t *rep);
+
+/* Copy up to max members, in pid order, into out; returns how many. */
+size_t pidio_block_members(const pidio_block_t *b, pidio_member_t *out,
+                           size_t max);
 
 #endif /* PIDIO_BLOCK_H */

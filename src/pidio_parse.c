@@ -191,3 +191,53 @@ size_t pidio_parse_cmdline(const char *buf, size_t len, char *out,
   out[n] = '\0';
   return n;
 }
+
+int pidio_parse_status_uid(const char *buf, size_t len, uid_t *out) {
+  size_t pos = 0;
+  while (pos < len) {
+    const char *line = buf + pos;
+    const char *nl = memchr(line, '\n', len - pos);
+    size_t llen = nl != NULL ? (size_t)(nl - line) : len - pos;
+    pos += llen + 1;
+    if (llen < 4 || memcmp(line, "Uid:", 4) != 0)
+      continue;
+    if (nl == NULL)
+      return -EINVAL; /* truncated in the line we need */
+    size_t p = 4;
+    while (p < llen && (line[p] == '\t' || line[p] == ' '))
+      p++;
+    size_t q = p;
+    while (q < llen && line[q] != '\t' && line[q] != ' ')
+      q++;
+    uint64_t v;
+    int rc = pidio_parse_u64(line + p, q - p, &v);
+    if (rc != 0)
+      return rc;
+    if (v > (uid_t)-1 - 1) /* (uid_t)-1 is "no uid", never a process's */
+      return -ERANGE;
+    *out = (uid_t)v;
+    return 0;
+  }
+  return -EINVAL;
+}
+
+int pidio_parse_cgroup(const char *buf, size_t len, const char **path,
+                       size_t *plen) {
+  size_t pos = 0;
+  while (pos < len) {
+    const char *line = buf + pos;
+    const char *nl = memchr(line, '\n', len - pos);
+    if (nl == NULL)
+      return -EINVAL; /* the kernel ends every line */
+    size_t llen = (size_t)(nl - line);
+    pos += llen + 1;
+    if (llen >= 3 && memcmp(line, "0::", 3) == 0) {
+      if (llen == 3 || line[3] != '/')
+        return -EINVAL;
+      *path = line + 3;
+      *plen = llen - 3;
+      return 0;
+    }
+  }
+  return -ENOENT;
+}

@@ -59,6 +59,16 @@ int pidio_parse_stat(const char *buf, size_t len, pidio_stat_t *out);
 #define PIDIO_PID_MAX 4194304 /* the kernel's PID_MAX_LIMIT on 64-bit */
 int pidio_parse_pidfile(const char *buf, size_t len, pid_t *out);
 
+/* The real uid from the "Uid:" line of /proc/<pid>/status (its first of
+ * four numbers: real, effective, saved, filesystem). */
+int pidio_parse_status_uid(const char *buf, size_t len, uid_t *out);
+
+/* The cgroup v2 path from /proc/<pid>/cgroup: the path of the "0::" line.
+ * Sets *path (pointing into buf) and *plen. -ENOENT when the file has no
+ * v2 line (a cgroup v1 only system). */
+int pidio_parse_cgroup(const char *buf, size_t len, const char **path,
+                       size_t *plen);
+
 /* Turn the NUL-separated /proc/<pid>/cmdline into arguments joined by single
  * spaces in out (always NUL-terminated, truncated to outsz - 1 bytes).
  * Returns the length written. */

@@ -5,11 +5,16 @@
 
 #include "pidio_select.h"
 
+#include "pidio_proc.h"
+
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void pidio_select_init(pidio_select_t *s) { *s = (pidio_select_t){0}; }
 
@@ -19,6 +24,9 @@ void pidio_select_free(pidio_select_t *s) {
   if (s->cmdline != NULL)
     regfree(&s->cmdline_re);
   free(s->cmdline);
+  free(s->exe);
+  free(s->user);
+  free(s->cgroup);
   *s = (pidio_select_t){0};
 }
 
@@ -96,12 +104,85 @@ int pidio_select_set_cmdline(pidio_select_t *s, const char *regex, char *err,
   return 0;
 }
 
+int pidio_select_set_exe(pidio_select_t *s, const char *path, char *err,
+                         size_t errsz) {
+  if (path[0] != '/') {
+    snprintf(err, errsz, "needs an absolute path, not \"%s\"", path);
+    return -EINVAL;
+  }
+  return set_string(&s->exe, path, err, errsz);
+}
+
+static int set_uid(pidio_select_t *s, uid_t uid, const char *label, char *err,
+                   size_t errsz) {
+  if (already(s->user, err, errsz) != 0)
+    return -EINVAL;
+  if (set_string(&s->user, label, err, errsz) != 0)
+    return -ENOMEM;
+  s->uid = uid;
+  return 0;
+}
+
+int pidio_select_set_user(pidio_select_t *s, const char *user, char *err,
+                          size_t errsz) {
+  uint64_t v;
+  if (pidio_parse_u64(user, strlen(user), &v) == 0) {
+    if (v >= (uid_t)-1) {
+      snprintf(err, errsz, "uid %s is out of range", user);
+      return -EINVAL;
+    }
+    return set_uid(s, (uid_t)v, user, err, errsz);
+  }
+  /* Resolved once, at configuration time: a user that does not exist now
+   * is a typo, better refused than a block that never matches. */
+  struct passwd pw, *res = NULL;
+  char buf[4096];
+  int rc = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+  if (rc != 0 || res == NULL) {
+    snprintf(err, errsz, "no such user \"%s\"", user);
+    return -EINVAL;
+  }
+  return set_uid(s, pw.pw_uid, user, err, errsz);
+}
+
+int pidio_select_set_uid(pidio_select_t *s, double uid, char *err,
+                         size_t errsz) {
+  if (!(uid >= 0 && uid < 4294967295.0) || uid != floor(uid)) {
+    snprintf(err, errsz, "needs a user name or a uid from 0 to 4294967294");
+    return -EINVAL;
+  }
+  char label[16];
+  snprintf(label, sizeof(label), "%u", (unsigned)uid);
+  return set_uid(s, (uid_t)uid, label, err, errsz);
+}
+
+int pidio_select_set_cgroup(pidio_select_t *s, const char *path, char *err,
+                            size_t errsz) {
+  if (path[0] != '/') {
+    snprintf(err, errsz,
+             "needs a cgroup v2 path from the root, like "
+             "\"/system.slice/nginx.service\", not \"%s\"",
+             path);
+    return -EINVAL;
+  }
+  if (set_string(&s->cgroup, path, err, errsz) != 0)
+    return -EINVAL;
+  /* "/a/b/" and "/a/b" are the same cgroup; "/" stays "/". */
+  size_t len = strlen(s->cgroup);
+  while (len > 1 && s->cgroup[len - 1] == '/')
+    s->cgroup[--len] = '\0';
+  return 0;
+}
+
+void pidio_select_set_children(pidio_select_t *s, bool on) { s->children = on; }
+
 int pidio_select_check(const pidio_select_t *s, char *err, size_t errsz) {
   if (s->pid == 0 && s->pidfile == NULL && s->name == NULL &&
-      s->cmdline == NULL) {
+      s->cmdline == NULL && s->exe == NULL && s->user == NULL &&
+      s->cgroup == NULL) {
     snprintf(err, errsz,
              "selects nothing: give at least one of Pid, PidFile, Name, "
-             "CommandLine");
+             "CommandLine, Exe, User, Cgroup");
     return -EINVAL;
   }
   return 0;
@@ -123,4 +204,68 @@ bool pidio_select_match(const pidio_select_t *s, const pidio_stat_t *st,
       (cmdline == NULL || regexec(&s->cmdline_re, cmdline, 0, NULL, 0) != 0))
     return false;
   return true;
+}
+
+static bool cgroup_within(const char *want, const char *path, size_t plen) {
+  size_t wlen = strlen(want);
+  if (wlen == 1)
+    return true; /* "/" holds everything */
+  if (plen < wlen || memcmp(path, want, wlen) != 0)
+    return false;
+  return plen == wlen || path[wlen] == '/';
+}
+
+enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
+                                         pid_t pid, const pidio_stat_t *st,
+                                         pid_t target) {
+  if (pidio_select_by_pid(s) && pid != target)
+    return PIDIO_MATCH_NO;
+  if (s->name != NULL && strcmp(s->name, st->comm) != 0)
+    return PIDIO_MATCH_NO;
+
+  char buf[4096];
+  size_t len = 0;
+  if (s->user != NULL) {
+    uid_t uid;
+    if (pidio_proc_read_at(pid_dirfd, "status", buf, sizeof(buf), &len, NULL) !=
+            0 ||
+        pidio_parse_status_uid(buf, len, &uid) != 0 || uid != s->uid)
+      return PIDIO_MATCH_NO;
+  }
+  if (s->cgroup != NULL) {
+    const char *path;
+    size_t plen;
+    int trunc = 0;
+    if (pidio_proc_read_at(pid_dirfd, "cgroup", buf, sizeof(buf), &len,
+                           &trunc) != 0 ||
+        pidio_parse_cgroup(buf, len, &path, &plen) != 0 ||
+        !cgroup_within(s->cgroup, path, plen))
+      return PIDIO_MATCH_NO;
+  }
+  if (s->exe != NULL) {
+    ssize_t n = readlinkat(pid_dirfd, "exe", buf, sizeof(buf) - 1);
+    if (n < 0)
+      return errno == EACCES || errno == EPERM ? PIDIO_MATCH_DENIED
+                                               : PIDIO_MATCH_NO;
+    buf[n] = '\0';
+    /* A binary replaced by a package upgrade reads "<path> (deleted)":
+     * it is still the program the user named. */
+    static const char deleted[] = " (deleted)";
+    size_t dl = sizeof(deleted) - 1;
+    if ((size_t)n > dl && strcmp(buf + (size_t)n - dl, deleted) == 0)
+      buf[(size_t)n - dl] = '\0';
+    if (strcmp(buf, s->exe) != 0)
+      return PIDIO_MATCH_NO;
+  }
+  if (s->cmdline != NULL) {
+    char raw[4096];
+    int trunc = 0;
+    if (pidio_proc_read_at(pid_dirfd, "cmdline", raw, sizeof(raw), &len,
+                           &trunc) != 0)
+      len = 0; /* exited meanwhile: an empty command line */
+    pidio_parse_cmdline(raw, len, buf, sizeof(buf));
+    if (regexec(&s->cmdline_re, buf, 0, NULL, 0) != 0)
+      return PIDIO_MATCH_NO;
+  }
+  return PIDIO_MATCH_YES;
 }

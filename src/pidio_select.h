@@ -21,7 +21,15 @@ typedef struct pidio_select {
   char *name;    /* Name: exact comm */
   char *cmdline; /* CommandLine: the regex as written */
   regex_t cmdline_re;
+  char *exe;     /* Exe: the path /proc/<pid>/exe points to */
+  char *user;    /* User as written, for messages; NULL when not set */
+  uid_t uid;     /* ... resolved to the real uid to match */
+  char *cgroup;  /* Cgroup: a cgroup v2 path, without a trailing '/' */
+  bool children; /* Children: also every descendant of a match */
 } pidio_select_t;
+
+/* What pidio_select_match_proc found. */
+enum pidio_match { PIDIO_MATCH_NO, PIDIO_MATCH_YES, PIDIO_MATCH_DENIED };
 
 void pidio_select_init(pidio_select_t *s);
 void pidio_select_free(pidio_select_t *s);
@@ -35,11 +43,22 @@ int pidio_select_set_name(pidio_select_t *s, const char *name, char *err,
 int pidio_select_set_cmdline(pidio_select_t *s, const char *regex, char *err,
                              size_t errsz);
 
+int pidio_select_set_exe(pidio_select_t *s, const char *path, char *err,
+                         size_t errsz);
+/* A user name (resolved now, with getpwnam) or a decimal uid. */
+int pidio_select_set_user(pidio_select_t *s, const char *user, char *err,
+                          size_t errsz);
+int pidio_select_set_uid(pidio_select_t *s, double uid, char *err,
+                         size_t errsz);
+int pidio_select_set_cgroup(pidio_select_t *s, const char *path, char *err,
+                            size_t errsz);
+void pidio_select_set_children(pidio_select_t *s, bool on);
+
 /* A block needs at least one selector. */
 int pidio_select_check(const pidio_select_t *s, char *err, size_t errsz);
 
-/* True when the block names its process (Pid or PidFile) and so does not
- * need to list every process. */
+/* True when the block names its process (Pid or PidFile). Without
+ * Children such a block does not need to list every process. */
 bool pidio_select_by_pid(const pidio_select_t *s);
 
 /* True when matching needs the command line. */
@@ -50,5 +69,14 @@ bool pidio_select_wants_cmdline(const pidio_select_t *s);
  * itself is the caller's business: it only lists candidate pids. */
 bool pidio_select_match(const pidio_select_t *s, const pidio_stat_t *st,
                         const char *cmdline);
+
+/* Match a process by reading what the selectors need from its opened
+ * /proc/<pid> directory, cheapest first: the pid against target (the Pid
+ * or the pidfile's pid; -1 when the pidfile could not be read), name,
+ * uid, cgroup, exe, command line. PIDIO_MATCH_DENIED when a selector
+ * needs what may not be read (Exe of another user's process). */
+enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
+                                         pid_t pid, const pidio_stat_t *st,
+                                         pid_t target);
 
 #endif /* PIDIO_SELECT_H */
