@@ -198,7 +198,7 @@ int pidio_read_pidfile(const char *path, pid_t *out) {
   }
   if (!S_ISREG(st.st_mode) || st.st_size > 64) {
     close(fd);
-    return -EINVAL;
+    return S_ISREG(st.st_mode) ? -EFBIG : -ENOTSUP;
   }
   char buf[65];
   ssize_t r = read_retry(fd, buf, sizeof(buf), 0);
@@ -207,7 +207,7 @@ int pidio_read_pidfile(const char *path, pid_t *out) {
   if (r < 0)
     return -e;
   if ((size_t)r == sizeof(buf))
-    return -EINVAL; /* grew past 64 bytes since fstat */
+    return -EFBIG; /* grew past 64 bytes since fstat */
   return pidio_parse_pidfile(buf, (size_t)r, out);
 }
 

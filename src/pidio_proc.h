@@ -63,8 +63,8 @@ int pidio_proc_read_io(int io_fd, pidio_io_t *out);
 int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out);
 
 /* Read a pidfile without ever blocking or reading unbounded: it must be a
- * regular file (not a fifo, a device or a directory) of at most 64 bytes.
- * -EINVAL for anything else or for content that is not a pid. */
+ * regular file (-ENOTSUP for a fifo, a device or a directory) of at most
+ * 64 bytes (-EFBIG) holding a pid (-EINVAL, or -ERANGE past PIDIO_PID_MAX). */
 int pidio_read_pidfile(const char *path, pid_t *out);
 
 /* Clock ticks since boot now, in the unit of stat's start_time. */

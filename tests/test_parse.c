@@ -646,7 +646,7 @@ START_TEST(test_read_pidfile_size_limit) {
   data[64] = '\n';
   tmp_path(path, sizeof(path), "big.pid");
   write_file(path, data, 65);
-  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -EINVAL);
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -EFBIG);
 }
 END_TEST
 
@@ -655,8 +655,8 @@ START_TEST(test_read_pidfile_dev_zero) {
   pid_t pid = 0;
   tmp_path(path, sizeof(path), "zero");
   ck_assert_int_eq(symlink("/dev/zero", path), 0);
-  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -EINVAL);
-  ck_assert_int_eq(pidio_read_pidfile("/dev/zero", &pid), -EINVAL);
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -ENOTSUP);
+  ck_assert_int_eq(pidio_read_pidfile("/dev/zero", &pid), -ENOTSUP);
 }
 END_TEST
 
@@ -666,7 +666,7 @@ START_TEST(test_read_pidfile_fifo) {
   pid_t pid = 0;
   tmp_path(path, sizeof(path), "fifo");
   ck_assert_int_eq(mkfifo(path, 0600), 0);
-  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -EINVAL);
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -ENOTSUP);
 }
 END_TEST
 
@@ -675,8 +675,8 @@ START_TEST(test_read_pidfile_directory) {
   pid_t pid = 0;
   tmp_path(path, sizeof(path), "dir");
   ck_assert_int_eq(mkdir(path, 0700), 0);
-  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -EINVAL);
-  ck_assert_int_eq(pidio_read_pidfile(tmpdir, &pid), -EINVAL);
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), -ENOTSUP);
+  ck_assert_int_eq(pidio_read_pidfile(tmpdir, &pid), -ENOTSUP);
 }
 END_TEST
 
