@@ -71,7 +71,8 @@ class Daemon:
             f.write('PIDFile "%s"\n%s' % (os.path.join(workdir, "collectd.pid"), types))
             if "logfile" in plugins:
                 f.write('LoadPlugin logfile\n<Plugin logfile>\n  LogLevel info\n'
-                        '  File "%s"\n  Timestamp true\n</Plugin>\n' % self.logfile)
+                        '  File "%s"\n  Timestamp true\n  PrintSeverity true\n'
+                        '</Plugin>\n' % self.logfile)
             f.write(load)
             if "csv" in plugins:
                 f.write('<Plugin csv>\n  DataDir "%s"\n  StoreRates false\n</Plugin>\n' % self.csvdir)

@@ -6,9 +6,9 @@
  * /dev/null, so its wchar and syscw are exactly what the commands asked for:
  *   write N [CHUNK]        write N bytes in write(2) calls of CHUNK (4096)
  *   pace RATE SECS [CHUNK] write RATE bytes per second for SECS seconds
- *   fork K N [CHUNK]       fork K children that each write N bytes and
- *                          exit; reap them all (the kernel folds their
- *                          totals into this process)
+ *   fork K N [CHUNK [MS]]  fork K children that each write N bytes, stay
+ *                          MS milliseconds (0) and exit; reap them all
+ *                          (the kernel folds their totals into this one)
  *   exit                   (or end of input) exit
  * After each command it acknowledges by creating the directory
  * ACKDIR/ack.<n> (n counts from 1): mkdir is not I/O the io file counts,
@@ -79,13 +79,20 @@ static void pace(double rate, double secs, size_t chunk) {
   }
 }
 
-static void fork_children(unsigned k, unsigned long long n, size_t chunk) {
+static void fork_children(unsigned k, unsigned long long n, size_t chunk,
+                          unsigned linger_ms) {
   for (unsigned i = 0; i < k; i++) {
     pid_t p = fork();
     if (p < 0)
       die("fork");
     if (p == 0) {
       write_all(n, chunk);
+      if (linger_ms > 0) {
+        struct timespec ts = {.tv_sec = linger_ms / 1000,
+                              .tv_nsec = (long)(linger_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+          ;
+      }
       _exit(0);
     }
   }
@@ -126,15 +133,15 @@ int main(int argc, char **argv) {
   while (fgets(line, sizeof(line), stdin) != NULL) {
     unsigned long long a = 0, c = 0;
     double r = 0, s = 0;
-    unsigned k = 0;
+    unsigned k = 0, ms = 0;
     if (strncmp(line, "exit", 4) == 0)
       break;
     if (sscanf(line, "write %llu %llu", &a, &c) >= 1)
       write_all(a, (size_t)c);
     else if (sscanf(line, "pace %lf %lf %llu", &r, &s, &c) >= 2 && r > 0)
       pace(r, s, (size_t)c);
-    else if (sscanf(line, "fork %u %llu %llu", &k, &a, &c) >= 2)
-      fork_children(k, a, (size_t)c);
+    else if (sscanf(line, "fork %u %llu %llu %u", &k, &a, &c, &ms) >= 2)
+      fork_children(k, a, (size_t)c, ms);
     else {
       fprintf(stderr, "pidio-writer: unknown command: %s", line);
       return 2;
