@@ -183,6 +183,35 @@ LoadPlugin pidio
     R.equal("EACCES: nothing counted", d.last("rootproc", "io_octets")[1:], (0, 0))
 
 
+def test_least_privilege(work):
+    """collectd as an unprivileged user with only CAP_DAC_READ_SEARCH and
+    CAP_SYS_PTRACE reads another user's process exactly, without a warning."""
+    os.chmod(work, 0o777)
+    w = Writer(work, comm="pidioe2e-caps")
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "rootproc">
+    Name "pidioe2e-caps"
+  </Process>
+</Plugin>
+""", user=65534, caps=("dac_read_search", "sys_ptrace"))
+    for sub in ("plugins", "csv"):
+        os.chmod(os.path.join(work, sub), 0o777)
+    try:
+        d.start()
+        wait_for(lambda: len(d.rows("rootproc", "io_octets")) >= 2, 15, "two reads")
+        w.send("write 123456 1000")
+        n = len(d.rows("rootproc", "io_octets"))
+        wait_for(lambda: len(d.rows("rootproc", "io_octets")) >= n + 2, 15, "two more reads")
+    finally:
+        d.stop()
+        w.stop()
+    R.equal("capabilities only: wchar exactly", d.last("rootproc", "io_octets")[2], 123456)
+    R.equal("capabilities only: count-unreadable", d.last("rootproc", "count-unreadable")[1], 0)
+    R.check("capabilities only: no warning", "permission denied" not in d.log(), d.log()[-1500:])
+
+
 def main():
     from e2e_lib import skip_reason
     why = skip_reason()
@@ -190,7 +219,7 @@ def main():
         print("SKIP: " + why)
         return 77
     only = sys.argv[1:]
-    tests = [test_selectors_and_rate, test_bad_configs, test_permission_denied]
+    tests = [test_selectors_and_rate, test_bad_configs, test_permission_denied, test_least_privilege]
     for t in tests:
         if only and t.__name__ not in only:
             continue

@@ -50,7 +50,7 @@ class Daemon:
     """collectd in the foreground with a private PluginDir, BaseDir and log."""
 
     def __init__(self, workdir, body, plugins=("csv", "logfile"), hostname="e2e",
-                 interval=1, plugin_so=None, typesdb=(TYPES_DB,), user=None):
+                 interval=1, plugin_so=None, typesdb=(TYPES_DB,), user=None, caps=()):
         self.dir = workdir
         self.plugdir = os.path.join(workdir, "plugins")
         self.csvdir = os.path.join(workdir, "csv")
@@ -78,14 +78,20 @@ class Daemon:
                 f.write('<Plugin csv>\n  DataDir "%s"\n  StoreRates false\n</Plugin>\n' % self.csvdir)
             f.write(body)
         self.user = user
+        self.caps = caps
         self.proc = None
 
     def command(self, *extra):
         cmd = [COLLECTD, "-f", "-C", self.conf] + list(extra)
         if self.user is not None:
-            # An unprivileged collectd: no capabilities at all.
+            # An unprivileged collectd with only the given capabilities
+            # (none by default), as the README shows.
+            keep = "".join(",+" + c for c in self.caps)
             cmd = ["setpriv", "--reuid", str(self.user), "--regid", str(self.user),
-                   "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"] + cmd
+                   "--clear-groups", "--inh-caps=-all" + keep, "--bounding-set=-all" + keep]
+            if keep:
+                cmd.append("--ambient-caps=-all" + keep)
+            cmd += [COLLECTD, "-f", "-C", self.conf] + list(extra)
         return cmd
 
     def start(self):
