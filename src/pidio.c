@@ -452,22 +452,6 @@ static void submit_processes(pidio_ctx_t *ctx, const pidio_report_t *rep,
   free(kept);
 }
 
-static const char *pidfile_problem(int err) {
-  switch (err) {
-  case -EINVAL:
-  case -ERANGE:
-    return "does not hold a process id";
-  case -EFBIG:
-    return "is larger than 64 bytes, not a pidfile";
-  case -ENOTSUP:
-    return "is not a regular file (a fifo, device or directory is never read)";
-  case -ENOENT:
-    return "does not exist";
-  default:
-    return "cannot be read";
-  }
-}
-
 static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
   const char *root = proc.root != NULL ? proc.root : "/proc";
   if (r->unreadable == 0 && r->undecided > 0)
@@ -499,7 +483,8 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
     complain(LOG_WARNING, &ctx->c_pidfile,
              PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" %s; no "
                           "process matches until it holds a valid pid",
-             ctx->name, ctx->blk.sel.pidfile, pidfile_problem(r->pidfile_err));
+             ctx->name, ctx->blk.sel.pidfile,
+             pidio_pidfile_strerror(r->pidfile_err));
   else if (c_would_release(&ctx->c_pidfile))
     c_release(LOG_INFO, &ctx->c_pidfile,
               PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" is valid again",

@@ -211,6 +211,24 @@ int pidio_read_pidfile(const char *path, pid_t *out) {
   return pidio_parse_pidfile(buf, (size_t)r, out);
 }
 
+const char *pidio_pidfile_strerror(int err) {
+  switch (err) {
+  case -EINVAL:
+  case -ERANGE:
+    return "does not hold a process id";
+  case -EFBIG:
+    return "is larger than 64 bytes, not a pidfile";
+  case -ENOTSUP:
+    return "is not a regular file (a fifo, device or directory is never read)";
+  case -ENOENT:
+    return "does not exist";
+  case -EACCES:
+    return "may not be read (permission denied)";
+  default:
+    return "cannot be read";
+  }
+}
+
 uint64_t pidio_proc_boot_ticks(void) {
   struct timespec ts;
   clock_gettime(CLOCK_BOOTTIME, &ts);

@@ -67,6 +67,10 @@ int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out);
  * 64 bytes (-EFBIG) holding a pid (-EINVAL, or -ERANGE past PIDIO_PID_MAX). */
 int pidio_read_pidfile(const char *path, pid_t *out);
 
+/* What went wrong with a pidfile, from pidio_read_pidfile's error, as a
+ * phrase that follows the file's name: "does not hold a process id". */
+const char *pidio_pidfile_strerror(int err);
+
 /* Clock ticks since boot now, in the unit of stat's start_time. */
 uint64_t pidio_proc_boot_ticks(void);
 

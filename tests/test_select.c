@@ -193,7 +193,7 @@ END_TEST
 START_TEST(test_check_empty) {
   ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), -EINVAL);
   ck_assert_str_eq(err, "selects nothing: give at least one of Pid, PidFile, "
-                        "Name, CommandLine");
+                        "Name, CommandLine, Exe, User, Cgroup");
 }
 END_TEST
 
