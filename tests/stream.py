@@ -1,0 +1,735 @@
+#!/usr/bin/env python3
+"""Tests of pidio-stream, the command-line front end.
+
+Each test runs the built pidio-stream against pidio-writer processes whose
+I/O is exactly known (the test's own children, so root is not needed), or
+against the static procfs tree under fixtures/, and asserts exact values in
+what it writes: JSON lines, InfluxDB line protocol, the table. Prints
+PASS/FAIL lines and "N passed, N failed"; exit 77 (skipped) where it cannot
+run at all. The one test that needs root (an unprivileged stream) is
+skipped without it.
+"""
+import json
+import os
+import pty
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_lib import SRCDIR, Results, Writer, built, wait_for  # noqa: E402
+
+R = Results()
+FIXTURE = os.path.join(SRCDIR, "fixtures", "proc-basic")
+FIELDS = ("rchar", "wchar", "syscr", "syscw", "read_bytes", "write_bytes",
+          "cancelled_write_bytes")
+# The table's columns, in order.
+TABLE_COLUMNS = ["Time", "Procs", "kB_rd/s", "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s",
+                 "syscr/s", "syscw/s", "read_bytes", "write_bytes", "rchar", "wchar",
+                 "syscr", "syscw"]
+UNIQ = os.getpid() % 100000
+
+
+def stream_bin():
+    return built("pidio-stream")
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def syscalls(n, chunk=4096):
+    """write(2) calls pidio-writer makes for n bytes."""
+    return (n + chunk - 1) // chunk
+
+
+class Stream:
+    """A running pidio-stream; its output lines are collected as they come."""
+
+    def __init__(self, *args, cwd=None, prefix=()):
+        self.cmd = list(prefix) + [stream_bin()] + [str(a) for a in args]
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     cwd=cwd, text=True)
+        self.lines = []
+        self.err = []
+        self.t_out = threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines))
+        self.t_err = threading.Thread(target=self._pump, args=(self.proc.stderr, self.err))
+        self.t_out.start()
+        self.t_err.start()
+
+    @staticmethod
+    def _pump(f, out):
+        for line in f:
+            out.append(line.rstrip("\n"))
+
+    def wait_lines(self, n, timeout=10):
+        wait_for(lambda: len(self.lines) >= n or self.proc.poll() is not None, timeout,
+                 "%d lines from %s" % (n, " ".join(self.cmd)))
+        if len(self.lines) < n:
+            time.sleep(0.2)  # let the reader threads drain
+        if len(self.lines) < n:
+            raise AssertionError("pidio-stream exited (%r) after %d lines: %s" %
+                                 (self.proc.poll(), len(self.lines), "\n".join(self.err)))
+
+    def wait_more(self, k=2, timeout=10):
+        """Wait for k more lines: the last of them was surely read after now."""
+        self.wait_lines(len(self.lines) + k, timeout)
+
+    def records(self):
+        return [json.loads(line) for line in self.lines]
+
+    def finish(self, timeout=10):
+        """Wait for the stream to exit by itself; its status, or None."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+            self.kill()
+        self.t_out.join()
+        self.t_err.join()
+        return rc
+
+    def stop(self, sig=signal.SIGTERM, timeout=5):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.finish(timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run(*args, timeout=20, **kw):
+    return subprocess.run([stream_bin()] + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+def ready_writer(work, **kw):
+    """A writer that has answered a first command: it is past its start-up
+    reads, blocked reading the next command, so nothing more it does is
+    I/O until told."""
+    w = Writer(work, **kw)
+    w.send("write 0")
+    return w
+
+
+def send_async(w, line):
+    """Give a writer a command without waiting for it; wait_ack later."""
+    w.n += 1
+    w.proc.stdin.write((line + "\n").encode())
+    w.proc.stdin.flush()
+    return os.path.join(w.ackdir, "ack.%d" % w.n)
+
+
+# --- Telegraf's line protocol grammar (plugins/parsers/influx) ---------------
+# A measurement reads a backslash and the character after it as a pair; a
+# tag value reads "\\" as a literal backslash that still escapes what
+# follows (the lookahead).
+MEAS = r"(?:[^\t\n\f\r ,\\#]|\\[^\t\n\f\r])(?:[^\t\n\f\r ,\\]|\\[^\t\n\f\r])*"
+TAGC = r"(?:[^\t\n\f\r ,=\\]|\\[^\t\n\f\r\\]|\\(?=\\))+"
+INFLUX = re.compile(r"^(?P<m>%s),selector=(?P<tag>%s) (?P<fields>\S+) (?P<ts>\d{19})$" % (MEAS, TAGC))
+INT_FIELD = re.compile(r"^[0-9]+i$")
+FLOAT_FIELD = re.compile(r"^[0-9]+\.[0-9]+$")
+
+
+def tag_unescape(s):
+    """What Telegraf's parser makes of a tag value."""
+    for a, b in (("\\,", ","), ('\\"', '"'), ("\\ ", " "), ("\\=", "=")):
+        s = s.replace(a, b)
+    return s
+
+
+def parse_influx(line):
+    """(measurement, tag, {field: int or float}, ns) or None."""
+    m = INFLUX.match(line)
+    if m is None:
+        return None
+    fields = {}
+    for kv in m.group("fields").split(","):
+        k, _, v = kv.partition("=")
+        if INT_FIELD.match(v):
+            fields[k] = int(v[:-1])
+        elif FLOAT_FIELD.match(v):
+            fields[k] = float(v)
+        else:
+            return None
+    return m.group("m"), m.group("tag"), fields, int(m.group("ts"))
+
+
+# --- tests -------------------------------------------------------------------
+
+def test_json_exact(work):
+    """--pid: the cumulative counters are exactly what the writer did after
+    the stream started, in JSON lines; the stream exits 0 by itself once the
+    process is gone, after a last record."""
+    w = ready_writer(work)
+    s = Stream("--pid", w.pid, "--interval", 200, "--format", "json")
+    try:
+        s.wait_lines(1)
+        w.send("write 1000000")
+        s.wait_more(2)
+        before_exit = s.records()[-1]
+    finally:
+        w.stop()
+    rc = s.finish(10)
+    R.equal("json: exits 0 by itself when the watched pid exits", rc, 0)
+    recs = s.records()
+    first = recs[0]
+    R.equal("json: keys of a record", list(first), ["time", "processes", "unreadable", "counters", "rates"])
+    R.equal("json: the seven counters, in the kernel's order", list(first["counters"]), list(FIELDS))
+    R.equal("json: first record counts from 0", first["counters"], dict.fromkeys(FIELDS, 0))
+    R.equal("json: no rates before the second sample", first["rates"], None)
+    R.equal("json: processes", before_exit["processes"], 1)
+    R.equal("json: unreadable", before_exit["unreadable"], 0)
+    want = dict.fromkeys(FIELDS, 0)
+    # The command line it read ("write 1000000\n", one read) and the bytes
+    # it wrote to /dev/null in 4096-byte calls.
+    want.update(rchar=len("write 1000000\n"), syscr=1, wchar=1000000, syscw=syscalls(1000000))
+    R.equal("json: exact cumulative counters", before_exit["counters"], want)
+    R.check("json: counters are integers",
+            all(type(v) is int for r in recs for v in r["counters"].values()))
+    R.check("json: rates from the second record on, all seven",
+            len(recs) >= 3 and all(isinstance(r["rates"], dict) and list(r["rates"]) == list(FIELDS)
+                                   for r in recs[1:]), str(recs[1:3]))
+    wchars = [r["counters"]["wchar"] for r in recs]
+    R.check("json: counters never go down", wchars == sorted(wchars), str(wchars))
+    last = recs[-1]
+    R.equal("json: the last record says the process is gone", last["processes"], 0)
+    R.equal("json: ... and keeps what it counted", (last["counters"]["wchar"], last["counters"]["syscw"]),
+            (1000000, syscalls(1000000)))
+    R.check("json: time is unix seconds with a fraction, close to now",
+            isinstance(last["time"], float) and abs(last["time"] - time.time()) < 30, str(last["time"]))
+    R.equal("json: nothing on stderr", s.err, [])
+
+
+def test_influx(work):
+    """--format influx: line protocol Telegraf parses, exact integer fields,
+    a nanosecond timestamp close to now, rate fields from the second line."""
+    w = ready_writer(work)
+    s = Stream("--pid", w.pid, "--interval", 200, "--format", "influx",
+               "--measurement", "io test,x")
+    try:
+        s.wait_lines(1)
+        w.send("write 12345")
+        s.wait_more(2)
+        now_ns = time.time_ns()
+    finally:
+        rc = s.stop(signal.SIGTERM)
+        w.stop()
+    R.equal("influx: SIGTERM exits 0", rc, 0)
+    parsed = [parse_influx(line) for line in s.lines]
+    R.check("influx: every line parses", parsed and all(parsed), "\n".join(s.lines))
+    if not (parsed and all(parsed)):
+        return
+    meas, tag, fields, ts = parsed[-1]
+    R.equal("influx: measurement escaped", meas, r"io\ test\,x")
+    R.equal("influx: selector tag escaped", tag, r"pid\=%d" % w.pid)
+    want = {"processes": 1, "unreadable": 0}
+    want.update(dict.fromkeys(FIELDS, 0))
+    want.update(rchar=len("write 12345\n"), syscr=1, wchar=12345, syscw=syscalls(12345))
+    got = {k: v for k, v in fields.items() if not k.endswith("_rate")}
+    R.equal("influx: exact integer fields", got, want)
+    R.check("influx: integers carry the i suffix",
+            re.search(r" processes=1i,unreadable=0i,rchar=12i,wchar=12345i,syscr=1i,syscw=4i,"
+                      r"read_bytes=0i,write_bytes=0i,cancelled_write_bytes=0i,", s.lines[-1]) is not None,
+            s.lines[-1])
+    R.equal("influx: rate fields, floats", sorted(k for k in fields if k.endswith("_rate")),
+            sorted(f + "_rate" for f in FIELDS))
+    R.equal("influx: no rate fields on the first line",
+            [k for k in parsed[0][2] if k.endswith("_rate")], [])
+    R.check("influx: nanosecond timestamp close to now", abs(ts - now_ns) < 5 * 10**9,
+            "%d vs %d" % (ts, now_ns))
+    stamps = [p[3] for p in parsed]
+    R.check("influx: timestamps ~200 ms apart",
+            all(150e6 < b - a < 400e6 for a, b in zip(stamps, stamps[1:])), str(stamps))
+
+
+def test_influx_escaping(work):
+    """Selector tags with spaces, commas, equals signs and backslashes, on
+    the static fixture tree: escaped per the line protocol, and read back
+    as written."""
+    cases = [
+        (["--name", "Web Content"], "name=Web Content", 1),
+        (["--name", "python3", "--cmdline", r"runserver\ 0\.0,?|a=b"],
+         r"name=python3 cmdline=runserver\ 0\.0,?|a=b", 1),
+        (["--pid", 412, "--name", "nginx"], "pid=412 name=nginx", 1),
+        (["--cmdline", r"x\\"], "cmdline=x\\\\", 0),
+    ]
+    for args, desc, procs in cases:
+        p = run("--proc-root", FIXTURE, "--count", 1, "--format", "influx", *args)
+        line = p.stdout.rstrip("\n")
+        parsed = parse_influx(line)
+        R.check("escaping %s: parses" % desc, p.returncode == 0 and parsed is not None, line + p.stderr)
+        if parsed is None:
+            continue
+        tag = parsed[1]
+        if desc.endswith("\\"):
+            # A trailing backslash cannot end a tag: an escaped space follows.
+            R.equal("escaping %s: tag" % desc, tag, "cmdline\\=x\\\\\\ ")
+        else:
+            R.equal("escaping %s: read back" % desc, tag_unescape(tag), desc)
+        R.equal("escaping %s: processes" % desc, parsed[2]["processes"], procs)
+    p = run("--proc-root", FIXTURE, "--count", 1, "--format", "influx", "--name", "nginx",
+            "--measurement", "a\\ b,c\\")
+    parsed = parse_influx(p.stdout.rstrip("\n"))
+    R.equal("escaping: measurement with backslashes", parsed and parsed[0], r"a\\\ b\,c\\")
+    R.equal("escaping: selector tag", parsed and parsed[1], r"name\=nginx")
+
+
+def test_fixture_counts(work):
+    """On the fixture tree: how many processes each selector matches, and
+    counters that stay 0 on files that do not change."""
+    for args, procs in ((["--name", "nginx"], 3), (["--name", "python3"], 2),
+                        (["--cmdline", "^/usr/bin/python3 .*worker"], 1),
+                        (["--pid", 740], 1), (["--pid", 410, "--children"], 3),
+                        (["--name", "nothing"], 0)):
+        p = run("--proc-root", FIXTURE, "--count", 3, "--interval", 10, "--format", "json", *args)
+        recs = [json.loads(x) for x in p.stdout.splitlines()]
+        R.equal("fixture %s: 3 records, exit 0" % " ".join(map(str, args)), (len(recs), p.returncode),
+                (3, 0))
+        R.equal("fixture %s: processes" % " ".join(map(str, args)),
+                [r["processes"] for r in recs], [procs] * 3)
+        R.check("fixture %s: counters and rates 0" % " ".join(map(str, args)),
+                all(set(r["counters"].values()) == {0} for r in recs) and
+                all(set(r["rates"].values()) == {0.0} for r in recs[1:]))
+    p = run("--proc-root", FIXTURE, "--count", 1, "--name", "nothing")
+    R.check("no match: one notice on stderr", p.stderr.count("no process matches name=nothing") == 1,
+            p.stderr)
+
+
+def table_rows(lines):
+    return [line.split() for line in lines if line and not line.startswith("Time")]
+
+
+def test_table(work):
+    """--format table: a header every 20 records, the right columns, '-'
+    rates on the first row, exact totals."""
+    w = ready_writer(work)
+    p = run("--pid", w.pid, "--interval", 10, "--count", 22, "--format", "table")
+    R.equal("table: --count 22 exits 0", p.returncode, 0)
+    lines = p.stdout.splitlines()
+    headers = [i for i, line in enumerate(lines) if line.startswith("Time")]
+    R.equal("table: a header every 20 records", headers, [0, 22])
+    R.equal("table: header columns", lines[0].split(), TABLE_COLUMNS)
+    R.equal("table: a blank line before a repeated header", lines[21], "")
+    rows = table_rows(lines)
+    R.equal("table: 22 rows", len(rows), 22)
+    R.check("table: every row has every column", all(len(r) == len(TABLE_COLUMNS) for r in rows))
+    R.check("table: time as HH:MM:SS", all(re.match(r"^\d\d:\d\d:\d\d$", r[0]) for r in rows))
+    R.equal("table: first row has no rates", rows[0][2:9], ["-"] * 7)
+    R.check("table: rates from the second row",
+            all(re.match(r"^\d+\.\d+$", x) for r in rows[1:] for x in r[2:9]), str(rows[1]))
+
+    s = Stream("--pid", w.pid, "--interval", 100, "--format", "table")
+    try:
+        s.wait_lines(2)
+        w.send("write 100000")
+        s.wait_more(2)
+    finally:
+        rc = s.stop(signal.SIGINT)
+        w.stop()
+    R.equal("table: SIGINT exits 0", rc, 0)
+    row = dict(zip(TABLE_COLUMNS, table_rows(s.lines)[-1]))
+    R.equal("table: processes", row["Procs"], "1")
+    R.equal("table: exact totals",
+            [row[c] for c in ("read_bytes", "write_bytes", "rchar", "wchar", "syscr", "syscw")],
+            ["0", "0", str(len("write 100000\n")), "100000", "1", str(syscalls(100000))])
+
+
+def test_default_format(work):
+    """Without --format: a table on a terminal, JSON lines otherwise."""
+    p = run("--proc-root", FIXTURE, "--name", "nginx", "--count", 1)
+    R.check("default format on a pipe: json", p.returncode == 0 and
+            json.loads(p.stdout)["processes"] == 3, p.stdout + p.stderr)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([stream_bin(), "--proc-root", FIXTURE, "--name", "nginx", "--count", "1"],
+                            stdout=slave, stderr=subprocess.DEVNULL)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO once the other side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    rc = proc.wait(10)
+    lines = out.decode().splitlines()
+    R.check("default format on a terminal: table", rc == 0 and len(lines) == 2 and
+            lines[0].split() == TABLE_COLUMNS and lines[1].split()[1] == "3", repr(out))
+
+
+def test_name_cmdline(work):
+    """--name and --cmdline select their writer only, alone and AND-combined."""
+    tag = "pidio-stream-test-%d" % os.getpid()
+    name = "pst-a-%d" % UNIQ
+    a = ready_writer(work, comm=name)
+    b = ready_writer(work, tag=tag)
+    streams = {
+        "name": Stream("--name", name, "--interval", 100, "--format", "json"),
+        "cmdline": Stream("--cmdline", "pidio-writer .*--tag %s$" % tag, "--interval", 100,
+                          "--format", "json"),
+        "both": Stream("--name", name, "--cmdline", tag, "--interval", 100, "--format", "json"),
+    }
+    try:
+        for s in streams.values():
+            s.wait_lines(1)
+        a.send("write 3000 1000")
+        b.send("write 7000 1000")
+        for s in streams.values():
+            s.wait_more(2)
+        a.stop()
+        streams["name"].wait_more(2)
+        R.check("--name: goes on when its processes exit", streams["name"].proc.poll() is None)
+    finally:
+        rcs = {k: s.stop() for k, s in streams.items()}
+        a.stop()
+        b.stop()
+    R.equal("name/cmdline: each exits 0 on SIGTERM", list(rcs.values()), [0, 0, 0])
+    last = {k: s.records()[-1] for k, s in streams.items()}
+    R.equal("--name: processes (its writer exited), wchar, syscw",
+            (last["name"]["processes"], last["name"]["counters"]["wchar"], last["name"]["counters"]["syscw"]),
+            (0, 3000, 3))
+    R.equal("--cmdline: processes, wchar, syscw",
+            (last["cmdline"]["processes"], last["cmdline"]["counters"]["wchar"],
+             last["cmdline"]["counters"]["syscw"]), (1, 7000, 7))
+    R.equal("--name AND --cmdline: nothing matches both",
+            (last["both"]["processes"], last["both"]["counters"]["wchar"]), (0, 0))
+    R.equal("--name AND --cmdline: one notice",
+            [e for e in streams["both"].err if "no process matches" in e],
+            ["pidio-stream: warning: no process matches name=%s cmdline=%s (yet)" % (name, tag)])
+
+
+def own_cgroup():
+    """This process's cgroup v2 path, or None."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                if line.startswith("0::"):
+                    return line[3:].rstrip("\n")
+    except OSError:
+        pass
+    return None
+
+
+def test_more_selectors(work):
+    """--user, --exe and --cgroup select the writer, each AND-combined with
+    its name; a wrong one of each selects nothing."""
+    name = "pst-b-%d" % UNIQ
+    w = ready_writer(work, comm=name)
+    exe = os.path.realpath(built("tests/pidio-writer"))
+    cases = [
+        ("--user uid", ["--user", str(os.getuid())], 1),
+        ("--user other uid", ["--user", str(os.getuid() + 4242)], 0),
+        ("--exe", ["--exe", exe], 1),
+        ("--exe other", ["--exe", exe + ".other"], 0),
+    ]
+    cg = own_cgroup()
+    if cg is not None:
+        cases += [("--cgroup", ["--cgroup", cg], 1),
+                  ("--cgroup other", ["--cgroup", cg.rstrip("/") + "/pidio-none"], 0)]
+    else:
+        print("SKIP: --cgroup: no cgroup v2 here", flush=True)
+    try:
+        for what, args, procs in cases:
+            p = run("--name", name, "--count", 2, "--interval", 10, "--format", "json", *args)
+            recs = [json.loads(x) for x in p.stdout.splitlines()]
+            R.equal("%s: processes" % what, (p.returncode, [r["processes"] for r in recs]),
+                    (0, [procs, procs]))
+    finally:
+        w.stop()
+
+
+def test_children(work):
+    """--children: the writer's children are members while they live; what
+    they wrote is counted once, before and after they are reaped."""
+    w = ready_writer(work)
+    plain = Stream("--pid", w.pid, "--interval", 100, "--format", "json")
+    kids = Stream("--pid", w.pid, "--children", "--interval", 100, "--format", "json")
+    try:
+        plain.wait_lines(1)
+        kids.wait_lines(1)
+        ack = send_async(w, "fork 2 1000 1000 800")
+        wait_for(lambda: kids.lines and json.loads(kids.lines[-1])["processes"] == 3, 10,
+                 "the children as members")
+        R.equal("--children: parent and two children", json.loads(kids.lines[-1])["processes"], 3)
+        R.equal("without --children: the parent only", json.loads(plain.lines[-1])["processes"], 1)
+        wait_for(lambda: os.path.isdir(ack), 10, "the children to be reaped")
+        plain.wait_more(2)
+        kids.wait_more(2)
+    finally:
+        rcs = [plain.stop(), kids.stop()]
+        w.stop()
+    R.equal("--children: exit 0 on SIGTERM", rcs, [0, 0])
+    for what, s in (("--children", kids), ("without --children", plain)):
+        last = s.records()[-1]
+        R.equal("%s: the children's writes counted once" % what,
+                (last["processes"], last["counters"]["wchar"], last["counters"]["syscw"]), (1, 2000, 2))
+
+
+def test_pidfile_follow(work):
+    """--pidfile exits 0 when its process has exited; with --follow it goes
+    on and picks up the next process the pidfile names. A relative pidfile
+    is taken from the current directory."""
+    pidfile = os.path.join(work, "app.pid")
+
+    def write_pidfile(pid):
+        with open(pidfile + ".tmp", "w") as f:
+            f.write("%d\n" % pid)
+        os.rename(pidfile + ".tmp", pidfile)
+
+    a = ready_writer(work)
+    write_pidfile(a.pid)
+    once = Stream("--pidfile", pidfile, "--interval", 100, "--format", "json")
+    follow = Stream("--pidfile", "app.pid", "--follow", "--interval", 100, "--format", "json", cwd=work)
+    b = None
+    try:
+        once.wait_lines(1)
+        follow.wait_lines(1)
+        a.send("write 5000")
+        once.wait_more(2)
+        follow.wait_more(2)
+        a.stop()
+        rc = once.finish(10)
+        R.equal("--pidfile: exits 0 when the process has exited", rc, 0)
+        R.equal("--pidfile: last record", (once.records()[-1]["processes"],
+                                           once.records()[-1]["counters"]["wchar"]), (0, 5000))
+        follow.wait_more(3)
+        R.check("--follow: still running", follow.proc.poll() is None)
+        R.equal("--follow: nothing matches meanwhile", follow.records()[-1]["processes"], 0)
+        b = ready_writer(work)
+        write_pidfile(b.pid)
+        wait_for(lambda: follow.lines and json.loads(follow.lines[-1])["processes"] == 1, 10,
+                 "the new process")
+        b.send("write 2500")
+        follow.wait_more(2)
+    finally:
+        rc = follow.stop()
+        once.kill()
+        a.stop()
+        if b is not None:
+            b.stop()
+    R.equal("--follow: SIGTERM exits 0", rc, 0)
+    last = follow.records()[-1]
+    R.equal("--follow: both processes counted", (last["processes"], last["counters"]["wchar"],
+                                                 last["counters"]["syscw"]), (1, 7500, 3))
+
+
+def test_bad_options(work):
+    """Invalid options: exit 2, the option named on stderr, nothing on stdout."""
+    cases = [
+        (["--pid", "abc"], "--pid"),
+        (["--pid", "0"], "--pid"),
+        (["--pid", "4194305"], "--pid"),
+        (["--pid", "1", "--pid", "2"], "--pid"),
+        (["--pid"], "--pid"),
+        (["--pidfile", ""], "--pidfile"),
+        (["--name", "x" * 16], "--name"),
+        (["--name", ""], "--name"),
+        (["--cmdline", "("], "--cmdline"),
+        (["--exe", "bin/sh"], "--exe"),
+        (["--user", "no-such-user-pidio"], "--user"),
+        (["--cgroup", "system.slice"], "--cgroup"),
+        (["--pid", "1", "--interval", "0"], "--interval"),
+        (["--pid", "1", "--interval", "1.5"], "--interval"),
+        (["--pid", "1", "--interval", "86400001"], "--interval"),
+        (["--pid", "1", "--window", "10001"], "--window"),
+        (["--pid", "1", "--window", "-1"], "--window"),
+        (["--pid", "1", "--count", "0"], "--count"),
+        (["--pid", "1", "--count", "x"], "--count"),
+        (["--pid", "1", "--format", "xml"], "--format"),
+        (["--pid", "1", "--measurement", ""], "--measurement"),
+        (["--pid", "1", "--measurement", "#m"], "--measurement"),
+        (["--pid", "1", "--proc-root", os.path.join(work, "missing")], "--proc-root"),
+        (["--pid", "1", "--bogus"], "--bogus"),
+        (["--pid", "1", "extra"], "extra"),
+        ([], "--pid"),
+    ]
+    for args, opt in cases:
+        p = run(*args)
+        R.check("bad option %r: exit 2 naming %s" % (args, opt),
+                p.returncode == 2 and opt in p.stderr and p.stdout == "",
+                "rc=%r stderr=%r" % (p.returncode, p.stderr))
+    p = run("--name", "x" * 16)
+    R.equal("bad option: the setter's message",
+            p.stderr.splitlines()[0],
+            'pidio-stream: --name: "%s" can never match: a process name (comm) has 1 to 15 '
+            'characters; use CommandLine for longer names' % ("x" * 16))
+    p = run("--help")
+    R.check("--help: usage on stdout, exit 0", p.returncode == 0 and p.stdout.startswith("Usage: pidio-stream")
+            and all(o in p.stdout for o in ("--pid", "--pidfile", "--name", "--cmdline", "--proc-root",
+                                              "--interval", "--window", "--count", "--format",
+                                              "--measurement", "--follow", "--version")))
+    p = run("--version")
+    R.check("--version", p.returncode == 0 and re.match(r"^pidio-stream \(pidio\) \d+\.\d+\.\d+\n$", p.stdout),
+            p.stdout)
+
+
+def test_rates(work):
+    """A paced writer: the windowed wchar rate is within 2% of the pace;
+    --window N takes the rate over the last N intervals (fewer at the
+    start), 0 and 1 over the last one; the schedule does not drift."""
+    rate, secs = 2000000, 3
+    total = int(rate * secs / 4096) * 4096  # whole 4096-byte writes
+    w = ready_writer(work)
+    s5 = Stream("--pid", w.pid, "--interval", 200, "--window", 5, "--format", "json")
+    s1 = Stream("--pid", w.pid, "--interval", 200, "--window", 1, "--format", "json")
+    s0 = Stream("--pid", w.pid, "--interval", 200, "--window", 0, "--format", "json")
+    fast = Stream("--pid", w.pid, "--interval", 20, "--count", 100, "--format", "json")
+    try:
+        for s in (s5, s1, s0):
+            s.wait_lines(1)
+        ack = send_async(w, "pace %d %d" % (rate, secs))
+        wait_for(lambda: os.path.isdir(ack), 30, "the pace to end")
+        for s in (s5, s1, s0):
+            s.wait_more(2)
+        fast_rc = fast.finish(20)
+    finally:
+        rcs = [s.stop() for s in (s5, s1, s0)]
+        fast.kill()
+        w.stop()
+    R.equal("rates: streams exit 0", rcs + [fast_rc], [0, 0, 0, 0])
+    for name, s in (("window 5", s5), ("window 1", s1), ("window 0", s0)):
+        last = s.records()[-1]["counters"]
+        R.equal("rates %s: exact wchar and syscw of the pace" % name, (last["wchar"], last["syscw"]),
+                (total, total // 4096))
+
+    def check_window(name, recs, n):
+        """Each rate is the counter's growth over the last n intervals (or
+        those there are) divided by the time they took."""
+        bad = []
+        for i in range(1, len(recs)):
+            j = max(0, i - n)
+            dt = recs[i]["time"] - recs[j]["time"]
+            for f in ("wchar", "syscw"):
+                want = (recs[i]["counters"][f] - recs[j]["counters"][f]) / dt
+                got = recs[i]["rates"][f]
+                if abs(got - want) > 0.005 * want + 0.01:
+                    bad.append((i, f, got, want))
+        R.check("rates %s: over the last %d interval(s)" % (name, n), not bad, str(bad[:5]))
+
+    def inside(recs, n):
+        """Rates whose whole window lies inside the pace."""
+        return [recs[i]["rates"] for i in range(n, len(recs))
+                if recs[i - n]["counters"]["wchar"] > 0 and recs[i]["counters"]["wchar"] < total]
+
+    r5 = s5.records()
+    check_window("window 5", r5, 5)
+    check_window("window 1", s1.records(), 1)
+    check_window("window 0", s0.records(), 1)
+    in5 = inside(r5, 5)
+    R.check("rates window 5: at least 3 windows inside the pace", len(in5) >= 3, str(len(in5)))
+    bad = [x["wchar"] for x in in5 if abs(x["wchar"] - rate) > 0.02 * rate]
+    R.check("rates window 5: wchar rate within 2%% of %d B/s" % rate, in5 and not bad,
+            str([x["wchar"] for x in in5]))
+    bad = [x["syscw"] for x in in5 if abs(x["syscw"] - rate / 4096) > 0.02 * rate / 4096]
+    R.check("rates window 5: syscw rate within 2%", in5 and not bad, str([x["syscw"] for x in in5]))
+    in1 = inside(s1.records(), 1)
+    R.check("rates window 1: median wchar rate within 2%",
+            len(in1) >= 5 and abs(median([x["wchar"] for x in in1]) - rate) <= 0.02 * rate,
+            str([x["wchar"] for x in in1]))
+
+    # An absolute schedule: every record is due a whole number of intervals
+    # after the first, and is only as late as its own wake-up (a slot missed
+    # under load is skipped, not shifted). A relative sleep would drift
+    # through the whole interval in 100 records.
+    rf = fast.records()
+    R.equal("schedule: --count 100", len(rf), 100)
+    phase = []
+    for r in rf:
+        x = (r["time"] - rf[0]["time"]) % 0.02
+        phase.append(x - 0.02 if x > 0.01 else x)
+    on_time = [x for x in phase if -0.001 <= x <= 0.005]
+    R.check("schedule: 90% of 100 records within 5 ms of their 20 ms slot",
+            len(on_time) >= 90, "%s" % ["%.4f" % x for x in phase])
+    slots = round((rf[-1]["time"] - rf[0]["time"]) / 0.02) if rf else 0
+    R.check("schedule: at most 5 slots of 100 skipped", 99 <= slots <= 104, str(slots))
+
+
+def test_permission_denied(work):
+    """An unprivileged stream watching a root process: one warning naming
+    the pid and the remedy, unreadable 1, nothing counted."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        print("SKIP: permission test needs root and setpriv", flush=True)
+        return
+    os.chmod(work, 0o755)
+    exe = os.path.join(work, "pidio-stream")
+    shutil.copy(stream_bin(), exe)
+    os.chmod(exe, 0o755)
+    w = ready_writer(work)
+    try:
+        p = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                            "--inh-caps=-all", "--bounding-set=-all", exe, "--pid", str(w.pid),
+                            "--interval", "50", "--count", "6", "--format", "json"],
+                           capture_output=True, text=True, timeout=20, cwd=work)
+    finally:
+        w.stop()
+    R.equal("EACCES: exit 0 after --count", p.returncode, 0)
+    recs = [json.loads(x) for x in p.stdout.splitlines()]
+    R.equal("EACCES: processes and unreadable", [(r["processes"], r["unreadable"]) for r in recs],
+            [(1, 1)] * 6)
+    R.check("EACCES: nothing counted", all(set(r["counters"].values()) == {0} for r in recs))
+    err = p.stderr.splitlines()
+    R.equal("EACCES: exactly one warning over six intervals", len(err), 1)
+    R.check("EACCES: the warning names the pid and the remedy",
+            err and "/proc/%d/io" % w.pid in err[0] and "CAP_DAC_READ_SEARCH" in err[0] and
+            "CAP_SYS_PTRACE" in err[0] and "run it as the user" in err[0], str(err))
+
+
+def test_signals(work):
+    """SIGINT and SIGTERM end a stream at once, with status 0, even in the
+    middle of a long interval."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        s = Stream("--proc-root", FIXTURE, "--name", "nginx", "--interval", 60000, "--format", "json")
+        try:
+            s.wait_lines(1)
+            t0 = time.monotonic()
+            rc = s.stop(sig)
+            took = time.monotonic() - t0
+        finally:
+            s.kill()
+        R.check("%s: exit 0 within a second" % sig.name, rc == 0 and took < 1, "rc=%r took %.2f s" % (rc, took))
+        R.equal("%s: one record, nothing on stderr" % sig.name, (len(s.lines), s.err), (1, []))
+
+
+def main():
+    try:
+        stream_bin()
+    except FileNotFoundError:
+        print("SKIP: pidio-stream is not built")
+        return 77
+    try:
+        with open("/proc/self/io") as f:
+            f.read()
+    except OSError as e:
+        print("SKIP: /proc/self/io cannot be read here (%s)" % e)
+        return 77
+    only = sys.argv[1:]
+    tests = [test_json_exact, test_influx, test_influx_escaping, test_fixture_counts, test_table,
+             test_default_format, test_name_cmdline, test_more_selectors, test_children,
+             test_pidfile_follow, test_bad_options,
+             test_rates, test_permission_denied, test_signals]
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        work = tempfile.mkdtemp(prefix="pidio-stream.")
+        print("== %s" % t.__name__, flush=True)
+        try:
+            t(work)
+        except Exception as exc:  # a crash is a failure, with its reason
+            R.check(t.__name__, False, "%s: %s" % (type(exc).__name__, exc))
+        shutil.rmtree(work, ignore_errors=True)
+    return R.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
