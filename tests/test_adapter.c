@@ -1,0 +1,768 @@
+/*
+ * Unit tests of the collectd adapter (src/pidio.c) against the recording
+ * stand-in of the daemon (collectd_stub.c): configuration errors, the
+ * registered reads, and the exact series dispatched for a copy of
+ * fixtures/proc-basic whose io files the tests change between reads.
+ */
+#include "collectd_stub.h"
+
+#include "unit.h"
+
+#include "pidio_parse.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define PATHSZ 4096
+
+static char base[PATHSZ]; /* mkdtemp directory: proc/ and pidfiles */
+static char root[PATHSZ]; /* base/proc: a copy of fixtures/proc-basic */
+
+/* --- files and trees ----------------------------------------------------- */
+
+static void join(char *out, const char *a, const char *b) {
+  int n = snprintf(out, PATHSZ, "%s/%s", a, b);
+  ck_assert_msg(n > 0 && n < PATHSZ, "path too long: %s/%s", a, b);
+}
+
+static void write_all(int fd, const char *data, size_t len, const char *what) {
+  while (len > 0) {
+    ssize_t w = write(fd, data, len);
+    if (w < 0 && errno == EINTR)
+      continue;
+    ck_assert_msg(w > 0, "cannot write %s: %s", what, strerror(errno));
+    data += w;
+    len -= (size_t)w;
+  }
+}
+
+static void copy_file(const char *src, const char *dst) {
+  int in = open(src, O_RDONLY | O_CLOEXEC);
+  ck_assert_msg(in >= 0, "cannot open %s: %s", src, strerror(errno));
+  int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ck_assert_msg(out >= 0, "cannot create %s: %s", dst, strerror(errno));
+  char buf[8192];
+  for (;;) {
+    ssize_t r = read(in, buf, sizeof(buf));
+    if (r < 0 && errno == EINTR)
+      continue;
+    ck_assert_msg(r >= 0, "cannot read %s: %s", src, strerror(errno));
+    if (r == 0)
+      break;
+    write_all(out, buf, (size_t)r, dst);
+  }
+  close(in);
+  close(out);
+}
+
+static void copy_tree(const char *src, const char *dst) {
+  DIR *d = opendir(src);
+  ck_assert_msg(d != NULL, "cannot open fixture tree %s: %s", src,
+                strerror(errno));
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    char s[PATHSZ], t[PATHSZ];
+    join(s, src, de->d_name);
+    join(t, dst, de->d_name);
+    struct stat st;
+    ck_assert_int_eq(lstat(s, &st), 0);
+    if (S_ISDIR(st.st_mode)) {
+      ck_assert_msg(mkdir(t, 0755) == 0, "mkdir %s: %s", t, strerror(errno));
+      copy_tree(s, t);
+    } else if (S_ISREG(st.st_mode)) {
+      copy_file(s, t);
+    }
+  }
+  closedir(d);
+}
+
+static void rm_tree(const char *path) {
+  DIR *d = opendir(path);
+  if (d != NULL) {
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        continue;
+      char p[PATHSZ];
+      if (snprintf(p, sizeof(p), "%s/%s", path, de->d_name) >= PATHSZ)
+        continue;
+      struct stat st;
+      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        rm_tree(p);
+      else
+        unlink(p);
+    }
+    closedir(d);
+  }
+  rmdir(path);
+}
+
+/* A directory per test case, made and removed by the runner itself (an
+ * unchecked fixture): in fork mode a failed test skips its own teardown,
+ * and what it left is removed with this. */
+static char case_dir[PATHSZ];
+
+static void case_dir_make(void) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(case_dir, sizeof(case_dir), "%s/pidio-adapter-XXXXXX",
+           tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
+  if (mkdtemp(case_dir) == NULL)
+    case_dir[0] = '\0';
+}
+
+static void case_dir_remove(void) {
+  if (case_dir[0] != '\0')
+    rm_tree(case_dir);
+  case_dir[0] = '\0';
+}
+
+/* A writable copy of fixtures/proc-basic in base/proc. */
+static void open_tree(void) {
+  ck_assert_msg(case_dir[0] != '\0', "no temporary directory");
+  join(base, case_dir, "test-XXXXXX");
+  ck_assert_msg(mkdtemp(base) != NULL, "mkdtemp: %s", strerror(errno));
+  join(root, base, "proc");
+  ck_assert_int_eq(mkdir(root, 0755), 0);
+  char src[PATHSZ];
+  snprintf(src, sizeof(src), "%s", fixture_path("proc-basic"));
+  copy_tree(src, root);
+}
+
+static void io_path(char *out, pid_t pid) {
+  char rel[32];
+  snprintf(rel, sizeof(rel), "%d/io", (int)pid);
+  join(out, root, rel);
+}
+
+static void io_get(pid_t pid, pidio_io_t *io) {
+  char p[PATHSZ], buf[1024];
+  io_path(p, pid);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  ck_assert_msg(fd >= 0, "cannot open %s: %s", p, strerror(errno));
+  ssize_t r = read(fd, buf, sizeof(buf));
+  close(fd);
+  ck_assert_msg(r >= 0, "cannot read %s", p);
+  ck_assert_int_eq(pidio_parse_io(buf, (size_t)r, io), 0);
+}
+
+/* In place: the plugin holds the io files open. */
+static void io_put(pid_t pid, const pidio_io_t *io) {
+  char p[PATHSZ], buf[1024];
+  size_t len = 0;
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s: %" PRIu64 "\n",
+                            pidio_field_names[f], io->v[f]);
+  io_path(p, pid);
+  int fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  ck_assert_msg(fd >= 0, "cannot write %s: %s", p, strerror(errno));
+  write_all(fd, buf, len, p);
+  close(fd);
+}
+
+/* Raise pid's counters by inc (different for every field and seed); add
+ * inc to *sum. */
+static void io_bump(pid_t pid, uint64_t seed, pidio_io_t *sum) {
+  pidio_io_t io;
+  io_get(pid, &io);
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    uint64_t inc = seed * 1000 * (uint64_t)(f + 1) + (uint64_t)f + 1;
+    io.v[f] += inc;
+    if (sum != NULL)
+      sum->v[f] += inc;
+  }
+  io_put(pid, &io);
+}
+
+/* --- configuration trees ------------------------------------------------- */
+
+static oconfig_item_t *plugin_ci(void) {
+  oconfig_item_t *ci = stub_ci("Plugin");
+  stub_ci_str(ci, "pidio");
+  return ci;
+}
+
+static oconfig_item_t *process_ci(oconfig_item_t *plugin, const char *name) {
+  oconfig_item_t *p = stub_ci_child(plugin, "Process");
+  stub_ci_str(p, name);
+  return p;
+}
+
+static void opt_str(oconfig_item_t *ci, const char *key, const char *value) {
+  stub_ci_str(stub_ci_child(ci, key), value);
+}
+
+static void opt_num(oconfig_item_t *ci, const char *key, double value) {
+  stub_ci_num(stub_ci_child(ci, key), value);
+}
+
+/* --- the log ------------------------------------------------------------- */
+
+/* Lines logged at this level holding every given substring (NULL ones are
+ * skipped). */
+static unsigned count_logged(int level, const char *a, const char *b,
+                             const char *c) {
+  unsigned n = 0;
+  for (size_t i = 0; i < stub_nlog; i++)
+    if (stub_log_level[i] == level &&
+        (a == NULL || strstr(stub_log[i], a) != NULL) &&
+        (b == NULL || strstr(stub_log[i], b) != NULL) &&
+        (c == NULL || strstr(stub_log[i], c) != NULL))
+      n++;
+  return n;
+}
+
+static const char *log_text(void) {
+  static char text[8192];
+  size_t len = 0;
+  text[0] = '\0';
+  for (size_t i = 0; i < stub_nlog && len < sizeof(text) - 1; i++) {
+    int n = snprintf(text + len, sizeof(text) - len, "\n  [%d] %s",
+                     stub_log_level[i], stub_log[i]);
+    if (n < 0)
+      break;
+    len += (size_t)n;
+  }
+  return text;
+}
+
+/* --- dispatched values --------------------------------------------------- */
+
+static size_t count_type(const char *plugin_instance, const char *type) {
+  size_t n = 0;
+  for (size_t i = 0; i < stub_nvalues; i++)
+    if ((plugin_instance == NULL ||
+         strcmp(stub_values[i].plugin_instance, plugin_instance) == 0) &&
+        strcmp(stub_values[i].type, type) == 0)
+      n++;
+  return n;
+}
+
+static const stub_value_t *must_find(const char *pi, const char *type,
+                                     const char *ti, size_t values_len) {
+  const stub_value_t *v = stub_find(pi, type, ti);
+  ck_assert_msg(v != NULL, "no value %s/%s-%s dispatched", pi, type,
+                ti != NULL ? ti : "");
+  ck_assert_str_eq(v->plugin, "pidio");
+  ck_assert_uint_eq(v->values_len, values_len);
+  return v;
+}
+
+static void assert_derive(const char *pi, const char *type, const char *ti,
+                          uint64_t a, uint64_t b, size_t n) {
+  const stub_value_t *v = must_find(pi, type, ti, n);
+  ck_assert_msg(v->values[0].derive == (derive_t)a,
+                "%s/%s: values[0] %" PRId64 ", expected %" PRIu64, pi, type,
+                (int64_t)v->values[0].derive, a);
+  if (n > 1)
+    ck_assert_msg(v->values[1].derive == (derive_t)b,
+                  "%s/%s: values[1] %" PRId64 ", expected %" PRIu64, pi, type,
+                  (int64_t)v->values[1].derive, b);
+}
+
+/* The block's six series hold exactly these totals and counts. */
+static void assert_series(const char *pi, const pidio_io_t *t,
+                          unsigned processes) {
+  assert_derive(pi, "io_octets", NULL, t->v[PIDIO_RCHAR], t->v[PIDIO_WCHAR], 2);
+  assert_derive(pi, "io_ops", NULL, t->v[PIDIO_SYSCR], t->v[PIDIO_SYSCW], 2);
+  assert_derive(pi, "disk_octets", NULL, t->v[PIDIO_READ_BYTES],
+                t->v[PIDIO_WRITE_BYTES], 2);
+  assert_derive(pi, "total_bytes", "cancelled_write_bytes",
+                t->v[PIDIO_CANCELLED_WRITE_BYTES], 0, 1);
+  const stub_value_t *v = must_find(pi, "count", "processes", 1);
+  ck_assert_msg(v->values[0].gauge == (gauge_t)processes,
+                "%s: count-processes %g, expected %u", pi, v->values[0].gauge,
+                processes);
+  v = must_find(pi, "count", "unreadable", 1);
+  ck_assert_msg(v->values[0].gauge == 0.0, "%s: count-unreadable %g", pi,
+                v->values[0].gauge);
+}
+
+/* One read of every block, recording only what it dispatches. */
+static void read_once(void) {
+  stub_nvalues = 0;
+  ck_assert_int_eq(stub_read_all(), 0);
+}
+
+/* --- setup and teardown ------------------------------------------------- */
+
+static void setup(void) { base[0] = root[0] = '\0'; }
+
+static void teardown(void) {
+  stub_shutdown(); /* harmless when the test did it already */
+  if (base[0] != '\0')
+    rm_tree(base);
+  base[0] = '\0';
+}
+
+/* === configuration errors ================================================= */
+
+/* Every case has a valid block first: one bad option refuses the lot. */
+static oconfig_item_t *with_valid_block(void) {
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(process_ci(ci, "ok"), "Name", "nginx");
+  return ci;
+}
+
+static void bad_unknown_in_block(oconfig_item_t *ci) {
+  oconfig_item_t *p = process_ci(ci, "web");
+  opt_str(p, "Name", "nginx");
+  opt_str(p, "Bogus", "x");
+}
+
+static void bad_unknown_plugin_option(oconfig_item_t *ci) {
+  opt_num(ci, "Frobnicate", 1);
+}
+
+static void bad_pid_string(oconfig_item_t *ci) {
+  opt_str(process_ci(ci, "web"), "Pid", "abc");
+}
+
+static void bad_name_number(oconfig_item_t *ci) {
+  opt_num(process_ci(ci, "web"), "Name", 5);
+}
+
+static void bad_regex(oconfig_item_t *ci) {
+  opt_str(process_ci(ci, "web"), "CommandLine", "worker([");
+}
+
+static void bad_duplicate_block(oconfig_item_t *ci) {
+  opt_str(process_ci(ci, "web"), "Name", "nginx");
+  opt_str(process_ci(ci, "web"), "Name", "python3");
+}
+
+static void bad_no_selector(oconfig_item_t *ci) {
+  opt_num(process_ci(ci, "web"), "Window", 3);
+}
+
+static void bad_window_negative(oconfig_item_t *ci) {
+  oconfig_item_t *p = process_ci(ci, "web");
+  opt_str(p, "Name", "nginx");
+  opt_num(p, "Window", -1);
+}
+
+static void bad_window_one(oconfig_item_t *ci) {
+  oconfig_item_t *p = process_ci(ci, "web");
+  opt_str(p, "Name", "nginx");
+  opt_num(p, "Window", 1);
+}
+
+static void bad_window_fraction(oconfig_item_t *ci) {
+  oconfig_item_t *p = process_ci(ci, "web");
+  opt_str(p, "Name", "nginx");
+  opt_num(p, "Window", 1.5);
+}
+
+static void bad_plugin_window_one(oconfig_item_t *ci) {
+  opt_num(ci, "Window", 1);
+}
+
+static void bad_procroot_relative(oconfig_item_t *ci) {
+  opt_str(ci, "ProcRoot", "proc");
+}
+
+static void bad_name_too_long(oconfig_item_t *ci) {
+  opt_str(process_ci(ci, "web"), "Name", "averyveryverylongname");
+}
+
+static void bad_pidfile_relative(oconfig_item_t *ci) {
+  opt_str(process_ci(ci, "web"), "PidFile", "run/web.pid");
+}
+
+static void bad_interval_zero(oconfig_item_t *ci) {
+  oconfig_item_t *p = process_ci(ci, "web");
+  opt_str(p, "Name", "nginx");
+  opt_num(p, "Interval", 0);
+}
+
+static void bad_block_name(oconfig_item_t *ci) {
+  opt_str(process_ci(ci, "we/b"), "Name", "nginx");
+}
+
+static void bad_exe_relative(oconfig_item_t *ci) {
+  opt_str(process_ci(ci, "web"), "Exe", "sbin/nginx");
+}
+
+static void bad_user_unknown(oconfig_item_t *ci) {
+  opt_str(process_ci(ci, "web"), "User", "no-such-user-pidio");
+}
+
+static void bad_cgroup_relative(oconfig_item_t *ci) {
+  opt_str(process_ci(ci, "web"), "Cgroup", "system.slice/nginx.service");
+}
+
+static void bad_children_string(oconfig_item_t *ci) {
+  oconfig_item_t *p = process_ci(ci, "web");
+  opt_str(p, "Name", "nginx");
+  opt_str(p, "Children", "yes");
+}
+
+static void bad_max_processes_zero(oconfig_item_t *ci) {
+  oconfig_item_t *p = process_ci(ci, "web");
+  opt_str(p, "Name", "nginx");
+  opt_num(p, "MaxProcesses", 0);
+}
+
+typedef struct bad_case {
+  const char *what;
+  void (*build)(oconfig_item_t *plugin);
+  const char *want[3]; /* substrings of one ERROR line */
+} bad_case_t;
+
+static const bad_case_t bad_cases[] = {
+    {"unknown option in a block",
+     bad_unknown_in_block,
+     {"<Process \"web\">", "option \"Bogus\"", "not a pidio option"}},
+    {"unknown option at plugin level",
+     bad_unknown_plugin_option,
+     {"option \"Frobnicate\"", "not a pidio option", "<Plugin pidio>"}},
+    {"Pid given as a string",
+     bad_pid_string,
+     {"<Process \"web\">", "option \"Pid\"", "number"}},
+    {"Name given as a number",
+     bad_name_number,
+     {"<Process \"web\">", "option \"Name\"", "string"}},
+    {"invalid regex in CommandLine",
+     bad_regex,
+     {"<Process \"web\">", "option \"CommandLine\"",
+      "invalid regular expression"}},
+    {"duplicate block name",
+     bad_duplicate_block,
+     {"<Process \"web\">", "given twice", "unique"}},
+    {"block without a selector",
+     bad_no_selector,
+     {"<Process \"web\">", "selects nothing", "Pid, PidFile, Name"}},
+    {"negative Window",
+     bad_window_negative,
+     {"<Process \"web\">", "option \"Window\"", "whole number"}},
+    {"Window 1",
+     bad_window_one,
+     {"<Process \"web\">", "option \"Window\"", "window of 1"}},
+    {"Window 1.5",
+     bad_window_fraction,
+     {"<Process \"web\">", "option \"Window\"", "whole number"}},
+    {"plugin-level Window 1",
+     bad_plugin_window_one,
+     {"pidio: option \"Window\"", "window of 1", NULL}},
+    {"relative ProcRoot",
+     bad_procroot_relative,
+     {"option \"ProcRoot\"", "absolute path", "\"proc\""}},
+    {"Name longer than 15 characters",
+     bad_name_too_long,
+     {"<Process \"web\">", "option \"Name\"", "averyveryverylongname"}},
+    {"relative PidFile",
+     bad_pidfile_relative,
+     {"<Process \"web\">", "option \"PidFile\"", "absolute path"}},
+    {"Interval 0",
+     bad_interval_zero,
+     {"<Process \"web\">", "option \"Interval\"", "positive"}},
+    {"block name with a slash", bad_block_name, {"<Process \"we/b\">", NULL}},
+    {"relative Exe",
+     bad_exe_relative,
+     {"<Process \"web\">", "option \"Exe\"", "absolute path"}},
+    {"unknown User",
+     bad_user_unknown,
+     {"<Process \"web\">", "option \"User\"", "no such user"}},
+    {"relative Cgroup",
+     bad_cgroup_relative,
+     {"<Process \"web\">", "option \"Cgroup\"", "cgroup v2 path"}},
+    {"Children given as a string",
+     bad_children_string,
+     {"<Process \"web\">", "option \"Children\"", "boolean"}},
+    {"MaxProcesses 0",
+     bad_max_processes_zero,
+     {"<Process \"web\">", "option \"MaxProcesses\"", "whole number"}},
+};
+
+START_TEST(t_bad_config) {
+  const bad_case_t *c = &bad_cases[_i];
+  stub_reset();
+  oconfig_item_t *ci = with_valid_block();
+  c->build(ci);
+  int rc = stub_config_cb(ci);
+  stub_ci_free(ci);
+  ck_assert_msg(rc != 0, "%s: the configuration was accepted", c->what);
+  ck_assert_msg(count_logged(LOG_ERR, c->want[0], c->want[1], c->want[2]) == 1,
+                "%s: no single ERROR with \"%s\", \"%s\", \"%s\"; log:%s",
+                c->what, c->want[0], c->want[1] ? c->want[1] : "",
+                c->want[2] ? c->want[2] : "", log_text());
+  ck_assert_msg(stub_init_cb() != 0, "%s: init started anyway", c->what);
+  ck_assert_msg(count_logged(LOG_ERR, "pidio", "not starting", NULL) == 1,
+                "%s: init refused without saying so; log:%s", c->what,
+                log_text());
+  ck_assert_uint_eq(stub_nreads, 0);
+  stub_shutdown();
+}
+END_TEST
+
+/* After a refused configuration and shutdown, a good one starts: no state
+ * of the first survives. */
+START_TEST(t_good_config_after_bad) {
+  stub_reset();
+  oconfig_item_t *ci = with_valid_block();
+  bad_window_one(ci);
+  ck_assert_int_ne(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_ne(stub_init_cb(), 0);
+  stub_shutdown();
+
+  open_tree();
+  stub_reset();
+  ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  opt_str(process_ci(ci, "web"), "Name", "nginx");
+  ck_assert_int_eq(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_eq(stub_init_cb(), 0);
+  ck_assert_uint_eq(stub_nreads, 1);
+  read_once();
+  pidio_io_t zero = {{0}};
+  assert_series("web", &zero, 3);
+  ck_assert_uint_eq(count_logged(LOG_ERR, NULL, NULL, NULL), 0);
+  stub_shutdown();
+}
+END_TEST
+
+START_TEST(t_procroot_missing) {
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", "/nonexistent-pidio-root/proc");
+  opt_str(process_ci(ci, "web"), "Name", "nginx");
+  ck_assert_int_eq(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_ne(stub_init_cb(), 0);
+  ck_assert_msg(count_logged(LOG_ERR, "ProcRoot",
+                             "/nonexistent-pidio-root/proc", NULL) == 1,
+                "log:%s", log_text());
+  ck_assert_uint_eq(stub_nreads, 0);
+  stub_shutdown();
+}
+END_TEST
+
+/* === reads and dispatched series ========================================= */
+
+/* <Plugin pidio>
+ *   ProcRoot <copy>; Window 3
+ *   <Process "web"> Name "nginx" </Process>            default Window 3
+ *   <Process "py"> CommandLine "worker\.py"; Window 0; Interval 10
+ *   <Process "pg"> Name "postgres"; Window 2 </Process>
+ */
+START_TEST(t_good_config_series) {
+  static const char *const names[PIDIO_NFIELDS] = {"rchar",
+                                                   "wchar",
+                                                   "syscr",
+                                                   "syscw",
+                                                   "read_bytes",
+                                                   "write_bytes",
+                                                   "cancelled_write_bytes"};
+  open_tree();
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  opt_num(ci, "Window", 3);
+  opt_str(process_ci(ci, "web"), "Name", "nginx");
+  oconfig_item_t *p = process_ci(ci, "py");
+  opt_str(p, "CommandLine", "worker\\.py");
+  opt_num(p, "Window", 0);
+  opt_num(p, "Interval", 10);
+  p = process_ci(ci, "pg");
+  opt_str(p, "Name", "postgres");
+  opt_num(p, "Window", 2);
+  ck_assert_int_eq(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_eq(stub_init_cb(), 0);
+  ck_assert_msg(count_logged(LOG_ERR, NULL, NULL, NULL) == 0, "log:%s",
+                log_text());
+
+  /* What init registered. */
+  ck_assert(stub_has_rate_type);
+  ck_assert_uint_eq(stub_nreads, 3);
+  ck_assert_str_eq(stub_reads[0].name, "pidio/web");
+  ck_assert_str_eq(stub_reads[1].name, "pidio/py");
+  ck_assert_str_eq(stub_reads[2].name, "pidio/pg");
+  for (size_t i = 0; i < 3; i++)
+    ck_assert_str_eq(stub_reads[i].group, "pidio");
+  ck_assert(stub_reads[0].interval == 0);
+  ck_assert(stub_reads[1].interval == TIME_T_TO_CDTIME_T_STATIC(10));
+  ck_assert(stub_reads[2].interval == 0);
+
+  /* First read: the baseline; no rate yet. */
+  pidio_io_t web = {{0}}, py = {{0}}, pg = {{0}};
+  read_once();
+  assert_series("web", &web, 3);
+  assert_series("py", &py, 1);
+  assert_series("pg", &pg, 1);
+  ck_assert_uint_eq(count_type(NULL, "pidio_rate"), 0);
+  ck_assert_uint_eq(stub_nvalues, 3 * 6);
+
+  /* Members move; so do non-members (not counted anywhere). */
+  io_bump(410, 1, &web);
+  io_bump(411, 22, &web);
+  io_bump(412, 333, &web);
+  io_bump(520, 4444, &py);
+  io_bump(521, 5, NULL);
+  io_bump(630, 6, NULL);
+  read_once();
+  assert_series("web", &web, 3);
+  assert_series("py", &py, 1);
+  assert_series("pg", &pg, 1);
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    const stub_value_t *v = must_find("web", "pidio_rate", names[f], 1);
+    ck_assert_msg(v->values[0].gauge > 0, "web rate %s is %g", names[f],
+                  v->values[0].gauge);
+    v = must_find("pg", "pidio_rate", names[f], 1);
+    ck_assert_msg(v->values[0].gauge == 0, "pg rate %s is %g", names[f],
+                  v->values[0].gauge);
+  }
+  ck_assert_uint_eq(count_type("py", "pidio_rate"), 0); /* Window 0 */
+  ck_assert_uint_eq(stub_nvalues, 3 * 6 + 2 * PIDIO_NFIELDS);
+
+  /* Third read, nothing moved: same totals, rates still there and >= 0. */
+  read_once();
+  assert_series("web", &web, 3);
+  assert_series("py", &py, 1);
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    const stub_value_t *v = must_find("web", "pidio_rate", names[f], 1);
+    ck_assert(v->values[0].gauge >= 0);
+  }
+  ck_assert_uint_eq(count_type("web", "pidio_rate"), PIDIO_NFIELDS);
+  ck_assert_uint_eq(count_type("py", "pidio_rate"), 0);
+  stub_shutdown();
+}
+END_TEST
+
+/* No Window anywhere: no pidio_rate at all. A block's Window 2 is its
+ * own, not the others'. */
+START_TEST(t_window_off_by_default) {
+  open_tree();
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  opt_str(process_ci(ci, "web"), "Name", "nginx");
+  opt_str(process_ci(ci, "py"), "Name", "python3");
+  oconfig_item_t *p = process_ci(ci, "pg");
+  opt_str(p, "Name", "postgres");
+  opt_num(p, "Window", 2);
+  ck_assert_int_eq(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_eq(stub_init_cb(), 0);
+  pidio_io_t web = {{0}}, py = {{0}};
+  for (int i = 0; i < 3; i++) {
+    read_once();
+    io_bump(411, (uint64_t)i + 1, &web);
+    io_bump(521, (uint64_t)i + 7, &py);
+  }
+  read_once();
+  assert_series("web", &web, 3);
+  assert_series("py", &py, 2);
+  ck_assert_uint_eq(count_type("web", "pidio_rate"), 0);
+  ck_assert_uint_eq(count_type("py", "pidio_rate"), 0);
+  ck_assert_uint_eq(count_type("pg", "pidio_rate"), PIDIO_NFIELDS);
+  stub_shutdown();
+}
+END_TEST
+
+START_TEST(t_pidfile_missing_warns_once) {
+  char pf[PATHSZ];
+  open_tree();
+  join(pf, base, "svc.pid");
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  opt_str(process_ci(ci, "svc"), "PidFile", pf);
+  ck_assert_int_eq(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_eq(stub_init_cb(), 0);
+  pidio_io_t zero = {{0}};
+  for (int i = 0; i < 5; i++) {
+    read_once();
+    assert_series("svc", &zero, 0);
+  }
+  ck_assert_msg(count_logged(LOG_WARNING, "<Process \"svc\">", "PidFile", pf) ==
+                    1,
+                "log:%s", log_text());
+  ck_assert_uint_eq(count_logged(LOG_WARNING, NULL, NULL, NULL), 1);
+
+  /* The pidfile appears: the process is found, the recovery is said once.
+   */
+  int fd = open(pf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ck_assert_int_ge(fd, 0);
+  write_all(fd, "520\n", 4, pf);
+  close(fd);
+  read_once();
+  assert_series("svc", &zero, 1);
+  pidio_io_t want = {{0}};
+  io_bump(520, 9, &want);
+  read_once();
+  assert_series("svc", &want, 1);
+  ck_assert_uint_eq(
+      count_logged(LOG_INFO, "<Process \"svc\">", "valid again", NULL), 1);
+  ck_assert_uint_eq(count_logged(LOG_WARNING, NULL, NULL, NULL), 1);
+  stub_shutdown();
+}
+END_TEST
+
+/* A garbled io file: one WARNING naming the block and the file, the other
+ * members still counted. */
+START_TEST(t_garbled_io_warns) {
+  open_tree();
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  opt_str(process_ci(ci, "web"), "Name", "nginx");
+  ck_assert_int_eq(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_eq(stub_init_cb(), 0);
+  read_once();
+  pidio_io_t want = {{0}};
+  char p[PATHSZ];
+  io_path(p, 412);
+  for (int i = 0; i < 3; i++) {
+    io_bump(410, (uint64_t)i + 1, &want);
+    int fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    write_all(fd, "garbage\n", 8, p);
+    close(fd);
+    read_once();
+    assert_series("web", &want, 3);
+  }
+  ck_assert_msg(count_logged(LOG_WARNING, "<Process \"web\">", "412/io",
+                             "does not parse") == 1,
+                "log:%s", log_text());
+  stub_shutdown();
+}
+END_TEST
+
+Suite *make_adapter_suite(void) {
+  Suite *s = suite_create("adapter");
+
+  TCase *tc = tcase_create("config");
+  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_loop_test(tc, t_bad_config, 0,
+                      (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+  tcase_add_test(tc, t_good_config_after_bad);
+  tcase_add_test(tc, t_procroot_missing);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("read");
+  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, t_good_config_series);
+  tcase_add_test(tc, t_window_off_by_default);
+  tcase_add_test(tc, t_pidfile_missing_warns_once);
+  tcase_add_test(tc, t_garbled_io_warns);
+  suite_add_tcase(s, tc);
+  return s;
+}

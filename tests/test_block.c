@@ -1,0 +1,1489 @@
+/*
+ * Unit tests of pidio_block: member selection and the accounting rules of
+ * pidio_block.h, first on writable copies of fixture procfs trees
+ * (fixtures/proc-basic), then on the real /proc with child processes whose
+ * I/O is exactly known: they only write(2) to /dev/null and synchronise
+ * with the test by stopping themselves (SIGSTOP), which is no I/O.
+ *
+ * The block's totals are compared with what the kernel itself reports for
+ * the stopped processes (all children reaped into their parent by then),
+ * and, outside valgrind, with the figures the children were told to write.
+ * Children end with SIGKILL rather than exit(), so that no exit handler
+ * writes anything, and hold PR_SET_PDEATHSIG so that a failed test leaves
+ * none behind.
+ */
+#include "pidio_build.h"
+
+#include "unit.h"
+
+#include "pidio_block.h"
+#include "pidio_parse.h"
+#include "pidio_proc.h"
+#include "pidio_select.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PATHSZ 4096
+
+/* --- state of one test, undone by teardown ------------------------------ */
+
+static char base[PATHSZ]; /* mkdtemp directory: proc/ and pidfiles */
+static char root[PATHSZ]; /* base/proc: the ProcRoot of the test */
+static pidio_proc_t proc = {.root_fd = -1};
+static pidio_block_t blk;
+static bool blk_live;
+
+#define MAX_KIDS 16
+static pid_t kids[MAX_KIDS];
+static size_t nkids;
+static int devnull_fd = -1;
+
+/* --- files and trees ----------------------------------------------------- */
+
+static void join(char *out, const char *a, const char *b) {
+  int n = snprintf(out, PATHSZ, "%s/%s", a, b);
+  ck_assert_msg(n > 0 && n < PATHSZ, "path too long: %s/%s", a, b);
+}
+
+static void write_all(int fd, const char *data, size_t len, const char *what) {
+  while (len > 0) {
+    ssize_t w = write(fd, data, len);
+    if (w < 0 && errno == EINTR)
+      continue;
+    ck_assert_msg(w > 0, "cannot write %s: %s", what, strerror(errno));
+    data += w;
+    len -= (size_t)w;
+  }
+}
+
+static void copy_file(const char *src, const char *dst) {
+  int in = open(src, O_RDONLY | O_CLOEXEC);
+  ck_assert_msg(in >= 0, "cannot open %s: %s", src, strerror(errno));
+  int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ck_assert_msg(out >= 0, "cannot create %s: %s", dst, strerror(errno));
+  char buf[8192];
+  for (;;) {
+    ssize_t r = read(in, buf, sizeof(buf));
+    if (r < 0 && errno == EINTR)
+      continue;
+    ck_assert_msg(r >= 0, "cannot read %s: %s", src, strerror(errno));
+    if (r == 0)
+      break;
+    write_all(out, buf, (size_t)r, dst);
+  }
+  close(in);
+  close(out);
+}
+
+static void copy_tree(const char *src, const char *dst) {
+  DIR *d = opendir(src);
+  ck_assert_msg(d != NULL, "cannot open fixture tree %s: %s", src,
+                strerror(errno));
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    char s[PATHSZ], t[PATHSZ];
+    join(s, src, de->d_name);
+    join(t, dst, de->d_name);
+    struct stat st;
+    ck_assert_int_eq(lstat(s, &st), 0);
+    if (S_ISDIR(st.st_mode)) {
+      ck_assert_msg(mkdir(t, 0755) == 0, "mkdir %s: %s", t, strerror(errno));
+      copy_tree(s, t);
+    } else if (S_ISREG(st.st_mode)) {
+      copy_file(s, t);
+    }
+  }
+  closedir(d);
+}
+
+/* rm -rf, quietly: also used by teardown after a failure. */
+static void rm_tree(const char *path) {
+  DIR *d = opendir(path);
+  if (d != NULL) {
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        continue;
+      char p[PATHSZ];
+      if (snprintf(p, sizeof(p), "%s/%s", path, de->d_name) >= PATHSZ)
+        continue;
+      struct stat st;
+      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        rm_tree(p);
+      else
+        unlink(p);
+    }
+    closedir(d);
+  }
+  rmdir(path);
+}
+
+/* A directory per test case, made and removed by the runner itself (an
+ * unchecked fixture): in fork mode a failed test skips its own teardown,
+ * and what it left is removed with this. */
+static char case_dir[PATHSZ];
+
+static void case_dir_make(void) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(case_dir, sizeof(case_dir), "%s/pidio-block-XXXXXX",
+           tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
+  if (mkdtemp(case_dir) == NULL)
+    case_dir[0] = '\0';
+}
+
+static void case_dir_remove(void) {
+  if (case_dir[0] != '\0')
+    rm_tree(case_dir);
+  case_dir[0] = '\0';
+}
+
+/* A writable copy of fixtures/<fixture> in base/proc, opened as ProcRoot. */
+static void open_tree(const char *fixture) {
+  ck_assert_msg(case_dir[0] != '\0', "no temporary directory");
+  join(base, case_dir, "test-XXXXXX");
+  ck_assert_msg(mkdtemp(base) != NULL, "mkdtemp: %s", strerror(errno));
+  join(root, base, "proc");
+  ck_assert_int_eq(mkdir(root, 0755), 0);
+  char src[PATHSZ];
+  snprintf(src, sizeof(src), "%s", fixture_path(fixture));
+  copy_tree(src, root);
+  ck_assert_int_eq(pidio_proc_open(&proc, root), 0);
+}
+
+static void open_real(void) {
+  ck_assert_int_eq(pidio_proc_open(&proc, "/proc"), 0);
+}
+
+/* Write a file of the tree IN PLACE (same inode): the block holds io
+ * descriptors open and preads them, so a rename would go unseen. */
+static void put(const char *rel, const char *data, size_t len) {
+  char p[PATHSZ];
+  join(p, root, rel);
+  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ck_assert_msg(fd >= 0, "cannot write %s: %s", p, strerror(errno));
+  write_all(fd, data, len, p);
+  close(fd);
+}
+
+static void put_pidfile(const char *name, const char *content, char *path) {
+  join(path, base, name);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ck_assert_msg(fd >= 0, "cannot write %s: %s", path, strerror(errno));
+  write_all(fd, content, strlen(content), path);
+  close(fd);
+}
+
+static void pid_rel(char *out, pid_t pid, const char *file) {
+  snprintf(out, 64, "%d/%s", (int)pid, file);
+}
+
+static void io_get(pid_t pid, pidio_io_t *io) {
+  char rel[64], p[PATHSZ], buf[1024];
+  pid_rel(rel, pid, "io");
+  join(p, root, rel);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  ck_assert_msg(fd >= 0, "cannot open %s: %s", p, strerror(errno));
+  ssize_t r = read(fd, buf, sizeof(buf));
+  close(fd);
+  ck_assert_msg(r >= 0, "cannot read %s", p);
+  ck_assert_int_eq(pidio_parse_io(buf, (size_t)r, io), 0);
+}
+
+static void io_put(pid_t pid, const pidio_io_t *io) {
+  char buf[1024], rel[64];
+  size_t len = 0;
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s: %" PRIu64 "\n",
+                            pidio_field_names[f], io->v[f]);
+  pid_rel(rel, pid, "io");
+  put(rel, buf, len);
+}
+
+static void io_add(pidio_io_t *a, const pidio_io_t *b) {
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    a->v[f] += b->v[f];
+}
+
+/* Raise the counters of pid by inc, in place; add inc to *sum if given. */
+static void io_bump(pid_t pid, const pidio_io_t *inc, pidio_io_t *sum) {
+  pidio_io_t io;
+  io_get(pid, &io);
+  io_add(&io, inc);
+  io_put(pid, &io);
+  if (sum != NULL)
+    io_add(sum, inc);
+}
+
+/* Increments that differ from field to field and from seed to seed. */
+static pidio_io_t inc_of(uint64_t seed) {
+  pidio_io_t io;
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    io.v[f] = seed * 1000 * (uint64_t)(f + 1) + (uint64_t)f + 1;
+  return io;
+}
+
+static void write_stat(pid_t pid, const char *comm, pid_t ppid,
+                       uint64_t start) {
+  char line[512], rel[64];
+  int n = snprintf(line, sizeof(line),
+                   "%d (%s) S %d %d %d 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 "
+                   "1 0 %" PRIu64,
+                   (int)pid, comm, (int)ppid, (int)pid, (int)pid, start);
+  ck_assert(n > 0 && (size_t)n < sizeof(line) - 64);
+  size_t len = (size_t)n;
+  for (int field = 23; field <= 52; field++)
+    len += (size_t)snprintf(line + len, sizeof(line) - len, " 0");
+  line[len++] = '\n';
+  pid_rel(rel, pid, "stat");
+  put(rel, line, len);
+}
+
+/* A new process directory: stat, cmdline (NUL-separated) and io. */
+static void add_proc(pid_t pid, const char *comm, pid_t ppid, uint64_t start,
+                     const char *cmdline, size_t cmdlen, const pidio_io_t *io) {
+  char rel[64], p[PATHSZ];
+  snprintf(rel, sizeof(rel), "%d", (int)pid);
+  join(p, root, rel);
+  ck_assert_msg(mkdir(p, 0755) == 0, "mkdir %s: %s", p, strerror(errno));
+  write_stat(pid, comm, ppid, start);
+  pid_rel(rel, pid, "cmdline");
+  put(rel, cmdline, cmdlen);
+  io_put(pid, io);
+}
+
+static void remove_proc(pid_t pid) {
+  char rel[64], p[PATHSZ];
+  snprintf(rel, sizeof(rel), "%d", (int)pid);
+  join(p, root, rel);
+  rm_tree(p);
+  ck_assert_msg(access(p, F_OK) != 0, "%s still there", p);
+}
+
+/* --- blocks --------------------------------------------------------------- */
+
+static void make_sel(pidio_select_t *s, const char *name, const char *cmdline,
+                     pid_t pid, const char *pidfile) {
+  char err[256] = "";
+  pidio_select_init(s);
+  if (name != NULL)
+    ck_assert_msg(pidio_select_set_name(s, name, err, sizeof(err)) == 0, "%s",
+                  err);
+  if (cmdline != NULL)
+    ck_assert_msg(pidio_select_set_cmdline(s, cmdline, err, sizeof(err)) == 0,
+                  "%s", err);
+  if (pid != 0)
+    ck_assert_msg(pidio_select_set_pid(s, (double)pid, err, sizeof(err)) == 0,
+                  "%s", err);
+  if (pidfile != NULL)
+    ck_assert_msg(pidio_select_set_pidfile(s, pidfile, err, sizeof(err)) == 0,
+                  "%s", err);
+}
+
+static void start_block(const char *name, const char *cmdline, pid_t pid,
+                        const char *pidfile) {
+  pidio_select_t s;
+  make_sel(&s, name, cmdline, pid, pidfile);
+  pidio_block_init(&blk, &proc, &s);
+  blk_live = true;
+}
+
+static pidio_report_t update_line(int line) {
+  pidio_report_t r;
+  int rc = pidio_block_update(&blk, &r);
+  ck_assert_msg(rc == 0, "line %d: pidio_block_update: %s", line,
+                strerror(-rc));
+  return r;
+}
+#define update() update_line(__LINE__)
+
+/* Members after one update of a fresh block with these selectors. */
+static unsigned matched_by(const char *name, const char *cmdline, pid_t pid,
+                           const char *pidfile) {
+  pidio_select_t s;
+  pidio_block_t b;
+  pidio_report_t r;
+  make_sel(&s, name, cmdline, pid, pidfile);
+  pidio_block_init(&b, &proc, &s);
+  int rc = pidio_block_update(&b, &r);
+  pidio_block_free(&b);
+  ck_assert_int_eq(rc, 0);
+  ck_assert_uint_eq(r.garbled, 0);
+  return r.matched;
+}
+
+static void assert_io_eq(const pidio_io_t *got, const pidio_io_t *want,
+                         int line) {
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    ck_assert_msg(got->v[f] == want->v[f],
+                  "line %d: %s is %" PRIu64 ", expected %" PRIu64, line,
+                  pidio_field_names[f], got->v[f], want->v[f]);
+}
+#define ck_assert_total(want) assert_io_eq(&blk.total, (want), __LINE__)
+
+static const pidio_io_t zero_io;
+
+/* --- setup and teardown ------------------------------------------------- */
+
+static void setup(void) {
+  base[0] = root[0] = '\0';
+  proc = (pidio_proc_t){.root_fd = -1};
+  blk_live = false;
+  nkids = 0;
+}
+
+static void teardown(void) {
+  for (size_t i = 0; i < nkids; i++)
+    if (kids[i] > 0) {
+      kill(kids[i], SIGKILL);
+      while (waitpid(kids[i], NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+  nkids = 0;
+  if (devnull_fd >= 0)
+    close(devnull_fd);
+  devnull_fd = -1;
+  if (blk_live)
+    pidio_block_free(&blk);
+  blk_live = false;
+  pidio_proc_close(&proc);
+  if (base[0] != '\0')
+    rm_tree(base);
+  base[0] = '\0';
+}
+
+/* === A. fixture trees ==================================================== */
+
+START_TEST(t_select_name_exact_comm) {
+  open_tree("proc-basic");
+  ck_assert_uint_eq(matched_by("nginx", NULL, 0, NULL), 3);
+  ck_assert_uint_eq(matched_by("python3", NULL, 0, NULL), 2);
+  ck_assert_uint_eq(matched_by("Web Content", NULL, 0, NULL), 1);
+  ck_assert_uint_eq(matched_by("systemd", NULL, 0, NULL), 1);
+  /* Exact: no prefix, no case folding, not the command line. */
+  ck_assert_uint_eq(matched_by("ngin", NULL, 0, NULL), 0);
+  ck_assert_uint_eq(matched_by("NGINX", NULL, 0, NULL), 0);
+  ck_assert_uint_eq(matched_by("Web", NULL, 0, NULL), 0);
+  ck_assert_uint_eq(matched_by("init", NULL, 0, NULL), 0);
+}
+END_TEST
+
+START_TEST(t_select_cmdline_regex) {
+  open_tree("proc-basic");
+  ck_assert_uint_eq(matched_by(NULL, "worker\\.py", 0, NULL), 1);
+  ck_assert_uint_eq(matched_by(NULL, "^/usr/bin/python3 /srv/app/", 0, NULL),
+                    2);
+  ck_assert_uint_eq(matched_by(NULL, "^nginx: worker process$", 0, NULL), 2);
+  ck_assert_uint_eq(matched_by(NULL, "nginx", 0, NULL), 3);
+  /* Arguments are joined by single spaces. */
+  ck_assert_uint_eq(matched_by(NULL, "-contentproc -childID 3 tab$", 0, NULL),
+                    1);
+  ck_assert_uint_eq(matched_by(NULL, "checkpointer $", 0, NULL), 1);
+  ck_assert_uint_eq(matched_by(NULL, "nothing-runs-this", 0, NULL), 0);
+}
+END_TEST
+
+START_TEST(t_select_and) {
+  open_tree("proc-basic");
+  ck_assert_uint_eq(matched_by("python3", "manage\\.py", 0, NULL), 1);
+  ck_assert_uint_eq(matched_by("nginx", "worker", 0, NULL), 2);
+  ck_assert_uint_eq(matched_by("nginx", "python", 0, NULL), 0);
+  ck_assert_uint_eq(matched_by("python3", "nginx", 0, NULL), 0);
+}
+END_TEST
+
+START_TEST(t_select_pid) {
+  open_tree("proc-basic");
+  ck_assert_uint_eq(matched_by(NULL, NULL, 410, NULL), 1);
+  ck_assert_uint_eq(matched_by(NULL, NULL, 1, NULL), 1);
+  ck_assert_uint_eq(matched_by(NULL, NULL, 999, NULL), 0);
+  ck_assert_uint_eq(matched_by("nginx", NULL, 410, NULL), 1);
+  ck_assert_uint_eq(matched_by("python3", NULL, 410, NULL), 0);
+  ck_assert_uint_eq(matched_by(NULL, "manage", 521, NULL), 1);
+  ck_assert_uint_eq(matched_by(NULL, "manage", 520, NULL), 0);
+}
+END_TEST
+
+START_TEST(t_select_pidfile) {
+  char pf[PATHSZ];
+  open_tree("proc-basic");
+  put_pidfile("app.pid", "520\n", pf);
+  ck_assert_uint_eq(matched_by(NULL, NULL, 0, pf), 1);
+  ck_assert_uint_eq(matched_by("python3", NULL, 0, pf), 1);
+  ck_assert_uint_eq(matched_by("nginx", NULL, 0, pf), 0);
+  /* Pid and PidFile together: both must name the process. */
+  ck_assert_uint_eq(matched_by(NULL, NULL, 520, pf), 1);
+  ck_assert_uint_eq(matched_by(NULL, NULL, 521, pf), 0);
+  put_pidfile("app.pid", "  411 \n\n", pf);
+  ck_assert_uint_eq(matched_by("nginx", "worker", 0, pf), 1);
+  /* A valid pid that is not running: no member, no error. */
+  put_pidfile("app.pid", "9999\n", pf);
+  start_block(NULL, NULL, 0, pf);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_int_eq(r.pidfile_err, 0);
+}
+END_TEST
+
+START_TEST(t_first_update_is_baseline) {
+  open_tree("proc-basic");
+  pidio_io_t io;
+  io_get(411, &io);
+  ck_assert(io.v[PIDIO_RCHAR] > 0 && io.v[PIDIO_WCHAR] > 0);
+  start_block("nginx", NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 3);
+  ck_assert_uint_eq(r.garbled, 0);
+  ck_assert_uint_eq(r.unreadable, 0);
+  ck_assert_int_eq(r.list_err, 0);
+  ck_assert_total(&zero_io); /* no start-up spike */
+  r = update();
+  ck_assert_uint_eq(r.matched, 3);
+  ck_assert_total(&zero_io);
+}
+END_TEST
+
+START_TEST(t_increments_summed) {
+  open_tree("proc-basic");
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io;
+  pidio_io_t a = inc_of(1), b = inc_of(7), c = inc_of(1000003);
+  io_bump(410, &a, &want);
+  io_bump(411, &b, &want);
+  io_bump(412, &c, &want);
+  /* Non-members: not counted. */
+  pidio_io_t x = inc_of(55);
+  io_bump(520, &x, NULL);
+  io_bump(740, &x, NULL);
+  io_bump(1, &x, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 3);
+  ck_assert_uint_eq(r.garbled, 0);
+  ck_assert_total(&want);
+
+  /* Nothing changed: nothing added. */
+  update();
+  ck_assert_total(&want);
+
+  /* One member moves, then one field of another. */
+  pidio_io_t d = inc_of(3);
+  io_bump(411, &d, &want);
+  io_bump(630, &x, NULL);
+  update();
+  ck_assert_total(&want);
+  pidio_io_t e = zero_io;
+  e.v[PIDIO_CANCELLED_WRITE_BYTES] = 4096;
+  io_bump(412, &e, &want);
+  update();
+  ck_assert_total(&want);
+}
+END_TEST
+
+START_TEST(t_garbled_io) {
+  static const char *const garbage[] = {
+      "garbage\n",
+      "",
+      "rchar: 1\nwchar: 2\n",
+      "rchar: 1\nwchar: 2\nsyscr: 3\nsyscw: 4\nread_bytes: 5\n"
+      "write_bytes: 6\ncancelled_write_bytes: 7", /* no final newline */
+      "rchar: -1\nwchar: 2\nsyscr: 3\nsyscw: 4\nread_bytes: 5\n"
+      "write_bytes: 6\ncancelled_write_bytes: 7\n",
+      "rchar: 99999999999999999999999\nwchar: 2\nsyscr: 3\nsyscw: 4\n"
+      "read_bytes: 5\nwrite_bytes: 6\ncancelled_write_bytes: 7\n",
+  };
+  open_tree("proc-basic");
+  pidio_io_t orig;
+  io_get(411, &orig);
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io;
+  for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+    pidio_io_t a = inc_of(i + 1);
+    io_bump(410, &a, &want); /* the others still count */
+    put("411/io", garbage[i], strlen(garbage[i]));
+    pidio_report_t r = update();
+    ck_assert_msg(r.garbled == 1, "garbage %zu: garbled %u", i, r.garbled);
+    ck_assert_int_eq(r.garbled_pid, 411);
+    ck_assert_uint_eq(r.matched, 3);
+    ck_assert_total(&want);
+  }
+  /* Larger than any io file the kernel writes. */
+  char big[700];
+  memset(big, '7', sizeof(big));
+  big[sizeof(big) - 1] = '\n';
+  put("411/io", big, sizeof(big));
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.garbled, 1);
+  ck_assert_total(&want);
+
+  /* Readable again: counted from its last good read. */
+  pidio_io_t b = inc_of(42);
+  io_add(&orig, &b);
+  io_put(411, &orig);
+  io_add(&want, &b);
+  r = update();
+  ck_assert_uint_eq(r.garbled, 0);
+  ck_assert_uint_eq(r.matched, 3);
+  ck_assert_total(&want);
+}
+END_TEST
+
+START_TEST(t_counter_down_is_garbled) {
+  open_tree("proc-basic");
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  pidio_io_t io;
+  io_get(410, &io);
+  io.v[PIDIO_WCHAR] -= 1;
+  io.v[PIDIO_SYSCR] += 5; /* a rise in the same read is not trusted either */
+  io_put(410, &io);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.garbled, 1);
+  ck_assert_int_eq(r.garbled_pid, 410);
+  ck_assert_total(&zero_io);
+
+  /* Counted again from the lower values. */
+  pidio_io_t want = zero_io, a = inc_of(9);
+  io_bump(410, &a, &want);
+  r = update();
+  ck_assert_uint_eq(r.garbled, 0);
+  ck_assert_total(&want);
+
+  /* Every counter back to zero: the total does not go down. */
+  io_put(410, &zero_io);
+  r = update();
+  ck_assert_uint_eq(r.garbled, 1);
+  ck_assert_total(&want);
+  pidio_io_t b = inc_of(2);
+  io_bump(410, &b, &want);
+  r = update();
+  ck_assert_uint_eq(r.garbled, 0);
+  ck_assert_total(&want);
+}
+END_TEST
+
+START_TEST(t_newborn_counts_from_birth) {
+  static const char cmd[] = "nginx: worker process";
+  open_tree("proc-basic");
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  pidio_io_t born = inc_of(12345);
+  add_proc(413, "nginx", 410, pidio_proc_boot_ticks() + 100, cmd, sizeof(cmd),
+           &born);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 4);
+  ck_assert_total(&born); /* its whole counters */
+  r = update();
+  ck_assert_total(&born);
+  pidio_io_t want = born, a = inc_of(4);
+  io_bump(413, &a, &want);
+  update();
+  ck_assert_total(&want);
+}
+END_TEST
+
+START_TEST(t_old_process_first_seen_is_baseline) {
+  static const char cmd[] = "nginx: worker process";
+  open_tree("proc-basic");
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  pidio_io_t io = inc_of(777777);
+  add_proc(414, "nginx", 410, 1, cmd, sizeof(cmd), &io);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 4);
+  ck_assert_total(&zero_io);
+  pidio_io_t want = zero_io, a = inc_of(5);
+  io_bump(414, &a, &want);
+  update();
+  ck_assert_total(&want);
+}
+END_TEST
+
+/* A newborn that does not match yet (forked, not yet exec()ed) and matches
+ * one interval later still counts from birth. */
+START_TEST(t_newborn_matching_after_exec) {
+  static const char sh[] = "/bin/sh\0-c\0exec nginx";
+  static const char ng[] = "nginx: worker process";
+  open_tree("proc-basic");
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  pidio_io_t io = inc_of(31);
+  add_proc(415, "sh", 410, pidio_proc_boot_ticks() + 100, sh, sizeof(sh), &io);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 3);
+  ck_assert_total(&zero_io);
+  /* exec(): new comm and command line, same process. */
+  pidio_io_t more = inc_of(8);
+  io_add(&io, &more);
+  write_stat(415, "nginx", 410, pidio_proc_boot_ticks() + 100);
+  put("415/cmdline", ng, sizeof(ng));
+  io_put(415, &io);
+  r = update();
+  ck_assert_uint_eq(r.matched, 4);
+  ck_assert_total(&io);
+}
+END_TEST
+
+START_TEST(t_member_leaves_keeps_its_share) {
+  open_tree("proc-basic");
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, a = inc_of(6), b = inc_of(11);
+  io_bump(411, &a, &want);
+  io_bump(412, &b, &want);
+  update();
+  ck_assert_total(&want);
+
+  remove_proc(412);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  ck_assert_total(&want); /* never goes down */
+
+  /* A member gets a last read when it leaves. */
+  pidio_io_t c = inc_of(13);
+  io_bump(411, &c, &want);
+  remove_proc(411);
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+
+  pidio_io_t d = inc_of(17);
+  io_bump(410, &d, &want);
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+  remove_proc(410);
+  r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_total(&want);
+}
+END_TEST
+
+/* The same pid, a new directory and a later start time: a new process. */
+START_TEST(t_pid_reused_is_new_member) {
+  static const char cmd[] = "nginx: worker process";
+  open_tree("proc-basic");
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, a = inc_of(21);
+  io_bump(412, &a, &want);
+  update();
+  ck_assert_total(&want);
+
+  /* Build the new 412 beside the old one, so that its inode differs. */
+  char p_old[PATHSZ], p_new[PATHSZ], p_412[PATHSZ];
+  join(p_412, root, "412");
+  join(p_old, base, "412.old");
+  join(p_new, root, "900");
+  pidio_io_t born = inc_of(333);
+  add_proc(900, "nginx", 410, pidio_proc_boot_ticks() + 100, cmd, sizeof(cmd),
+           &born);
+  ck_assert_int_eq(rename(p_412, p_old), 0);
+  ck_assert_int_eq(rename(p_new, p_412), 0);
+  /* The stat says pid 900; rewrite it as 412. */
+  write_stat(412, "nginx", 410, pidio_proc_boot_ticks() + 100);
+  io_add(&want, &born);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 3);
+  ck_assert_total(&want);
+}
+END_TEST
+
+START_TEST(t_pidfile_errors) {
+  char pf[PATHSZ];
+  open_tree("proc-basic");
+  join(pf, base, "missing.pid");
+  start_block(NULL, NULL, 0, pf);
+  pidio_report_t r = update();
+  ck_assert_int_eq(r.pidfile_err, -ENOENT);
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_total(&zero_io);
+
+  put_pidfile("missing.pid", "not a pid\n", pf);
+  r = update();
+  ck_assert_int_eq(r.pidfile_err, -EINVAL);
+  ck_assert_uint_eq(r.matched, 0);
+
+  put_pidfile("missing.pid", "0\n", pf);
+  r = update();
+  ck_assert_int_eq(r.pidfile_err, -EINVAL);
+
+  put_pidfile("missing.pid", "410\n", pf);
+  r = update();
+  ck_assert_int_eq(r.pidfile_err, 0);
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&zero_io);
+  pidio_io_t want = zero_io, a = inc_of(3);
+  io_bump(410, &a, &want);
+  r = update();
+  ck_assert_total(&want);
+
+  /* The pidfile goes: no member, the total stays. */
+  ck_assert_int_eq(unlink(pf), 0);
+  r = update();
+  ck_assert_int_eq(r.pidfile_err, -ENOENT);
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_total(&want);
+
+  /* A directory is not a pidfile (whichever error says so). */
+  ck_assert_int_eq(mkdir(pf, 0755), 0);
+  r = update();
+  ck_assert_int_lt(r.pidfile_err, 0);
+  ck_assert_int_ne(r.pidfile_err, -ENOENT);
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_total(&want);
+}
+END_TEST
+
+/* The pidfile names another process: the old one leaves (with a last read),
+ * the new one is counted from its first sighting. */
+START_TEST(t_pidfile_moves) {
+  char pf[PATHSZ];
+  open_tree("proc-basic");
+  put_pidfile("app.pid", "520\n", pf);
+  start_block(NULL, NULL, 0, pf);
+  update();
+  pidio_io_t want = zero_io, a = inc_of(5), b = inc_of(6);
+  io_bump(520, &a, &want);
+  io_bump(521, &b, NULL);
+  put_pidfile("app.pid", "521\n", pf);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+  io_bump(521, &b, &want);
+  io_bump(520, &a, NULL);
+  update();
+  ck_assert_total(&want);
+}
+END_TEST
+
+START_TEST(t_proc_root_errors) {
+  pidio_proc_t p;
+  ck_assert_int_eq(pidio_proc_open(&p, "/nonexistent-pidio-root/proc"),
+                   -ENOENT);
+  open_tree("proc-basic");
+  char file[PATHSZ];
+  join(file, root, "uptime");
+  ck_assert_int_eq(pidio_proc_open(&p, file), -ENOTDIR);
+
+  /* ProcRoot removed under an open block. */
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  rm_tree(root);
+  pidio_report_t r;
+  int rc = pidio_block_update(&blk, &r);
+  ck_assert_int_lt(rc, 0);
+  ck_assert_int_eq(r.list_err, rc);
+  ck_assert_total(&zero_io);
+}
+END_TEST
+
+/* === B. the real /proc ==================================================== */
+
+static bool have_proc_io(void) { return access("/proc/self/io", R_OK) == 0; }
+
+static unsigned name_seq;
+
+/* A process name no other test (nor a parallel run) uses. */
+static void unique_name(char out[16]) {
+  snprintf(out, 16, "pt%d.%u", (int)getpid() % 10000000, name_seq++ % 10000);
+}
+
+static char zeros[65536];
+
+/* --- in the children: async-signal-safe calls only --- */
+
+static void kid_die(void) __attribute__((noreturn));
+static void kid_die(void) {
+  for (;;)
+    kill(getpid(), SIGKILL);
+}
+
+static void kid_start(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent)
+    kid_die();
+  signal(SIGCHLD, SIG_DFL); /* reaped children fold into this process */
+}
+
+static pid_t kid_fork(void) {
+  pid_t me = getpid();
+  pid_t p = fork();
+  if (p == 0)
+    kid_start(me);
+  return p;
+}
+
+static void kid_name(const char *name) {
+  prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
+
+/* Exactly n bytes in write(2) calls of chunk bytes (the last may be
+ * shorter): wchar rises by n, syscw by ceil(n / chunk). */
+static void kid_write(uint64_t n, size_t chunk) {
+  if (chunk > sizeof(zeros))
+    kid_die();
+  while (n > 0) {
+    size_t len = n < chunk ? (size_t)n : chunk;
+    ssize_t w = write(devnull_fd, zeros, len);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w != (ssize_t)len)
+      kid_die(); /* the totals would be wrong: the test will say so */
+    n -= (uint64_t)w;
+  }
+}
+
+static void kid_nap(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
+static void kid_reap(pid_t p) {
+  while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+    ;
+}
+
+static void kid_reap_all(void) {
+  for (;;) {
+    pid_t w = waitpid(-1, NULL, 0);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return;
+  }
+}
+
+static void kid_wait_stopped(pid_t p) {
+  int st;
+  while (waitpid(p, &st, WUNTRACED) < 0 && errno == EINTR)
+    ;
+}
+
+static void kid_stop_forever(void) __attribute__((noreturn));
+static void kid_stop_forever(void) {
+  for (;;)
+    raise(SIGSTOP);
+}
+
+/* --- in the test --- */
+
+typedef void (*kid_main_t)(const void *arg);
+
+static pid_t spawn(kid_main_t fn, const void *arg) {
+  ck_assert_uint_lt(nkids, MAX_KIDS);
+  if (devnull_fd < 0)
+    devnull_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ck_assert_int_ge(devnull_fd, 0);
+  pid_t p = kid_fork();
+  if (p == 0) {
+    /* No ck_assert here: in fork mode a passing check writes to the
+     * runner's pipe, which is I/O of this process. */
+    fn(arg);
+    kid_die();
+  }
+  ck_assert_msg(p > 0, "fork: %s", strerror(errno));
+  kids[nkids++] = p;
+  return p;
+}
+
+static void wait_stop(pid_t p) {
+  int st = 0;
+  pid_t w;
+  while ((w = waitpid(p, &st, WUNTRACED)) < 0 && errno == EINTR)
+    ;
+  ck_assert_msg(w == p && WIFSTOPPED(st), "child %d did not stop (status %#x)",
+                (int)p, (unsigned)st);
+}
+
+static void resume(pid_t p) { ck_assert_int_eq(kill(p, SIGCONT), 0); }
+
+static void kill_and_reap(pid_t p) {
+  ck_assert_int_eq(kill(p, SIGKILL), 0);
+  pid_t w;
+  while ((w = waitpid(p, NULL, 0)) < 0 && errno == EINTR)
+    ;
+  ck_assert_int_eq(w, p);
+  for (size_t i = 0; i < nkids; i++)
+    if (kids[i] == p)
+      kids[i] = 0;
+}
+
+static void nap_ms(long ms) { kid_nap(ms); }
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* How long a family of test processes may take, even under valgrind. */
+#define FAMILY_DEADLINE 25.0
+
+/* Under valgrind the children's I/O includes the tool's own (its scheduler
+ * lock is a pipe): the exact figures are then only checked against what the
+ * kernel itself reports. */
+static bool under_valgrind(void) {
+  const char *p = getenv("LD_PRELOAD");
+  return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
+/* What the kernel says of a (stopped) process: the truth to compare with. */
+static void proc_io(pid_t pid, pidio_io_t *io) {
+  char p[64], buf[1024];
+  snprintf(p, sizeof(p), "/proc/%d/io", (int)pid);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  ck_assert_msg(fd >= 0, "cannot open %s: %s", p, strerror(errno));
+  ssize_t r = read(fd, buf, sizeof(buf));
+  close(fd);
+  ck_assert_msg(r > 0, "cannot read %s", p);
+  ck_assert_int_eq(pidio_parse_io(buf, (size_t)r, io), 0);
+}
+
+static pidio_io_t io_minus(const pidio_io_t *a, const pidio_io_t *b) {
+  pidio_io_t d;
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    ck_assert(a->v[f] >= b->v[f]);
+    d.v[f] = a->v[f] - b->v[f];
+  }
+  return d;
+}
+
+/* The one child of parent (the test's processes have at most one alive). */
+static pid_t find_child(pid_t parent) {
+  pidio_pidlist_t l = {0};
+  ck_assert_int_eq(pidio_proc_list(&proc, &l), 0);
+  pid_t found = 0;
+  for (size_t i = 0; i < l.n && found == 0; i++) {
+    int dfd = pidio_proc_open_pid(&proc, l.e[i].pid);
+    if (dfd < 0)
+      continue;
+    pidio_stat_t st;
+    if (pidio_proc_read_stat(dfd, &st) == 0 && st.ppid == parent)
+      found = l.e[i].pid;
+    close(dfd);
+  }
+  pidio_pidlist_free(&l);
+  ck_assert_msg(found > 0, "no child of %d", (int)parent);
+  return found;
+}
+
+/* A child that writes `pre` bytes, stops (the test takes its baseline),
+ * writes `n` bytes in `chunk`-byte calls, and stops for good. */
+typedef struct writer {
+  char name[16];
+  uint64_t pre, n;
+  size_t chunk;
+} writer_t;
+
+static void writer_main(const void *arg) {
+  const writer_t *w = arg;
+  kid_name(w->name);
+  kid_write(w->pre, 4096);
+  raise(SIGSTOP);
+  kid_write(w->n, w->chunk);
+  kid_stop_forever();
+}
+
+static void real_writer(bool by_name) {
+  if (!have_proc_io())
+    return;
+  open_real();
+  writer_t w = {.pre = 777, .n = 1000000, .chunk = 1000};
+  unique_name(w.name);
+  pid_t kid = spawn(writer_main, &w);
+  wait_stop(kid);
+  if (by_name)
+    start_block(w.name, NULL, 0, NULL);
+  else
+    start_block(NULL, NULL, kid, NULL);
+
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_uint_eq(r.unreadable, 0);
+  ck_assert_total(&zero_io); /* its 777 bytes came before: baseline */
+  pidio_io_t at0, at1;
+  proc_io(kid, &at0);
+
+  resume(kid);
+  wait_stop(kid);
+  proc_io(kid, &at1);
+  pidio_io_t want = io_minus(&at1, &at0);
+  if (!under_valgrind()) {
+    ck_assert_uint_eq(want.v[PIDIO_WCHAR], 1000000);
+    ck_assert_uint_eq(want.v[PIDIO_SYSCW], 1000);
+  }
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+
+  /* Killed and reaped: never read again, the total stays. */
+  kill_and_reap(kid);
+  r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_uint_eq(r.garbled, 0);
+  ck_assert_total(&want);
+  r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_total(&want);
+}
+
+START_TEST(t_real_by_pid) { real_writer(false); }
+END_TEST
+
+START_TEST(t_real_by_name) { real_writer(true); }
+END_TEST
+
+/* Started after the first update: counted from birth. */
+static void newborn_main(const void *arg) {
+  const writer_t *w = arg;
+  kid_name(w->name);
+  kid_write(w->n, w->chunk);
+  kid_stop_forever();
+}
+
+START_TEST(t_real_newborn) {
+  if (!have_proc_io())
+    return;
+  open_real();
+  writer_t w = {.n = 300000, .chunk = 1000};
+  unique_name(w.name);
+  start_block(w.name, NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  pid_t kid = spawn(newborn_main, &w);
+  wait_stop(kid);
+  pidio_io_t born;
+  proc_io(kid, &born);
+  if (!under_valgrind()) {
+    ck_assert_uint_eq(born.v[PIDIO_WCHAR], 300000);
+    ck_assert_uint_eq(born.v[PIDIO_SYSCW], 300);
+  }
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&born);
+  kill_and_reap(kid);
+  r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_total(&born);
+}
+END_TEST
+
+/* P forks C; the block sees C (70000 bytes); C writes 30000 more and is
+ * reaped by P; P writes 5000. With P a member too, C's last 30000 reach the
+ * block through P and C's first 70000 are not counted twice. With P not a
+ * member, the block keeps what it saw of C. */
+typedef struct family {
+  char pname[16], cname[16];
+} family_t;
+
+static void family_main(const void *arg) {
+  const family_t *f = arg;
+  kid_name(f->pname);
+  raise(SIGSTOP); /* S1: baseline */
+  pid_t c = kid_fork();
+  if (c == 0) {
+    kid_name(f->cname);
+    kid_write(70000, 10000);
+    raise(SIGSTOP);
+    kid_write(30000, 10000);
+    kid_die();
+  }
+  if (c < 0)
+    kid_die();
+  kid_wait_stopped(c);
+  raise(SIGSTOP); /* S2: C is alive and stopped */
+  kill(c, SIGCONT);
+  kid_reap(c);
+  kid_write(5000, 5000);
+  kid_stop_forever(); /* S3 */
+}
+
+START_TEST(t_real_member_child_reaped_by_member) {
+  if (!have_proc_io())
+    return;
+  open_real();
+  family_t f;
+  unique_name(f.pname);
+  memcpy(f.cname, f.pname, sizeof(f.cname));
+  pid_t p = spawn(family_main, &f);
+  wait_stop(p);
+  start_block(f.pname, NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&zero_io);
+  pidio_io_t p0, p1, c1;
+  proc_io(p, &p0);
+
+  resume(p);
+  wait_stop(p);
+  proc_io(find_child(p), &c1);
+  proc_io(p, &p1);
+  if (!under_valgrind()) {
+    ck_assert_uint_eq(c1.v[PIDIO_WCHAR], 70000);
+    ck_assert_uint_eq(p1.v[PIDIO_WCHAR], p0.v[PIDIO_WCHAR]);
+  }
+  /* C from birth, and P's own increment (nothing, but under valgrind). */
+  pidio_io_t want = io_minus(&p1, &p0);
+  io_add(&want, &c1);
+  r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  ck_assert_total(&want);
+
+  resume(p);
+  wait_stop(p);
+  proc_io(p, &p1);
+  want = io_minus(&p1, &p0); /* C folded into P */
+  if (!under_valgrind()) {
+    ck_assert_uint_eq(want.v[PIDIO_WCHAR], 105000);
+    ck_assert_uint_eq(want.v[PIDIO_SYSCW], 11);
+  }
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+  r = update();
+  ck_assert_total(&want);
+}
+END_TEST
+
+START_TEST(t_real_member_child_reaped_by_nonmember) {
+  if (!have_proc_io())
+    return;
+  open_real();
+  family_t f;
+  unique_name(f.pname);
+  unique_name(f.cname);
+  pid_t p = spawn(family_main, &f);
+  wait_stop(p);
+  start_block(f.cname, NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  resume(p);
+  wait_stop(p);
+  pidio_io_t c1;
+  proc_io(find_child(p), &c1);
+  if (!under_valgrind())
+    ck_assert_uint_eq(c1.v[PIDIO_WCHAR], 70000);
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&c1);
+  resume(p);
+  wait_stop(p);
+  r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_total(&c1); /* what was seen of C; nothing of P */
+}
+END_TEST
+
+/* --- a member parent reaping member children while the block updates --- */
+
+typedef struct loop_stats {
+  unsigned rounds, with_children, max_matched;
+} loop_stats_t;
+
+/* Update every nap_ms (0: back to back) until p stops. The total must
+ * never go down. */
+static loop_stats_t update_until_stopped(pid_t p, long nap) {
+  loop_stats_t ls = {0, 0, 0};
+  pidio_io_t prev = blk.total;
+  double deadline = now_s() + FAMILY_DEADLINE;
+  for (;;) {
+    if (nap > 0)
+      nap_ms(nap);
+    pidio_report_t r = update();
+    ls.rounds++;
+    if (r.matched > 1)
+      ls.with_children++;
+    if (r.matched > ls.max_matched)
+      ls.max_matched = r.matched;
+    for (int f = 0; f < PIDIO_NFIELDS; f++)
+      ck_assert_msg(blk.total.v[f] >= prev.v[f], "round %u: %s went down",
+                    ls.rounds, pidio_field_names[f]);
+    prev = blk.total;
+    int st = 0;
+    pid_t w = waitpid(p, &st, WUNTRACED | WNOHANG);
+    if (w == p) {
+      ck_assert_msg(WIFSTOPPED(st), "P ended (status %#x)", (unsigned)st);
+      return ls;
+    }
+    ck_assert_msg(now_s() < deadline, "P did not finish");
+  }
+}
+
+/* After one more update, the block holds exactly what the family wrote
+ * since the baseline: all of it is in P's io now (every child is reaped),
+ * and P (stopped) reports it. Natively that is also the known figure. */
+static void assert_family_total(pid_t p, const pidio_io_t *p0, uint64_t wchar,
+                                uint64_t syscw, const loop_stats_t *ls) {
+  pidio_io_t p1;
+  proc_io(p, &p1);
+  pidio_io_t want = io_minus(&p1, p0);
+  if (!under_valgrind()) {
+    ck_assert_msg(want.v[PIDIO_WCHAR] == wchar,
+                  "the test's processes wrote %" PRIu64 " bytes, not %" PRIu64,
+                  want.v[PIDIO_WCHAR], wchar);
+    ck_assert_msg(want.v[PIDIO_SYSCW] == syscw,
+                  "the test's processes made %" PRIu64 " writes, not %" PRIu64,
+                  want.v[PIDIO_SYSCW], syscw);
+  }
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    int64_t off = (int64_t)(blk.total.v[f] - want.v[f]);
+    ck_assert_msg(blk.total.v[f] == want.v[f],
+                  "%s: the block counted %" PRIu64
+                  ", the processes did %" PRIu64 ": off by %+" PRId64
+                  " (%u rounds, %u saw children alive, "
+                  "at most %u members at once)",
+                  pidio_field_names[f], blk.total.v[f], want.v[f], off,
+                  ls->rounds, ls->with_children, ls->max_matched);
+  }
+}
+
+/* The reaped-children rule: P (a member) forks 50 children C of its own
+ * name in batches of 5; each C writes exactly 100000 bytes and is reaped
+ * by P, which writes 12345 bytes itself. The test updates every 50 ms
+ * meanwhile, so some children are seen alive, some never. */
+#define FAN_BATCHES 10
+#define FAN_PER_BATCH 5
+#define FAN_CHILD_BYTES 100000
+#define FAN_P_FIRST 5
+#define FAN_P_PER_BATCH 1234
+#define FAN_WCHAR                                                              \
+  ((uint64_t)FAN_BATCHES * FAN_PER_BATCH * FAN_CHILD_BYTES + FAN_P_FIRST +     \
+   (uint64_t)FAN_BATCHES * FAN_P_PER_BATCH)
+/* Slow children: 5 calls of 20000; fast ones: 4 calls of 25000; P: 11. */
+#define FAN_SYSCW                                                              \
+  ((uint64_t)FAN_BATCHES * (5 + (FAN_PER_BATCH - 1) * 4) + 1 + FAN_BATCHES)
+
+static void fan_main(const void *arg) {
+  const char *name = arg;
+  kid_name(name);
+  raise(SIGSTOP); /* baseline */
+  kid_write(FAN_P_FIRST, 4096);
+  for (int b = 0; b < FAN_BATCHES; b++) {
+    for (int k = 0; k < FAN_PER_BATCH; k++) {
+      pid_t c = kid_fork();
+      if (c < 0)
+        kid_die();
+      if (c == 0) {
+        if (k == 0) {
+          /* Lives about 60 ms: likely seen alive, several times. */
+          for (int i = 0; i < 5; i++) {
+            if (i > 0)
+              kid_nap(15);
+            kid_write(FAN_CHILD_BYTES / 5, 65536);
+          }
+        } else {
+          kid_write(FAN_CHILD_BYTES, FAN_CHILD_BYTES / 4);
+        }
+        kid_die();
+      }
+    }
+    kid_reap_all();
+    kid_write(FAN_P_PER_BATCH, 4096);
+  }
+  kid_stop_forever();
+}
+
+START_TEST(t_real_reaped_children_fold_into_member_parent) {
+  if (!have_proc_io())
+    return;
+  open_real();
+  char name[16];
+  unique_name(name);
+  pid_t p = spawn(fan_main, name);
+  wait_stop(p);
+  start_block(name, NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&zero_io);
+  pidio_io_t p0;
+  proc_io(p, &p0);
+  resume(p);
+  loop_stats_t ls = update_until_stopped(p, 50);
+  assert_family_total(p, &p0, FAN_WCHAR, FAN_SYSCW, &ls);
+
+  /* P reaped by the test (not a member): it leaves, the total stays. */
+  pidio_io_t before = blk.total;
+  kill_and_reap(p);
+  r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_total(&before);
+}
+END_TEST
+
+/* Two levels: P forks 5 C (one at a time); each C forks 4 G, reaps them,
+ * writes 777 bytes and lingers; P reaps each C and finally writes 100. All
+ * share one name. */
+#define NEST_C 5
+#define NEST_G 4
+#define NEST_G_BYTES 10000
+#define NEST_C_BYTES 777
+#define NEST_P_BYTES 100
+#define NEST_WCHAR                                                             \
+  ((uint64_t)NEST_C * (NEST_G * NEST_G_BYTES + NEST_C_BYTES) + NEST_P_BYTES)
+/* G 0: 2 calls; the others: 4 calls; C: 1; P: 1. */
+#define NEST_SYSCW ((uint64_t)NEST_C * (2 + (NEST_G - 1) * 4 + 1) + 1)
+
+static void nest_main(const void *arg) {
+  const char *name = arg;
+  kid_name(name);
+  raise(SIGSTOP);
+  for (int i = 0; i < NEST_C; i++) {
+    pid_t c = kid_fork();
+    if (c < 0)
+      kid_die();
+    if (c == 0) {
+      for (int j = 0; j < NEST_G; j++) {
+        pid_t g = kid_fork();
+        if (g < 0)
+          kid_die();
+        if (g == 0) {
+          if (j == 0) {
+            kid_write(NEST_G_BYTES / 2, 65536);
+            kid_nap(30);
+            kid_write(NEST_G_BYTES / 2, 65536);
+          } else {
+            kid_write(NEST_G_BYTES, NEST_G_BYTES / 4);
+          }
+          kid_die();
+        }
+      }
+      kid_reap_all();
+      kid_write(NEST_C_BYTES, 4096);
+      kid_nap(20);
+      kid_die();
+    }
+    kid_reap(c);
+  }
+  kid_write(NEST_P_BYTES, 4096);
+  kid_stop_forever();
+}
+
+START_TEST(t_real_grandchildren_fold_through_two_levels) {
+  if (!have_proc_io())
+    return;
+  open_real();
+  char name[16];
+  unique_name(name);
+  pid_t p = spawn(nest_main, name);
+  wait_stop(p);
+  start_block(name, NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  pidio_io_t p0;
+  proc_io(p, &p0);
+  resume(p);
+  loop_stats_t ls = update_until_stopped(p, 10);
+  assert_family_total(p, &p0, NEST_WCHAR, NEST_SYSCW, &ls);
+}
+END_TEST
+
+/* The same rule with the updates back to back while P forks and reaps
+ * children as fast as it can: many children are read alive just before
+ * they are reaped, which is the race the rule has to get right. */
+#define STORM_BATCHES 100
+#define STORM_PER_BATCH 8
+#define STORM_BYTES 10000
+#define STORM_WCHAR                                                            \
+  ((uint64_t)STORM_BATCHES * STORM_PER_BATCH * STORM_BYTES + 1)
+#define STORM_SYSCW ((uint64_t)STORM_BATCHES * STORM_PER_BATCH + 1)
+
+static void storm_main(const void *arg) {
+  const char *name = arg;
+  kid_name(name);
+  raise(SIGSTOP);
+  for (int b = 0; b < STORM_BATCHES; b++) {
+    for (int k = 0; k < STORM_PER_BATCH; k++) {
+      pid_t c = kid_fork();
+      if (c < 0)
+        kid_die();
+      if (c == 0) {
+        kid_write(STORM_BYTES, STORM_BYTES);
+        kid_die();
+      }
+    }
+    kid_reap_all();
+  }
+  kid_write(1, 1);
+  kid_stop_forever();
+}
+
+START_TEST(t_real_reaped_children_back_to_back) {
+  if (!have_proc_io())
+    return;
+  open_real();
+  char name[16];
+  unique_name(name);
+  pid_t p = spawn(storm_main, name);
+  wait_stop(p);
+  start_block(name, NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  pidio_io_t p0;
+  proc_io(p, &p0);
+  resume(p);
+  loop_stats_t ls = update_until_stopped(p, 0);
+  assert_family_total(p, &p0, STORM_WCHAR, STORM_SYSCW, &ls);
+}
+END_TEST
+
+Suite *make_block_suite(void) {
+  Suite *s = suite_create("block");
+
+  TCase *tc = tcase_create("fixture");
+  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, t_select_name_exact_comm);
+  tcase_add_test(tc, t_select_cmdline_regex);
+  tcase_add_test(tc, t_select_and);
+  tcase_add_test(tc, t_select_pid);
+  tcase_add_test(tc, t_select_pidfile);
+  tcase_add_test(tc, t_first_update_is_baseline);
+  tcase_add_test(tc, t_increments_summed);
+  tcase_add_test(tc, t_garbled_io);
+  tcase_add_test(tc, t_counter_down_is_garbled);
+  tcase_add_test(tc, t_newborn_counts_from_birth);
+  tcase_add_test(tc, t_old_process_first_seen_is_baseline);
+  tcase_add_test(tc, t_newborn_matching_after_exec);
+  tcase_add_test(tc, t_member_leaves_keeps_its_share);
+  tcase_add_test(tc, t_pid_reused_is_new_member);
+  tcase_add_test(tc, t_pidfile_errors);
+  tcase_add_test(tc, t_pidfile_moves);
+  tcase_add_test(tc, t_proc_root_errors);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("real");
+  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, t_real_by_pid);
+  tcase_add_test(tc, t_real_by_name);
+  tcase_add_test(tc, t_real_newborn);
+  tcase_add_test(tc, t_real_member_child_reaped_by_member);
+  tcase_add_test(tc, t_real_member_child_reaped_by_nonmember);
+  tcase_add_test(tc, t_real_reaped_children_fold_into_member_parent);
+  tcase_add_test(tc, t_real_grandchildren_fold_through_two_levels);
+  tcase_add_test(tc, t_real_reaped_children_back_to_back);
+  suite_add_tcase(s, tc);
+  return s;
+}
