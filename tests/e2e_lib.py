@@ -18,6 +18,16 @@ TYPES_DB = os.environ.get("COLLECTD_TYPESDB", "/usr/share/collectd/types.db")
 SRCDIR = os.environ.get("PIDIO_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILDDIR = os.environ.get("PIDIO_BUILDDIR", SRCDIR)
 
+# Process names in the tests are written "pidioe2e-<what>"; each run gets
+# its own prefix instead, so that two runs on one machine (a developer's
+# and CI's, or make check and distcheck) never select each other's
+# processes. Process names are at most 15 characters: "pe12345-caps".
+RUN_PREFIX = "pe%05d" % (os.getpid() % 100000)
+
+
+def run_names(text):
+    return text.replace("pidioe2e-", RUN_PREFIX + "-")
+
 
 def built(path):
     """A file the build made: the plugin lives under .libs (libtool)."""
@@ -79,6 +89,10 @@ class Daemon:
             f.write(body)
         self.user = user
         self.caps = caps
+        with open(self.conf) as f:
+            text = f.read()
+        with open(self.conf, "w") as f:
+            f.write(run_names(text))
         self.proc = None
 
     def command(self, *extra):
@@ -157,6 +171,7 @@ class Writer:
         os.chmod(self.ackdir, 0o777)
         cmd = [built("tests/pidio-writer"), "--ack", self.ackdir]
         if comm:
+            comm = run_names(comm)
             cmd += ["--comm", comm]
         if tag:
             cmd += ["--tag", tag]
