@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 cd "$(dirname "$0")/.."
 . ./contrib/deps.sh
-pidio_install $PIDIO_BUILD_DEPS
+pidio_install $PIDIO_BUILD_DEPS $PIDIO_CHECK_DEPS
 
 jobs=$(nproc 2>/dev/null || echo 2)
 step() { printf '\n=== %s\n' "$*"; }
@@ -23,25 +23,47 @@ step "build"
 make -j"$jobs"
 
 step "unit and end-to-end tests (make check)"
-if ! make -j"$jobs" check; then
-  for log in tests/unit.log tests/e2e.log; do
+e2e_logs="tests/e2e.log tests/e2e_lifecycle.log tests/e2e_pipelines.log tests/stream.log"
+# Tests one after another: several run collectd and time-sensitive writers.
+if ! make check; then
+  for log in tests/unit.log $e2e_logs; do
     [ -f "$log" ] && { echo "--- $log"; cat "$log"; }
   done
   exit 1
 fi
-# The runners' own summaries.
-grep -E '^[0-9]+%: Checks:' tests/unit.log
-grep -E '^[0-9]+ passed, [0-9]+ failed' tests/e2e.log
+# A test that skipped (exit 77) did not run: here everything must run.
+if grep -q '^SKIP:' test-suite.log 2>/dev/null; then
+  grep -A3 '^SKIP' test-suite.log
+  echo "check: a test was skipped; every test must run here" >&2
+  exit 1
+fi
 
 step "make distcheck"
-make -j"$jobs" distcheck
+make distcheck
 
-unit_total=$(sed -n 's/^[0-9]*%: Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' tests/unit.log)
-set -- $unit_total
-unit_failed=$(($2 + $3))
-unit_passed=$(($1 - unit_failed))
-e2e=$(grep -E '^[0-9]+ passed, [0-9]+ failed' tests/e2e.log | tail -n 1)
-e2e_passed=${e2e%% passed*}
-e2e_failed=$(echo "$e2e" | sed 's/.*passed, \([0-9]*\) failed.*/\1/')
+step "Debian package: build, install, run, remove"
+if ! sh tests/deb.sh >tests/deb.log 2>&1; then
+  cat tests/deb.log
+  exit 1
+fi
+grep -E '^(PASS|FAIL)' tests/deb.log
+
+# The runners' own closing lines, added up.
 step "summary"
-echo "check: $((unit_passed + e2e_passed)) passed, $((unit_failed + e2e_failed)) failed"
+passed=0
+failed=0
+add() { passed=$((passed + $1)); failed=$((failed + $2)); }
+unit=$(sed -n 's/^[0-9]*%: Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' tests/unit.log)
+set -- $unit
+echo "unit: $(($1 - $2 - $3)) passed, $(($2 + $3)) failed"
+add $(($1 - $2 - $3)) $(($2 + $3))
+for log in $e2e_logs tests/deb.log; do
+  line=$(grep -E '^([a-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  line=${line#*: }
+  echo "$(basename "$log" .log): $line"
+  p=${line%% passed*}
+  f=$(echo "$line" | sed 's/.*passed, \([0-9]*\) failed.*/\1/')
+  add "$p" "$f"
+done
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -18,3 +18,8 @@ pidio_install() {
 # What building pidio and running its tests needs.
 PIDIO_BUILD_DEPS="gcc make autoconf automake libtool pkg-config check
   collectd-core collectd-dev python3 util-linux procps"
+
+# What the end-to-end pipelines (carbon-cache, InfluxDB) and the Debian
+# package test need on top.
+PIDIO_CHECK_DEPS="graphite-carbon python3-whisper influxdb
+  debhelper dpkg-dev fakeroot build-essential"
