@@ -27,6 +27,8 @@ enum {
   E_ROOT = 1u << 7,      /* member because the selectors match it */
   E_DESC = 1u << 8,      /* member as a descendant of one (Children) */
   E_UNDECIDED = 1u << 9, /* a selector could not be read (EACCES) */
+  E_DEFER = 1u << 10,    /* this round's increment waits (defer_ambiguous) */
+  E_SETTLED = 1u << 11,  /* reaped, and its credit passed on (settle) */
 };
 #define E_ROUND (E_READ | E_GONE | E_REREAD)
 
@@ -401,6 +403,14 @@ static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
     rep->garbled++;
     if (rep->garbled_pid == 0)
       rep->garbled_pid = en->pid;
+  } else {
+    /* Out of descriptors (EMFILE, ENFILE), or an I/O error: this member
+     * is left out of this interval and said so. */
+    rep->failed++;
+    if (rep->failed_pid == 0) {
+      rep->failed_pid = en->pid;
+      rep->failed_err = rc;
+    }
   }
 }
 
@@ -421,7 +431,33 @@ static pidio_entry_t *member_parent(pidio_block_t *b, const pidio_entry_t *c) {
 
 static int by_start_desc(const void *x, const void *y) {
   const pidio_entry_t *a = x, *c = y;
-  return (a->start < c->start) - (a->start > c->start);
+  if (a->start != c->start)
+    return (a->start < c->start) - (a->start > c->start);
+  /* Start times have a resolution of a clock tick: a child forked in the
+   * same tick is usually the higher pid. pass_on() covers the rest. */
+  return (a->pid < c->pid) - (a->pid > c->pid);
+}
+
+/* Give a reaped member's credit to its member parent: alive, it takes it
+ * off its next increment; reaped in this round and not settled yet, it
+ * passes it on with its own. A parent already settled has passed its
+ * credit up, so this one follows the same way. */
+static void pass_on(pidio_block_t *b, const pidio_entry_t *from,
+                    const pidio_io_t *credit) {
+  const pidio_entry_t *c = from;
+  for (int depth = 0; depth < 64; depth++) {
+    pidio_entry_t *p = member_parent(b, c);
+    if (p == NULL)
+      return;
+    if (p->flags & E_SETTLED) {
+      c = p;
+      continue;
+    }
+    io_add(&p->debt, credit);
+    if (p >= b->e && p < b->e + b->n && !(p->flags & E_DENIED))
+      p->flags |= E_REREAD;
+    return;
+  }
 }
 
 /* Move an alive-table member that turned out reaped into the dead list,
@@ -479,13 +515,16 @@ static void reread_parent(pidio_block_t *b, pidio_entry_t *p,
  * it, and the parent's increment waits one interval, by when the child is
  * gone and its share is settled against the parent's next read. */
 static void defer_ambiguous(pidio_block_t *b) {
+  /* Decided on every read of the round first, applied after: a member
+   * deferred for its own child is still a child whose read tells about
+   * its parent. */
   for (size_t i = 0; i < b->n; i++) {
     pidio_entry_t *c = &b->e[i];
     if (!(c->flags & E_MEMBER) || !(c->flags & E_READ))
       continue;
     pidio_entry_t *p = find(b->e, b->n, c->ppid);
     if (p == NULL || p == c || !(p->flags & E_MEMBER) || !(p->flags & E_READ) ||
-        p->start > c->start)
+        (p->flags & E_DEFER) || p->start > c->start)
       continue;
     int may_hold = 1;
     for (int f = 0; f < PIDIO_NFIELDS && may_hold; f++)
@@ -504,8 +543,11 @@ static void defer_ambiguous(pidio_block_t *b) {
       close(dfd);
     }
     if (reaped)
-      p->flags &= ~(unsigned)E_READ;
+      p->flags |= E_DEFER;
   }
+  for (size_t i = 0; i < b->n; i++)
+    if (b->e[i].flags & E_DEFER)
+      b->e[i].flags &= ~(unsigned)(E_DEFER | E_READ);
 }
 
 /* Pass what reaped members had counted on to their member parents, whose
@@ -528,12 +570,8 @@ static void settle(pidio_block_t *b, pidio_report_t *rep) {
       io_add(&credit, &d->debt);
       memset(&d->debt, 0, sizeof(d->debt));
       reparent_orphans(b, d);
-      pidio_entry_t *p = member_parent(b, d);
-      if (p == NULL)
-        continue;
-      io_add(&p->debt, &credit);
-      if (p >= b->e && p < b->e + b->n && !(p->flags & E_DENIED))
-        p->flags |= E_REREAD;
+      pass_on(b, d, &credit);
+      d->flags |= E_SETTLED;
     }
     for (size_t k = 0; k < b->n; k++)
       if (b->e[k].flags & E_REREAD) {
