@@ -36,7 +36,7 @@ typedef struct pidio_ctx {
   pidio_select_t sel;
   pidio_block_t blk;
   pidio_window_t win;
-  c_complain_t c_denied, c_pidfile, c_garbled, c_list, c_cap;
+  c_complain_t c_denied, c_pidfile, c_garbled, c_list, c_cap, c_failed;
   bool per_process;
   unsigned max_processes;
   pidio_pp_t *pp; /* processes with their own series, by pid */
@@ -169,6 +169,7 @@ static int config_process(const oconfig_item_t *ci) {
   C_COMPLAIN_INIT(&ctx->c_garbled);
   C_COMPLAIN_INIT(&ctx->c_list);
   C_COMPLAIN_INIT(&ctx->c_cap);
+  C_COMPLAIN_INIT(&ctx->c_failed);
 
   int rc = 0;
   bool have_interval = false, have_children = false, have_pp = false,
@@ -490,6 +491,21 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
               PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" is valid again",
               ctx->name, ctx->blk.sel.pidfile);
 
+  if (r->failed > 0)
+    complain(LOG_WARNING, &ctx->c_failed,
+             PIDIO_PLUGIN ": <Process \"%s\">: cannot read %s/%d/io: %s; %u "
+                          "process(es) left out of this interval%s",
+             ctx->name, root, (int)r->failed_pid, STRERROR(-r->failed_err),
+             r->failed,
+             r->failed_err == -EMFILE || r->failed_err == -ENFILE
+                 ? ". Raise collectd's open-file limit (LimitNOFILE in its "
+                   "systemd unit, ulimit -n)"
+                 : "");
+  else if (c_would_release(&ctx->c_failed))
+    c_release(LOG_INFO, &ctx->c_failed,
+              PIDIO_PLUGIN ": <Process \"%s\">: every process is read again",
+              ctx->name);
+
   if (r->garbled > 0)
     complain(LOG_WARNING, &ctx->c_garbled,
              PIDIO_PLUGIN
@@ -530,7 +546,8 @@ static int pidio_read(user_data_t *ud) {
   submit_set(ctx->name, &ctx->blk.total, &ctx->win, t);
   value_t v = {.gauge = (gauge_t)rep.matched};
   submit(ctx->name, "count", "processes", &v, 1);
-  v = (value_t){.gauge = (gauge_t)(rep.unreadable + rep.undecided)};
+  v = (value_t){.gauge =
+                    (gauge_t)(rep.unreadable + rep.undecided + rep.failed)};
   submit(ctx->name, "count", "unreadable", &v, 1);
   if (ctx->per_process)
     submit_processes(ctx, &rep, t);
@@ -560,6 +577,10 @@ static int pidio_init(void) {
     return -1;
   }
   INFO(PIDIO_PLUGIN " " PIDIO_VERSION ": ProcRoot \"%s\"", root);
+  if (!pidio_proc_is_procfs(&proc))
+    NOTICE(PIDIO_PLUGIN ": ProcRoot \"%s\" is not a proc file system; "
+                        "reading it as one (a copy or a test tree)",
+           root);
   if (pending == NULL)
     WARNING(PIDIO_PLUGIN ": loaded without any <Process> block: nothing to "
                          "read");

@@ -39,9 +39,12 @@ typedef struct pidio_report {
   pid_t denied_pid;    /* one such member, for the message */
   unsigned garbled;    /* io files that did not parse */
   pid_t garbled_pid;
-  int pidfile_err;    /* 0, or the negative errno of reading the pidfile */
-  int list_err;       /* 0, or the negative errno of listing ProcRoot */
-  unsigned no_fd;     /* members read without a held descriptor (EMFILE) */
+  int pidfile_err; /* 0, or the negative errno of reading the pidfile */
+  int list_err;    /* 0, or the negative errno of listing ProcRoot */
+  unsigned no_fd;  /* members read without a held descriptor (EMFILE) */
+  unsigned failed; /* members not read for another reason (EMFILE...) */
+  pid_t failed_pid;
+  int failed_err;     /* its negative errno */
   unsigned undecided; /* processes a selector could not read (Exe: EACCES) */
   pid_t undecided_pid;
 } pidio_report_t;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,12 @@ int pidio_proc_open(pidio_proc_t *p, const char *root) {
   }
   p->root_fd = fd;
   return 0;
+}
+
+bool pidio_proc_is_procfs(const pidio_proc_t *p) {
+  struct statfs sf;
+  return fstatfs(p->root_fd, &sf) == 0 &&
+         sf.f_type == 0x9fa0; /* PROC_SUPER_MAGIC */
 }
 
 void pidio_proc_close(pidio_proc_t *p) {

@@ -11,6 +11,7 @@
 
 #include "pidio_parse.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,6 +36,10 @@ typedef struct pidio_pidlist {
 } pidio_pidlist_t;
 
 int pidio_proc_open(pidio_proc_t *p, const char *root);
+
+/* True when the root is a proc file system (a copy or a fixture tree is
+ * not: it works, but its numbers do not move). */
+bool pidio_proc_is_procfs(const pidio_proc_t *p);
 void pidio_proc_close(pidio_proc_t *p);
 
 /* List the numeric entries of the root, sorted by pid. */
