@@ -744,6 +744,224 @@ START_TEST(t_garbled_io_warns) {
 }
 END_TEST
 
+/* === PerProcess and MaxProcesses ========================================== */
+
+static void opt_bool(oconfig_item_t *ci, const char *key, bool value) {
+  stub_ci_bool(stub_ci_child(ci, key), value);
+}
+
+/* What io_bump(pid, seed, ...) adds. */
+static pidio_io_t seed_inc(uint64_t seed) {
+  pidio_io_t io;
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    io.v[f] = seed * 1000 * (uint64_t)(f + 1) + (uint64_t)f + 1;
+  return io;
+}
+
+static void io_plus(pidio_io_t *a, const pidio_io_t *b) {
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    a->v[f] += b->v[f];
+}
+
+/* io_bump that also adds the increment to a process's own sum. */
+static void bump_pp(pid_t pid, uint64_t seed, pidio_io_t *block,
+                    pidio_io_t *own) {
+  io_bump(pid, seed, block);
+  pidio_io_t inc = seed_inc(seed);
+  io_plus(own, &inc);
+}
+
+static void remove_pid_dir(pid_t pid) {
+  char rel[32], p[PATHSZ];
+  snprintf(rel, sizeof(rel), "%d", (int)pid);
+  join(p, root, rel);
+  rm_tree(p);
+  ck_assert_msg(access(p, F_OK) != 0, "%s still there", p);
+}
+
+/* A process's own four series hold exactly these counters. */
+static void assert_pp_series(const char *pi, const pidio_io_t *t) {
+  assert_derive(pi, "io_octets", NULL, t->v[PIDIO_RCHAR], t->v[PIDIO_WCHAR], 2);
+  assert_derive(pi, "io_ops", NULL, t->v[PIDIO_SYSCR], t->v[PIDIO_SYSCW], 2);
+  assert_derive(pi, "disk_octets", NULL, t->v[PIDIO_READ_BYTES],
+                t->v[PIDIO_WRITE_BYTES], 2);
+  assert_derive(pi, "total_bytes", "cancelled_write_bytes",
+                t->v[PIDIO_CANCELLED_WRITE_BYTES], 0, 1);
+  ck_assert_msg(stub_find(pi, "count", "processes") == NULL,
+                "%s has a count of its own", pi);
+}
+
+static size_t count_instance(const char *pi) {
+  size_t n = 0;
+  for (size_t i = 0; i < stub_nvalues; i++)
+    if (strcmp(stub_values[i].plugin_instance, pi) == 0)
+      n++;
+  return n;
+}
+
+/* The seven pidio_rate gauges of pi are there, positive, and in the
+ * proportions of inc (the increment of every field over the window): the
+ * elapsed time is the same for all seven. */
+static void assert_rates_like(const char *pi, const pidio_io_t *inc) {
+  ck_assert_uint_eq(count_type(pi, "pidio_rate"), PIDIO_NFIELDS);
+  const stub_value_t *r0 =
+      must_find(pi, "pidio_rate", pidio_field_names[PIDIO_RCHAR], 1);
+  ck_assert_msg(r0->values[0].gauge > 0, "%s: rate rchar %g", pi,
+                r0->values[0].gauge);
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    const stub_value_t *v =
+        must_find(pi, "pidio_rate", pidio_field_names[f], 1);
+    double got = v->values[0].gauge * (double)inc->v[PIDIO_RCHAR];
+    double want = r0->values[0].gauge * (double)inc->v[f];
+    ck_assert_msg(got > 0 && got >= want * (1 - 1e-9) &&
+                      got <= want * (1 + 1e-9),
+                  "%s: rate %s is %g, rchar's is %g, expected the ratio "
+                  "%" PRIu64 "/%" PRIu64,
+                  pi, pidio_field_names[f], v->values[0].gauge,
+                  r0->values[0].gauge, inc->v[f], inc->v[PIDIO_RCHAR]);
+  }
+}
+
+/* <Process "web"> Name "nginx"; PerProcess true; MaxProcesses 2 selects
+ * 410, 411 and 412: the two lowest pids get series of their own, a single
+ * WARNING says why the third has none, the block still counts all three.
+ * When 411 leaves, 412 takes its place. <Process "py"> has no PerProcess:
+ * no series per process. */
+START_TEST(t_per_process_max) {
+  open_tree();
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  oconfig_item_t *p = process_ci(ci, "web");
+  opt_str(p, "Name", "nginx");
+  opt_bool(p, "PerProcess", true);
+  opt_num(p, "MaxProcesses", 2);
+  opt_str(process_ci(ci, "py"), "Name", "python3");
+  ck_assert_int_eq(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_eq(stub_init_cb(), 0);
+
+  pidio_io_t web = {{0}}, py = {{0}}, p410 = {{0}}, p411 = {{0}}, p412 = {{0}};
+  read_once();
+  assert_series("web", &web, 3);
+  assert_series("py", &py, 2);
+  assert_pp_series("web-410", &p410);
+  assert_pp_series("web-411", &p411);
+  ck_assert_uint_eq(count_instance("web-412"), 0);
+  ck_assert_uint_eq(count_instance("py-520"), 0);
+  ck_assert_uint_eq(count_instance("py-521"), 0);
+  ck_assert_uint_eq(stub_nvalues, 6 + 2 * 4 + 6);
+  ck_assert_msg(count_logged(LOG_WARNING, "<Process \"web\">",
+                             "3 processes match", "MaxProcesses 2") == 1,
+                "log:%s", log_text());
+  ck_assert_uint_eq(count_logged(LOG_WARNING, NULL, NULL, NULL), 1);
+
+  bump_pp(410, 1, &web, &p410);
+  bump_pp(411, 2, &web, &p411);
+  bump_pp(412, 3, &web, &p412);
+  io_bump(520, 4, &py);
+  read_once();
+  assert_series("web", &web, 3);
+  assert_series("py", &py, 2);
+  assert_pp_series("web-410", &p410);
+  assert_pp_series("web-411", &p411);
+  ck_assert_uint_eq(count_instance("web-412"), 0);
+  ck_assert_uint_eq(count_instance("py-520"), 0);
+  ck_assert_uint_eq(stub_nvalues, 6 + 2 * 4 + 6);
+  ck_assert_uint_eq(count_type(NULL, "pidio_rate"), 0);
+  ck_assert_msg(count_logged(LOG_WARNING, NULL, NULL, NULL) == 1, "log:%s",
+                log_text());
+
+  /* 411 does some more I/O and exits: its series stop, 412 gets series
+   * holding everything it did since it became a member. */
+  bump_pp(411, 5, &web, &p411);
+  bump_pp(412, 6, &web, &p412);
+  remove_pid_dir(411);
+  read_once();
+  assert_series("web", &web, 2);
+  assert_pp_series("web-410", &p410);
+  assert_pp_series("web-412", &p412);
+  ck_assert_uint_eq(count_instance("web-411"), 0);
+  ck_assert_uint_eq(stub_nvalues, 6 + 2 * 4 + 6);
+  ck_assert_msg(count_logged(LOG_INFO, "<Process \"web\">",
+                             "every process has its own series again",
+                             NULL) == 1,
+                "log:%s", log_text());
+  ck_assert_uint_eq(count_logged(LOG_WARNING, NULL, NULL, NULL), 1);
+
+  bump_pp(410, 7, &web, &p410);
+  bump_pp(412, 8, &web, &p412);
+  read_once();
+  assert_series("web", &web, 2);
+  assert_pp_series("web-410", &p410);
+  assert_pp_series("web-412", &p412);
+  ck_assert_uint_eq(count_instance("web-411"), 0);
+  ck_assert_uint_eq(count_logged(LOG_WARNING, NULL, NULL, NULL), 1);
+  ck_assert_uint_eq(count_logged(LOG_INFO, NULL, "series again", NULL), 1);
+  stub_shutdown();
+}
+END_TEST
+
+/* With Window 3 a process's series carry pidio_rate gauges from its second
+ * read with series on. */
+START_TEST(t_per_process_window) {
+  open_tree();
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  oconfig_item_t *p = process_ci(ci, "web");
+  opt_str(p, "Name", "nginx");
+  opt_bool(p, "PerProcess", true);
+  opt_num(p, "MaxProcesses", 2);
+  opt_num(p, "Window", 3);
+  ck_assert_int_eq(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_eq(stub_init_cb(), 0);
+
+  pidio_io_t web = {{0}}, p410 = {{0}}, p411 = {{0}}, p412 = {{0}};
+  read_once();
+  ck_assert_uint_eq(count_type(NULL, "pidio_rate"), 0);
+  ck_assert_uint_eq(stub_nvalues, 6 + 2 * 4);
+
+  bump_pp(410, 1, &web, &p410);
+  bump_pp(411, 2, &web, &p411);
+  bump_pp(412, 3, &web, &p412);
+  read_once();
+  assert_series("web", &web, 3);
+  assert_pp_series("web-410", &p410);
+  assert_pp_series("web-411", &p411);
+  assert_rates_like("web", &web);
+  assert_rates_like("web-410", &p410);
+  assert_rates_like("web-411", &p411);
+  ck_assert_uint_eq(count_instance("web-412"), 0);
+  ck_assert_uint_eq(stub_nvalues,
+                    (6 + PIDIO_NFIELDS) + 2 * (4 + PIDIO_NFIELDS));
+
+  /* 411 leaves; 412 gets series, without rates at its first read. */
+  remove_pid_dir(411);
+  pidio_io_t inc412 = {{0}};
+  bump_pp(412, 4, &web, &inc412);
+  io_plus(&p412, &inc412);
+  read_once();
+  assert_pp_series("web-410", &p410);
+  assert_pp_series("web-412", &p412);
+  ck_assert_uint_eq(count_type("web-412", "pidio_rate"), 0);
+  ck_assert_uint_eq(count_instance("web-411"), 0);
+  assert_rates_like("web-410", &p410); /* its window still holds read 1 */
+  ck_assert_uint_eq(count_type(NULL, "pidio_rate"), 2 * PIDIO_NFIELDS);
+
+  /* Its second read: rates over what it did in between. */
+  pidio_io_t inc412b = {{0}};
+  bump_pp(412, 5, &web, &inc412b);
+  io_plus(&p412, &inc412b);
+  read_once();
+  assert_pp_series("web-412", &p412);
+  assert_rates_like("web-412", &inc412b);
+  ck_assert_uint_eq(count_type(NULL, "pidio_rate"), 3 * PIDIO_NFIELDS);
+  stub_shutdown();
+}
+END_TEST
+
 Suite *make_adapter_suite(void) {
   Suite *s = suite_create("adapter");
 
@@ -764,5 +982,12 @@ Suite *make_adapter_suite(void) {
   tcase_add_test(tc, t_pidfile_missing_warns_once);
   tcase_add_test(tc, t_garbled_io_warns);
   suite_add_tcase(s, tc);
+  tc = tcase_create("per-process");
+  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, t_per_process_max);
+  tcase_add_test(tc, t_per_process_window);
+  suite_add_tcase(s, tc);
+
   return s;
 }

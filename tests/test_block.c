@@ -25,7 +25,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1447,6 +1449,475 @@ START_TEST(t_real_reaped_children_back_to_back) {
 }
 END_TEST
 
+/* === Exe, User, Cgroup and Children on fixtures/proc-select =============
+ *
+ *  pid  comm         ppid start  Uid (real eff ..)  cgroup v2 path
+ *    1  systemd         0     2   0 0 0 0           /init.scope
+ *    2  kthreadd        0     2   0 0 0 0           /            (no exe)
+ *  100  nginx           1  1500   0 0 0 0           /system.slice/nginx.service
+ *  101  sh            100  1600  33 0 0 0           .../nginx.service/worker
+ *  102  gzip          101  1700  33 33 33 33        .../nginx.service/worker
+ *  200  nginx-debug     1  1800  65534 ... /system.slice/nginx.service2 300
+ * bash            1  1900  1000 ...           /system.slice 400  gzip 300  2000
+ * 1000 ...           /user.slice/.../session-2.scope
+ *
+ * 101 and 300 have hybrid cgroup files whose v1 "memory" line names
+ * /system.slice/nginx.service: only the v2 ("0::") line may count.
+ */
+
+/* The exe links, made in the copy: fixture directories ship no symlinks. */
+static const struct {
+  pid_t pid;
+  const char *target;
+} ps_exe[] = {
+    {1, "/usr/lib/systemd/systemd"},
+    {100, "/usr/sbin/nginx"},
+    {101, "/usr/bin/dash"},
+    {102, "/usr/bin/gzip (deleted)"}, /* replaced by an upgrade */
+    {200, "/usr/sbin/nginx-debug"},
+    {300, "/usr/bin/bash"},
+    {400, "/usr/bin/gzip"},
+};
+
+static void ps_put_exe(pid_t pid, const char *target) {
+  char rel[64], p[PATHSZ];
+  pid_rel(rel, pid, "exe");
+  join(p, root, rel);
+  unlink(p);
+  ck_assert_msg(symlink(target, p) == 0, "symlink %s: %s", p, strerror(errno));
+}
+
+static void ps_open(void) {
+  open_tree("proc-select");
+  for (size_t i = 0; i < sizeof(ps_exe) / sizeof(ps_exe[0]); i++)
+    ps_put_exe(ps_exe[i].pid, ps_exe[i].target);
+}
+
+/* A short status file: the lines before Uid as the kernel writes them. */
+static void ps_put_status(pid_t pid, const char *comm, pid_t ppid, uid_t uid) {
+  char buf[512], rel[64];
+  int n = snprintf(buf, sizeof(buf),
+                   "Name:\t%s\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t%d\n"
+                   "Ngid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n"
+                   "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\n"
+                   "FDSize:\t64\nGroups:\t \n",
+                   comm, (int)pid, (int)pid, (int)ppid, (unsigned)uid,
+                   (unsigned)uid, (unsigned)uid, (unsigned)uid, (unsigned)uid,
+                   (unsigned)uid, (unsigned)uid, (unsigned)uid);
+  ck_assert(n > 0 && (size_t)n < sizeof(buf));
+  pid_rel(rel, pid, "status");
+  put(rel, buf, (size_t)n);
+}
+
+/* A new process in the tree: stat, cmdline, io, status (uid 33), cgroup
+ * and exe, as a worker of nginx.service would have. */
+static void ps_add(pid_t pid, const char *comm, pid_t ppid, uint64_t start,
+                   const pidio_io_t *io) {
+  static const char cmd[] = "sleep\0"
+                            "60";
+  static const char cg[] = "0::/system.slice/nginx.service/worker\n";
+  char rel[64];
+  add_proc(pid, comm, ppid, start, cmd, sizeof(cmd), io);
+  ps_put_status(pid, comm, ppid, 33);
+  pid_rel(rel, pid, "cgroup");
+  put(rel, cg, sizeof(cg) - 1);
+  ps_put_exe(pid, "/usr/bin/sleep");
+}
+
+static void ps_set(pidio_select_t *s, const char *opt, const char *value) {
+  char err[256] = "";
+  int rc = 0;
+  if (strcmp(opt, "Name") == 0)
+    rc = pidio_select_set_name(s, value, err, sizeof(err));
+  else if (strcmp(opt, "User") == 0)
+    rc = pidio_select_set_user(s, value, err, sizeof(err));
+  else if (strcmp(opt, "Uid") == 0)
+    rc = pidio_select_set_uid(s, strtod(value, NULL), err, sizeof(err));
+  else if (strcmp(opt, "Cgroup") == 0)
+    rc = pidio_select_set_cgroup(s, value, err, sizeof(err));
+  else if (strcmp(opt, "Exe") == 0)
+    rc = pidio_select_set_exe(s, value, err, sizeof(err));
+  else if (strcmp(opt, "Children") == 0)
+    pidio_select_set_children(s, true);
+  else
+    ck_abort_msg("unknown option %s", opt);
+  ck_assert_msg(rc == 0, "%s \"%s\": %s", opt, value, err);
+}
+
+static void ps_append(char *out, size_t outsz, pid_t pid) {
+  size_t len = strlen(out);
+  snprintf(out + len, outsz - len, "%s%d", len > 0 ? " " : "", (int)pid);
+}
+
+/* The members of b, in pid order: "100 101 102". */
+static const char *ps_members_of(const pidio_block_t *b) {
+  static char out[512];
+  pidio_member_t m[32];
+  size_t n = pidio_block_members(b, m, 32);
+  out[0] = '\0';
+  for (size_t i = 0; i < n; i++)
+    ps_append(out, sizeof(out), m[i].pid);
+  return out;
+}
+#define ps_members() ps_members_of(&blk)
+
+/* What a block with these selectors (option, value pairs, then NULL)
+ * selects in the tree after one update, as a list of pids. Without
+ * Children, pidio_select_match_proc run on every pid directory must give
+ * the same list. */
+static const char *ps_selected(const char *opt, ...) {
+  static char out[512];
+  pidio_select_t s;
+  pidio_select_init(&s);
+  va_list ap;
+  va_start(ap, opt);
+  for (const char *o = opt; o != NULL; o = va_arg(ap, const char *))
+    ps_set(&s, o, va_arg(ap, const char *));
+  va_end(ap);
+
+  /* Each process by itself. */
+  char direct[512] = "";
+  pidio_pidlist_t l = {0};
+  ck_assert_int_eq(pidio_proc_list(&proc, &l), 0);
+  for (size_t i = 0; i < l.n; i++) {
+    int dfd = pidio_proc_open_pid(&proc, l.e[i].pid);
+    ck_assert_int_ge(dfd, 0);
+    pidio_stat_t st;
+    ck_assert_int_eq(pidio_proc_read_stat(dfd, &st), 0);
+    enum pidio_match m = pidio_select_match_proc(&s, dfd, l.e[i].pid, &st, 0);
+    close(dfd);
+    ck_assert_msg(m != PIDIO_MATCH_DENIED, "pid %d: denied", (int)l.e[i].pid);
+    if (m == PIDIO_MATCH_YES)
+      ps_append(direct, sizeof(direct), l.e[i].pid);
+  }
+  pidio_pidlist_free(&l);
+  bool children = s.children;
+
+  /* A block. */
+  pidio_block_t b;
+  pidio_report_t r;
+  pidio_block_init(&b, &proc, &s);
+  int rc = pidio_block_update(&b, &r);
+  snprintf(out, sizeof(out), "%s", ps_members_of(&b));
+  pidio_block_free(&b);
+  ck_assert_int_eq(rc, 0);
+  ck_assert_uint_eq(r.garbled, 0);
+  ck_assert_uint_eq(r.undecided, 0);
+  ck_assert_uint_eq(r.unreadable, 0);
+  unsigned n = out[0] != '\0';
+  for (const char *c = out; *c != '\0'; c++)
+    n += *c == ' ';
+  ck_assert_uint_eq(r.matched, n);
+  if (!children)
+    ck_assert_msg(strcmp(direct, out) == 0,
+                  "pidio_select_match_proc selects \"%s\", the block \"%s\"",
+                  direct, out);
+  return out;
+}
+
+START_TEST(t_ps_user_by_name) {
+  ps_open();
+  struct passwd *pw = getpwnam("root");
+  ck_assert_ptr_nonnull(pw);
+  ck_assert_uint_eq(pw->pw_uid, 0);
+  /* 101 runs setuid root (effective 0) for user 33: not root's. */
+  ck_assert_str_eq(ps_selected("User", "root", NULL), "1 2 100");
+  pw = getpwnam("nobody");
+  ck_assert_ptr_nonnull(pw);
+  if (pw->pw_uid != 65534)
+    ps_put_status(200, "nginx-debug", 1, pw->pw_uid);
+  ck_assert_str_eq(ps_selected("User", "nobody", NULL), "200");
+}
+END_TEST
+
+START_TEST(t_ps_user_by_number) {
+  ps_open();
+  ck_assert_str_eq(ps_selected("Uid", "0", NULL), "1 2 100");
+  ck_assert_str_eq(ps_selected("Uid", "33", NULL), "101 102");
+  ck_assert_str_eq(ps_selected("Uid", "65534", NULL), "200");
+  ck_assert_str_eq(ps_selected("Uid", "1000", NULL), "300 400");
+  ck_assert_str_eq(ps_selected("User", "1000", NULL), "300 400");
+  ck_assert_str_eq(ps_selected("User", "33", NULL), "101 102");
+  /* Nobody runs as 1001 or 3; 100 is not 1000. */
+  ck_assert_str_eq(ps_selected("Uid", "1001", NULL), "");
+  ck_assert_str_eq(ps_selected("Uid", "3", NULL), "");
+  ck_assert_str_eq(ps_selected("Uid", "10", NULL), "");
+}
+END_TEST
+
+START_TEST(t_ps_cgroup_subtree) {
+  ps_open();
+  ck_assert_str_eq(ps_selected("Cgroup", "/system.slice/nginx.service", NULL),
+                   "100 101 102");
+  ck_assert_str_eq(
+      ps_selected("Cgroup", "/system.slice/nginx.service/worker", NULL),
+      "101 102");
+  ck_assert_str_eq(ps_selected("Cgroup", "/system.slice/nginx.service2", NULL),
+                   "200");
+  ck_assert_str_eq(ps_selected("Cgroup", "/system.slice", NULL),
+                   "100 101 102 200 300");
+  ck_assert_str_eq(ps_selected("Cgroup", "/init.scope", NULL), "1");
+  ck_assert_str_eq(ps_selected("Cgroup", "/user.slice", NULL), "400");
+  /* A prefix that is not a whole path component selects nothing. */
+  ck_assert_str_eq(ps_selected("Cgroup", "/system.slice/nginx", NULL), "");
+  ck_assert_str_eq(
+      ps_selected("Cgroup", "/system.slice/nginx.service/work", NULL), "");
+  ck_assert_str_eq(ps_selected("Cgroup", "/system", NULL), "");
+  ck_assert_str_eq(
+      ps_selected("Cgroup", "/system.slice/nginx.service/worker/x", NULL), "");
+  ck_assert_str_eq(ps_selected("Cgroup", "/System.slice", NULL), "");
+}
+END_TEST
+
+START_TEST(t_ps_cgroup_root) {
+  ps_open();
+  ck_assert_str_eq(ps_selected("Cgroup", "/", NULL),
+                   "1 2 100 101 102 200 300 400");
+  ck_assert_str_eq(ps_selected("Cgroup", "//", NULL),
+                   "1 2 100 101 102 200 300 400");
+}
+END_TEST
+
+START_TEST(t_ps_cgroup_trailing_slash) {
+  ps_open();
+  ck_assert_str_eq(ps_selected("Cgroup", "/system.slice/nginx.service/", NULL),
+                   "100 101 102");
+  ck_assert_str_eq(ps_selected("Cgroup", "/system.slice/nginx.service//", NULL),
+                   "100 101 102");
+  ck_assert_str_eq(ps_selected("Cgroup", "/system.slice/", NULL),
+                   "100 101 102 200 300");
+  ck_assert_str_eq(ps_selected("Cgroup", "/system.slice/nginx/", NULL), "");
+}
+END_TEST
+
+START_TEST(t_ps_exe) {
+  ps_open();
+  ck_assert_str_eq(ps_selected("Exe", "/usr/sbin/nginx", NULL), "100");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/sbin/nginx-debug", NULL), "200");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/bin/dash", NULL), "101");
+  /* 102's binary was replaced: its link ends in " (deleted)". */
+  ck_assert_str_eq(ps_selected("Exe", "/usr/bin/gzip", NULL), "102 400");
+  /* Exact: not a prefix, not a directory, not the command name. */
+  ck_assert_str_eq(ps_selected("Exe", "/usr/sbin/ngin", NULL), "");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/sbin", NULL), "");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/sbin/", NULL), "");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/bin/gzi", NULL), "");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/bin/gzip2", NULL), "");
+  ck_assert_str_eq(ps_selected("Exe", "/bin/sh", NULL), "");
+  ck_assert_str_eq(ps_selected("Exe", "/sbin/init", NULL), "");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/lib/systemd/systemd", NULL), "1");
+}
+END_TEST
+
+/* The " (deleted)" suffix is only taken off at the end of the link. */
+START_TEST(t_ps_exe_deleted_suffix) {
+  ps_open();
+  ps_put_exe(100, "/usr/sbin/nginx (deleted)");
+  ps_put_exe(200, "/usr/sbin/nginx (deleted) (deleted)");
+  ps_put_exe(300, "/usr/sbin/nginx (deleted)x");
+  ps_put_exe(400, "/usr/sbin/nginx(deleted)");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/sbin/nginx", NULL), "100");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/sbin/nginx (deleted)", NULL),
+                   "200");
+  ps_put_exe(100, "/usr/sbin/nginx");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/sbin/nginx", NULL), "100");
+}
+END_TEST
+
+START_TEST(t_ps_and) {
+  ps_open();
+  ck_assert_str_eq(ps_selected("Name", "gzip", NULL), "102 400");
+  ck_assert_str_eq(ps_selected("Uid", "33", "Name", "gzip", NULL), "102");
+  ck_assert_str_eq(ps_selected("User", "1000", "Name", "gzip", NULL), "400");
+  ck_assert_str_eq(ps_selected("User", "root", "Name", "gzip", NULL), "");
+  ck_assert_str_eq(ps_selected("User", "root", "Name", "nginx", NULL), "100");
+  ck_assert_str_eq(ps_selected("User", "nobody", "Name", "nginx", NULL), "");
+  ck_assert_str_eq(ps_selected("Name", "nginx", "User", "root", NULL), "100");
+  ck_assert_str_eq(
+      ps_selected("Uid", "33", "Cgroup", "/system.slice/nginx.service", NULL),
+      "101 102");
+  ck_assert_str_eq(ps_selected("User", "root", "Cgroup", "/system.slice", NULL),
+                   "100");
+  ck_assert_str_eq(
+      ps_selected("Exe", "/usr/bin/gzip", "Cgroup", "/system.slice", NULL),
+      "102");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/bin/gzip", "Uid", "1000", NULL),
+                   "400");
+  ck_assert_str_eq(ps_selected("Name", "nginx", "Exe", "/usr/sbin/nginx",
+                               "User", "root", "Cgroup",
+                               "/system.slice/nginx.service", NULL),
+                   "100");
+  ck_assert_str_eq(ps_selected("Name", "nginx", "Exe", "/usr/sbin/nginx",
+                               "User", "root", "Cgroup",
+                               "/system.slice/nginx.service/worker", NULL),
+                   "");
+}
+END_TEST
+
+/* A process that exits while it is looked at: its files are gone. */
+START_TEST(t_ps_files_gone) {
+  char p[PATHSZ];
+  ps_open();
+  join(p, root, "102/status");
+  ck_assert_int_eq(unlink(p), 0);
+  join(p, root, "101/cgroup");
+  ck_assert_int_eq(unlink(p), 0);
+  join(p, root, "100/exe");
+  ck_assert_int_eq(unlink(p), 0);
+  ck_assert_str_eq(ps_selected("Uid", "33", NULL), "101");
+  ck_assert_str_eq(ps_selected("Cgroup", "/system.slice/nginx.service", NULL),
+                   "100 102");
+  ck_assert_str_eq(ps_selected("Exe", "/usr/sbin/nginx", NULL), "");
+  ck_assert_str_eq(ps_selected("Cgroup", "/", NULL), "1 2 100 102 200 300 400");
+}
+END_TEST
+
+START_TEST(t_ps_children_select) {
+  ps_open();
+  ck_assert_str_eq(ps_selected("Name", "nginx", "Children", "", NULL),
+                   "100 101 102");
+  ck_assert_str_eq(ps_selected("Name", "sh", "Children", "", NULL), "101 102");
+  ck_assert_str_eq(ps_selected("Name", "bash", "Children", "", NULL),
+                   "300 400");
+  ck_assert_str_eq(ps_selected("Name", "gzip", "Children", "", NULL),
+                   "102 400");
+  ck_assert_str_eq(ps_selected("Name", "systemd", "Children", "", NULL),
+                   "1 100 101 102 200 300 400");
+  ck_assert_str_eq(ps_selected("Uid", "1000", "Children", "", NULL), "300 400");
+  ck_assert_str_eq(ps_selected("Name", "nosuchprocess", "Children", "", NULL),
+                   "");
+}
+END_TEST
+
+static void ps_start_children(const char *name) {
+  pidio_select_t s;
+  pidio_select_init(&s);
+  ps_set(&s, "Name", name);
+  ps_set(&s, "Children", "");
+  pidio_block_init(&blk, &proc, &s);
+  blk_live = true;
+}
+
+/* Children: 100 matches by name, its child 101 and grandchild 102 join;
+ * 200, a child of 1, does not. Descendants appearing later join from birth
+ * when they started since the previous update, from their first sighting
+ * when older, and not at all when their "parent" started after them (the
+ * ppid is a reused pid). */
+START_TEST(t_ps_children_tree) {
+  ps_open();
+  ps_start_children("nginx");
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 3);
+  ck_assert_str_eq(ps_members(), "100 101 102");
+  ck_assert_total(&zero_io); /* all three were running: baseline */
+
+  pidio_io_t want = zero_io, x = inc_of(50);
+  pidio_io_t a = inc_of(1), b = inc_of(2), c = inc_of(3);
+  io_bump(100, &a, &want);
+  io_bump(101, &b, &want);
+  io_bump(102, &c, &want);
+  io_bump(200, &x, NULL);
+  io_bump(1, &x, NULL);
+  io_bump(300, &x, NULL);
+  io_bump(400, &x, NULL);
+  r = update();
+  ck_assert_uint_eq(r.matched, 3);
+  ck_assert_uint_eq(r.garbled, 0);
+  ck_assert_total(&want);
+
+  /* The boot ticks when that update started. */
+  uint64_t prev = blk.prev_ticks;
+  ck_assert(prev > 2000 && prev <= pidio_proc_boot_ticks());
+  /* 103, child of 102, started since: all of its counters count. */
+  pidio_io_t born = inc_of(4321);
+  ps_add(103, "sleep", 102, prev, &born);
+  /* 104, child of 100, started just before: counted from now on. */
+  pidio_io_t old = inc_of(9876);
+  ps_add(104, "sleep", 100, prev - 1, &old);
+  /* 105 names 100 as its parent but started before 100 did. */
+  pidio_io_t stranger = inc_of(5555);
+  ps_add(105, "sleep", 100, 1400, &stranger);
+  r = update();
+  ck_assert_uint_eq(r.matched, 5);
+  ck_assert_str_eq(ps_members(), "100 101 102 103 104");
+  io_add(&want, &born);
+  ck_assert_total(&want);
+
+  pidio_io_t d = inc_of(6), e = inc_of(7), f = inc_of(8);
+  io_bump(103, &d, &want);
+  io_bump(104, &e, &want);
+  io_bump(105, &f, NULL);
+  r = update();
+  ck_assert_uint_eq(r.matched, 5);
+  ck_assert_str_eq(ps_members(), "100 101 102 103 104");
+  ck_assert_total(&want);
+
+  /* Steady: nothing moves, nothing is added, nobody joins. */
+  r = update();
+  ck_assert_uint_eq(r.matched, 5);
+  ck_assert_total(&want);
+
+  /* What each member added, from pidio_block_members. */
+  pidio_member_t m[8];
+  ck_assert_uint_eq(pidio_block_members(&blk, m, 8), 5);
+  ck_assert_int_eq(m[3].pid, 103);
+  ck_assert_uint_eq(m[3].start, prev);
+  pidio_io_t want103 = born;
+  io_add(&want103, &d);
+  assert_io_eq(&m[3].acc, &want103, __LINE__);
+  ck_assert_int_eq(m[4].pid, 104);
+  ck_assert_uint_eq(m[4].start, prev - 1);
+  assert_io_eq(&m[4].acc, &e, __LINE__);
+  ck_assert_int_eq(m[0].pid, 100);
+  assert_io_eq(&m[0].acc, &a, __LINE__);
+}
+END_TEST
+
+/* A new child and its new child in the same interval, the grandchild with
+ * the lower pid (pids wrap): both join, both from birth. */
+START_TEST(t_ps_children_new_chain) {
+  ps_open();
+  ps_start_children("nginx");
+  update();
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 3);
+  uint64_t prev = blk.prev_ticks;
+  pidio_io_t child = inc_of(11), grandchild = inc_of(22);
+  ps_add(107, "sh", 102, prev + 5, &child);
+  ps_add(106, "sleep", 107, prev + 7, &grandchild);
+  r = update();
+  ck_assert_uint_eq(r.matched, 5);
+  ck_assert_str_eq(ps_members(), "100 101 102 106 107");
+  pidio_io_t want = child;
+  io_add(&want, &grandchild);
+  ck_assert_total(&want);
+  r = update();
+  ck_assert_uint_eq(r.matched, 5);
+  ck_assert_total(&want);
+}
+END_TEST
+
+/* Not a descendant of a member: a new process whose parent is not one, and
+ * a member's "child" older than the member. */
+START_TEST(t_ps_children_not_adopted) {
+  ps_open();
+  ps_start_children("sh");
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  ck_assert_str_eq(ps_members(), "101 102");
+  uint64_t prev = blk.prev_ticks;
+  pidio_io_t io = inc_of(3);
+  ps_add(108, "sleep", 100, prev, &io); /* child of 100: not a member */
+  ps_add(109, "sleep", 200, prev, &io); /* child of an unrelated process */
+  ps_add(110, "sleep", 101, 1599, &io); /* older than 101 (1600) */
+  ps_add(111, "sleep", 101, 1600, &io); /* as old as 101: can be its child */
+  r = update();
+  ck_assert_uint_eq(r.matched, 3);
+  ck_assert_str_eq(ps_members(), "101 102 111");
+  ck_assert_total(&zero_io); /* 111 started before the previous update */
+}
+END_TEST
+
 Suite *make_block_suite(void) {
   Suite *s = suite_create("block");
 
@@ -1485,5 +1956,23 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_real_grandchildren_fold_through_two_levels);
   tcase_add_test(tc, t_real_reaped_children_back_to_back);
   suite_add_tcase(s, tc);
+  tc = tcase_create("proc-select");
+  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, t_ps_user_by_name);
+  tcase_add_test(tc, t_ps_user_by_number);
+  tcase_add_test(tc, t_ps_cgroup_subtree);
+  tcase_add_test(tc, t_ps_cgroup_root);
+  tcase_add_test(tc, t_ps_cgroup_trailing_slash);
+  tcase_add_test(tc, t_ps_exe);
+  tcase_add_test(tc, t_ps_exe_deleted_suffix);
+  tcase_add_test(tc, t_ps_and);
+  tcase_add_test(tc, t_ps_files_gone);
+  tcase_add_test(tc, t_ps_children_select);
+  tcase_add_test(tc, t_ps_children_tree);
+  tcase_add_test(tc, t_ps_children_new_chain);
+  tcase_add_test(tc, t_ps_children_not_adopted);
+  suite_add_tcase(s, tc);
+
   return s;
 }

@@ -704,6 +704,280 @@ START_TEST(test_read_pidfile_symlink_to_file) {
 }
 END_TEST
 
+/* ---- pidio_parse_status_uid --------------------------------------------- */
+
+static int parse_status_fixture(const char *rel, uid_t *out) {
+  static char buf[FIXTURE_MAX];
+  size_t n = fixture_read(rel, buf, sizeof(buf));
+  char *copy = exact_copy(buf, n);
+  int rc = pidio_parse_status_uid(copy, n, out);
+  free(copy);
+  return rc;
+}
+
+static int parse_status_str(const char *s, uid_t *out) {
+  size_t len = strlen(s);
+  char *copy = exact_copy(s, len);
+  int rc = pidio_parse_status_uid(copy, len, out);
+  free(copy);
+  return rc;
+}
+
+START_TEST(test_status_real_root) {
+  uid_t uid = 12345;
+  ck_assert_int_eq(parse_status_fixture("status/real.status", &uid), 0);
+  ck_assert_uint_eq(uid, 0);
+}
+END_TEST
+
+START_TEST(test_status_real_nobody) {
+  uid_t uid = 0;
+  ck_assert_int_eq(parse_status_fixture("status/real-nobody.status", &uid), 0);
+  ck_assert_uint_eq(uid, 65534);
+}
+END_TEST
+
+/* Real uid 1000, effective, saved and filesystem uid 1001: the real one. */
+START_TEST(test_status_real_ruid_euid) {
+  uid_t uid = 0;
+  ck_assert_int_eq(parse_status_fixture("status/real-ruid-euid.status", &uid),
+                   0);
+  ck_assert_uint_eq(uid, 1000);
+}
+END_TEST
+
+START_TEST(test_status_uid_max) {
+  uid_t uid = 0;
+  ck_assert_int_eq(
+      parse_status_fixture("status/ok-uid-4294967294.status", &uid), 0);
+  ck_assert_uint_eq(uid, 4294967294u);
+}
+END_TEST
+
+/* Tabs (the kernel's separator) and spaces, several of them. */
+START_TEST(test_status_blanks) {
+  uid_t uid = 0;
+  ck_assert_int_eq(
+      parse_status_fixture("status/ok-uid-mixed-blanks.status", &uid), 0);
+  ck_assert_uint_eq(uid, 1000);
+  ck_assert_int_eq(parse_status_str("Uid:\t1\t2\t3\t4\n", &uid), 0);
+  ck_assert_uint_eq(uid, 1);
+  ck_assert_int_eq(parse_status_str("Uid: 5 6 7 8\n", &uid), 0);
+  ck_assert_uint_eq(uid, 5);
+  ck_assert_int_eq(parse_status_str("Uid:\t\t\t9\t\t10\t11\t12\n", &uid), 0);
+  ck_assert_uint_eq(uid, 9);
+  ck_assert_int_eq(
+      parse_status_str("Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t7\n", &uid), 0);
+  ck_assert_uint_eq(uid, 0);
+}
+END_TEST
+
+/* Only a "Uid:" line at the start of a line counts. */
+START_TEST(test_status_uid_key_exact) {
+  uid_t uid = 0;
+  ck_assert_int_eq(parse_status_str("Gid:\t5\t5\t5\t5\n", &uid), -EINVAL);
+  ck_assert_int_eq(parse_status_str("uid:\t5\t5\t5\t5\n", &uid), -EINVAL);
+  ck_assert_int_eq(parse_status_str(" Uid:\t5\t5\t5\t5\n", &uid), -EINVAL);
+  ck_assert_int_eq(parse_status_str("XUid:\t5\t5\t5\t5\n", &uid), -EINVAL);
+  ck_assert_int_eq(parse_status_str("Ui", &uid), -EINVAL);
+  ck_assert_int_eq(parse_status_str("", &uid), -EINVAL);
+  ck_assert_int_eq(
+      parse_status_str("XUid:\t5\t5\t5\t5\nUid:\t6\t6\t6\t6\n", &uid), 0);
+  ck_assert_uint_eq(uid, 6);
+}
+END_TEST
+
+/* A read cut anywhere in or before the Uid line does not give a uid; cut
+ * right after its newline it does. */
+START_TEST(test_status_cut) {
+  static char buf[FIXTURE_MAX];
+  size_t n = fixture_read("status/real-ruid-euid.status", buf, sizeof(buf));
+  const char *line = strstr(buf, "\nUid:\t1000\t1001\t1001\t1001\n");
+  ck_assert_ptr_nonnull(line);
+  size_t start = (size_t)(line - buf) + 1;
+  size_t end = start + strlen("Uid:\t1000\t1001\t1001\t1001\n");
+  for (size_t len = 0; len < end; len++) {
+    uid_t uid = 77;
+    char *copy = exact_copy(buf, len);
+    int rc = pidio_parse_status_uid(copy, len, &uid);
+    free(copy);
+    ck_assert_msg(rc == -EINVAL, "cut at %zu of %zu: got %d", len, n, rc);
+  }
+  for (size_t len = end; len <= n; len++) {
+    uid_t uid = 77;
+    char *copy = exact_copy(buf, len);
+    int rc = pidio_parse_status_uid(copy, len, &uid);
+    free(copy);
+    ck_assert_msg(rc == 0 && uid == 1000, "cut at %zu: got %d, uid %u", len, rc,
+                  (unsigned)uid);
+  }
+}
+END_TEST
+
+static const struct {
+  const char *file;
+  int rc;
+} status_bad[] = {
+    {"status/bad-no-uid.status", -EINVAL},
+    {"status/bad-truncated-in-uid.status", -EINVAL},
+    {"status/bad-truncated-uid-no-newline.status", -EINVAL},
+    {"status/bad-uid-letters.status", -EINVAL},
+    {"status/bad-uid-trailing-letter.status", -EINVAL},
+    {"status/bad-uid-negative.status", -EINVAL},
+    {"status/bad-uid-empty.status", -EINVAL},
+    {"status/bad-uid-4294967295.status", -ERANGE},
+    {"status/bad-uid-4294967296.status", -ERANGE},
+    {"status/bad-uid-u64-overflow.status", -ERANGE},
+};
+
+START_TEST(test_status_bad) {
+  uid_t uid = 0;
+  int rc = parse_status_fixture(status_bad[_i].file, &uid);
+  ck_assert_msg(rc == status_bad[_i].rc, "%s: got %d, expected %d",
+                status_bad[_i].file, rc, status_bad[_i].rc);
+}
+END_TEST
+
+START_TEST(test_status_bad_literal) {
+  static const struct {
+    const char *text;
+    int rc;
+  } bad[] = {
+      {"Uid:\t4294967295\t0\t0\t0\n", -ERANGE},
+      {"Uid:\t4294967296\t0\t0\t0\n", -ERANGE},
+      {"Uid:\t99999999999999999999\t0\t0\t0\n", -ERANGE},
+      {"Uid:\t0x10\t0\t0\t0\n", -EINVAL},
+      {"Uid:\t+1\t0\t0\t0\n", -EINVAL},
+      {"Uid:\t\n", -EINVAL},
+      {"Uid:\t1000", -EINVAL},
+      {"Uid:\t1000\t1000\t1000\t1000", -EINVAL},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    uid_t uid = 0;
+    int rc = parse_status_str(bad[i].text, &uid);
+    ck_assert_msg(rc == bad[i].rc, "case %zu: got %d, expected %d", i, rc,
+                  bad[i].rc);
+  }
+}
+END_TEST
+
+/* ---- pidio_parse_cgroup ------------------------------------------------- */
+
+/* Parse a cgroup fixture; on success the path is copied into path_out. */
+static int parse_cgroup_fixture(const char *rel, char *path_out, size_t outsz,
+                                size_t *plen_out, size_t *off_out) {
+  static char buf[FIXTURE_MAX];
+  size_t n = fixture_read(rel, buf, sizeof(buf));
+  char *copy = exact_copy(buf, n);
+  const char *path = NULL;
+  size_t plen = 99999;
+  int rc = pidio_parse_cgroup(copy, n, &path, &plen);
+  if (rc == 0) {
+    ck_assert_ptr_nonnull(path);
+    ck_assert_msg(path >= copy && path + plen <= copy + n,
+                  "%s: the path does not point into the buffer", rel);
+    ck_assert_uint_lt(plen, outsz);
+    memcpy(path_out, path, plen);
+    path_out[plen] = '\0';
+    *plen_out = plen;
+    *off_out = (size_t)(path - copy);
+  }
+  free(copy);
+  return rc;
+}
+
+START_TEST(test_cgroup_v2) {
+  char path[256];
+  size_t plen = 0, off = 0;
+  ck_assert_int_eq(
+      parse_cgroup_fixture("cgroup/v2.cgroup", path, sizeof(path), &plen, &off),
+      0);
+  ck_assert_str_eq(path, "/system.slice/nginx.service");
+  ck_assert_uint_eq(plen, 27);
+  ck_assert_uint_eq(off, 3);
+}
+END_TEST
+
+START_TEST(test_cgroup_v2_root) {
+  char path[256];
+  size_t plen = 0, off = 0;
+  ck_assert_int_eq(parse_cgroup_fixture("cgroup/v2-root.cgroup", path,
+                                        sizeof(path), &plen, &off),
+                   0);
+  ck_assert_str_eq(path, "/");
+  ck_assert_uint_eq(plen, 1);
+  ck_assert_uint_eq(off, 3);
+}
+END_TEST
+
+/* A hybrid system: twelve v1 hierarchies, then the v2 line. */
+START_TEST(test_cgroup_hybrid_systemd) {
+  char path[256];
+  size_t plen = 0, off = 0;
+  ck_assert_int_eq(parse_cgroup_fixture("cgroup/hybrid-systemd.cgroup", path,
+                                        sizeof(path), &plen, &off),
+                   0);
+  ck_assert_str_eq(path, "/system.slice/nginx.service");
+  ck_assert_uint_eq(plen, 27);
+  ck_assert_uint_eq(off, 317);
+}
+END_TEST
+
+/* Hybrid with the process left in the v2 root while a v1 controller has
+ * it elsewhere: the v2 line is what counts. */
+START_TEST(test_cgroup_hybrid_root) {
+  char path[256];
+  size_t plen = 0, off = 0;
+  ck_assert_int_eq(parse_cgroup_fixture("cgroup/hybrid-root.cgroup", path,
+                                        sizeof(path), &plen, &off),
+                   0);
+  ck_assert_str_eq(path, "/");
+  ck_assert_uint_eq(plen, 1);
+  ck_assert_uint_eq(off, 118);
+}
+END_TEST
+
+START_TEST(test_cgroup_literal) {
+  static const char text[] = "1:name=systemd:/a\n0::/a/b c/d\n";
+  size_t len = sizeof(text) - 1;
+  char *copy = exact_copy(text, len);
+  const char *path = NULL;
+  size_t plen = 0;
+  ck_assert_int_eq(pidio_parse_cgroup(copy, len, &path, &plen), 0);
+  ck_assert_ptr_eq(path, copy + 21);
+  ck_assert_uint_eq(plen, 8);
+  ck_assert_int_eq(memcmp(path, "/a/b c/d", 8), 0);
+  /* Cut anywhere before the final newline: no complete v2 line. */
+  for (size_t cut = 0; cut < len; cut++) {
+    int rc = pidio_parse_cgroup(copy, cut, &path, &plen);
+    int want = cut == 0 ? -ENOENT : cut == 18 ? -ENOENT : -EINVAL;
+    ck_assert_msg(rc == want, "cut at %zu: got %d, expected %d", cut, rc, want);
+  }
+  free(copy);
+}
+END_TEST
+
+static const struct {
+  const char *file;
+  int rc;
+} cgroup_bad[] = {
+    {"cgroup/v1.cgroup", -ENOENT},
+    {"cgroup/bad-relative.cgroup", -EINVAL},
+    {"cgroup/bad-empty-path.cgroup", -EINVAL},
+    {"cgroup/bad-no-newline.cgroup", -EINVAL},
+    {"cgroup/bad-hybrid-no-newline.cgroup", -EINVAL},
+};
+
+START_TEST(test_cgroup_bad) {
+  char path[256];
+  size_t plen = 0, off = 0;
+  int rc = parse_cgroup_fixture(cgroup_bad[_i].file, path, sizeof(path), &plen,
+                                &off);
+  ck_assert_msg(rc == cgroup_bad[_i].rc, "%s: got %d, expected %d",
+                cgroup_bad[_i].file, rc, cgroup_bad[_i].rc);
+}
+END_TEST
+
 Suite *make_parse_suite(void) {
   Suite *s = suite_create("parse");
 
@@ -771,6 +1045,29 @@ Suite *make_parse_suite(void) {
   tcase_add_test(tc, test_read_pidfile_fifo);
   tcase_add_test(tc, test_read_pidfile_directory);
   tcase_add_test(tc, test_read_pidfile_symlink_to_file);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("status");
+  tcase_add_test(tc, test_status_real_root);
+  tcase_add_test(tc, test_status_real_nobody);
+  tcase_add_test(tc, test_status_real_ruid_euid);
+  tcase_add_test(tc, test_status_uid_max);
+  tcase_add_test(tc, test_status_blanks);
+  tcase_add_test(tc, test_status_uid_key_exact);
+  tcase_add_test(tc, test_status_cut);
+  tcase_add_loop_test(tc, test_status_bad, 0,
+                      (int)(sizeof(status_bad) / sizeof(status_bad[0])));
+  tcase_add_test(tc, test_status_bad_literal);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("cgroup");
+  tcase_add_test(tc, test_cgroup_v2);
+  tcase_add_test(tc, test_cgroup_v2_root);
+  tcase_add_test(tc, test_cgroup_hybrid_systemd);
+  tcase_add_test(tc, test_cgroup_hybrid_root);
+  tcase_add_test(tc, test_cgroup_literal);
+  tcase_add_loop_test(tc, test_cgroup_bad, 0,
+                      (int)(sizeof(cgroup_bad) / sizeof(cgroup_bad[0])));
   suite_add_tcase(s, tc);
 
   return s;

@@ -9,7 +9,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pwd.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define ERRSZ 256
 
@@ -362,6 +366,263 @@ START_TEST(test_free_then_reuse) {
 }
 END_TEST
 
+/* ---- Exe, User, Cgroup, Children setters --------------------------------- */
+
+START_TEST(test_exe_setter) {
+  ck_assert_int_eq(pidio_select_set_exe(&sel, "sbin/nginx", err, ERRSZ),
+                   -EINVAL);
+  ck_assert_str_eq(err, "needs an absolute path, not \"sbin/nginx\"");
+  ck_assert_ptr_null(sel.exe);
+  ck_assert_int_eq(pidio_select_set_exe(&sel, "", err, ERRSZ), -EINVAL);
+  ck_assert_ptr_null(sel.exe);
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), -EINVAL);
+
+  ck_assert_int_eq(pidio_select_set_exe(&sel, "/usr/sbin/nginx", err, ERRSZ),
+                   0);
+  ck_assert_str_eq(sel.exe, "/usr/sbin/nginx");
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), 0);
+  ck_assert(!pidio_select_by_pid(&sel));
+  ck_assert(!pidio_select_wants_cmdline(&sel));
+
+  ck_assert_int_eq(pidio_select_set_exe(&sel, "/usr/bin/gzip", err, ERRSZ),
+                   -EINVAL);
+  ck_assert_str_eq(err, "given twice; a block takes each selector once");
+  ck_assert_str_eq(sel.exe, "/usr/sbin/nginx");
+}
+END_TEST
+
+START_TEST(test_user_by_name) {
+  struct passwd *pw = getpwnam("root");
+  ck_assert_ptr_nonnull(pw);
+  ck_assert_uint_eq(pw->pw_uid, 0);
+  ck_assert_int_eq(pidio_select_set_user(&sel, "root", err, ERRSZ), 0);
+  ck_assert_str_eq(sel.user, "root");
+  ck_assert_uint_eq(sel.uid, 0);
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), 0);
+  pidio_select_free(&sel);
+
+  pw = getpwnam("nobody");
+  ck_assert_ptr_nonnull(pw);
+  uid_t nobody = pw->pw_uid;
+  ck_assert_int_eq(pidio_select_set_user(&sel, "nobody", err, ERRSZ), 0);
+  ck_assert_str_eq(sel.user, "nobody");
+  ck_assert_uint_eq(sel.uid, nobody);
+}
+END_TEST
+
+START_TEST(test_user_by_number) {
+  /* A decimal string is a uid, whether or not a user has it. */
+  ck_assert_int_eq(pidio_select_set_user(&sel, "1000", err, ERRSZ), 0);
+  ck_assert_str_eq(sel.user, "1000");
+  ck_assert_uint_eq(sel.uid, 1000);
+  pidio_select_free(&sel);
+  ck_assert_int_eq(pidio_select_set_user(&sel, "0", err, ERRSZ), 0);
+  ck_assert_uint_eq(sel.uid, 0);
+  pidio_select_free(&sel);
+  ck_assert_int_eq(pidio_select_set_user(&sel, "4294967294", err, ERRSZ), 0);
+  ck_assert_uint_eq(sel.uid, 4294967294u);
+  pidio_select_free(&sel);
+  ck_assert_int_eq(pidio_select_set_user(&sel, "4294967295", err, ERRSZ),
+                   -EINVAL);
+  ck_assert_str_eq(err, "uid 4294967295 is out of range");
+  ck_assert_ptr_null(sel.user);
+  ck_assert_int_eq(pidio_select_set_user(&sel, "99999999999", err, ERRSZ),
+                   -EINVAL);
+  ck_assert_str_eq(err, "uid 99999999999 is out of range");
+  ck_assert_ptr_null(sel.user);
+
+  /* The numeric option form. */
+  ck_assert_int_eq(pidio_select_set_uid(&sel, 33.0, err, ERRSZ), 0);
+  ck_assert_str_eq(sel.user, "33");
+  ck_assert_uint_eq(sel.uid, 33);
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), 0);
+  pidio_select_free(&sel);
+  ck_assert_int_eq(pidio_select_set_uid(&sel, 0.0, err, ERRSZ), 0);
+  ck_assert_str_eq(sel.user, "0");
+  ck_assert_uint_eq(sel.uid, 0);
+  pidio_select_free(&sel);
+  ck_assert_int_eq(pidio_select_set_uid(&sel, 4294967294.0, err, ERRSZ), 0);
+  ck_assert_str_eq(sel.user, "4294967294");
+  ck_assert_uint_eq(sel.uid, 4294967294u);
+}
+END_TEST
+
+START_TEST(test_uid_refused) {
+  static const double bad[] = {-1.0,  0.5,    4294967295.0, 4294967296.0,
+                               1e300, -1e300, INFINITY,     -INFINITY};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    err[0] = '\0';
+    ck_assert_msg(pidio_select_set_uid(&sel, bad[i], err, ERRSZ) == -EINVAL,
+                  "uid %g accepted", bad[i]);
+    ck_assert_str_eq(err, "needs a user name or a uid from 0 to 4294967294");
+    ck_assert_ptr_null(sel.user);
+  }
+  ck_assert_int_eq(pidio_select_set_uid(&sel, NAN, err, ERRSZ), -EINVAL);
+  ck_assert_ptr_null(sel.user);
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), -EINVAL);
+}
+END_TEST
+
+/* What pidio_select_set_user says of a user, asked in a child process: a
+ * lookup that finds nothing in /etc/passwd goes on to other NSS modules,
+ * which stay loaded, and every process the later tests fork would show
+ * their memory to valgrind as possibly lost. */
+typedef struct user_answer {
+  int rc;
+  int user_set; /* sel.user was set */
+  char err[ERRSZ];
+} user_answer_t;
+
+static user_answer_t set_user_in_child(const char *user) {
+  int fds[2];
+  ck_assert_int_eq(pipe(fds), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    user_answer_t a;
+    memset(&a, 0, sizeof(a));
+    pidio_select_t s;
+    pidio_select_init(&s);
+    a.rc = pidio_select_set_user(&s, user, a.err, sizeof(a.err));
+    a.user_set = s.user != NULL;
+    pidio_select_free(&s);
+    ssize_t w = write(fds[1], &a, sizeof(a));
+    _exit(w == (ssize_t)sizeof(a) ? 0 : 1);
+  }
+  close(fds[1]);
+  user_answer_t a;
+  size_t got = 0;
+  while (got < sizeof(a)) {
+    ssize_t r = read(fds[0], (char *)&a + got, sizeof(a) - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    got += (size_t)r;
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "the child asking for \"%s\" failed", user);
+  ck_assert_uint_eq(got, sizeof(a));
+  return a;
+}
+
+/* Resolved when the option is set: a user that does not exist is refused
+ * then, not a block that silently never matches. */
+START_TEST(test_user_unknown) {
+  static const struct {
+    const char *user, *err;
+  } cases[] = {
+      {"no-such-user-pidio", "no such user \"no-such-user-pidio\""},
+      {"", "no such user \"\""},
+      {"-1", "no such user \"-1\""},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    user_answer_t a = set_user_in_child(cases[i].user);
+    ck_assert_msg(a.rc == -EINVAL, "User \"%s\": %d", cases[i].user, a.rc);
+    ck_assert_str_eq(a.err, cases[i].err);
+    ck_assert_int_eq(a.user_set, 0);
+  }
+  /* The same child asking for an existing user gets it. */
+  user_answer_t a = set_user_in_child("root");
+  ck_assert_int_eq(a.rc, 0);
+  ck_assert_int_eq(a.user_set, 1);
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_user_twice) {
+  ck_assert_int_eq(pidio_select_set_user(&sel, "root", err, ERRSZ), 0);
+  ck_assert_int_eq(pidio_select_set_user(&sel, "nobody", err, ERRSZ), -EINVAL);
+  ck_assert_str_eq(err, "given twice; a block takes each selector once");
+  ck_assert_int_eq(pidio_select_set_uid(&sel, 33.0, err, ERRSZ), -EINVAL);
+  ck_assert_str_eq(err, "given twice; a block takes each selector once");
+  ck_assert_str_eq(sel.user, "root");
+  ck_assert_uint_eq(sel.uid, 0);
+}
+END_TEST
+
+START_TEST(test_cgroup_setter) {
+  ck_assert_int_eq(
+      pidio_select_set_cgroup(&sel, "system.slice/nginx.service", err, ERRSZ),
+      -EINVAL);
+  ck_assert_str_eq(err, "needs a cgroup v2 path from the root, like "
+                        "\"/system.slice/nginx.service\", not "
+                        "\"system.slice/nginx.service\"");
+  ck_assert_ptr_null(sel.cgroup);
+  ck_assert_int_eq(pidio_select_set_cgroup(&sel, "", err, ERRSZ), -EINVAL);
+  ck_assert_ptr_null(sel.cgroup);
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), -EINVAL);
+
+  ck_assert_int_eq(
+      pidio_select_set_cgroup(&sel, "/system.slice/nginx.service", err, ERRSZ),
+      0);
+  ck_assert_str_eq(sel.cgroup, "/system.slice/nginx.service");
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), 0);
+  ck_assert_int_eq(pidio_select_set_cgroup(&sel, "/", err, ERRSZ), -EINVAL);
+  ck_assert_str_eq(err, "given twice; a block takes each selector once");
+  ck_assert_str_eq(sel.cgroup, "/system.slice/nginx.service");
+}
+END_TEST
+
+/* "/a/b/" and "/a/b" are the same cgroup; "/" stays "/". */
+START_TEST(test_cgroup_trailing_slash) {
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      {"/system.slice/nginx.service/", "/system.slice/nginx.service"},
+      {"/system.slice/nginx.service///", "/system.slice/nginx.service"},
+      {"/system.slice/", "/system.slice"},
+      {"/", "/"},
+      {"//", "/"},
+      {"///", "/"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    ck_assert_int_eq(pidio_select_set_cgroup(&sel, cases[i].in, err, ERRSZ), 0);
+    ck_assert_msg(strcmp(sel.cgroup, cases[i].out) == 0,
+                  "\"%s\" became \"%s\", expected \"%s\"", cases[i].in,
+                  sel.cgroup, cases[i].out);
+    pidio_select_free(&sel);
+  }
+}
+END_TEST
+
+/* Children widens a selection; it selects nothing by itself. */
+START_TEST(test_children_not_a_selector) {
+  pidio_select_set_children(&sel, true);
+  ck_assert(sel.children);
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), -EINVAL);
+  ck_assert_str_eq(err, "selects nothing: give at least one of Pid, PidFile, "
+                        "Name, CommandLine, Exe, User, Cgroup");
+  ck_assert_int_eq(pidio_select_set_name(&sel, "nginx", err, ERRSZ), 0);
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), 0);
+  pidio_select_set_children(&sel, false);
+  ck_assert(!sel.children);
+}
+END_TEST
+
+START_TEST(test_free_new_selectors) {
+  ck_assert_int_eq(pidio_select_set_exe(&sel, "/bin/x", err, ERRSZ), 0);
+  ck_assert_int_eq(pidio_select_set_user(&sel, "root", err, ERRSZ), 0);
+  ck_assert_int_eq(pidio_select_set_cgroup(&sel, "/a/", err, ERRSZ), 0);
+  pidio_select_set_children(&sel, true);
+  pidio_select_free(&sel);
+  ck_assert_ptr_null(sel.exe);
+  ck_assert_ptr_null(sel.user);
+  ck_assert_ptr_null(sel.cgroup);
+  ck_assert_uint_eq(sel.uid, 0);
+  ck_assert(!sel.children);
+  /* Settable again after a free. */
+  ck_assert_int_eq(pidio_select_set_uid(&sel, 5.0, err, ERRSZ), 0);
+  ck_assert_uint_eq(sel.uid, 5);
+  ck_assert_int_eq(pidio_select_set_cgroup(&sel, "/b", err, ERRSZ), 0);
+  ck_assert_str_eq(sel.cgroup, "/b");
+}
+END_TEST
+
 Suite *make_select_suite(void) {
   Suite *s = suite_create("select");
 
@@ -397,6 +658,20 @@ Suite *make_select_suite(void) {
   tcase_add_test(tc, test_match_name_and_regex);
   tcase_add_test(tc, test_match_pid_only);
   tcase_add_test(tc, test_free_then_reuse);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("exe-user-cgroup");
+  tcase_add_checked_fixture(tc, sel_setup, sel_teardown);
+  tcase_add_test(tc, test_exe_setter);
+  tcase_add_test(tc, test_user_by_name);
+  tcase_add_test(tc, test_user_by_number);
+  tcase_add_test(tc, test_uid_refused);
+  tcase_add_test(tc, test_user_unknown);
+  tcase_add_test(tc, test_user_twice);
+  tcase_add_test(tc, test_cgroup_setter);
+  tcase_add_test(tc, test_cgroup_trailing_slash);
+  tcase_add_test(tc, test_children_not_a_selector);
+  tcase_add_test(tc, test_free_new_selectors);
   suite_add_tcase(s, tc);
 
   return s;
