@@ -38,6 +38,7 @@ typedef struct pidio_ctx {
   pidio_window_t win;
   c_complain_t c_denied, c_pidfile, c_garbled, c_list, c_cap, c_failed;
   bool per_process;
+  bool told_no_cgroup2;
   unsigned max_processes;
   pidio_pp_t *pp; /* processes with their own series, by pid */
   size_t npp;
@@ -505,6 +506,16 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
     c_release(LOG_INFO, &ctx->c_failed,
               PIDIO_PLUGIN ": <Process \"%s\">: every process is read again",
               ctx->name);
+
+  if (r->no_cgroup2_pid != 0 && !ctx->told_no_cgroup2) {
+    /* Once: a host does not change its cgroup layout while running. */
+    WARNING(PIDIO_PLUGIN ": <Process \"%s\">: Cgroup \"%s\" selects on "
+                         "cgroup v2, but %s/%d/cgroup has no cgroup v2 (0::) "
+                         "line: on a cgroup v1 only host this block matches "
+                         "nothing",
+            ctx->name, ctx->blk.sel.cgroup, root, (int)r->no_cgroup2_pid);
+    ctx->told_no_cgroup2 = true;
+  }
 
   if (r->garbled > 0)
     complain(LOG_WARNING, &ctx->c_garbled,

@@ -232,6 +232,8 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
   } else {
     if (m == PIDIO_MATCH_DENIED)
       out->flags |= E_UNDECIDED; /* looked at again every interval */
+    if (m == PIDIO_MATCH_NO_V2 && b->no_cgroup2_pid == 0)
+      b->no_cgroup2_pid = pid;
     if (fresh && !force_fresh)
       out->flags |= E_FRESH;
   }
@@ -745,6 +747,7 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   if ((rc = merge(b, ticks)) != 0 || (rc = leave_if_untargeted(b, ticks)) != 0)
     return rc;
   adopt_descendants(b);
+  rep->no_cgroup2_pid = b->no_cgroup2_pid;
   for (size_t i = 0; i < b->n; i++)
     if (b->e[i].flags & E_UNDECIDED) {
       rep->undecided++;

@@ -44,8 +44,9 @@ typedef struct pidio_report {
   unsigned no_fd;  /* members read without a held descriptor (EMFILE) */
   unsigned failed; /* members not read for another reason (EMFILE...) */
   pid_t failed_pid;
-  int failed_err;     /* its negative errno */
-  unsigned undecided; /* processes a selector could not read (Exe: EACCES) */
+  int failed_err;       /* its negative errno */
+  unsigned undecided;   /* processes a selector could not read (Exe: EACCES) */
+  pid_t no_cgroup2_pid; /* Cgroup: a process without a cgroup v2 line */
   pid_t undecided_pid;
 } pidio_report_t;
 
@@ -70,10 +71,11 @@ typedef struct pidio_block {
   size_t order_cap;
   pidio_pidlist_t list;
 
-  pidio_io_t total;    /* the block's counters: never go down */
-  uint64_t rounds;     /* intervals done */
-  uint64_t prev_ticks; /* boot ticks at the start of the previous interval */
-  pid_t target;        /* this interval's Pid/PidFile pid, -1 for none */
+  pidio_io_t total;     /* the block's counters: never go down */
+  uint64_t rounds;      /* intervals done */
+  uint64_t prev_ticks;  /* boot ticks at the start of the previous interval */
+  pid_t target;         /* this interval's Pid/PidFile pid, -1 for none */
+  pid_t no_cgroup2_pid; /* first process seen without a cgroup v2 line */
 } pidio_block_t;
 
 /* Takes ownership of *sel (which is reset). */

@@ -227,8 +227,9 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
   size_t len = 0;
   if (s->user != NULL) {
     uid_t uid;
-    if (pidio_proc_read_at(pid_dirfd, "status", buf, sizeof(buf), &len, NULL) !=
-            0 ||
+    int trunc = 0; /* the Uid line is near the top of a long status */
+    if (pidio_proc_read_at(pid_dirfd, "status", buf, sizeof(buf), &len,
+                           &trunc) != 0 ||
         pidio_parse_status_uid(buf, len, &uid) != 0 || uid != s->uid)
       return PIDIO_MATCH_NO;
   }
@@ -237,9 +238,12 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
     size_t plen;
     int trunc = 0;
     if (pidio_proc_read_at(pid_dirfd, "cgroup", buf, sizeof(buf), &len,
-                           &trunc) != 0 ||
-        pidio_parse_cgroup(buf, len, &path, &plen) != 0 ||
-        !cgroup_within(s->cgroup, path, plen))
+                           &trunc) != 0)
+      return PIDIO_MATCH_NO;
+    int rc = pidio_parse_cgroup(buf, len, &path, &plen);
+    if (rc == -ENOENT)
+      return PIDIO_MATCH_NO_V2; /* a cgroup v1 only host */
+    if (rc != 0 || !cgroup_within(s->cgroup, path, plen))
       return PIDIO_MATCH_NO;
   }
   if (s->exe != NULL) {

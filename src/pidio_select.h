@@ -29,7 +29,12 @@ typedef struct pidio_select {
 } pidio_select_t;
 
 /* What pidio_select_match_proc found. */
-enum pidio_match { PIDIO_MATCH_NO, PIDIO_MATCH_YES, PIDIO_MATCH_DENIED };
+enum pidio_match {
+  PIDIO_MATCH_NO,
+  PIDIO_MATCH_YES,
+  PIDIO_MATCH_DENIED, /* a selector needs what may not be read */
+  PIDIO_MATCH_NO_V2,  /* no match: Cgroup, and no cgroup v2 line at all */
+};
 
 void pidio_select_init(pidio_select_t *s);
 void pidio_select_free(pidio_select_t *s);

@@ -1645,6 +1645,49 @@ START_TEST(t_ps_user_by_number) {
 }
 END_TEST
 
+/* A status file longer than the read buffer (one line grows with the
+ * number of possible CPUs): the Uid line near its top still decides. */
+START_TEST(t_ps_user_long_status) {
+  ps_open();
+  char buf[8192], rel[64];
+  int n = snprintf(buf, sizeof(buf),
+                   "Name:\tnginx\nUmask:\t0022\nState:\tS (sleeping)\n"
+                   "Tgid:\t102\nNgid:\t0\nPid:\t102\nPPid:\t101\n"
+                   "TracerPid:\t0\nUid:\t33\t33\t33\t33\nGid:\t33\t33\t33\t33\n"
+                   "Cpus_allowed_list:\t");
+  while (n < 7000)
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%d,", n);
+  buf[n++] = '\n';
+  pid_rel(rel, 102, "status");
+  put(rel, buf, (size_t)n);
+  ck_assert_str_eq(ps_selected("Uid", "33", NULL), "101 102");
+}
+END_TEST
+
+/* A host with cgroup v1 only has no 0:: line: Cgroup matches nothing, and
+ * the block says so (once, in the adapter) instead of staying silent. */
+START_TEST(t_ps_cgroup_v1_only) {
+  ps_open();
+  static const char v1[] = "4:memory:/system.slice/nginx.service\n"
+                           "1:name=systemd:/system.slice/nginx.service\n";
+  char rel[64];
+  for (pid_t pid = 100; pid <= 102; pid++) {
+    pid_rel(rel, pid, "cgroup");
+    put(rel, v1, sizeof(v1) - 1);
+  }
+  ck_assert_str_eq(ps_selected("Cgroup", "/system.slice/nginx.service", NULL),
+                   "");
+  pidio_select_t sel;
+  pidio_select_init(&sel);
+  ps_set(&sel, "Cgroup", "/system.slice/nginx.service");
+  pidio_block_init(&blk, &proc, &sel);
+  blk_live = true;
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_int_eq(r.no_cgroup2_pid, 100);
+}
+END_TEST
+
 START_TEST(t_ps_cgroup_subtree) {
   ps_open();
   ck_assert_str_eq(ps_selected("Cgroup", "/system.slice/nginx.service", NULL),
@@ -1961,6 +2004,8 @@ Suite *make_block_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, t_ps_user_by_name);
   tcase_add_test(tc, t_ps_user_by_number);
+  tcase_add_test(tc, t_ps_user_long_status);
+  tcase_add_test(tc, t_ps_cgroup_v1_only);
   tcase_add_test(tc, t_ps_cgroup_subtree);
   tcase_add_test(tc, t_ps_cgroup_root);
   tcase_add_test(tc, t_ps_cgroup_trailing_slash);
