@@ -767,7 +767,8 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   for (size_t i = 0; i < b->n; i++)
     if (b->e[i].flags & E_MEMBER)
       b->order[m++] = &b->e[i];
-  qsort(b->order, m, sizeof(*b->order), by_start);
+  if (m > 1) /* qsort(NULL, 0, ...) is undefined */
+    qsort(b->order, m, sizeof(*b->order), by_start);
   for (size_t i = 0; i < m; i++)
     read_round(b, b->order[i], rep);
   if ((rc = compact(b, 1)) != 0)

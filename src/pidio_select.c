@@ -84,10 +84,55 @@ int pidio_select_set_name(pidio_select_t *s, const char *name, char *err,
   return set_string(&s->name, name, err, errsz);
 }
 
+/* A repetition applied to a repetition ("a**", ".*+", "x{2}{3}"): POSIX
+ * leaves it undefined, and glibc compiles some of them in time and memory
+ * exponential in their count, which would hold collectd up at start. */
+static bool stacked_repetition(const char *re) {
+  bool after_rep = false;
+  for (const char *p = re; *p != '\0'; p++) {
+    if (*p == '\\') {
+      if (p[1] != '\0')
+        p++;
+      after_rep = false;
+    } else if (*p == '[') {
+      /* A bracket expression: ']' first (after an optional '^') is a
+       * member, and so is anything up to the closing ']'. */
+      p++;
+      if (*p == '^')
+        p++;
+      if (*p == ']')
+        p++;
+      while (*p != '\0' && *p != ']')
+        p++;
+      if (*p == '\0')
+        return false; /* unbalanced: regcomp says so */
+      after_rep = false;
+    } else if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+      if (after_rep)
+        return true;
+      if (*p == '{')
+        while (p[1] != '\0' && *p != '}')
+          p++;
+      after_rep = true;
+    } else {
+      after_rep = false;
+    }
+  }
+  return false;
+}
+
 int pidio_select_set_cmdline(pidio_select_t *s, const char *regex, char *err,
                              size_t errsz) {
   if (already(s->cmdline, err, errsz) != 0)
     return -EINVAL;
+  if (stacked_repetition(regex)) {
+    snprintf(err, errsz,
+             "invalid regular expression \"%s\": a repetition of a "
+             "repetition (like \"a**\" or \".*+\") is undefined in POSIX "
+             "extended regular expressions",
+             regex);
+    return -EINVAL;
+  }
   int rc = regcomp(&s->cmdline_re, regex, REG_EXTENDED | REG_NOSUB);
   if (rc != 0) {
     char msg[128];

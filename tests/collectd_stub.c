@@ -140,7 +140,8 @@ int plugin_dispatch_values(value_list_t const *vl) {
   return 0;
 }
 
-static void vlog(int level, const char *format, va_list ap) {
+__attribute__((format(printf, 2, 0))) static void
+vlog(int level, const char *format, va_list ap) {
   if (stub_nlog == STUB_MAX)
     return;
   vsnprintf(stub_log[stub_nlog], sizeof(stub_log[0]), format, ap);
@@ -154,12 +155,15 @@ void plugin_log(int level, const char *format, ...) {
   va_end(ap);
 }
 
-/* Rate limiting as collectd does it, minus the clock: the first complaint
- * is logged, repeats are not until c_release. */
+/* Rate limiting as collectd does it, on the stand-in's fixed clock: the
+ * first complaint is logged and sets last and interval, repeats within the
+ * interval are not. */
 void c_complain(int level, c_complain_t *c, const char *format, ...) {
-  if (c->interval != 0)
+  cdtime_t now = cdtime();
+  if (c->last != 0 && c->last + c->interval > now)
     return;
-  c->interval = 1;
+  c->last = now;
+  c->interval = c->interval == 0 ? plugin_get_interval() : 2 * c->interval;
   va_list ap;
   va_start(ap, format);
   vlog(level, format, ap);
