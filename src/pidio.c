@@ -27,6 +27,17 @@ typedef struct pidio_pp {
   pidio_window_t win;
 } pidio_pp_t;
 
+/* A warning of pidio's: logged at once, then reminded after an hour and
+ * less often while it lasts (c_complain with a longer first step). When
+ * its cause goes away, one line says so, once per warning logged, and the
+ * reminder timer is NOT reset: a cause that comes and goes (a process
+ * flickering in and out of a block) gives one warning and one "over"
+ * line, not a pair each time. */
+typedef struct complaint {
+  c_complain_t c;
+  bool said_over;
+} complaint_t;
+
 /* One <Process> block: its configuration and its running state. Owned by
  * collectd (free_ctx) once its read is registered. */
 typedef struct pidio_ctx {
@@ -36,7 +47,7 @@ typedef struct pidio_ctx {
   pidio_select_t sel;
   pidio_block_t blk;
   pidio_window_t win;
-  c_complain_t c_denied, c_pidfile, c_garbled, c_list, c_cap, c_failed;
+  complaint_t c_denied, c_pidfile, c_garbled, c_list, c_cap, c_failed;
   bool per_process;
   bool told_no_cgroup2;
   unsigned max_processes;
@@ -118,7 +129,8 @@ static int get_window(const char *block, const oconfig_item_t *ci, int *out) {
   double v = 0;
   if (one_number(block, ci, &v) != 0)
     return -1;
-  if (v != (double)(int)v || v < 0 || v > PIDIO_WINDOW_MAX)
+  /* The range first: (int)v of a value out of range is undefined. */
+  if (!(v >= 0 && v <= PIDIO_WINDOW_MAX) || v != (double)(int)v)
     return bad(block, ci, "needs a whole number of intervals from 0 to %d",
                PIDIO_WINDOW_MAX);
   if (v == 1)
@@ -165,12 +177,12 @@ static int config_process(const oconfig_item_t *ci) {
   ctx->window = -1;
   ctx->max_processes = PIDIO_MAX_PROCESSES_DEFAULT;
   pidio_select_init(&ctx->sel);
-  C_COMPLAIN_INIT(&ctx->c_denied);
-  C_COMPLAIN_INIT(&ctx->c_pidfile);
-  C_COMPLAIN_INIT(&ctx->c_garbled);
-  C_COMPLAIN_INIT(&ctx->c_list);
-  C_COMPLAIN_INIT(&ctx->c_cap);
-  C_COMPLAIN_INIT(&ctx->c_failed);
+  C_COMPLAIN_INIT(&ctx->c_denied.c);
+  C_COMPLAIN_INIT(&ctx->c_pidfile.c);
+  C_COMPLAIN_INIT(&ctx->c_garbled.c);
+  C_COMPLAIN_INIT(&ctx->c_list.c);
+  C_COMPLAIN_INIT(&ctx->c_cap.c);
+  C_COMPLAIN_INIT(&ctx->c_failed.c);
 
   int rc = 0;
   bool have_interval = false, have_children = false, have_pp = false,
@@ -238,7 +250,7 @@ static int config_process(const oconfig_item_t *ci) {
       if (have_max)
         rc = bad(name, c, "given twice");
       else if ((rc = one_number(name, c, &v)) == 0) {
-        if (v != (double)(int)v || v < 1 || v > 100000)
+        if (!(v >= 1 && v <= 100000) || v != (double)(int)v)
           rc = bad(name, c, "needs a whole number from 1 to 100000");
         else
           ctx->max_processes = (unsigned)v;
@@ -321,11 +333,23 @@ static int pidio_config(oconfig_item_t *ci) {
  * fault. pidio's complaints (permissions, a bad pidfile) stay until someone
  * acts: after the first report, remind after an hour, then less often. */
 #define PIDIO_REMIND_FIRST TIME_T_TO_CDTIME_T_STATIC(3600)
-#define complain(level, c, ...)                                                \
+#define complain(level, pc, ...)                                               \
   do {                                                                         \
-    c_complain(level, c, __VA_ARGS__);                                         \
-    if ((c)->interval != 0 && (c)->interval < PIDIO_REMIND_FIRST)              \
-      (c)->interval = PIDIO_REMIND_FIRST;                                      \
+    cdtime_t before_ = (pc)->c.last;                                           \
+    c_complain(level, &(pc)->c, __VA_ARGS__);                                  \
+    if ((pc)->c.last != before_)                                               \
+      (pc)->said_over = false;                                                 \
+    if ((pc)->c.interval != 0 && (pc)->c.interval < PIDIO_REMIND_FIRST)        \
+      (pc)->c.interval = PIDIO_REMIND_FIRST;                                   \
+  } while (0)
+
+/* The cause is gone: say so once after a warning. */
+#define complaint_over(pc, ...)                                                \
+  do {                                                                         \
+    if ((pc)->c.last != 0 && !(pc)->said_over) {                               \
+      INFO(__VA_ARGS__);                                                       \
+      (pc)->said_over = true;                                                  \
+    }                                                                          \
   } while (0)
 
 /* --- dispatch ------------------------------------------------------------ */
@@ -434,11 +458,11 @@ static void submit_processes(pidio_ctx_t *ctx, const pidio_report_t *rep,
              "MaxProcesses %u get series of their own (the block's series "
              "still count them all); raise MaxProcesses to see more",
              ctx->name, n, ctx->max_processes);
-  else if (c_would_release(&ctx->c_cap))
-    c_release(LOG_INFO, &ctx->c_cap,
-              PIDIO_PLUGIN ": <Process \"%s\">: every process has its own "
-                           "series again",
-              ctx->name);
+  else
+    complaint_over(&ctx->c_cap,
+                   PIDIO_PLUGIN ": <Process \"%s\">: every process has its own "
+                                "series again",
+                   ctx->name);
 
   j = 0;
   for (size_t i = 0; i < ctx->npp; i++) {
@@ -473,12 +497,11 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
              "CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, or run it as the "
              "user of those processes.",
              ctx->name, root, (int)r->denied_pid, r->unreadable, r->matched);
-  if (r->unreadable == 0 && r->undecided == 0 &&
-      c_would_release(&ctx->c_denied)) {
-    c_release(LOG_INFO, &ctx->c_denied,
-              PIDIO_PLUGIN ": <Process \"%s\">: every matched process is "
-                           "readable again",
-              ctx->name);
+  if (r->unreadable == 0 && r->undecided == 0) {
+    complaint_over(&ctx->c_denied,
+                   PIDIO_PLUGIN ": <Process \"%s\">: every matched process is "
+                                "readable again",
+                   ctx->name);
   }
 
   if (r->pidfile_err != 0)
@@ -487,10 +510,11 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
                           "process matches until it holds a valid pid",
              ctx->name, ctx->blk.sel.pidfile,
              pidio_pidfile_strerror(r->pidfile_err));
-  else if (c_would_release(&ctx->c_pidfile))
-    c_release(LOG_INFO, &ctx->c_pidfile,
-              PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" is valid again",
-              ctx->name, ctx->blk.sel.pidfile);
+  else
+    complaint_over(&ctx->c_pidfile,
+                   PIDIO_PLUGIN
+                   ": <Process \"%s\">: PidFile \"%s\" is valid again",
+                   ctx->name, ctx->blk.sel.pidfile);
 
   if (r->failed > 0)
     complain(LOG_WARNING, &ctx->c_failed,
@@ -502,10 +526,11 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
                  ? ". Raise collectd's open-file limit (LimitNOFILE in its "
                    "systemd unit, ulimit -n)"
                  : "");
-  else if (c_would_release(&ctx->c_failed))
-    c_release(LOG_INFO, &ctx->c_failed,
-              PIDIO_PLUGIN ": <Process \"%s\">: every process is read again",
-              ctx->name);
+  else
+    complaint_over(&ctx->c_failed,
+                   PIDIO_PLUGIN
+                   ": <Process \"%s\">: every process is read again",
+                   ctx->name);
 
   if (r->no_cgroup2_pid != 0 && !ctx->told_no_cgroup2) {
     /* Once: a host does not change its cgroup layout while running. */
@@ -523,10 +548,10 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
              ": <Process \"%s\">: %s/%d/io does not parse as "
              "the kernel's io file; %u process(es) skipped this interval",
              ctx->name, root, (int)r->garbled_pid, r->garbled);
-  else if (c_would_release(&ctx->c_garbled))
-    c_release(LOG_INFO, &ctx->c_garbled,
-              PIDIO_PLUGIN ": <Process \"%s\">: io files parse again",
-              ctx->name);
+  else
+    complaint_over(&ctx->c_garbled,
+                   PIDIO_PLUGIN ": <Process \"%s\">: io files parse again",
+                   ctx->name);
 }
 
 static double mono_seconds(void) {
@@ -548,10 +573,9 @@ static int pidio_read(user_data_t *ud) {
              ctx->name, proc.root, STRERROR(-rc));
     return -1;
   }
-  if (c_would_release(&ctx->c_list))
-    c_release(LOG_INFO, &ctx->c_list,
-              PIDIO_PLUGIN ": <Process \"%s\">: ProcRoot readable again",
-              ctx->name);
+  complaint_over(&ctx->c_list,
+                 PIDIO_PLUGIN ": <Process \"%s\">: ProcRoot readable again",
+                 ctx->name);
   report_trouble(ctx, &rep);
 
   submit_set(ctx->name, &ctx->blk.total, &ctx->win, t);
@@ -574,7 +598,7 @@ static int pidio_init(void) {
     return -1;
   }
 
-  static data_source_t rate_ds = {"value", DS_TYPE_GAUGE, 0.0, NAN};
+  static data_source_t rate_ds = {"value", DS_TYPE_GAUGE, 0.0, (double)NAN};
   static data_set_t rate_set = {"pidio_rate", 1, &rate_ds};
   if (plugin_register_data_set(&rate_set) != 0) {
     ERROR(PIDIO_PLUGIN ": cannot register the type \"pidio_rate\"");

@@ -121,7 +121,7 @@ LoadPlugin pidio
     log = d.log()
     R.check("log: pidio started", "pidio 0.1.0: ProcRoot" in log, log[-2000:])
     R.check("log: no pidio error or warning", not any(
-        ("[error]" in l or "[warning]" in l) and "pidio" in l for l in log.splitlines()), log[-3000:])
+        ("[error]" in l or "[warning]" in l) and "] pidio:" in l for l in log.splitlines()), log[-3000:])
 
 
 BAD_CONFIGS = [
