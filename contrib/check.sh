@@ -23,7 +23,7 @@ step "build"
 make -j"$jobs"
 
 step "unit and end-to-end tests (make check)"
-e2e_logs="tests/e2e.log tests/e2e_lifecycle.log tests/e2e_pipelines.log tests/stream.log"
+e2e_logs="tests/e2e.log tests/e2e_lifecycle.log tests/e2e_pipelines.log tests/e2e_reliability.log tests/stream.log"
 # Tests one after another: several run collectd and time-sensitive writers.
 if ! make check; then
   for log in tests/unit.log $e2e_logs; do
@@ -37,6 +37,18 @@ if grep -q '^SKIP:' test-suite.log 2>/dev/null; then
   echo "check: a test was skipped; every test must run here" >&2
   exit 1
 fi
+
+step "fuzzing: every parser and the configuration, 10 s each (make fuzz)"
+make -j"$jobs" fuzz FUZZ_SECONDS=10
+
+step "valgrind: unit tests and fuzz corpora (make check-valgrind)"
+make check-valgrind
+
+step "ThreadSanitizer: unit tests, blocks updated from 4 threads (make check-tsan)"
+make check-tsan
+
+step "ASan+UBSan: unit tests, fuzz corpora, collectd end to end (tests/e2e_asan.sh)"
+./tests/e2e_asan.sh
 
 step "make distcheck"
 make distcheck

@@ -22,4 +22,5 @@ PIDIO_BUILD_DEPS="gcc make autoconf automake libtool pkg-config check
 # What the end-to-end pipelines (carbon-cache, InfluxDB) and the Debian
 # package test need on top.
 PIDIO_CHECK_DEPS="graphite-carbon python3-whisper influxdb
-  debhelper dpkg-dev fakeroot build-essential"
+  debhelper dpkg-dev fakeroot build-essential
+  clang libclang-rt-dev valgrind"

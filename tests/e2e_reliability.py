@@ -1,0 +1,837 @@
+#!/usr/bin/env python3
+"""End-to-end reliability tests: the real collectd daemon with pidio under
+process churn and under faults.
+
+- churn: for 60 s several hundred short-lived processes a second are forked
+  and reaped while collectd reads 20 blocks every second with 5 read
+  threads; collectd must not crash, its memory must stay flat, no csv row
+  may hold NaN or a negative number, counters never go down, the log gets
+  no line per process, and the totals of long-lived members (and of the
+  churning parents, whose children all write exactly 1000 bytes) are exact;
+- faults: ProcRoot missing, ProcRoot not a procfs, descriptors exhausted,
+  every kind of bad pidfile next to a healthy block, /proc entries that
+  vanish between two steps, and SIGTERM in the middle of heavy churn.
+
+Exit 77 (skipped) where it cannot run: not root, or no collectd.
+"""
+import glob
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_lib import (Daemon, Results, Writer, built, run_names,  # noqa: E402
+                     skip_reason, wait_for)
+
+R = Results()
+
+CHURN_SECONDS = 60
+# VmRSS is sampled every second from the start of the churn; the largest
+# sample of the last 30 s may exceed the sample at 30 s by at most
+# RSS_SLACK_KIB. Every block keeps a table entry for every process on the
+# machine (members or not), so its memory follows the largest number of
+# processes it has seen at once, and another test starting thousands of
+# processes meanwhile is not a leak: a new high of N processes in the last
+# 30 s allows N * RSS_PER_PROCESS_KIB per block more, and N members of the
+# 'all' block leaving at once (its list of the departed) N * that.
+RSS_SLACK_KIB = 512
+RSS_PER_PROCESS_KIB = 1
+CHILD_BYTES = 1000          # every churned child writes exactly this, in one call
+DERIVE_TYPES = ("io_octets", "io_ops", "disk_octets", "total_bytes-cancelled_write_bytes")
+
+
+# --- helpers -----------------------------------------------------------------
+
+def rows_after(d, blk, typ, n, timeout=20):
+    wait_for(lambda: len(d.rows(blk, typ)) >= n, timeout, "%d rows of %s/%s" % (n, blk, typ))
+
+
+def settle(d, blocks, extra=2, timeout=20):
+    """Wait until pidio has read `extra` more intervals of every block."""
+    want = {b: len(d.rows(b, "count-processes")) + extra for b in blocks}
+    wait_for(lambda: all(len(d.rows(b, "count-processes")) >= n for b, n in want.items()),
+             timeout, "%d more intervals of %d blocks" % (extra, len(blocks)))
+
+
+def csv_series(d):
+    """Every pidio csv series: {(plugin_instance, type): [rows]}, raw text
+    values, so that a NaN or a negative number is seen as written."""
+    out = {}
+    for path in glob.glob(os.path.join(d.csvdir, d.hostname, "pidio-*", "*")):
+        inst = os.path.basename(os.path.dirname(path))[len("pidio-"):]
+        typ = re.sub(r"-\d{4}-\d\d-\d\d$", "", os.path.basename(path))
+        with open(path) as f:
+            rows = [line.strip().split(",") for line in f if not line.startswith("epoch")]
+        out.setdefault((inst, typ), []).extend(rows)
+    return out
+
+
+def check_csv(d, blocks, what):
+    """No NaN and no negative value in any pidio row; the counters of every
+    block never go down (a PerProcess series is per pid: a reused pid starts
+    a new process's counters in the same series, so only its values are
+    checked)."""
+    series = csv_series(d)
+    bad = []
+    down = []
+    nrows = 0
+    for (inst, typ), rows in sorted(series.items()):
+        for r in rows:
+            nrows += 1
+            for x in r[1:]:
+                v = float(x)
+                if math.isnan(v) or v < 0:
+                    bad.append("%s/%s %s" % (inst, typ, ",".join(r)))
+        if inst in blocks and typ in DERIVE_TYPES:
+            for col in range(1, len(rows[0]) if rows else 1):
+                vals = [float(r[col]) for r in rows]
+                for i in range(len(vals) - 1):
+                    if vals[i + 1] < vals[i]:
+                        down.append("%s/%s[%d]: %r -> %r" % (inst, typ, col, vals[i], vals[i + 1]))
+                        break
+    R.check("%s: %d csv rows, no NaN and no negative value" % (what, nrows), nrows > 0 and not bad,
+            str(bad[:5]))
+    missing = [b for b in blocks if (b, "io_octets") not in series]
+    R.check("%s: every block has series" % what, not missing, str(missing))
+    R.check("%s: no block's counter ever goes down" % what, not down, str(down[:5]))
+
+
+# The startup line, and at most one warning of a kind per block: here
+# lingr-pp's MaxProcesses warning, and where root may not read every
+# process (pid 1 of some containers) one for 'all' and one for 'none-exe'.
+MAX_CHURN_LINES = 6
+
+
+def repeated(lines):
+    """Messages that occur more than once, numbers and times aside, as
+    [(message, count)], most frequent first."""
+    seen = {}
+    for l in lines:
+        key = re.sub(r"\d+", "N", re.sub(r"^\[[^]]*\] ", "", l))
+        seen[key] = seen.get(key, 0) + 1
+    return sorted(((k, n) for k, n in seen.items() if n > 1), key=lambda x: -x[1])
+
+
+def pidio_lines(d):
+    """The log lines pidio wrote itself (not collectd's plugin_load line)."""
+    return [l for l in d.log().splitlines() if re.search(r"\] pidio[ :]", l)]
+
+
+def crash_text(text):
+    """Signs of a crash or of a sanitizer report in collectd's output."""
+    pats = ("Segmentation", "segfault", "Aborted", "core dumped", "AddressSanitizer",
+            "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:", "double free",
+            "corrupted", "stack smashing", "Assertion")
+    return [l for l in text.splitlines() if any(p in l for p in pats)]
+
+
+def vmrss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+def count_processes():
+    return sum(1 for e in os.listdir("/proc") if e.isdigit())
+
+
+IO_FD = re.compile(r"^/proc/(\d+)/io$")
+
+
+def fd_census(pid, samples=3, gap=1.1):
+    """collectd's descriptors over a few samples: the fewest that are not
+    io files, and the io descriptors held for a process that no longer
+    exists in every sample (a descriptor pidio forgot to drop)."""
+    other, stale = [], None
+    for i in range(samples):
+        if i:
+            time.sleep(gap)
+        t = {}
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                t[fd] = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                pass
+        other.append(len([x for x in t.values() if not IO_FD.match(x)]))
+        gone = {(fd, x) for fd, x in t.items()
+                if IO_FD.match(x) and not os.path.exists("/proc/%s" % IO_FD.match(x).group(1))}
+        stale = gone if stale is None else stale & gone
+    return min(other), sorted(stale)
+
+
+def fd_targets(pid):
+    out = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            out.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except OSError:
+            pass
+    return out
+
+
+def stop_daemon(d, timeout=10):
+    """SIGTERM; returns (exit status, seconds it took); kills it past the
+    timeout (status None)."""
+    if d.proc is None:
+        return None, 0.0
+    t = time.monotonic()
+    d.proc.send_signal(signal.SIGTERM)
+    try:
+        rc = d.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        d.proc.kill()
+        d.proc.wait()
+        rc = None
+    took = time.monotonic() - t
+    d.proc = None
+    return rc, took
+
+
+def cgroup2_mounted():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            if parts[parts.index("-") + 1] == "cgroup2":
+                return True
+    return False
+
+
+class Idle:
+    """Processes that do nothing, named NAME (pidio-writer --idle)."""
+
+    def __init__(self, n, comm):
+        self.comm = run_names(comm)
+        self.procs = []
+        try:
+            for _ in range(n):
+                self.procs.append(subprocess.Popen(
+                    [built("tests/pidio-writer"), "--idle", "--comm", self.comm],
+                    stdin=subprocess.DEVNULL))
+            wait_for(lambda: all(self._named(p.pid) for p in self.procs), 20, "idle processes' names")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _named(self, pid):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                return f.read().strip() == self.comm
+        except OSError:
+            return False
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = []
+
+
+class Churn(threading.Thread):
+    """Drives a pidio-writer: every `period` seconds it forks k children
+    that each write CHILD_BYTES bytes, linger `linger` ms and exit, and
+    reaps them. Counts the children whose command was acknowledged."""
+
+    def __init__(self, writer, k, linger, period, stop):
+        super().__init__(daemon=True)
+        self.w, self.k, self.linger, self.period, self.stop_ev = writer, k, linger, period, stop
+        self.children = 0
+        self.error = None
+
+    def run(self):
+        try:
+            nxt = time.monotonic()
+            while not self.stop_ev.is_set():
+                w = self.w
+                w.n += 1
+                w.proc.stdin.write(b"fork %d %d %d %d\n" % (self.k, CHILD_BYTES, CHILD_BYTES, self.linger))
+                w.proc.stdin.flush()
+                ack = os.path.join(w.ackdir, "ack.%d" % w.n)
+                end = time.monotonic() + 30
+                while not os.path.isdir(ack):
+                    if time.monotonic() > end or w.proc.poll() is not None:
+                        raise AssertionError("fork command %d not acknowledged" % w.n)
+                    time.sleep(0.002)
+                self.children += self.k
+                nxt += self.period
+                delay = nxt - time.monotonic()
+                if delay > 0:
+                    self.stop_ev.wait(delay)
+                else:
+                    nxt = time.monotonic()
+        except Exception as exc:  # reported by the test
+            self.error = "%s: %s" % (type(exc).__name__, exc)
+
+
+def churn_writers(work, tag):
+    """The churning parents: (writer, k, linger ms, period s).
+    churn1, churn2: pidioe2e-churn (churn1 also by its command line);
+    lingr: children that live 300 ms, so that reads find them alive;
+    noise: a name no block selects."""
+    spec = [("pidioe2e-churn", tag + "-c1", 10, 0, 0.05),
+            ("pidioe2e-churn", tag + "-c2", 10, 0, 0.1),
+            ("pidioe2e-lingr", tag + "-lg", 20, 300, 0.35),
+            ("pidioe2e-noise", tag + "-nz", 10, 0, 0.1)]
+    out = []
+    try:
+        for comm, t, k, linger, period in spec:
+            out.append((Writer(work, comm=comm, tag=t), k, linger, period))
+    except BaseException:
+        for w, *_ in out:
+            w.stop()
+        raise
+    return out
+
+
+# --- 1, 2e: churn -------------------------------------------------------------
+
+def test_churn(work):
+    """60 s of several hundred short-lived processes a second under 20
+    blocks at a 1 s interval with ReadThreads 5."""
+    tag = "rel-%d" % os.getpid()
+    exe = os.path.realpath(built("tests/pidio-writer"))
+    ws = []
+    d = None
+    stop = threading.Event()
+    threads = []
+    try:
+        drivers = churn_writers(work, tag)
+        ws += [w for w, *_ in drivers]
+        _, c2, lg, _ = [w for w, *_ in drivers]
+        keep = [Writer(work, comm="pidioe2e-keep%d" % i, tag=tag + "-keep") for i in (1, 2, 3)]
+        ws += keep
+        cg = ('    Cgroup "/pidio-e2e-none-%d"\n' % os.getpid() if cgroup2_mounted()
+              else '    Name "pidioe2e-absent3"\n')
+        blocks = [
+            ("churn-name", 'Name "pidioe2e-churn"'),
+            ("churn-win", 'Name "pidioe2e-churn"\n    Window 5'),
+            ("churn-user", 'User "root"\n    Name "pidioe2e-churn"'),
+            ("churn-exe", 'Exe "%s"\n    Name "pidioe2e-churn"\n    Window 2' % exe),
+            ("churn-cmd", 'CommandLine "--tag %s-c1$"' % tag),
+            ("churn-kids", "Pid %d\n    Children true" % c2.pid),
+            ("lingr-name", 'Name "pidioe2e-lingr"'),
+            ("lingr-kids", "Pid %d\n    Children true\n    Window 3" % lg.pid),
+            ("lingr-pp", 'Name "pidioe2e-lingr"\n    PerProcess true\n    MaxProcesses 10'),
+            ("keep1", 'Name "pidioe2e-keep1"'),
+            ("keep2", 'Name "pidioe2e-keep2"\n    PerProcess true'),
+            ("keep3", "Pid %d\n    Window 4" % keep[2].pid),
+            ("keep-all", 'CommandLine "--tag %s-keep$"' % tag),
+            ("none-name", 'Name "pidioe2e-absent"'),
+            ("none-cmd", 'CommandLine "^/nonexistent/"'),
+            ("none-user", 'User "nobody"\n    Name "pidioe2e-churn"'),
+            ("none-exe", 'Exe "/nonexistent/pidio-writer"'),
+            ("none-kids", 'Name "pidioe2e-absent2"\n    Children true\n    Window 3'),
+            ("none-cgroup", cg.strip()),
+            ("all", 'CommandLine "."\n    Window 3'),
+        ]
+        names = [b for b, _ in blocks]
+        body = "ReadThreads 5\nLoadPlugin pidio\n<Plugin pidio>\n"
+        for b, opts in blocks:
+            body += '  <Process "%s">\n    %s\n  </Process>\n' % (b, opts)
+        body += "</Plugin>\n"
+        d = Daemon(work, body)
+        d.start()
+        pid = d.proc.pid
+        settle(d, names, 2)
+        base_lines = len(pidio_lines(d))
+        fds_before, _ = fd_census(pid, gap=0.3)
+
+        rss = []
+        nproc = []
+
+        def sample():
+            while not stop.is_set():
+                try:
+                    rss.append(vmrss_kib(pid))
+                except OSError:
+                    return
+                nproc.append(count_processes())
+                stop.wait(1.0)
+        t_start = time.monotonic()
+        threads = [Churn(w, k, linger, period, stop) for w, k, linger, period in drivers]
+        threads.append(threading.Thread(target=sample, daemon=True))
+        for t in threads:
+            t.start()
+        kept = [0, 0, 0]
+        kept_calls = [0, 0, 0]
+        step = 0
+        while time.monotonic() - t_start < CHURN_SECONDS:
+            # The long-lived members write known amounts during the churn.
+            for i, w in enumerate(keep):
+                n, chunk = 10007 * (i + 1) + step, 1000 + i
+                w.send("write %d %d" % (n, chunk))
+                kept[i] += n
+                kept_calls[i] += (n + chunk - 1) // chunk
+            step += 1
+            time.sleep(2)
+        stop.set()
+        for t in threads:
+            t.join(40)
+        churned = time.monotonic() - t_start
+        alive_during = d.proc.poll() is None
+        settle(d, names, 3, timeout=30)
+        alive = d.proc.poll() is None
+        fds_after, stale = fd_census(pid)
+        last = {b: (d.last(b, "io_octets"), d.last(b, "io_ops"), d.last(b, "count-processes"))
+                for b in names}
+        rc, took = stop_daemon(d)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(40)
+        if d is not None:
+            d.stop()
+        for w in ws:
+            w.stop()
+
+    errors = [t.error for t in threads if isinstance(t, Churn) and t.error]
+    R.check("churn: the drivers ran without a hitch", not errors, str(errors))
+    kids = [t.children for t in threads if isinstance(t, Churn)]
+    total = sum(kids)
+    rate = total / churned
+    print("churn: %d short-lived processes in %.1f s (%.0f/s): %s" % (total, churned, rate, kids), flush=True)
+    R.check("churn: at least 200 processes a second were forked and reaped", rate >= 200, "%.0f/s" % rate)
+    R.check("churn: collectd still running during and after the churn", alive_during and alive)
+    R.equal("churn: collectd exits 0 on SIGTERM", rc, 0)
+    log = d.log() + d.stdout()
+    R.check("churn: no crash in the log", not crash_text(log), str(crash_text(log)[:5]))
+
+    # Memory: flat after warm-up.
+    print("churn: VmRSS KiB every second: %s" % rss, flush=True)
+    print("churn: processes on the machine every second: %s" % nproc, flush=True)
+    if len(rss) >= CHURN_SECONDS - 5:
+        at30, late = rss[30], max(rss[30:CHURN_SECONDS])
+        new_high = max(0, max(nproc[30:CHURN_SECONDS]) - max(nproc[:30]))
+        left = max(0, max(nproc[29:CHURN_SECONDS]) - min(nproc[30:CHURN_SECONDS]))
+        allow = RSS_SLACK_KIB + RSS_PER_PROCESS_KIB * (new_high * len(names) + left)
+        print("churn: VmRSS at 30 s %d KiB, largest after %d KiB (+%d); processes on the machine: "
+              "%d more than before at most, %d left; allowed +%d KiB" % (
+                  at30, late, late - at30, new_high, left, allow), flush=True)
+        R.check("churn: VmRSS flat: over the last 30 s at most %d KiB above its value at 30 s"
+                " (%d KiB + what the machine's process count explains)" % (allow, RSS_SLACK_KIB),
+                late - at30 <= allow, "(at 30 s %d KiB, then up to %d KiB)" % (at30, late))
+    else:
+        R.check("churn: VmRSS sampled every second", False, "only %d samples" % len(rss))
+
+    check_csv(d, names, "churn")
+    print("churn: descriptors other than io files: %d before, %d after" % (fds_before, fds_after), flush=True)
+    R.equal("churn: as many descriptors other than io files after the churn as before", fds_after, fds_before)
+    R.equal("churn: no io descriptor held for a process that is gone", stale, [])
+
+    # Log: the startup line, and rate-limited warnings at most; no error.
+    lines = pidio_lines(d)
+    print("churn: pidio's log lines:\n  " + "\n  ".join(lines), flush=True)
+    R.check("churn: no log line per process: at most %d pidio lines (%d before the churn)" % (
+        MAX_CHURN_LINES, base_lines), len(lines) <= MAX_CHURN_LINES, "%d lines" % len(lines))
+    rep = repeated(lines)
+    R.check("churn: no pidio message repeats (rate-limited: one warning per block and kind)",
+            not rep, "%d times: %s" % (rep[0][1], rep[0][0]) if rep else "")
+    # /proc entries vanish between listing, stat, open and read all the
+    # time here: that is normal and never reported.
+    errs = [l for l in d.log().splitlines() if "[error]" in l]
+    R.check("churn: vanishing entries: no error line", not errs, str(errs[:5]))
+    vanish = [l for l in lines if re.search(r"cannot read|No such|does not parse|parse again", l)]
+    R.check("churn: vanishing entries: no warning about a process that is gone", not vanish, str(vanish[:3]))
+    unread = {b: {r[1] for r in d.rows(b, "count-unreadable")} for b in names if b.startswith(("churn", "lingr"))}
+    R.check("churn: vanishing entries: count-unreadable always 0 in the churning blocks",
+            all(v == {0.0} for v in unread.values()), str(unread))
+
+    # Exact totals.
+    c1k, c2k, lgk, _ = kids
+    want = {
+        "churn-name": c1k + c2k, "churn-win": c1k + c2k, "churn-user": c1k + c2k,
+        "churn-exe": c1k + c2k, "churn-cmd": c1k, "churn-kids": c2k,
+        "lingr-name": lgk, "lingr-kids": lgk, "lingr-pp": lgk,
+    }
+    for b, n in want.items():
+        octets, ops, _ = last[b]
+        R.equal("churn: %s wchar exactly %d children x %d" % (b, n, CHILD_BYTES), octets[2], n * CHILD_BYTES)
+        R.equal("churn: %s syscw exactly %d" % (b, n), ops[2], n)
+    for i, b in enumerate(("keep1", "keep2", "keep3")):
+        R.equal("churn: long-lived %s wchar exactly" % b, last[b][0][2], kept[i])
+        R.equal("churn: long-lived %s syscw exactly" % b, last[b][1][2], kept_calls[i])
+        R.equal("churn: long-lived %s count-processes" % b, last[b][2][1], 1)
+    R.equal("churn: keep-all wchar exactly the three", last["keep-all"][0][2], sum(kept))
+    R.equal("churn: keep2's own series (PerProcess) exactly",
+            d.last("keep2-%d" % keep[1].pid, "io_octets")[2], kept[1])
+    for b in ("none-name", "none-cmd", "none-user", "none-exe", "none-kids", "none-cgroup"):
+        R.equal("churn: %s selects nothing: wchar 0" % b, last[b][0][2], 0)
+        counts = {r[1] for r in d.rows(b, "count-processes")}
+        R.equal("churn: %s count-processes always 0" % b, counts, {0.0})
+    pp = [p for p in glob.glob(os.path.join(d.csvdir, d.hostname, "pidio-lingr-pp-*"))]
+    R.check("churn: lingr-pp had series of its own for lingering children", len(pp) > 1, str(len(pp)))
+
+
+# --- 2a: ProcRoot missing ------------------------------------------------------
+
+def test_procroot_missing(work):
+    """An error naming ProcRoot; pidio dispatches nothing; collectd keeps
+    running (the load plugin's rows keep coming)."""
+    missing = os.path.join(work, "no-such-proc")
+    d = Daemon(work, """
+LoadPlugin load
+LoadPlugin pidio
+<Plugin pidio>
+  ProcRoot "%s"
+  <Process "gone">
+    Name "pidioe2e-any"
+  </Process>
+</Plugin>
+""" % missing, plugins=("csv", "logfile", "load"))
+    load_rows = lambda: sum(len(open(p).read().splitlines()) - 1  # noqa: E731
+                            for p in glob.glob(os.path.join(d.csvdir, d.hostname, "load", "load-*")))
+    try:
+        d.start()
+        wait_for(lambda: load_rows() >= 1, 15, "load rows")
+        n = load_rows()
+        wait_for(lambda: load_rows() >= n + 2, 15, "two more load rows")
+        running = d.proc.poll() is None
+    finally:
+        d.stop()
+    errs = [l for l in d.log().splitlines() if "[error]" in l and "pidio" in l]
+    R.check("ProcRoot missing: an error naming ProcRoot and the path",
+            any("ProcRoot" in l and missing in l for l in errs), str(errs))
+    R.check("ProcRoot missing: collectd keeps running and reading", running)
+    R.equal("ProcRoot missing: pidio dispatches nothing",
+            glob.glob(os.path.join(d.csvdir, d.hostname, "pidio-*")), [])
+    R.check("ProcRoot missing: no crash", not crash_text(d.log() + d.stdout()))
+
+
+# --- 2b: ProcRoot not a procfs -------------------------------------------------
+
+def test_procroot_not_procfs(work):
+    """An empty directory: runs, count-processes 0, and one notice that it
+    is not a proc file system."""
+    empty = os.path.join(work, "empty")
+    os.mkdir(empty)
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  ProcRoot "%s"
+  <Process "emptyroot">
+    Name "pidioe2e-any"
+  </Process>
+  <Process "emptykids">
+    CommandLine "."
+    Children true
+  </Process>
+</Plugin>
+""" % empty)
+    try:
+        d.start()
+        rows_after(d, "emptyroot", "count-processes", 3)
+        rows_after(d, "emptykids", "count-processes", 3)
+        running = d.proc.poll() is None
+    finally:
+        d.stop()
+    R.check("not a procfs: collectd runs", running)
+    for b in ("emptyroot", "emptykids"):
+        R.equal("not a procfs: %s count-processes 0" % b,
+                {r[1] for r in d.rows(b, "count-processes")}, {0.0})
+        R.equal("not a procfs: %s wchar 0" % b, d.last(b, "io_octets")[2], 0)
+    notes = [l for l in d.log().splitlines()
+             if ("[notice]" in l or "[info]" in l) and "not a proc file system" in l and empty in l]
+    R.equal("not a procfs: one notice saying it is not a proc file system", len(notes), 1)
+    R.check("not a procfs: no error or warning",
+            not [l for l in pidio_lines(d) if "[error]" in l or "[warning]" in l], "\n".join(pidio_lines(d)))
+
+
+# --- 2c: descriptors exhausted ---------------------------------------------------
+
+class LimitedDaemon(Daemon):
+    """collectd started with RLIMIT_NOFILE soft = hard = nofile."""
+
+    def __init__(self, *a, nofile=64, **kw):
+        super().__init__(*a, **kw)
+        self.nofile = nofile
+
+    def command(self, *extra):
+        return ["prlimit", "--nofile=%d:%d" % (self.nofile, self.nofile), "--"] + super().command(*extra)
+
+
+def test_fd_exhausted(work):
+    """300 processes match one block under a 64-descriptor limit: every one
+    is counted, three that write after start are exact although they are
+    read by open/read/close, and pidio holds at most 32 io descriptors."""
+    nofile, n = 64, 300
+    idle = None
+    ws = []
+    d = LimitedDaemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "many">
+    Name "pidioe2e-many"
+  </Process>
+</Plugin>
+""", nofile=nofile)
+    try:
+        idle = Idle(n - 3, "pidioe2e-many")
+        d.start()
+        with open("/proc/%d/limits" % d.proc.pid) as f:
+            lim = [l for l in f if l.startswith("Max open files")]
+        rows_after(d, "many", "count-processes", 2)
+        # Started after pidio took every descriptor it may hold: these three
+        # are read by open/read/close every interval.
+        for i in range(3):
+            ws.append(Writer(work, comm="pidioe2e-many"))
+        settle(d, ["many"], 2)
+        joined = len(d.rows("many", "count-processes"))
+        amounts = [(123457, 1000), (2000003, 4096), (77, 7)]
+        for w, (b, c) in zip(ws, amounts):
+            w.send("write %d %d" % (b, c))
+        settle(d, ["many"], 2)
+        held, total_fds = [], []
+        for _ in range(8):
+            t = fd_targets(d.proc.pid)
+            held.append(len([x for x in t if re.match(r"^/proc/\d+/io$", x)]))
+            total_fds.append(len(t))
+            time.sleep(0.15)
+        settle(d, ["many"], 1)
+        running = d.proc.poll() is None
+    finally:
+        d.stop()
+        for w in ws:
+            w.stop()
+        if idle is not None:
+            idle.stop()
+    print("fd limit: %s; io descriptors held %s, all descriptors %s" % (
+        lim[0].split()[3:5] if lim else "?", held, total_fds), flush=True)
+    R.check("fd limit: collectd ran with a soft limit of %d" % nofile,
+            lim and lim[0].split()[3] == str(nofile), str(lim))
+    R.check("fd limit: collectd keeps running", running)
+    counts = [r[1] for r in d.rows("many", "count-processes")]
+    R.equal("fd limit: count-processes exactly %d at every read" % n, set(counts[joined - 1:]), {n})
+    R.equal("fd limit: count-unreadable 0", d.last("many", "count-unreadable")[1], 0)
+    want = sum(b for b, _ in amounts)
+    R.equal("fd limit: wchar exactly what the three wrote", d.last("many", "io_octets")[2], want)
+    R.equal("fd limit: syscw exactly", d.last("many", "io_ops")[2],
+            sum((b + c - 1) // c for b, c in amounts))
+    R.check("fd limit: pidio holds at most half the soft limit (%d) of io descriptors" % (nofile // 2),
+            max(held) <= nofile // 2 + 1 and min(held) <= nofile // 2,
+            "held %s" % held)
+    R.equal("fd limit: pidio holds its whole budget (the rest are opened each interval)",
+            min(held), nofile // 2)
+    R.check("fd limit: collectd stays below its limit", max(total_fds) < nofile, str(total_fds))
+    warn = [l for l in pidio_lines(d) if "[warning]" in l or "[error]" in l]
+    R.check("fd limit: no warning (nothing was left out)", not warn, str(warn))
+
+
+# --- 2d: pidfile variants ---------------------------------------------------------
+
+def test_pidfiles(work):
+    """Missing, empty, garbage, 5 MB, a symlink to /dev/zero, a fifo without
+    a writer: each block has 0 processes and one warning saying why; a Pid
+    block in the same collectd (one read thread) keeps its rows every
+    interval, exact."""
+    pf = {
+        "pf-missing": (os.path.join(work, "missing.pid"), "does not exist"),
+        "pf-empty": (os.path.join(work, "empty.pid"), "does not hold a process id"),
+        "pf-garbage": (os.path.join(work, "garbage.pid"), "does not hold a process id"),
+        "pf-huge": (os.path.join(work, "huge.pid"), "is larger than 64 bytes"),
+        "pf-zero": (os.path.join(work, "zero.pid"), "is not a regular file"),
+        "pf-fifo": (os.path.join(work, "fifo.pid"), "is not a regular file"),
+    }
+    open(pf["pf-empty"][0], "w").close()
+    with open(pf["pf-garbage"][0], "w") as f:
+        f.write("12ab\n")
+    with open(pf["pf-huge"][0], "wb") as f:
+        f.write(b"1" * (5 << 20))
+    os.symlink("/dev/zero", pf["pf-zero"][0])
+    os.mkfifo(pf["pf-fifo"][0])
+    w = Writer(work)
+    body = "ReadThreads 1\nLoadPlugin pidio\n<Plugin pidio>\n"
+    for b in sorted(pf):
+        body += '  <Process "%s">\n    PidFile "%s"\n  </Process>\n' % (b, pf[b][0])
+    body += '  <Process "healthy">\n    Pid %d\n  </Process>\n</Plugin>\n' % w.pid
+    d = Daemon(work, body)
+    blocks = sorted(pf) + ["healthy"]
+    total = 0
+    try:
+        d.start()
+        rows_after(d, "healthy", "io_octets", 2)
+        t0 = time.time()
+        for i in range(6):
+            n = 100003 * (i + 1)
+            w.send("write %d 1000" % n)
+            total += n
+            time.sleep(0.7)
+        settle(d, blocks, 2)
+        t1 = time.time()
+        running = d.proc.poll() is None
+    finally:
+        d.stop()
+        w.stop()
+    R.check("pidfiles: collectd keeps running", running)
+    for b in sorted(pf):
+        counts = [r[1] for r in d.rows(b, "count-processes")]
+        R.check("pidfiles: %s count-processes 0 every interval" % b,
+                counts and set(counts) == {0.0}, str(counts))
+        warns = [l for l in d.log().splitlines() if '"%s"' % b in l and "[warning]" in l]
+        R.equal("pidfiles: %s exactly one warning" % b, len(warns), 1)
+        R.check("pidfiles: %s the warning says it %s" % (b, pf[b][1]),
+                len(warns) == 1 and pf[b][1] in warns[0] and pf[b][0] in warns[0], str(warns))
+    R.equal("pidfiles: healthy wchar exactly", d.last("healthy", "io_octets")[2], total)
+    R.equal("pidfiles: healthy count-processes 1 every interval",
+            {r[1] for r in d.rows("healthy", "count-processes")}, {1.0})
+    stamps = [r[0] for r in d.rows("healthy", "count-processes")]
+    span = [s for s in stamps if t0 <= s <= t1]
+    gaps = [round(b - a, 2) for a, b in zip(stamps, stamps[1:])]
+    R.check("pidfiles: healthy has a row every interval (no read blocked)",
+            len(span) >= int(t1 - t0) - 1 and max(gaps) < 2.5,
+            "%d rows in %.1f s, gaps %s" % (len(span), t1 - t0, gaps))
+    R.check("pidfiles: the fifo block also has a row every interval",
+            len(d.rows("pf-fifo", "count-processes")) >= len(stamps) - 1)
+    R.check("pidfiles: no error line", not [l for l in d.log().splitlines() if "[error]" in l])
+
+
+# --- 2f: SIGTERM during heavy churn -------------------------------------------------
+
+SIGTERM_ROUNDS = (0.0, 0.15, 0.3)   # seconds after a read's first row: mid-read, later
+
+
+def test_sigterm_churn(work):
+    """SIGTERM while the reads of 16 blocks run through heavy churn, at
+    several moments of the interval: collectd exits 0 within a few
+    seconds, no crash in the log."""
+    tag = "relt-%d" % os.getpid()
+    ws = []
+    stop = threading.Event()
+    threads = []
+    daemons = []
+    try:
+        drivers = churn_writers(work, tag)
+        ws += [w for w, *_ in drivers]
+        body = "ReadThreads 5\nLoadPlugin pidio\n<Plugin pidio>\n"
+        names = []
+        for i in range(16):
+            opts = ['Name "pidioe2e-churn"', 'Name "pidioe2e-lingr"\n    PerProcess true',
+                    'CommandLine "."\n    Window 3', 'Name "pidioe2e-none"\n    Children true'][i % 4]
+            body += '  <Process "t%d">\n    %s\n  </Process>\n' % (i, opts)
+            names.append("t%d" % i)
+        body += "</Plugin>\n"
+        threads = [Churn(w, k, linger, period, stop) for w, k, linger, period in drivers]
+        for t in threads:
+            t.start()
+        for r, offset in enumerate(SIGTERM_ROUNDS):
+            sub = os.path.join(work, "r%d" % r)
+            os.mkdir(sub)
+            d = Daemon(sub, body, interval=0.5)
+            daemons.append([d, None, None])
+            d.start()
+            settle(d, names, 4)
+            n = len(d.rows("t0", "count-processes"))
+            wait_for(lambda: len(d.rows("t0", "count-processes")) > n, 5, "a read", step=0.005)
+            time.sleep(offset)
+            daemons[-1][1:] = stop_daemon(d)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(40)
+        for d, *_ in daemons:
+            d.stop()
+        for w in ws:
+            w.stop()
+    errors = [t.error for t in threads if t.error]
+    R.check("SIGTERM during churn: the drivers ran without a hitch", not errors, str(errors))
+    for (d, rc, took), offset in zip(daemons, SIGTERM_ROUNDS):
+        what = "SIGTERM %.2f s into an interval of churn" % offset
+        print("%s: exit status %r after %.2f s" % (what, rc, took or 0), flush=True)
+        R.equal("%s: collectd exits 0" % what, rc, 0)
+        R.check("%s: within 5 s" % what, took is not None and took < 5, "%.2f s" % (took or 0))
+        log = d.log() + d.stdout()
+        R.check("%s: the log says it exited normally" % what, "Exiting normally" in log)
+        R.check("%s: no crash or sanitizer text" % what, not crash_text(log), str(crash_text(log)[:5]))
+        check_csv(d, names, what)
+
+
+# --- unreadable processes that come and go -------------------------------------------
+
+def test_unreadable_churn(work):
+    """An unprivileged collectd (nobody, no capabilities) and root's
+    processes of one name coming and going: count-unreadable says so, and
+    the log has one warning, not one (and a 'readable again') per process."""
+    os.chmod(work, 0o777)
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "flicker">
+    Name "pidioe2e-flick"
+  </Process>
+</Plugin>
+""", user=65534)
+    for sub in ("plugins", "csv"):
+        os.chmod(os.path.join(work, sub), 0o777)
+    comm = run_names("pidioe2e-flick")
+    n = 0
+    try:
+        d.start()
+        rows_after(d, "flicker", "count-processes", 2)
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            p = subprocess.Popen([built("tests/pidio-writer"), "--idle", "--comm", comm],
+                                 stdin=subprocess.DEVNULL)
+            n += 1
+            try:
+                time.sleep(1.2)
+            finally:
+                p.kill()
+                p.wait()
+            time.sleep(1.2)
+        settle(d, ["flicker"], 1)
+    finally:
+        d.stop()
+    unread = [r[1] for r in d.rows("flicker", "count-unreadable")]
+    R.check("unreadable churn: count-unreadable shows the unreadable processes",
+            max(unread) >= 1, str(unread))
+    lines = [l for l in pidio_lines(d) if '"flicker"' in l]
+    print("unreadable churn: %d processes; pidio's lines:\n  %s" % (n, "\n  ".join(lines)), flush=True)
+    warns = [l for l in lines if "permission denied" in l]
+    again = [l for l in lines if "readable again" in l]
+    R.equal("unreadable churn: one permission warning for %d unreadable processes" % n, len(warns), 1)
+    R.check("unreadable churn: at most one 'readable again'", len(again) <= 1, "%d lines" % len(again))
+
+
+def main():
+    why = skip_reason()
+    if why:
+        print("SKIP: " + why)
+        return 77
+    only = sys.argv[1:]
+    tests = [test_procroot_missing, test_procroot_not_procfs, test_pidfiles, test_fd_exhausted,
+             test_sigterm_churn, test_unreadable_churn, test_churn]
+    t_all = time.monotonic()
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        work = tempfile.mkdtemp(prefix="pidio-e2e.")
+        print("== %s" % t.__name__, flush=True)
+        t0 = time.monotonic()
+        try:
+            t(work)
+        except Exception as exc:
+            R.check(t.__name__, False, "%s: %s" % (type(exc).__name__, exc))
+        print("   (%.1f s)" % (time.monotonic() - t0), flush=True)
+        if os.environ.get("PIDIO_KEEP") is None:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("kept " + work)
+    print("all: %.1f s" % (time.monotonic() - t_all), flush=True)
+    return R.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
