@@ -7,14 +7,12 @@ exact values in the csv files. Exit 77 (skipped) where it cannot run: not
 root, or collectd-core not installed.
 """
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import Daemon, Results, Writer, wait_for  # noqa: E402
+from e2e_lib import Daemon, Results, Writer, run_tests, wait_for  # noqa: E402
 
 R = Results()
 
@@ -213,27 +211,7 @@ LoadPlugin pidio
 
 
 def main():
-    from e2e_lib import skip_reason
-    why = skip_reason()
-    if why:
-        print("SKIP: " + why)
-        return 77
-    only = sys.argv[1:]
-    tests = [test_selectors_and_rate, test_bad_configs, test_permission_denied, test_least_privilege]
-    for t in tests:
-        if only and t.__name__ not in only:
-            continue
-        work = tempfile.mkdtemp(prefix="pidio-e2e.")
-        print("== %s" % t.__name__, flush=True)
-        try:
-            t(work)
-        except Exception as exc:  # a crash is a failure, with its reason
-            R.check(t.__name__, False, "%s: %s" % (type(exc).__name__, exc))
-        if os.environ.get("PIDIO_KEEP") is None:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print("kept " + work)
-    return R.close()
+    return run_tests([test_selectors_and_rate, test_bad_configs, test_permission_denied, test_least_privilege], R, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -212,6 +212,31 @@ class Writer:
                 self.proc.wait()
 
 
+def run_tests(tests, results, argv):
+    """Run each test function in a fresh work directory (kept with
+    PIDIO_KEEP), or only those named in argv; a test that raises is a
+    failure with its reason. Returns the exit status: 77 (skipped) where
+    the tests cannot run here."""
+    why = skip_reason()
+    if why:
+        print("SKIP: " + why)
+        return 77
+    for t in tests:
+        if argv and t.__name__ not in argv:
+            continue
+        work = tempfile.mkdtemp(prefix="pidio-e2e.")
+        print("== %s" % t.__name__, flush=True)
+        try:
+            t(work)
+        except Exception as exc:  # a crash is a failure, with its reason
+            results.check(t.__name__, False, "%s: %s" % (type(exc).__name__, exc))
+        if os.environ.get("PIDIO_KEEP") is None:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("kept " + work)
+    return results.close()
+
+
 class Results:
     """Counts checks and prints the closing 'N passed, N failed' line."""
 

@@ -5,14 +5,10 @@ Children and PerProcess, with the real collectd daemon and exact byte
 counts. Exit 77 (skipped) where it cannot run: not root, or no collectd.
 """
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import Daemon, Results, Writer, built, skip_reason, wait_for  # noqa: E402
+from e2e_lib import Daemon, Results, Writer, built, run_tests, wait_for  # noqa: E402
 
 R = Results()
 
@@ -313,26 +309,7 @@ LoadPlugin pidio
 
 
 def main():
-    why = skip_reason()
-    if why:
-        print("SKIP: " + why)
-        return 77
-    only = sys.argv[1:]
-    tests = [test_families, test_pid_reuse, test_pidfile_restarts, test_selectors, test_per_process]
-    for t in tests:
-        if only and t.__name__ not in only:
-            continue
-        work = tempfile.mkdtemp(prefix="pidio-e2e.")
-        print("== %s" % t.__name__, flush=True)
-        try:
-            t(work)
-        except Exception as exc:
-            R.check(t.__name__, False, "%s: %s" % (type(exc).__name__, exc))
-        if os.environ.get("PIDIO_KEEP") is None:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print("kept " + work)
-    return R.close()
+    return run_tests([test_families, test_pid_reuse, test_pidfile_restarts, test_selectors, test_per_process], R, sys.argv[1:])
 
 
 if __name__ == "__main__":
