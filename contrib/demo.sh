@@ -10,7 +10,15 @@
 #           dd's own I/O reaches the shell when it reaps dd
 #   self    collectd itself                                (Name)
 # DEMO_SECONDS=N stops the demo after N seconds.
+# --png FILE: also store the values with collectd's rrdtool writer and,
+# after DEMO_SECONDS (default 90), draw the rates into FILE with
+# 'rrdtool graph'.
 set -eu
+png=""
+if [ "${1:-}" = "--png" ] && [ -n "${2:-}" ]; then
+  png=$(realpath -m "$2")
+  DEMO_SECONDS=${DEMO_SECONDS:-90}
+fi
 if [ "$(id -u)" != 0 ]; then
   exec sudo -E "$0" "$@"
 fi
@@ -18,6 +26,7 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 . ./contrib/deps.sh
 pidio_install $PIDIO_BUILD_DEPS
+[ -z "$png" ] || pidio_install rrdtool
 
 if [ ! -f Makefile ]; then
   autoreconf -fi >/dev/null
@@ -41,6 +50,7 @@ trap 'exit 0' INT TERM
 mkdir "$work/plugins"
 cp .libs/pidio.so /usr/lib/collectd/csv.so /usr/lib/collectd/logfile.so \
   "$work/plugins/"
+[ -z "$png" ] || cp /usr/lib/collectd/rrdtool.so "$work/plugins/"
 
 # The workload.
 mkfifo "$work/cmd"
@@ -70,6 +80,7 @@ LoadPlugin csv
   DataDir "stdout"
   StoreRates false
 </Plugin>
+$([ -z "$png" ] || printf 'LoadPlugin rrdtool\n<Plugin rrdtool>\n  DataDir "%s/rrd"\n</Plugin>\n' "$work")
 LoadPlugin pidio
 <Plugin pidio>
   Window 5
@@ -118,6 +129,19 @@ pids="$pids $!"
 pids="$pids $!"
 if [ -n "${DEMO_SECONDS:-}" ]; then
   sleep "$DEMO_SECONDS"
+  if [ -n "$png" ]; then
+    r="$work/rrd/demo"
+    rrdtool graph "$png" --start "end-$((DEMO_SECONDS - 5))s" --end now \
+      --width 760 --height 260 --title "pidio demo: I/O rates over 5 s windows" \
+      --vertical-label "bytes/s" --lower-limit 0 \
+      "DEF:w=$r/pidio-writer/pidio_rate-wchar.rrd:value:AVERAGE" \
+      "DEF:d=$r/pidio-disk/pidio_rate-write_bytes.rrd:value:AVERAGE" \
+      "DEF:s=$r/pidio-self/pidio_rate-rchar.rrd:value:AVERAGE" \
+      "LINE2:w#1f77b4:writer  wchar (2 MB/s to /dev/null)" \
+      "LINE2:d#d62728:disk    write_bytes (dd, fsync, reaped by its shell)" \
+      "LINE2:s#2ca02c:collectd rchar" >/dev/null
+    echo "pidio demo: graph written to $png"
+  fi
 else
   wait
 fi
