@@ -177,8 +177,14 @@ def watch_and_write(d, w):
     R.equal("agent: pidio read wchar", got, N)
 
 
+# collectd's own notice when it is stopped with values still queued for its
+# writers (seen on a loaded machine): about stopping, not about the pipeline.
+SHUTDOWN_NOTICE = "value lists were left after shutting down the write threads"
+
+
 def no_errors(d, name):
-    bad = [l for l in d.log().splitlines() if "[error]" in l or "[warning]" in l]
+    bad = [l for l in d.log().splitlines()
+           if ("[error]" in l or "[warning]" in l) and SHUTDOWN_NOTICE not in l]
     R.check("%s: no error or warning in collectd's log" % name, not bad, "\n".join(bad[-10:]))
 
 
