@@ -413,10 +413,14 @@ def test_churn(work):
     # Memory: flat after warm-up.
     print("churn: VmRSS KiB every second: %s" % rss, flush=True)
     print("churn: processes on the machine every second: %s" % nproc, flush=True)
-    if len(rss) >= CHURN_SECONDS - 5:
-        at30, late = rss[30], max(rss[30:CHURN_SECONDS])
-        new_high = max(0, max(nproc[30:CHURN_SECONDS]) - max(nproc[:30]))
-        left = max(0, max(nproc[29:CHURN_SECONDS]) - min(nproc[30:CHURN_SECONDS]))
+    # Samples are taken about every second; on a loaded machine the sampler
+    # itself gets fewer turns, so the run is split at its middle sample
+    # (about 30 s) rather than at a fixed index.
+    if len(rss) >= 35:
+        m, n = len(rss) // 2, len(rss)
+        at30, late = rss[m], max(rss[m:n])
+        new_high = max(0, max(nproc[m:n]) - max(nproc[:m]))
+        left = max(0, max(nproc[m - 1:n]) - min(nproc[m:n]))
         allow = RSS_SLACK_KIB + RSS_PER_PROCESS_KIB * (new_high * len(names) + left)
         print("churn: VmRSS at 30 s %d KiB, largest after %d KiB (+%d); processes on the machine: "
               "%d more than before at most, %d left; allowed +%d KiB" % (
@@ -425,7 +429,7 @@ def test_churn(work):
                 " (%d KiB + what the machine's process count explains)" % (allow, RSS_SLACK_KIB),
                 late - at30 <= allow, "(at 30 s %d KiB, then up to %d KiB)" % (at30, late))
     else:
-        R.check("churn: VmRSS sampled every second", False, "only %d samples" % len(rss))
+        R.check("churn: VmRSS sampled about every second", False, "only %d samples" % len(rss))
 
     check_csv(d, names, "churn")
     print("churn: descriptors other than io files: %d before, %d after" % (fds_before, fds_after), flush=True)
