@@ -433,7 +433,10 @@ def test_churn(work):
 
     check_csv(d, names, "churn")
     print("churn: descriptors other than io files: %d before, %d after" % (fds_before, fds_after), flush=True)
-    R.equal("churn: as many descriptors other than io files after the churn as before", fds_after, fds_before)
+    # No more than before: a listing or a process directory open at the
+    # moment of the first census may be closed at the second.
+    R.check("churn: no descriptor other than io files left behind (%d before, %d after)" % (fds_before, fds_after),
+            fds_after <= fds_before, "")
     R.equal("churn: no io descriptor held for a process that is gone", stale, [])
 
     # Log: the startup line, and rate-limited warnings at most; no error.
