@@ -168,6 +168,18 @@ static uint64_t recheck_slot(pid_t pid, uint64_t ticks) {
   return ticks - (ticks + off) % period;
 }
 
+/* True when <pid> is still the process that started at `start`, with its
+ * stat in *st: the check that a pid was not reused. */
+static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
+                        pidio_stat_t *st) {
+  int dfd = pidio_proc_open_pid(b->proc, pid);
+  if (dfd < 0)
+    return 0;
+  int same = pidio_proc_read_stat(dfd, st) == 0 && st->start_time == start;
+  close(dfd);
+  return same;
+}
+
 /* Make a tracked process a member: hold its io descriptor and set where
  * its counting starts. from_birth: it started since the previous interval,
  * so all of its counters count. Returns 0 when it vanished meanwhile. */
@@ -286,14 +298,7 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
         /* Same pid, new inode: reused, or only a re-created dentry. The
          * start time tells which. */
         pidio_stat_t st;
-        int dfd = pidio_proc_open_pid(b->proc, le->pid);
-        int same = 0;
-        if (dfd >= 0) {
-          same =
-              pidio_proc_read_stat(dfd, &st) == 0 && st.start_time == en->start;
-          close(dfd);
-        }
-        if (same) {
+        if (same_process(b, le->pid, en->start, &st)) {
           en->ino = le->ino;
         } else {
           if (retire(b, en) != 0)
@@ -479,13 +484,9 @@ static void reparent_orphans(pidio_block_t *b, const pidio_entry_t *d) {
     if (!(o->flags & E_MEMBER) || (o->flags & E_GONE) || o->ppid != d->pid ||
         o->start < d->start)
       continue;
-    int dfd = pidio_proc_open_pid(b->proc, o->pid);
-    if (dfd < 0)
-      continue;
     pidio_stat_t st;
-    if (pidio_proc_read_stat(dfd, &st) == 0 && st.start_time == o->start)
+    if (same_process(b, o->pid, o->start, &st))
       o->ppid = st.ppid;
-    close(dfd);
   }
 }
 

@@ -313,8 +313,10 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
                            &trunc) != 0)
       len = 0; /* exited meanwhile: an empty command line */
     pidio_parse_cmdline(raw, len, buf, sizeof(buf));
-    if (regexec(&s->cmdline_re, buf, 0, NULL, 0) != 0)
-      return PIDIO_MATCH_NO;
   }
-  return PIDIO_MATCH_YES;
+  /* The text rules (name, command line) are pidio_select_match's; the
+   * name was also checked first above only to spare the reads. */
+  return pidio_select_match(s, st, s->cmdline != NULL ? buf : NULL)
+             ? PIDIO_MATCH_YES
+             : PIDIO_MATCH_NO;
 }
