@@ -554,17 +554,9 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
                    ctx->name);
 }
 
-static double mono_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int pidio_read(user_data_t *ud) {
   pidio_ctx_t *ctx = ud->data;
   pidio_report_t rep;
-  double t = mono_seconds();
-
   int rc = pidio_block_update(&ctx->blk, &rep);
   if (rc != 0) {
     complain(LOG_ERR, &ctx->c_list,
@@ -578,6 +570,7 @@ static int pidio_read(user_data_t *ud) {
                  ctx->name);
   report_trouble(ctx, &rep);
 
+  double t = rep.read_at;
   submit_set(ctx->name, &ctx->blk.total, &ctx->win, t);
   value_t v = {.gauge = (gauge_t)rep.matched};
   submit(ctx->name, "count", "processes", &v, 1);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -729,6 +730,12 @@ static int compact(pidio_block_t *b, int to_dead) {
   return 0;
 }
 
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   *rep = (pidio_report_t){0};
   uint64_t ticks = pidio_proc_boot_ticks();
@@ -770,8 +777,10 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
       b->order[m++] = &b->e[i];
   if (m > 1) /* qsort(NULL, 0, ...) is undefined */
     qsort(b->order, m, sizeof(*b->order), by_start);
+  double t0 = mono_now();
   for (size_t i = 0; i < m; i++)
     read_round(b, b->order[i], rep);
+  rep->read_at = t0 + (mono_now() - t0) / 2;
   if ((rc = compact(b, 1)) != 0)
     return rc;
 

@@ -48,6 +48,10 @@ typedef struct pidio_report {
   unsigned undecided;   /* processes a selector could not read (Exe: EACCES) */
   pid_t no_cgroup2_pid; /* Cgroup: a process without a cgroup v2 line */
   pid_t undecided_pid;
+  /* CLOCK_MONOTONIC seconds at the middle of the members' reads: the time
+   * the counters are of. Taken there, not before the update, so that a
+   * slow listing or a preemption before the reads does not skew rates. */
+  double read_at;
 } pidio_report_t;
 
 /* One member as the last update left it. */

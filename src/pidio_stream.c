@@ -713,7 +713,7 @@ int main(int argc, char **argv) {
                     .matched = rep.matched,
                     .unreadable = rep.unreadable + rep.undecided,
                     .total = &blk.total};
-      r.have_rates = rater_push(&rater, now, &blk.total, r.rate);
+      r.have_rates = rater_push(&rater, rep.read_at, &blk.total, r.rate);
       switch (opts.format) {
       case FMT_TABLE:
         put_table(stdout, &r, written);

@@ -1057,6 +1057,33 @@ END_TEST
 START_TEST(t_real_by_name) { real_writer(true); }
 END_TEST
 
+/* The rates are computed against the time the counters were read, which
+ * the update reports: inside the update, whether or not it had members. */
+START_TEST(t_real_read_at) {
+  if (!have_proc_io())
+    return;
+  open_real();
+  for (int with_member = 0; with_member < 2; with_member++) {
+    if (with_member)
+      start_block(NULL, NULL, getpid(), NULL);
+    else {
+      char name[16];
+      unique_name(name);
+      start_block(name, NULL, 0, NULL);
+    }
+    double before = now_s();
+    pidio_report_t r = update();
+    double after = now_s();
+    ck_assert_uint_eq(r.matched, (unsigned)with_member);
+    ck_assert_msg(r.read_at >= before && r.read_at <= after,
+                  "read at %.6f, not within the update [%.6f, %.6f]",
+                  r.read_at, before, after);
+    pidio_block_free(&blk);
+    blk_live = false;
+  }
+}
+END_TEST
+
 /* Started after the first update: counted from birth. */
 static void newborn_main(const void *arg) {
   const writer_t *w = arg;
@@ -2003,6 +2030,7 @@ Suite *make_block_suite(void) {
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, t_real_by_pid);
   tcase_add_test(tc, t_real_by_name);
+  tcase_add_test(tc, t_real_read_at);
   tcase_add_test(tc, t_real_newborn);
   tcase_add_test(tc, t_real_member_child_reaped_by_member);
   tcase_add_test(tc, t_real_member_child_reaped_by_nonmember);
