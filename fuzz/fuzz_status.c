@@ -1,10 +1,12 @@
 /*
- * Fuzz target: pidio_parse_status_uid, the real uid from the "Uid:" line
- * of /proc/<pid>/status.
+ * Fuzz target: the parsers of /proc/<pid>/status, pidio_parse_status_uid
+ * (the real uid of the "Uid:" line) and pidio_parse_status_tgid (the
+ * "Tgid:" line).
  *
  * Any input either fails with -EINVAL or -ERANGE, or gives a uid other
- * than (uid_t)-1, which means "no uid"; that uid, put in a status file the
- * way the kernel writes one, parses back to the same.
+ * than (uid_t)-1, which means "no uid", and a tgid in 1..PIDIO_PID_MAX;
+ * those, put in a status file the way the kernel writes one, parse back to
+ * the same.
  */
 #include "pidio_build.h"
 
@@ -13,7 +15,26 @@
 
 #include <errno.h>
 
+static void check_tgid(const uint8_t *data, size_t size) {
+  pid_t tgid = 0;
+  int rc = pidio_parse_status_tgid((const char *)data, size, &tgid);
+  FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ERANGE);
+  if (rc != 0)
+    return;
+  FUZZ_CHECK(tgid >= 1 && tgid <= PIDIO_PID_MAX);
+  char text[128];
+  int n = snprintf(text, sizeof(text),
+                   "Name:\tfuzz\nUmask:\t0022\nState:\tS (sleeping)\n"
+                   "Tgid:\t%d\nNgid:\t0\nPid:\t%d\n",
+                   (int)tgid, (int)tgid + 1);
+  FUZZ_CHECK(n > 0 && (size_t)n < sizeof(text));
+  pid_t again = 0;
+  FUZZ_CHECK(pidio_parse_status_tgid(text, (size_t)n, &again) == 0);
+  FUZZ_CHECK(again == tgid);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  check_tgid(data, size);
   uid_t uid = 0;
   int rc = pidio_parse_status_uid((const char *)data, size, &uid);
   FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ERANGE);

@@ -192,33 +192,79 @@ size_t pidio_parse_cmdline(const char *buf, size_t len, char *out,
   return n;
 }
 
-int pidio_parse_status_uid(const char *buf, size_t len, uid_t *out) {
+/* The first number after "<key>:" on its line of a status file. */
+static int status_number(const char *buf, size_t len, const char *key,
+                         uint64_t *out) {
+  size_t klen = strlen(key);
   size_t pos = 0;
   while (pos < len) {
     const char *line = buf + pos;
     const char *nl = memchr(line, '\n', len - pos);
     size_t llen = nl != NULL ? (size_t)(nl - line) : len - pos;
     pos += llen + 1;
-    if (llen < 4 || memcmp(line, "Uid:", 4) != 0)
+    if (llen <= klen || memcmp(line, key, klen) != 0 || line[klen] != ':')
       continue;
     if (nl == NULL)
       return -EINVAL; /* truncated in the line we need */
-    size_t p = 4;
+    size_t p = klen + 1;
     while (p < llen && (line[p] == '\t' || line[p] == ' '))
       p++;
     size_t q = p;
     while (q < llen && line[q] != '\t' && line[q] != ' ')
       q++;
-    uint64_t v;
-    int rc = pidio_parse_u64(line + p, q - p, &v);
-    if (rc != 0)
-      return rc;
-    if (v > (uid_t)-1 - 1) /* (uid_t)-1 is "no uid", never a process's */
-      return -ERANGE;
-    *out = (uid_t)v;
-    return 0;
+    return pidio_parse_u64(line + p, q - p, out);
   }
   return -EINVAL;
+}
+
+int pidio_parse_status_uid(const char *buf, size_t len, uid_t *out) {
+  uint64_t v;
+  int rc = status_number(buf, len, "Uid", &v);
+  if (rc != 0)
+    return rc;
+  if (v > (uid_t)-1 - 1) /* (uid_t)-1 is "no uid", never a process's */
+    return -ERANGE;
+  *out = (uid_t)v;
+  return 0;
+}
+
+int pidio_parse_status_tgid(const char *buf, size_t len, pid_t *out) {
+  uint64_t v;
+  int rc = status_number(buf, len, "Tgid", &v);
+  if (rc != 0)
+    return rc;
+  if (v == 0)
+    return -EINVAL;
+  if (v > PIDIO_PID_MAX)
+    return -ERANGE;
+  *out = (pid_t)v;
+  return 0;
+}
+
+int pidio_parse_loadavg_last_pid(const char *buf, size_t len, pid_t *out) {
+  /* "0.15 0.10 0.05 2/78 12505\n": five fields separated by single
+   * spaces, the last one the pid. */
+  if (len == 0 || buf[len - 1] != '\n')
+    return -EINVAL;
+  len--;
+  size_t fields = 1, last = 0;
+  for (size_t i = 0; i < len; i++)
+    if (buf[i] == ' ') {
+      if (i == 0 || buf[i - 1] == ' ')
+        return -EINVAL;
+      fields++;
+      last = i + 1;
+    }
+  if (fields != 5)
+    return -EINVAL;
+  uint64_t v;
+  int rc = pidio_parse_u64(buf + last, len - last, &v);
+  if (rc != 0)
+    return rc;
+  if (v > PIDIO_PID_MAX)
+    return -ERANGE;
+  *out = (pid_t)v;
+  return 0;
 }
 
 int pidio_parse_cgroup(const char *buf, size_t len, const char **path,

@@ -63,6 +63,14 @@ int pidio_parse_pidfile(const char *buf, size_t len, pid_t *out);
  * four numbers: real, effective, saved, filesystem). */
 int pidio_parse_status_uid(const char *buf, size_t len, uid_t *out);
 
+/* The thread group id from the "Tgid:" line of /proc/<pid>/status: a pid
+ * whose Tgid is another number is a thread, not a process. */
+int pidio_parse_status_tgid(const char *buf, size_t len, pid_t *out);
+
+/* The last pid the kernel allocated, the fifth field of /proc/loadavg
+ * ("0.15 0.10 0.05 2/78 12505\n"), in 0..PIDIO_PID_MAX. */
+int pidio_parse_loadavg_last_pid(const char *buf, size_t len, pid_t *out);
+
 /* The cgroup v2 path from /proc/<pid>/cgroup: the path of the "0::" line.
  * Sets *path (pointing into buf) and *plen. -ENOENT when the file has no
  * v2 line (a cgroup v1 only system). */

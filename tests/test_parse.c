@@ -861,6 +861,99 @@ START_TEST(test_status_bad_literal) {
 }
 END_TEST
 
+/* ---- pidio_parse_status_tgid -------------------------------------------- */
+
+static int parse_tgid_str(const char *s, size_t len, pid_t *out) {
+  char *copy = exact_copy(s, len);
+  int rc = pidio_parse_status_tgid(copy, len, out);
+  free(copy);
+  return rc;
+}
+
+/* A process's status names itself as its thread group; a thread's names
+ * its process, which is how a looked-up pid is told to be a thread. */
+START_TEST(test_tgid_process_and_thread) {
+  static char buf[FIXTURE_MAX];
+  pid_t tgid = 0;
+  size_t n = fixture_read("status/real.status", buf, sizeof(buf));
+  ck_assert_int_eq(parse_tgid_str(buf, n, &tgid), 0);
+  ck_assert_int_eq(tgid, 20421);
+  n = fixture_read("status/real-thread.status", buf, sizeof(buf));
+  ck_assert_ptr_nonnull(strstr(buf, "\nPid:\t4713\n"));
+  ck_assert_int_eq(parse_tgid_str(buf, n, &tgid), 0);
+  ck_assert_int_eq(tgid, 4711);
+}
+END_TEST
+
+START_TEST(test_tgid_literal) {
+  static const struct {
+    const char *text;
+    int rc;
+    pid_t want;
+  } cases[] = {
+      {"Name:\tx\nTgid:\t42\nPid:\t43\n", 0, 42},
+      {"Tgid: 7\n", 0, 7},
+      {"Tgid:\t4194304\n", 0, 4194304},
+      {"Tgid:\t4194305\n", -ERANGE, 0},
+      {"Tgid:\t99999999999999999999\n", -ERANGE, 0},
+      {"Tgid:\t0\n", -EINVAL, 0},
+      {"Tgid:\t-1\n", -EINVAL, 0},
+      {"Tgid:\t\n", -EINVAL, 0},
+      {"Tgid:\t42", -EINVAL, 0}, /* cut in the line */
+      {"Tgidx:\t42\n", -EINVAL, 0},
+      {"NStgid:\t42\n", -EINVAL, 0},
+      {"Pid:\t42\n", -EINVAL, 0},
+      {"", -EINVAL, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    pid_t tgid = 0;
+    int rc = parse_tgid_str(cases[i].text, strlen(cases[i].text), &tgid);
+    ck_assert_msg(rc == cases[i].rc, "case %zu: got %d, expected %d", i, rc,
+                  cases[i].rc);
+    if (rc == 0)
+      ck_assert_int_eq(tgid, cases[i].want);
+  }
+}
+END_TEST
+
+/* ---- pidio_parse_loadavg_last_pid --------------------------------------- */
+
+START_TEST(test_loadavg_literal) {
+  static const struct {
+    const char *text;
+    int rc;
+    pid_t want;
+  } cases[] = {
+      {"0.15 0.10 0.05 2/78 12505\n", 0, 12505},
+      {"12.00 8.50 3.25 17/2345 4194304\n", 0, 4194304},
+      {"0.00 0.00 0.00 1/1 0\n", 0, 0},
+      {"0.00 0.00 0.00 1/1 4194305\n", -ERANGE, 0},
+      {"0.00 0.00 0.00 1/1 99999999999999999999\n", -ERANGE, 0},
+      {"0.15 0.10 0.05 2/78 12505", -EINVAL, 0}, /* cut */
+      {"0.15 0.10 0.05 2/78 \n", -EINVAL, 0},
+      {"0.15 0.10 0.05 2/78\n", -EINVAL, 0},
+      {"0.15 0.10 0.05 2/78 12505 1\n", -EINVAL, 0},
+      {"0.15  0.10 0.05 2/78 12505\n", -EINVAL, 0},
+      {" 0.15 0.10 0.05 2/78 12505\n", -EINVAL, 0},
+      {"0.15 0.10 0.05 2/78 -1\n", -EINVAL, 0},
+      {"0.15 0.10 0.05 2/78 12a\n", -EINVAL, 0},
+      {"\n", -EINVAL, 0},
+      {"", -EINVAL, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    size_t len = strlen(cases[i].text);
+    char *copy = exact_copy(cases[i].text, len);
+    pid_t last = -1;
+    int rc = pidio_parse_loadavg_last_pid(copy, len, &last);
+    free(copy);
+    ck_assert_msg(rc == cases[i].rc, "case %zu: got %d, expected %d", i, rc,
+                  cases[i].rc);
+    if (rc == 0)
+      ck_assert_int_eq(last, cases[i].want);
+  }
+}
+END_TEST
+
 /* ---- pidio_parse_cgroup ------------------------------------------------- */
 
 /* Parse a cgroup fixture; on success the path is copied into path_out. */
@@ -1058,6 +1151,9 @@ Suite *make_parse_suite(void) {
   tcase_add_loop_test(tc, test_status_bad, 0,
                       (int)(sizeof(status_bad) / sizeof(status_bad[0])));
   tcase_add_test(tc, test_status_bad_literal);
+  tcase_add_test(tc, test_tgid_process_and_thread);
+  tcase_add_test(tc, test_tgid_literal);
+  tcase_add_test(tc, test_loadavg_literal);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("cgroup");
