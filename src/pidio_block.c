@@ -102,6 +102,7 @@ void pidio_block_free(pidio_block_t *b) {
   free(b->spare);
   free(b->dead);
   free(b->order);
+  free(b->pending);
   pidio_pidlist_free(&b->list);
   pidio_select_free(&b->sel);
   *b = (pidio_block_t){0};
@@ -217,17 +218,20 @@ static int join(pidio_entry_t *en, int dfd, int from_birth) {
 }
 
 /* Look at a process for the first time (or again). Returns 1 and fills *out
- * when it is to be tracked, 0 when it vanished. force_fresh: it was first
- * seen as a newborn last interval, so from-birth counting still applies. */
+ * when it is to be tracked, 0 when it vanished, -1 when it could not be
+ * looked at (EMFILE...): not tracked, offered again next interval.
+ * force_fresh: it was first seen as a newborn last interval, so from-birth
+ * counting still applies. */
 static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
                     int force_fresh, pidio_entry_t *out) {
   int dfd = pidio_proc_open_pid(b->proc, pid);
   if (dfd < 0)
-    return 0;
+    return vanished(dfd) ? 0 : -1;
   pidio_stat_t st;
-  if (pidio_proc_read_stat(dfd, &st) != 0) {
+  int src = pidio_proc_read_stat(dfd, &st);
+  if (src != 0) {
     close(dfd);
-    return 0;
+    return vanished(src) ? 0 : -1;
   }
   int fresh = b->rounds > 0 && st.start_time >= b->prev_ticks;
   *out = (pidio_entry_t){.pid = pid,
@@ -277,16 +281,22 @@ static int by_start(const void *x, const void *y) {
   return (a->pid > c->pid) - (a->pid < c->pid);
 }
 
-/* Walk the sorted listing and the sorted entries side by side. */
+/* Walk the sorted listing and the sorted entries side by side. A listed
+ * pid found gone is dropped from the listing too: between full listings
+ * (see discover()) the listing is kept, and would otherwise offer it again
+ * every interval. */
 static int merge(pidio_block_t *b, uint64_t ticks) {
-  const pidio_pidlist_t *l = &b->list;
+  pidio_pidlist_t *l = &b->list;
   if (grow(&b->spare, &b->spare_cap, b->n + l->n) != 0)
     return -ENOMEM;
-  size_t i = 0, j = 0, k = 0;
+  size_t i = 0, j = 0, k = 0, w = 0;
   while (i < l->n || j < b->n) {
     if (j == b->n || (i < l->n && l->e[i].pid < b->e[j].pid)) {
-      k +=
-          (size_t)evaluate(b, l->e[i].pid, l->e[i].ino, ticks, 0, &b->spare[k]);
+      int kept =
+          evaluate(b, l->e[i].pid, l->e[i].ino, ticks, 0, &b->spare[k]);
+      k += kept > 0;
+      if (kept != 0)
+        l->e[w++] = l->e[i];
       i++;
     } else if (i == l->n || b->e[j].pid < l->e[i].pid) {
       if (retire(b, &b->e[j]) != 0)
@@ -294,32 +304,41 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
       j++;
     } else {
       pidio_entry_t *en = &b->e[j];
-      const pidio_pident_t *le = &l->e[i];
-      if (en->ino != le->ino) {
+      const pidio_pident_t le = l->e[i];
+      int kept = 1;
+      if (en->ino != le.ino) {
         /* Same pid, new inode: reused, or only a re-created dentry. The
          * start time tells which. */
         pidio_stat_t st;
-        if (same_process(b, le->pid, en->start, &st)) {
-          en->ino = le->ino;
+        if (same_process(b, le.pid, en->start, &st)) {
+          en->ino = le.ino;
         } else {
           if (retire(b, en) != 0)
             return -ENOMEM;
-          k += (size_t)evaluate(b, le->pid, le->ino, ticks, 0, &b->spare[k]);
+          kept = evaluate(b, le.pid, le.ino, ticks, 0, &b->spare[k]);
+          k += kept > 0;
+          if (kept != 0)
+            l->e[w++] = le;
           i++;
           j++;
           continue;
         }
       }
       if (!(en->flags & E_MEMBER) &&
-          (en->flags & (E_FRESH | E_UNDECIDED) || due(en, ticks)))
-        k += (size_t)evaluate(b, le->pid, le->ino, ticks,
-                              (en->flags & E_FRESH) != 0, &b->spare[k]);
-      else
+          (en->flags & (E_FRESH | E_UNDECIDED) || due(en, ticks))) {
+        kept = evaluate(b, le.pid, le.ino, ticks, (en->flags & E_FRESH) != 0,
+                        &b->spare[k]);
+        k += kept > 0;
+      } else {
         b->spare[k++] = *en;
+      }
+      if (kept != 0)
+        l->e[w++] = le;
       i++;
       j++;
     }
   }
+  l->n = w;
   pidio_entry_t *t = b->e;
   size_t tcap = b->cap;
   b->e = b->spare;
@@ -730,6 +749,155 @@ static int compact(pidio_block_t *b, int to_dead) {
   return 0;
 }
 
+/* --- finding new processes ------------------------------------------- */
+
+/* A full listing of ProcRoot costs about a microsecond per process, as
+ * much as a third of an interval's work for a block of idle members, yet
+ * between two intervals few processes are born, often none. When
+ * ProcRoot is this process's own procfs, the kernel's last allocated pid
+ * says which pids are new, and only those are looked up. Processes that
+ * exit stay in the listing until a read or a lookup finds them gone.
+ *
+ * The last pid is read before the lookups (or the listing): a process born
+ * after the reading has a later pid and is found next interval. A pid in
+ * the range that is not there yet (allocated, its process not yet set up)
+ * is looked up once more next interval, as a listing would see it then.
+ * A full listing is still done at least once per recheck period, and when
+ * more pids were handed out than looking them up would be worth, or the
+ * pids wrapped around. */
+
+/* At most this many new pids are looked up instead of listing. */
+static size_t probe_limit(const pidio_block_t *b) { return 32 + b->list.n / 8; }
+
+static int pending_add(pidio_block_t *b, pid_t pid) {
+  if (b->npending == b->pending_cap) {
+    size_t cap = b->pending_cap ? b->pending_cap * 2 : 16;
+    pid_t *p = realloc(b->pending, cap * sizeof(*p));
+    if (p == NULL)
+      return -ENOMEM;
+    b->pending = p;
+    b->pending_cap = cap;
+  }
+  b->pending[b->npending++] = pid;
+  return 0;
+}
+
+static int pident_cmp(const void *x, const void *y) {
+  pid_t a = ((const pidio_pident_t *)x)->pid;
+  pid_t c = ((const pidio_pident_t *)y)->pid;
+  return (a > c) - (a < c);
+}
+
+/* Add the found processes (sorted) to the sorted listing: a pid already
+ * listed (reused since) takes the new inode, the others are merged in
+ * from the back. */
+static int list_insert(pidio_pidlist_t *l, pidio_pident_t *found, size_t nf) {
+  size_t add = 0;
+  for (size_t f = 0; f < nf; f++) {
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (l->e[mid].pid < found[f].pid)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < l->n && l->e[lo].pid == found[f].pid) {
+      l->e[lo].ino = found[f].ino;
+      found[f].pid = 0; /* done: not added */
+    } else {
+      add++;
+    }
+  }
+  if (add == 0)
+    return 0;
+  if (l->n + add > l->cap) {
+    size_t cap = l->cap ? l->cap : 256;
+    while (cap < l->n + add)
+      cap *= 2;
+    pidio_pident_t *e = realloc(l->e, cap * sizeof(*e));
+    if (e == NULL)
+      return -ENOMEM;
+    l->e = e;
+    l->cap = cap;
+  }
+  size_t i = l->n, out = l->n + add, f = nf;
+  while (f > 0) {
+    if (found[f - 1].pid == 0) {
+      f--;
+    } else if (i > 0 && l->e[i - 1].pid > found[f - 1].pid) {
+      l->e[--out] = l->e[--i];
+    } else {
+      l->e[--out] = found[--f];
+    }
+  }
+  l->n += add;
+  return 0;
+}
+
+/* Look up the pids after..last and last interval's pending ones. Returns 0,
+ * or a negative errno (then a full listing is done instead). */
+static int probe_new(pidio_block_t *b, pid_t after, pid_t last) {
+  size_t nretry = b->npending;
+  size_t cap = nretry + (size_t)(last - after);
+  pidio_pident_t *found = malloc((cap ? cap : 1) * sizeof(*found));
+  if (found == NULL)
+    return -ENOMEM;
+  size_t nf = 0;
+  int rc = 0;
+  pid_t *retry = b->pending;
+  b->pending = NULL;
+  b->npending = b->pending_cap = 0;
+  for (size_t i = 0; i < nretry + (size_t)(last - after) && rc == 0; i++) {
+    int again = i < nretry;
+    pid_t pid = again ? retry[i] : after + 1 + (pid_t)(i - nretry);
+    int r = pidio_proc_probe(b->proc, pid, &found[nf]);
+    b->probed++;
+    if (r == 1)
+      nf++;
+    else if (r == 0 && !again)
+      rc = pending_add(b, pid); /* maybe not set up yet: once more */
+    else if (r < 0)
+      rc = r;
+  }
+  free(retry);
+  if (rc == 0) {
+    qsort(found, nf, sizeof(*found), pident_cmp);
+    rc = list_insert(&b->list, found, nf);
+  }
+  free(found);
+  return rc;
+}
+
+/* Bring the listing up to date for this interval: by looking up new pids,
+ * or by listing ProcRoot. */
+static int discover(pidio_block_t *b, uint64_t ticks) {
+  pid_t last = 0;
+  int own = pidio_proc_last_pid(b->proc, &last) == 0;
+  if (own && b->list_ok &&
+      ticks - b->listed_ticks < (uint64_t)(PIDIO_RECHECK_SECONDS * hz())) {
+    if (last == b->last_pid && b->npending == 0)
+      return 0;
+    if (last >= b->last_pid && (size_t)(last - b->last_pid) <= probe_limit(b)) {
+      int rc = probe_new(b, b->last_pid, last);
+      if (rc == 0) {
+        b->last_pid = last;
+        return 0;
+      }
+    }
+  }
+  b->list_ok = 0;
+  b->npending = 0;
+  int rc = pidio_proc_list(b->proc, &b->list);
+  if (rc != 0)
+    return rc;
+  b->full_listings++;
+  b->list_ok = own;
+  b->last_pid = last;
+  b->listed_ticks = ticks;
+  return 0;
+}
+
 static double mono_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -746,14 +914,15 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   int by_pid = pidio_select_by_pid(&b->sel);
   b->target = by_pid ? find_target(b, rep) : 0;
   /* With Children, descendants of the target are found in the listing. */
-  int rc = by_pid && !b->sel.children ? list_target(b)
-                                      : pidio_proc_list(b->proc, &b->list);
+  int rc = by_pid && !b->sel.children ? list_target(b) : discover(b, ticks);
   if (rc != 0) {
     rep->list_err = rc;
     return rc;
   }
-  if ((rc = merge(b, ticks)) != 0 || (rc = leave_if_untargeted(b, ticks)) != 0)
+  if ((rc = merge(b, ticks)) != 0 || (rc = leave_if_untargeted(b, ticks)) != 0) {
+    b->list_ok = 0; /* the merge may have left the listing half compacted */
     return rc;
+  }
   adopt_descendants(b);
   rep->no_cgroup2_pid = b->no_cgroup2_pid;
   for (size_t i = 0; i < b->n; i++)

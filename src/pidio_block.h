@@ -75,6 +75,15 @@ typedef struct pidio_block {
   size_t order_cap;
   pidio_pidlist_t list;
 
+  /* Between full listings, the list is brought up to date by looking up
+   * only the pids handed out since (see discover() in pidio_block.c). */
+  int list_ok;           /* list is a full listing kept up to date */
+  pid_t last_pid;        /* the kernel's last pid when it last was */
+  uint64_t listed_ticks; /* boot ticks of the last full listing */
+  pid_t *pending;        /* pids not found last time: looked up once more */
+  size_t npending, pending_cap;
+  uint64_t full_listings, probed; /* how often, for tests and benchmarks */
+
   pidio_io_t total;     /* the block's counters: never go down */
   uint64_t rounds;      /* intervals done */
   uint64_t prev_ticks;  /* boot ticks at the start of the previous interval */

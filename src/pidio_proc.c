@@ -17,8 +17,23 @@
 #include <time.h>
 #include <unistd.h>
 
+/* True when the root's "self" is this process: the root is a procfs of
+ * this process's pid namespace. */
+static bool is_own_procfs(const pidio_proc_t *p) {
+  if (!pidio_proc_is_procfs(p))
+    return false;
+  char link[32], want[32];
+  ssize_t n = readlinkat(p->root_fd, "self", link, sizeof(link) - 1);
+  if (n <= 0)
+    return false;
+  link[n] = '\0';
+  snprintf(want, sizeof(want), "%d", (int)getpid());
+  return strcmp(link, want) == 0;
+}
+
 int pidio_proc_open(pidio_proc_t *p, const char *root) {
   p->root_fd = -1;
+  p->loadavg_fd = -1;
   p->root = strdup(root);
   if (p->root == NULL)
     return -ENOMEM;
@@ -30,6 +45,8 @@ int pidio_proc_open(pidio_proc_t *p, const char *root) {
     return -e;
   }
   p->root_fd = fd;
+  if (is_own_procfs(p))
+    p->loadavg_fd = openat(fd, "loadavg", O_RDONLY | O_CLOEXEC);
   return 0;
 }
 
@@ -40,9 +57,13 @@ bool pidio_proc_is_procfs(const pidio_proc_t *p) {
 }
 
 void pidio_proc_close(pidio_proc_t *p) {
-  if (p->root_fd >= 0)
+  if (p->root_fd >= 0) {
     close(p->root_fd);
+    if (p->loadavg_fd >= 0)
+      close(p->loadavg_fd);
+  }
   p->root_fd = -1;
+  p->loadavg_fd = -1;
   free(p->root);
   p->root = NULL;
 }
@@ -164,6 +185,42 @@ int pidio_proc_read_at(int dirfd, const char *name, char *buf, size_t bufsz,
     *truncated = more;
   *len = got;
   return 0;
+}
+
+int pidio_proc_last_pid(const pidio_proc_t *p, pid_t *out) {
+  if (p->root_fd < 0 || p->loadavg_fd < 0)
+    return -ENOTSUP;
+  char buf[128];
+  ssize_t r = read_retry(p->loadavg_fd, buf, sizeof(buf), 1);
+  if (r < 0)
+    return -errno;
+  if ((size_t)r == sizeof(buf))
+    return -EINVAL;
+  return pidio_parse_loadavg_last_pid(buf, (size_t)r, out);
+}
+
+int pidio_proc_probe(const pidio_proc_t *p, pid_t pid, pidio_pident_t *out) {
+  int dfd = pidio_proc_open_pid(p, pid);
+  if (dfd < 0)
+    return dfd == -ENOENT || dfd == -ESRCH ? 0 : dfd;
+  struct stat st;
+  char buf[512]; /* Tgid is the fourth line, after a name of at most 64 */
+  size_t len = 0;
+  int more;
+  int rc = fstat(dfd, &st) != 0
+               ? -errno
+               : pidio_proc_read_at(dfd, "status", buf, sizeof(buf), &len,
+                                    &more);
+  close(dfd);
+  if (rc != 0)
+    return rc == -ENOENT || rc == -ESRCH ? 0 : rc;
+  pid_t tgid;
+  if ((rc = pidio_parse_status_tgid(buf, len, &tgid)) != 0)
+    return rc;
+  if (tgid != pid)
+    return 0;
+  *out = (pidio_pident_t){.pid = pid, .ino = (uint64_t)st.st_ino};
+  return 1;
 }
 
 int pidio_proc_open_io(int pid_dirfd) {

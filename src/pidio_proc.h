@@ -19,6 +19,10 @@
 typedef struct pidio_proc {
   int root_fd; /* O_PATH|O_DIRECTORY descriptor of the root */
   char *root;  /* its path, for messages */
+  /* <root>/loadavg, held when the root is this process's own procfs (its
+   * "self" is this process), else -1: the last pid it shows is then that
+   * of the pid namespace the root lists. Valid only while root_fd is. */
+  int loadavg_fd;
 } pidio_proc_t;
 
 /* One entry of a listing: a pid directory and its inode number. A changed
@@ -45,6 +49,18 @@ void pidio_proc_close(pidio_proc_t *p);
 /* List the numeric entries of the root, sorted by pid. */
 int pidio_proc_list(const pidio_proc_t *p, pidio_pidlist_t *out);
 void pidio_pidlist_free(pidio_pidlist_t *l);
+
+/* The last pid the kernel allocated in the root's pid namespace: every
+ * process born since an earlier reading has a pid after that reading's, up
+ * to this one (pids wrap at pid_max). -ENOTSUP when the root is not this
+ * process's own procfs (a fixture tree, another namespace's procfs). */
+int pidio_proc_last_pid(const pidio_proc_t *p, pid_t *out);
+
+/* Look up one pid without listing the root: 1 and *out (pid and inode, as
+ * a listing gives them) when it is a process, 0 when there is no such pid
+ * or it is a thread (procfs answers a lookup of a thread id, but does not
+ * list it, and its io file is its whole process's), or a negative errno. */
+int pidio_proc_probe(const pidio_proc_t *p, pid_t pid, pidio_pident_t *out);
 
 /* Open /proc/<pid> as a directory. Files opened relative to it belong to
  * the same process even if the pid is reused in between. */

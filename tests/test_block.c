@@ -25,9 +25,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -371,6 +373,22 @@ static void teardown(void) {
 }
 
 /* === A. fixture trees ==================================================== */
+
+/* A tree that is not this process's procfs has no last pid that speaks
+ * for it: every update lists it. */
+START_TEST(t_tree_listed_every_update) {
+  open_tree("proc-basic");
+  pid_t last;
+  ck_assert_int_eq(pidio_proc_last_pid(&proc, &last), -ENOTSUP);
+  start_block("nginx", NULL, 0, NULL);
+  for (unsigned i = 1; i <= 3; i++) {
+    pidio_report_t r = update();
+    ck_assert_uint_eq(r.matched, 3);
+    ck_assert_uint_eq(blk.full_listings, i);
+    ck_assert_uint_eq(blk.probed, 0);
+  }
+}
+END_TEST
 
 START_TEST(t_select_name_exact_comm) {
   open_tree("proc-basic");
@@ -1081,6 +1099,76 @@ START_TEST(t_real_read_at) {
     pidio_block_free(&blk);
     blk_live = false;
   }
+}
+END_TEST
+
+/* --- new processes found by looking up new pids, not by listing --- */
+
+#define THREAD_BYTES 3000
+static atomic_int thread_wrote;
+
+static void *thread_writer(void *arg) {
+  (void)arg;
+  kid_write(THREAD_BYTES, 1000);
+  atomic_store(&thread_wrote, 1);
+  for (;;)
+    pause();
+  return NULL;
+}
+
+/* A process with a second thread, both with the process's name (a thread
+ * inherits it): the thread's id must not be taken for a process, whose io
+ * file would be its whole process's, counted twice. */
+static void threaded_main(const void *arg) {
+  const writer_t *w = arg;
+  kid_name(w->name);
+  pthread_t t;
+  if (pthread_create(&t, NULL, thread_writer, NULL) != 0)
+    kid_die();
+  while (!atomic_load(&thread_wrote))
+    kid_nap(1);
+  kid_write(w->n, w->chunk);
+  kid_stop_forever();
+}
+
+START_TEST(t_real_found_without_listing) {
+  if (!have_proc_io())
+    return;
+  open_real();
+  pid_t last;
+  ck_assert_int_eq(pidio_proc_last_pid(&proc, &last), 0);
+  writer_t w = {.n = 200000, .chunk = 1000};
+  unique_name(w.name);
+  start_block(w.name, NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_uint_eq(blk.full_listings, 1);
+
+  /* Born (with a thread) between two updates: found by lookup. */
+  pid_t kid = spawn(threaded_main, &w);
+  wait_stop(kid);
+  pidio_io_t born;
+  proc_io(kid, &born);
+  if (!under_valgrind())
+    ck_assert_uint_eq(born.v[PIDIO_WCHAR], 200000 + THREAD_BYTES);
+  uint64_t probed = blk.probed;
+  r = update();
+  ck_assert_msg(blk.full_listings == 1,
+                "listed again: more than %zu pids were handed out between "
+                "two updates?",
+                (size_t)32 + blk.list.n / 8);
+  ck_assert_uint_gt(blk.probed, probed);
+  ck_assert_uint_eq(r.matched, 1); /* the process, not its thread */
+  ck_assert_total(&born);          /* from birth, once */
+
+  /* Exited: found gone by its read, without a listing either. */
+  kill_and_reap(kid);
+  r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_total(&born);
+  r = update();
+  ck_assert_uint_eq(r.matched, 0);
+  ck_assert_uint_eq(blk.full_listings, 1);
 }
 END_TEST
 
@@ -2006,6 +2094,7 @@ Suite *make_block_suite(void) {
   tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, t_select_name_exact_comm);
+  tcase_add_test(tc, t_tree_listed_every_update);
   tcase_add_test(tc, t_select_cmdline_regex);
   tcase_add_test(tc, t_select_and);
   tcase_add_test(tc, t_select_pid);
@@ -2031,6 +2120,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_real_by_pid);
   tcase_add_test(tc, t_real_by_name);
   tcase_add_test(tc, t_real_read_at);
+  tcase_add_test(tc, t_real_found_without_listing);
   tcase_add_test(tc, t_real_newborn);
   tcase_add_test(tc, t_real_member_child_reaped_by_member);
   tcase_add_test(tc, t_real_member_child_reaped_by_nonmember);
