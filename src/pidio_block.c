@@ -742,7 +742,9 @@ static int compact(pidio_block_t *b, int to_dead) {
       if (to_dead && retire(b, &b->e[i]) != 0)
         return -ENOMEM;
     } else {
-      b->e[k++] = b->e[i];
+      if (k != i)
+        b->e[k] = b->e[i];
+      k++;
     }
   }
   b->n = k;
@@ -944,7 +946,11 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   for (size_t i = 0; i < b->n; i++)
     if (b->e[i].flags & E_MEMBER)
       b->order[m++] = &b->e[i];
-  if (m > 1) /* qsort(NULL, 0, ...) is undefined */
+  /* Pid order is birth order until pids wrap: sort only when it is not. */
+  size_t sorted = 1;
+  while (sorted < m && by_start(&b->order[sorted - 1], &b->order[sorted]) <= 0)
+    sorted++;
+  if (sorted < m)
     qsort(b->order, m, sizeof(*b->order), by_start);
   double t0 = mono_now();
   for (size_t i = 0; i < m; i++)

@@ -46,7 +46,42 @@ static int field_index(const char *key, size_t len) {
   return -1;
 }
 
+/* The kernel's own layout: the seven keys in its order, "key: value\n",
+ * and nothing else. Parsed here without searching for keys or line ends,
+ * as this runs for every member every interval. Returns 1 when buf is
+ * exactly that (then *out is complete), 0 for anything else, which the
+ * general parser below then accepts or refuses: it gives the same result
+ * for every input this one accepts. */
+static const unsigned char io_key_len[PIDIO_NFIELDS] = {5, 5, 5, 5, 10, 11, 21};
+
+static int parse_io_kernel_layout(const char *buf, size_t len,
+                                  pidio_io_t *out) {
+  const char *p = buf, *end = buf + len;
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    size_t k = io_key_len[f];
+    if ((size_t)(end - p) < k + 4 || memcmp(p, pidio_field_names[f], k) != 0 ||
+        p[k] != ':' || p[k + 1] != ' ')
+      return 0;
+    p += k + 2;
+    const char *digits = p;
+    uint64_t v = 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+      if (__builtin_mul_overflow(v, 10u, &v) ||
+          __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+        return 0;
+      p++;
+    }
+    if (p == digits || p == end || *p != '\n')
+      return 0;
+    p++;
+    out->v[f] = v;
+  }
+  return p == end;
+}
+
 int pidio_parse_io(const char *buf, size_t len, pidio_io_t *out) {
+  if (parse_io_kernel_layout(buf, len, out))
+    return 0;
   unsigned seen = 0;
   size_t pos = 0;
 
