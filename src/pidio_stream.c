@@ -611,6 +611,15 @@ static int64_t ns_of(const struct timespec *ts) {
   return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
+static struct timespec wall_plus(struct timespec t, double seconds) {
+  if (!(seconds > 0) || seconds > 3600)
+    return t; /* not a lag this loop can have: keep the wall time */
+  int64_t ns = t.tv_nsec + (int64_t)(seconds * 1e9);
+  t.tv_sec += (time_t)(ns / 1000000000);
+  t.tv_nsec = (long)(ns % 1000000000);
+  return t;
+}
+
 static int64_t mono_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -709,7 +718,9 @@ int main(int argc, char **argv) {
            proc.root, strerror(-rc));
     if (rc == 0) {
       report_trouble(&trouble, &blk, &proc, &rep, selector, now);
-      record_t r = {.wall = wall,
+      /* The record's time is when its counters were read, the time its
+       * rates are computed against, not when the update began. */
+      record_t r = {.wall = wall_plus(wall, rep.read_at - now),
                     .matched = rep.matched,
                     .unreadable = rep.unreadable + rep.undecided,
                     .total = &blk.total};
