@@ -1,15 +1,17 @@
 /*
  * floor: the least work that reads the io counters of a set of processes
- * every second, to compare pidio against.
+ * every interval, to compare pidio against.
  *
- * It opens /proc/<pid>/io of every pid given once, then every second (on
- * an absolute schedule) preads each descriptor from offset 0. With --list
- * it also lists /proc each second (opendir + readdir, i.e. getdents), the
- * least a collector must do to notice new processes. Nothing is parsed and
+ * It opens /proc/<pid>/io of every pid given once, then every interval (on
+ * an absolute schedule, a second by default) preads each descriptor from
+ * offset 0. With --list it also lists /proc each interval (opendir +
+ * readdir, i.e. getdents), the least a collector must do to notice new
+ * processes. Nothing is parsed and
  * nothing is reported: this is the system-call floor.
  *
- * Usage: floor [--list] [--root DIR] PIDFILE
- *   PIDFILE holds one pid per line ("-" for standard input).
+ * Usage: floor [--list] [--root DIR] [--interval MS] PIDFILE
+ *   PIDFILE holds one pid per line ("-" for standard input). --interval
+ *   (default 1000) shortens the schedule, to profile many rounds quickly.
  * It prints "ready N" on standard output once the N descriptors are open,
  * and runs until SIGTERM or SIGINT; then it prints how many rounds it did
  * and how many reads failed on standard error.
@@ -35,7 +37,7 @@ static void on_signal(int sig) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: floor [--list] [--root DIR] PIDFILE\n");
+  fprintf(stderr, "usage: floor [--list] [--root DIR] [--interval MS] PIDFILE\n");
   exit(2);
 }
 
@@ -85,12 +87,19 @@ int main(int argc, char **argv) {
   int list = 0;
   const char *root = "/proc";
   const char *pidfile = NULL;
+  long interval_ms = 1000;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--list") == 0)
       list = 1;
     else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc)
       root = argv[++i];
-    else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)
+    else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
+      char *end;
+      errno = 0;
+      interval_ms = strtol(argv[++i], &end, 10);
+      if (errno != 0 || *end != '\0' || interval_ms < 1 || interval_ms > 3600000)
+        usage();
+    } else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)
       pidfile = argv[i];
     else
       usage();
@@ -141,7 +150,12 @@ int main(int argc, char **argv) {
         bytes += (unsigned long long)r;
     }
     rounds++;
-    next.tv_sec++;
+    next.tv_sec += interval_ms / 1000;
+    next.tv_nsec += (interval_ms % 1000) * 1000000L;
+    if (next.tv_nsec >= 1000000000L) {
+      next.tv_sec++;
+      next.tv_nsec -= 1000000000L;
+    }
     while (!stop &&
            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) != 0)
       ;
