@@ -92,6 +92,15 @@ def main():
         herd.grow(NAME, a.n)
         log("%d idle processes + %d writers ready; churn %d a second, %g s each"
             % (a.n, a.writers, a.churn, a.churn_life))
+        # An idle collectd with the same writers, for pidio's share of VmRSS.
+        b = Daemon(os.path.join(work, "baseline"), "", plugins=("csv", "logfile"),
+                   hostname="bench", interval=1)
+        b.start()
+        try:
+            time.sleep(5)
+            base_rss = status_kib(b.proc.pid, "VmRSS")
+        finally:
+            b.stop()
         d = Daemon(os.path.join(work, "collectd"), BODY, plugins=("csv", "logfile"),
                    hostname="bench", interval=1)
         d.start()
@@ -169,8 +178,12 @@ def main():
       % (base["rss"], end["rss"], max(s["rss"] for s in after),
          slope_per_hour([(s["t"], s["rss"]) for s in after]),
          slope_per_hour([(s["t"], s["anon"]) for s in after]), len(after)))
-    p("- About %d processes tracked at a time: %.0f bytes of VmRSS each at the end "
-      "(collectd's own share included)" % (tracked, end["rss"] * 1024.0 / tracked))
+    half = [s for s in after if s["t"] >= (after[0]["t"] + after[-1]["t"]) / 2]
+    p("- Second half of the run alone: VmRSS from %d to %d KiB, slope %+.1f KiB per hour"
+      % (half[0]["rss"], half[-1]["rss"], slope_per_hour([(s["t"], s["rss"]) for s in half])))
+    members = end["count"] or tracked
+    p("- An idle collectd with the same writers: %d KiB; pidio's share at the end, per "
+      "member (%d): %.0f bytes" % (base_rss, members, (end["rss"] - base_rss) * 1024.0 / members))
     p("- collectd log lines with warning or error: %d%s" % (
         len(errors), "" if not errors else "\n\n```\n%s\n```" % "\n".join(errors[:10])))
     text = "\n".join(L) + "\n"
