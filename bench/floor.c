@@ -6,8 +6,8 @@
  * an absolute schedule, a second by default) preads each descriptor from
  * offset 0. With --list it also lists /proc each interval (opendir +
  * readdir, i.e. getdents), the least a collector must do to notice new
- * processes. Nothing is parsed and
- * nothing is reported: this is the system-call floor.
+ * processes. Nothing is parsed and nothing is reported: this is the
+ * system-call floor.
  *
  * Usage: floor [--list] [--root DIR] [--interval MS] PIDFILE
  *   PIDFILE holds one pid per line ("-" for standard input). --interval

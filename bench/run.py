@@ -104,6 +104,12 @@ def system_ticks():
     return v[7] if len(v) > 7 else 0, sum(v[:8])
 
 
+def log_trouble(daemon):
+    """The lines of a collectd's log that carry a warning or an error."""
+    return [l for l in daemon.log().splitlines()
+            if "error" in l.lower() or "warn" in l.lower()]
+
+
 def measure(pid, warmup, window):
     """CPU of pid over `window` seconds after `warmup` seconds."""
     time.sleep(warmup)
@@ -249,9 +255,7 @@ class Bench:
             m = measure(d.proc.pid, self.args.warmup, window)
             if d.proc.poll() is not None:
                 raise RuntimeError("collectd exited during the run:\n" + d.log())
-            self.log_errors.update(
-                l.split("] ", 1)[-1] for l in d.log().splitlines()
-                if "error" in l.lower() or "warn" in l.lower())
+            self.log_errors.update(l.split("] ", 1)[-1] for l in log_trouble(d))
             if expect is not None:
                 m["reported"] = self.reported(d, kind)
             m["slab_kib"] = slab_freed(d.stop)

@@ -27,7 +27,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 import e2e_lib  # noqa: E402
 from e2e_lib import Daemon, built  # noqa: E402
-from run import NAME, Herd, held_io_fds, loadavg, log, raise_nofile, status_kib  # noqa: E402
+from run import (NAME, Herd, held_io_fds, loadavg, log, log_trouble, raise_nofile,  # noqa: E402
+                 status_kib)
 
 BODY = """LoadPlugin pidio
 <Plugin pidio>
@@ -133,8 +134,7 @@ def main():
                 })
                 next_sample += a.sample
             time.sleep(max(0.0, min(next_churn, next_sample) - time.monotonic()))
-        errors = [line for line in d.log().splitlines()
-                  if "error" in line.lower() or "warn" in line.lower()]
+        errors = log_trouble(d)
     finally:
         if d is not None:
             d.stop()
