@@ -250,23 +250,48 @@ int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out) {
 }
 
 int pidio_read_pidfile(const char *path, pid_t *out) {
-  /* O_NONBLOCK so that opening a fifo cannot hang the read thread. */
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0)
+  /* Opening a fifo for reading is not free of side effects, even with
+   * O_NONBLOCK: it releases a writer blocked in open(), which then gets
+   * EPIPE. So the path (symlinks followed) is first opened with O_PATH,
+   * which opens nothing behind it, and only a regular file is then opened
+   * for reading, through /proc/self/fd: that reopens the very inode that
+   * was checked, so a file swapped for a fifo in between is never opened. */
+  int pfd = open(path, O_PATH | O_CLOEXEC);
+  if (pfd < 0)
     return -errno;
   struct stat st;
-  if (fstat(fd, &st) != 0) {
+  if (fstat(pfd, &st) != 0) {
     int e = errno;
-    close(fd);
+    close(pfd);
     return -e;
   }
   if (!S_ISREG(st.st_mode) || st.st_size > 64) {
-    close(fd);
+    close(pfd);
     return S_ISREG(st.st_mode) ? -EFBIG : -ENOTSUP;
   }
+  char self[40];
+  snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+  int fd = open(self, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+    /* No procfs at /proc (ProcRoot is elsewhere): open the path itself,
+     * with O_NONBLOCK so that nothing can hang, and keep it only if it is
+     * the inode checked above. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat again;
+    if (fd >= 0 && (fstat(fd, &again) != 0 || again.st_dev != st.st_dev ||
+                    again.st_ino != st.st_ino)) {
+      close(fd);
+      close(pfd);
+      return -ENOTSUP; /* replaced since the check */
+    }
+  }
+  int e = errno;
+  close(pfd);
+  if (fd < 0)
+    return -e;
   char buf[65];
   ssize_t r = read_retry(fd, buf, sizeof(buf), 0);
-  int e = errno;
+  e = errno;
   close(fd);
   if (r < 0)
     return -e;

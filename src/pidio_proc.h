@@ -83,9 +83,11 @@ int pidio_proc_read_io(int io_fd, pidio_io_t *out);
 /* Read and parse <pid>/stat of an opened process directory. */
 int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out);
 
-/* Read a pidfile without ever blocking or reading unbounded: it must be a
- * regular file (-ENOTSUP for a fifo, a device or a directory) of at most
- * 64 bytes (-EFBIG) holding a pid (-EINVAL, or -ERANGE past PIDIO_PID_MAX). */
+/* Read a pidfile without ever blocking, reading unbounded or opening what
+ * is not a regular file (opening a fifo would release a writer blocked in
+ * open()): it must be a regular file (-ENOTSUP for a fifo, a device or a
+ * directory, also behind a symlink) of at most 64 bytes (-EFBIG) holding a
+ * pid (-EINVAL, or -ERANGE past PIDIO_PID_MAX). */
 int pidio_read_pidfile(const char *path, pid_t *out);
 
 /* What went wrong with a pidfile, from pidio_read_pidfile's error, as a

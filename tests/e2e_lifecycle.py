@@ -308,8 +308,63 @@ LoadPlugin pidio
     R.equal("PerProcess: one warning beyond MaxProcesses", len(warns), 1)
 
 
+def test_pidfile_fifo_writer(work):
+    """A PidFile that is a fifo, or a symlink to one, is never opened: a
+    writer blocked in open() on that fifo stays blocked while pidio reads
+    the block every interval (opening the fifo for reading, even with
+    O_NONBLOCK, would release it, and it would then get EPIPE)."""
+    fifo = os.path.join(work, "fifo")
+    link = os.path.join(work, "link.pid")
+    os.mkfifo(fifo)
+    os.symlink(fifo, link)
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "viafifo">
+    PidFile "%s"
+  </Process>
+  <Process "vialink">
+    PidFile "%s"
+  </Process>
+</Plugin>
+""" % (fifo, link))
+    w = os.fork()
+    if w == 0:
+        try:
+            os.open(fifo, os.O_WRONLY)
+        finally:
+            os._exit(0)
+    still = None
+    try:
+        wait_for(lambda: _state(w) == "S", 5, "the fifo writer to block in open()")
+        d.start()
+        settle(d, "vialink", 4)
+        still = os.waitpid(w, os.WNOHANG) == (0, 0)
+    finally:
+        d.stop()
+        if still is not False:
+            rd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+            os.waitpid(w, 0)
+            os.close(rd)
+    R.check("PidFile fifo: the writer blocked in open() is still blocked", still)
+    for blk in ("viafifo", "vialink"):
+        R.equal("PidFile %s: 0 processes" % blk, {r[1] for r in d.rows(blk, "count-processes")}, {0})
+        warns = [l for l in d.log().splitlines() if '"%s"' % blk in l and "[warning]" in l]
+        R.check("PidFile %s: one warning: not a regular file" % blk,
+                len(warns) == 1 and "is not a regular file" in warns[0], str(warns))
+
+
+def _state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def main():
-    return run_tests([test_families, test_pid_reuse, test_pidfile_restarts, test_selectors, test_per_process], R, sys.argv[1:])
+    return run_tests([test_families, test_pid_reuse, test_pidfile_restarts, test_selectors, test_per_process,
+                      test_pidfile_fifo_writer], R, sys.argv[1:])
 
 
 if __name__ == "__main__":

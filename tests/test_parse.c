@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FIXTURE_MAX 8192
@@ -670,6 +671,61 @@ START_TEST(test_read_pidfile_fifo) {
 }
 END_TEST
 
+/* A writer blocked in open(O_WRONLY) on a fifo: opening the fifo for
+ * reading, even with O_NONBLOCK, would release it. The child exits as soon
+ * as its open() returns. */
+static pid_t blocked_fifo_writer(const char *fifo) {
+  pid_t w = fork();
+  ck_assert_int_ge(w, 0);
+  if (w == 0) {
+    int fd = open(fifo, O_WRONLY);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  /* Wait until it sleeps in open() (state S), so that the test proves
+   * something: a writer not yet there could not be released either. */
+  for (int i = 0; i < 200; i++) {
+    char st[64], buf[512];
+    snprintf(st, sizeof(st), "/proc/%d/stat", (int)w);
+    FILE *f = fopen(st, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    if (rp != NULL && rp[1] == ' ' && rp[2] == 'S')
+      break;
+    usleep(5000);
+  }
+  return w;
+}
+
+START_TEST(test_read_pidfile_fifo_writer_untouched) {
+  /* Issue: a PidFile that is (or links to) a fifo was opened every
+   * interval, which released a writer blocked in open(). */
+  char fifo[PATH_MAX + 32], link[PATH_MAX + 32];
+  pid_t pid = 0;
+  tmp_path(fifo, sizeof(fifo), "fifo");
+  tmp_path(link, sizeof(link), "link.pid");
+  ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+  ck_assert_int_eq(symlink(fifo, link), 0);
+  pid_t w = blocked_fifo_writer(fifo);
+  for (int i = 0; i < 20; i++) {
+    ck_assert_int_eq(pidio_read_pidfile(link, &pid), -ENOTSUP);
+    ck_assert_int_eq(pidio_read_pidfile(fifo, &pid), -ENOTSUP);
+  }
+  usleep(100000);
+  int status;
+  ck_assert_msg(waitpid(w, &status, WNOHANG) == 0,
+                "the fifo writer's open() returned: the fifo was opened");
+  /* Release it ourselves, which proves it was waiting for exactly that. */
+  int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+  ck_assert_int_ge(rd, 0);
+  ck_assert_int_eq(waitpid(w, &status, 0), w);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(rd);
+}
+END_TEST
+
 START_TEST(test_read_pidfile_directory) {
   char path[PATH_MAX + 32];
   pid_t pid = 0;
@@ -1136,6 +1192,7 @@ Suite *make_parse_suite(void) {
   tcase_add_test(tc, test_read_pidfile_size_limit);
   tcase_add_test(tc, test_read_pidfile_dev_zero);
   tcase_add_test(tc, test_read_pidfile_fifo);
+  tcase_add_test(tc, test_read_pidfile_fifo_writer_untouched);
   tcase_add_test(tc, test_read_pidfile_directory);
   tcase_add_test(tc, test_read_pidfile_symlink_to_file);
   suite_add_tcase(s, tc);
