@@ -50,6 +50,7 @@ typedef struct pidio_ctx {
   complaint_t c_denied, c_pidfile, c_garbled, c_list, c_cap, c_failed;
   bool per_process;
   bool told_no_cgroup2;
+  bool told_cmdline_cut;
   unsigned max_processes;
   pidio_pp_t *pp; /* processes with their own series, by pid */
   size_t npp;
@@ -540,6 +541,17 @@ static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
                          "nothing",
             ctx->name, ctx->blk.sel.cgroup, root, (int)r->no_cgroup2_pid);
     ctx->told_no_cgroup2 = true;
+  }
+
+  if (r->cmdline_cut_pid != 0 && !ctx->told_cmdline_cut) {
+    /* Once: the lines are what they are; the operator can anchor the
+     * regex at the start of the line instead. */
+    WARNING(PIDIO_PLUGIN ": <Process \"%s\">: CommandLine: %s/%d/cmdline "
+                         "is longer than %d bytes; only its first %d bytes "
+                         "are matched (this block may miss such processes)",
+            ctx->name, root, (int)r->cmdline_cut_pid, PIDIO_CMDLINE_MAX,
+            PIDIO_CMDLINE_MAX);
+    ctx->told_cmdline_cut = true;
   }
 
   if (r->garbled > 0)

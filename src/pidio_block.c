@@ -240,8 +240,11 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
                          .start = st.start_time,
                          .checked = recheck_slot(pid, ticks),
                          .fd = -1};
+  bool cut = false;
   enum pidio_match m =
-      pidio_select_match_proc(&b->sel, dfd, pid, &st, b->target);
+      pidio_select_match_proc(&b->sel, dfd, pid, &st, b->target, &cut);
+  if (cut && b->cmdline_cut_pid == 0)
+    b->cmdline_cut_pid = pid;
   int rc = 1;
   if (m == PIDIO_MATCH_YES) {
     out->flags |= E_ROOT;
@@ -927,6 +930,7 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   }
   adopt_descendants(b);
   rep->no_cgroup2_pid = b->no_cgroup2_pid;
+  rep->cmdline_cut_pid = b->cmdline_cut_pid;
   for (size_t i = 0; i < b->n; i++)
     if (b->e[i].flags & E_UNDECIDED) {
       rep->undecided++;

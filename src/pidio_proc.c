@@ -187,6 +187,54 @@ int pidio_proc_read_at(int dirfd, const char *name, char *buf, size_t bufsz,
   return 0;
 }
 
+int pidio_proc_read_long(int dirfd, const char *name, char *buf, size_t bufsz,
+                         size_t cap, char **out, size_t *len, int *truncated) {
+  int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  char *b = buf;
+  size_t sz = bufsz, got = 0;
+  int more = 0, rc = 0;
+  for (;;) {
+    if (got == sz - 1) {
+      if (sz - 1 >= cap) {
+        char c;
+        more = read_retry(fd, &c, 1, 0) == 1;
+        break;
+      }
+      size_t nsz = sz - 1 < cap / 2 ? 2 * sz : cap + 1;
+      char *nb = b == buf ? malloc(nsz) : realloc(b, nsz);
+      if (nb == NULL) {
+        rc = -ENOMEM;
+        break;
+      }
+      if (b == buf)
+        memcpy(nb, buf, got);
+      b = nb;
+      sz = nsz;
+    }
+    ssize_t r = read_retry(fd, b + got, sz - 1 - got, 0);
+    if (r < 0) {
+      rc = -errno;
+      break;
+    }
+    if (r == 0)
+      break;
+    got += (size_t)r;
+  }
+  close(fd);
+  if (rc != 0) {
+    if (b != buf)
+      free(b);
+    return rc;
+  }
+  b[got] = '\0';
+  *out = b;
+  *len = got;
+  *truncated = more;
+  return 0;
+}
+
 int pidio_proc_last_pid(const pidio_proc_t *p, pid_t *out) {
   if (p->root_fd < 0 || p->loadavg_fd < 0)
     return -ENOTSUP;

@@ -72,6 +72,14 @@ int pidio_proc_open_pid(const pidio_proc_t *p, pid_t pid);
 int pidio_proc_read_at(int dirfd, const char *name, char *buf, size_t bufsz,
                        size_t *len, int *truncated);
 
+/* Read a file that may be long, up to cap bytes, relative to a directory
+ * descriptor: into buf (bufsz bytes, usually on the caller's stack) while
+ * it fits, else into memory allocated here, which the caller frees when
+ * *out != buf. *out is NUL-terminated; *truncated tells whether the file
+ * was longer than cap. One open, so the text is one process's. */
+int pidio_proc_read_long(int dirfd, const char *name, char *buf, size_t bufsz,
+                         size_t cap, char **out, size_t *len, int *truncated);
+
 /* Open the io file of an opened process directory; the descriptor is meant
  * to be held and re-read with pidio_proc_read_io. */
 int pidio_proc_open_io(int pid_dirfd);

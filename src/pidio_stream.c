@@ -571,7 +571,7 @@ static bool complain(complaint_t *c, bool present, double now) {
 
 typedef struct trouble {
   complaint_t denied, pidfile, garbled, list;
-  bool told_nomatch;
+  bool told_nomatch, told_cmdline_cut;
 } trouble_t;
 
 #define REMEDY                                                                 \
@@ -600,6 +600,13 @@ static void report_trouble(trouble_t *t, const pidio_block_t *b,
     warn("%s/%d/io does not parse as the kernel's io file; %u process(es) "
          "skipped",
          proc->root, (int)r->garbled_pid, r->garbled);
+  if (r->cmdline_cut_pid != 0 && !t->told_cmdline_cut) {
+    warn("--cmdline: %s/%d/cmdline is longer than %d bytes; only its first "
+         "%d bytes are matched (such processes may be missed)",
+         proc->root, (int)r->cmdline_cut_pid, PIDIO_CMDLINE_MAX,
+         PIDIO_CMDLINE_MAX);
+    t->told_cmdline_cut = true;
+  }
   if (!t->told_nomatch && r->matched == 0 && r->pidfile_err == 0)
     warn("no process matches %s (yet)", selector);
   t->told_nomatch = true;

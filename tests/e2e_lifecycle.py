@@ -354,6 +354,51 @@ LoadPlugin pidio
                 len(warns) == 1 and "is not a regular file" in warns[0], str(warns))
 
 
+def test_cmdline_long(work):
+    """CommandLine sees a command line longer than 4 KiB whole (up to 128
+    KiB): a regex for its last argument matches, and the block counts the
+    process exactly; a longer line is matched by its first 128 KiB, and one
+    warning says so."""
+    late = "-late-%d" % os.getpid()
+    cut = "-cut-%d" % os.getpid()
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "long">
+    CommandLine "%s$"
+  </Process>
+  <Process "cut">
+    CommandLine "%s$"
+  </Process>
+</Plugin>
+""" % (late, cut))
+    ws = []
+    try:
+        d.start()
+        rows_after(d, "long", "io_octets", 2)
+        ws.append(Writer(work, tag=["L" * 6000, late]))
+        ws.append(Writer(work, tag=["C" * 100000, "C" * 100000, cut]))
+        settle(d, "long")
+        ws[0].send("write 4321 1000")
+        ws[1].send("write 999 999")
+        settle(d, "long", 2)
+    finally:
+        d.stop()
+        for w in ws:
+            w.stop()
+    R.equal("CommandLine past 4 KiB: wchar exactly", d.last("long", "io_octets")[2], 4321)
+    R.equal("CommandLine past 4 KiB: count-processes", d.last("long", "count-processes")[1], 1)
+    R.equal("CommandLine past 128 KiB: not matched", d.last("cut", "count-processes")[1], 0)
+    for blk in ("cut", "long"):
+        # Both blocks looked at the long line: both may miss it, both say so.
+        warns = [l for l in d.log().splitlines() if "[warning]" in l and '"%s"' % blk in l]
+        R.check("CommandLine past 128 KiB: one warning in block %s" % blk,
+                len(warns) == 1 and "longer than 131072 bytes" in warns[0]
+                and "/%d/cmdline" % ws[1].pid in warns[0], str(warns))
+    R.check("CommandLine: no warning for the 6 KiB line",
+            "/%d/cmdline" % ws[0].pid not in d.log(), d.log()[-800:])
+
+
 def _state(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -364,7 +409,7 @@ def _state(pid):
 
 def main():
     return run_tests([test_families, test_pid_reuse, test_pidfile_restarts, test_selectors, test_per_process,
-                      test_pidfile_fifo_writer], R, sys.argv[1:])
+                      test_pidfile_fifo_writer, test_cmdline_long], R, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -409,6 +409,35 @@ def test_name_cmdline(work):
             ["pidio-stream: warning: no process matches name=%s cmdline=%s (yet)" % (name, tag)])
 
 
+def test_cmdline_long(work):
+    """--cmdline sees a command line past 4 KiB whole (up to 128 KiB); a
+    longer one is matched by its start, and one warning says so."""
+    late = "-late-%d" % os.getpid()
+    cut = "-cut-%d" % os.getpid()
+    a = ready_writer(work, tag=["L" * 6000, late])
+    b = ready_writer(work, tag=["C" * 100000, "C" * 100000, cut])
+    s_late = Stream("--cmdline", late + "$", "--interval", 100, "--format", "json")
+    s_cut = Stream("--cmdline", cut + "$", "--interval", 100, "--format", "json")
+    try:
+        s_late.wait_lines(1)
+        s_cut.wait_lines(1)
+        a.send("write 4321 1000")
+        s_late.wait_more(2)
+        s_cut.wait_more(2)
+    finally:
+        rcs = [s_late.stop(), s_cut.stop()]
+        a.stop()
+        b.stop()
+    R.equal("--cmdline past 4 KiB: exit 0 on SIGTERM", rcs, [0, 0])
+    last = s_late.records()[-1]
+    R.equal("--cmdline past 4 KiB: processes, wchar, syscw",
+            (last["processes"], last["counters"]["wchar"], last["counters"]["syscw"]), (1, 4321, 5))
+    R.equal("--cmdline past 128 KiB: not matched", s_cut.records()[-1]["processes"], 0)
+    for what, s in (("cut", s_cut), ("late", s_late)):
+        warns = [e for e in s.err if "/%d/cmdline is longer than 131072 bytes" % b.pid in e]
+        R.equal("--cmdline %s: one warning for the 200 KB line" % what, len(warns), 1)
+
+
 def own_cgroup():
     """This process's cgroup v2 path, or None."""
     try:
@@ -719,7 +748,7 @@ def main():
         return 77
     only = sys.argv[1:]
     tests = [test_json_exact, test_influx, test_influx_escaping, test_fixture_counts, test_table,
-             test_default_format, test_name_cmdline, test_more_selectors, test_children,
+             test_default_format, test_name_cmdline, test_cmdline_long, test_more_selectors, test_children,
              test_pidfile_follow, test_bad_options,
              test_rates, test_permission_denied, test_signals]
     for t in tests:

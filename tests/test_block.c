@@ -419,6 +419,49 @@ START_TEST(t_select_cmdline_regex) {
 }
 END_TEST
 
+/* A command line longer than the 4 KiB that most fit in is read whole up
+ * to PIDIO_CMDLINE_MAX, so that a regex for its later words matches; a
+ * longer one is matched by its start, and the report names it. */
+static void put_long_cmdline(pid_t pid, size_t len, const char *tail) {
+  char *cl = malloc(len);
+  ck_assert_ptr_nonnull(cl);
+  memset(cl, 'a', len);
+  size_t tl = strlen(tail);
+  for (size_t i = 16; i + 1 < len; i += 1000)
+    cl[i] = '\0'; /* arguments of a thousand bytes */
+  memcpy(cl + len - tl - 1, tail, tl);
+  cl[len - tl - 2] = '\0';
+  cl[len - 1] = '\0';
+  add_proc(pid, "longargs", 1, 50, cl, len, &zero_io);
+  free(cl);
+}
+
+START_TEST(t_select_cmdline_long) {
+  open_tree("proc-basic");
+  put_long_cmdline(900, 10000, "--late-arg");
+  put_long_cmdline(901, PIDIO_CMDLINE_MAX, "--at-the-cap");
+  put_long_cmdline(902, PIDIO_CMDLINE_MAX + 100, "--past-the-cap");
+  ck_assert_uint_eq(matched_by(NULL, " --late-arg$", 0, NULL), 1);
+  ck_assert_uint_eq(matched_by(NULL, " --at-the-cap$", 0, NULL), 1);
+  ck_assert_uint_eq(matched_by(NULL, "--past-the-cap", 0, NULL), 0);
+  /* Arguments are joined by single spaces all the way. */
+  ck_assert_uint_eq(matched_by(NULL, "^a{16} a{999} a{999} ", 0, NULL), 3);
+
+  start_block(NULL, "--late-arg|--at-the-cap", 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  ck_assert_int_eq(r.cmdline_cut_pid, 902);
+  pidio_block_free(&blk);
+  blk_live = false;
+
+  remove_proc(902);
+  start_block(NULL, "--late-arg", 0, NULL);
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_int_eq(r.cmdline_cut_pid, 0);
+}
+END_TEST
+
 START_TEST(t_select_and) {
   open_tree("proc-basic");
   ck_assert_uint_eq(matched_by("python3", "manage\\.py", 0, NULL), 1);
@@ -1710,7 +1753,7 @@ static const char *ps_selected(const char *opt, ...) {
     ck_assert_int_ge(dfd, 0);
     pidio_stat_t st;
     ck_assert_int_eq(pidio_proc_read_stat(dfd, &st), 0);
-    enum pidio_match m = pidio_select_match_proc(&s, dfd, l.e[i].pid, &st, 0);
+    enum pidio_match m = pidio_select_match_proc(&s, dfd, l.e[i].pid, &st, 0, NULL);
     close(dfd);
     ck_assert_msg(m != PIDIO_MATCH_DENIED, "pid %d: denied", (int)l.e[i].pid);
     if (m == PIDIO_MATCH_YES)
@@ -2096,6 +2139,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_select_name_exact_comm);
   tcase_add_test(tc, t_tree_listed_every_update);
   tcase_add_test(tc, t_select_cmdline_regex);
+  tcase_add_test(tc, t_select_cmdline_long);
   tcase_add_test(tc, t_select_and);
   tcase_add_test(tc, t_select_pid);
   tcase_add_test(tc, t_select_pidfile);
