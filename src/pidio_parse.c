@@ -302,6 +302,23 @@ int pidio_parse_loadavg_last_pid(const char *buf, size_t len, pid_t *out) {
   return 0;
 }
 
+int pidio_parse_proc_stat_forks(const char *buf, size_t len, uint64_t *out) {
+  static const char key[] = "processes ";
+  size_t klen = sizeof(key) - 1;
+  size_t pos = 0;
+  while (pos < len) {
+    const char *line = buf + pos;
+    const char *nl = memchr(line, '\n', len - pos);
+    if (nl == NULL)
+      return -EINVAL; /* the kernel ends every line */
+    size_t llen = (size_t)(nl - line);
+    pos += llen + 1;
+    if (llen > klen && memcmp(line, key, klen) == 0)
+      return pidio_parse_u64(line + klen, llen - klen, out);
+  }
+  return -EINVAL;
+}
+
 int pidio_parse_cgroup(const char *buf, size_t len, const char **path,
                        size_t *plen) {
   size_t pos = 0;

@@ -31,9 +31,39 @@ static bool is_own_procfs(const pidio_proc_t *p) {
   return strcmp(link, want) == 0;
 }
 
+/* True when this process sees its own pid in a single pid namespace (the
+ * "NSpid:" line of its status holds one number): /proc/stat's fork count
+ * then counts the same processes as the last pid. In a container the
+ * count also has every other namespace's forks. */
+static bool in_initial_pid_ns(int root_fd) {
+  char buf[4096];
+  size_t len = 0;
+  int more = 0;
+  int sfd = openat(root_fd, "self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (sfd < 0)
+    return false;
+  int rc = pidio_proc_read_at(sfd, "status", buf, sizeof(buf), &len, &more);
+  close(sfd);
+  if (rc != 0)
+    return false;
+  const char *ns = strstr(buf, "\nNSpid:");
+  if (ns == NULL)
+    return false; /* a kernel before 4.1: cannot tell */
+  ns += 8;
+  const char *nl = strchr(ns, '\n');
+  if (nl == NULL)
+    return false;
+  unsigned numbers = 0;
+  for (const char *c = ns; c < nl; c++)
+    if (*c >= '0' && *c <= '9' && (c == ns || c[-1] == '\t' || c[-1] == ' '))
+      numbers++;
+  return numbers == 1;
+}
+
 int pidio_proc_open(pidio_proc_t *p, const char *root) {
   p->root_fd = -1;
   p->loadavg_fd = -1;
+  p->stat_fd = -1;
   p->root = strdup(root);
   if (p->root == NULL)
     return -ENOMEM;
@@ -45,8 +75,12 @@ int pidio_proc_open(pidio_proc_t *p, const char *root) {
     return -e;
   }
   p->root_fd = fd;
-  if (is_own_procfs(p))
+  p->stat_fd = -1;
+  if (is_own_procfs(p)) {
     p->loadavg_fd = openat(fd, "loadavg", O_RDONLY | O_CLOEXEC);
+    if (in_initial_pid_ns(fd))
+      p->stat_fd = openat(fd, "stat", O_RDONLY | O_CLOEXEC);
+  }
   return 0;
 }
 
@@ -61,9 +95,12 @@ void pidio_proc_close(pidio_proc_t *p) {
     close(p->root_fd);
     if (p->loadavg_fd >= 0)
       close(p->loadavg_fd);
+    if (p->stat_fd >= 0)
+      close(p->stat_fd);
   }
   p->root_fd = -1;
   p->loadavg_fd = -1;
+  p->stat_fd = -1;
   free(p->root);
   p->root = NULL;
 }
@@ -247,6 +284,44 @@ int pidio_proc_last_pid(const pidio_proc_t *p, pid_t *out) {
   return pidio_parse_loadavg_last_pid(buf, (size_t)r, out);
 }
 
+int pidio_proc_forks(const pidio_proc_t *p, uint64_t *out) {
+  if (p->root_fd < 0 || p->stat_fd < 0)
+    return -ENOTSUP;
+  /* The "processes" line comes after one line per CPU and the interrupt
+   * counts, which can be long: read the whole file. */
+  char small[8192];
+  char *buf = small;
+  size_t sz = sizeof(small);
+  for (;;) {
+    ssize_t r = read_retry(p->stat_fd, buf, sz, 1);
+    if (r < 0) {
+      int e = errno;
+      if (buf != small)
+        free(buf);
+      return -e;
+    }
+    if ((size_t)r < sz) {
+      int rc = pidio_parse_proc_stat_forks(buf, (size_t)r, out);
+      if (buf != small)
+        free(buf);
+      return rc;
+    }
+    if (sz >= (size_t)16 << 20) {
+      if (buf != small)
+        free(buf);
+      return -EFBIG;
+    }
+    sz *= 4;
+    char *nb = buf == small ? malloc(sz) : realloc(buf, sz);
+    if (nb == NULL) {
+      if (buf != small)
+        free(buf);
+      return -ENOMEM;
+    }
+    buf = nb;
+  }
+}
+
 int pidio_proc_probe(const pidio_proc_t *p, pid_t pid, pidio_pident_t *out) {
   int dfd = pidio_proc_open_pid(p, pid);
   if (dfd < 0)
@@ -286,6 +361,66 @@ int pidio_proc_read_io(int io_fd, pidio_io_t *out) {
   if ((size_t)r == sizeof(buf))
     return -EINVAL;
   return pidio_parse_io(buf, (size_t)r, out);
+}
+
+int pidio_proc_read_absorbed(int pid_dirfd, pidio_io_t *out) {
+  int tfd = openat(pid_dirfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (tfd < 0)
+    return -errno;
+  pidio_io_t live = {{0}};
+  char buf[4096] __attribute__((aligned(8)));
+  int rc = 0;
+  for (;;) {
+    long nread = syscall(SYS_getdents64, tfd, buf, sizeof(buf));
+    if (nread < 0) {
+      rc = -errno;
+      break;
+    }
+    if (nread == 0)
+      break;
+    for (long off = 0; off < nread && rc == 0;) {
+      const struct linux_dirent64 *d = (const void *)(buf + off);
+      off += d->d_reclen;
+      if (d->d_name[0] < '1' || d->d_name[0] > '9')
+        continue;
+      char rel[32];
+      snprintf(rel, sizeof(rel), "%s/io", d->d_name);
+      int fd = openat(tfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) {
+        if (errno == ENOENT || errno == ESRCH)
+          continue; /* exited meanwhile: its io is in the total now */
+        rc = -errno;
+        break;
+      }
+      pidio_io_t t;
+      int r = pidio_proc_read_io(fd, &t);
+      close(fd);
+      if (r == -ESRCH || r == -ENOENT)
+        continue;
+      if (r != 0) {
+        rc = r;
+        break;
+      }
+      for (int f = 0; f < PIDIO_NFIELDS; f++)
+        live.v[f] += t.v[f];
+    }
+    if (rc != 0)
+      break;
+  }
+  close(tfd);
+  if (rc != 0)
+    return rc;
+  int fd = pidio_proc_open_io(pid_dirfd);
+  if (fd < 0)
+    return fd;
+  pidio_io_t whole;
+  rc = pidio_proc_read_io(fd, &whole);
+  close(fd);
+  if (rc != 0)
+    return rc;
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    out->v[f] = whole.v[f] > live.v[f] ? whole.v[f] - live.v[f] : 0;
+  return 0;
 }
 
 int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out) {

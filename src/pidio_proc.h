@@ -23,6 +23,10 @@ typedef struct pidio_proc {
    * "self" is this process), else -1: the last pid it shows is then that
    * of the pid namespace the root lists. Valid only while root_fd is. */
   int loadavg_fd;
+  /* <root>/stat, held under the same condition, when this process is in
+   * the initial pid namespace (its fork count is then that of the pids
+   * the root lists), else -1. */
+  int stat_fd;
 } pidio_proc_t;
 
 /* One entry of a listing: a pid directory and its inode number. A changed
@@ -56,6 +60,14 @@ void pidio_pidlist_free(pidio_pidlist_t *l);
  * process's own procfs (a fixture tree, another namespace's procfs). */
 int pidio_proc_last_pid(const pidio_proc_t *p, pid_t *out);
 
+/* The number of processes and threads created since boot. -ENOTSUP
+ * unless the root is this process's own procfs in the initial pid
+ * namespace. Compared with the advance of the last pid it tells whether
+ * every pid handed out since an earlier reading lies after it: pids are
+ * handed out in increasing order, except after a write to
+ * /proc/sys/kernel/ns_last_pid or a clone3() with a chosen pid. */
+int pidio_proc_forks(const pidio_proc_t *p, uint64_t *out);
+
 /* Look up one pid without listing the root: 1 and *out (pid and inode, as
  * a listing gives them) when it is a process, 0 when there is no such pid
  * or it is a thread (procfs answers a lookup of a thread id, but does not
@@ -87,6 +99,14 @@ int pidio_proc_open_io(int pid_dirfd);
 /* pread the io file from offset 0 and parse it. -EINVAL/-ERANGE for a
  * file that does not parse. */
 int pidio_proc_read_io(int io_fd, pidio_io_t *out);
+
+/* At least what an opened process has absorbed from its exited threads
+ * and from the children it reaped (wait()), since it was born: its io
+ * file less the io of each of its live threads. The threads are read
+ * first, so that what they do meanwhile can only raise the figure: a
+ * field that is below a child's totals proves the process did not fold
+ * that child. */
+int pidio_proc_read_absorbed(int pid_dirfd, pidio_io_t *out);
 
 /* Read and parse <pid>/stat of an opened process directory. */
 int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out);

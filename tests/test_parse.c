@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -972,6 +973,106 @@ START_TEST(test_tgid_literal) {
 }
 END_TEST
 
+/* ---- pidio_parse_proc_stat_forks ----------------------------------------- */
+
+START_TEST(test_proc_stat_forks) {
+  static const char stat[] =
+      "cpu  10 0 20 300 0 0 0 0 0 0\n"
+      "cpu0 5 0 10 150 0 0 0 0 0 0\n"
+      "intr 1234 0 0 5 0\n"
+      "ctxt 99999\n"
+      "btime 1700000000\n"
+      "processes 4242\n"
+      "procs_running 1\n";
+  uint64_t n = 0;
+  ck_assert_int_eq(pidio_parse_proc_stat_forks(stat, sizeof(stat) - 1, &n), 0);
+  ck_assert_uint_eq(n, 4242);
+  /* A line that only starts like it, a missing line, a cut file, garbage. */
+  static const char *const bad[] = {
+      "processesx 12\n", "ctxt 1\n", "processes 12", "processes 1x\n",
+      "processes \n", "processes 99999999999999999999999\n"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    ck_assert_msg(pidio_parse_proc_stat_forks(bad[i], strlen(bad[i]), &n) != 0,
+                  "accepted %s", bad[i]);
+}
+END_TEST
+
+/* The real count moves with every fork. */
+START_TEST(test_proc_forks_real) {
+  pidio_proc_t p;
+  ck_assert_int_eq(pidio_proc_open(&p, "/proc"), 0);
+  uint64_t a = 0, b = 0;
+  int rc = pidio_proc_forks(&p, &a);
+  if (p.stat_fd >= 0) {
+    ck_assert_int_eq(rc, 0);
+    pid_t k = fork();
+    ck_assert_int_ge(k, 0);
+    if (k == 0)
+      _exit(0);
+    ck_assert_int_eq(waitpid(k, NULL, 0), k);
+    ck_assert_int_eq(pidio_proc_forks(&p, &b), 0);
+    ck_assert_uint_gt(b, a);
+  } else {
+    /* In a nested pid namespace the count would be another's. */
+    ck_assert_int_eq(rc, -ENOTSUP);
+  }
+  pidio_proc_close(&p);
+}
+END_TEST
+
+/* ---- pidio_proc_read_absorbed ------------------------------------------- */
+
+/* A child that writes n bytes to /dev/null and exits. */
+static pid_t child_writing(size_t n) {
+  pid_t k = fork();
+  ck_assert_int_ge(k, 0);
+  if (k == 0) {
+    static char buf[65536];
+    int fd = open("/dev/null", O_WRONLY);
+    while (n > 0) {
+      size_t len = n < sizeof(buf) ? n : sizeof(buf);
+      ssize_t w = write(fd, buf, len);
+      if (w <= 0)
+        _exit(1);
+      n -= (size_t)w;
+    }
+    _exit(0);
+  }
+  return k;
+}
+
+static void absorbed_of_self(pidio_io_t *out) {
+  pidio_proc_t p;
+  ck_assert_int_eq(pidio_proc_open(&p, "/proc"), 0);
+  int dfd = pidio_proc_open_pid(&p, getpid());
+  ck_assert_int_ge(dfd, 0);
+  ck_assert_int_eq(pidio_proc_read_absorbed(dfd, out), 0);
+  close(dfd);
+  pidio_proc_close(&p);
+}
+
+START_TEST(test_read_absorbed) {
+  /* In a forked test process of its own: a parent that reaps a child
+   * absorbs its totals; one that ignores SIGCHLD absorbs nothing. */
+  pidio_io_t before, after;
+  absorbed_of_self(&before);
+  pid_t k = child_writing(300000);
+  ck_assert_int_eq(waitpid(k, NULL, 0), k);
+  absorbed_of_self(&after);
+  ck_assert_uint_ge(after.v[PIDIO_WCHAR] - before.v[PIDIO_WCHAR], 300000);
+
+  signal(SIGCHLD, SIG_IGN);
+  absorbed_of_self(&before);
+  k = child_writing(300000);
+  /* With SIGCHLD ignored the kernel reaps it: wait until it is gone. */
+  while (kill(k, 0) == 0)
+    usleep(1000);
+  absorbed_of_self(&after);
+  signal(SIGCHLD, SIG_DFL);
+  ck_assert_uint_lt(after.v[PIDIO_WCHAR] - before.v[PIDIO_WCHAR], 300000);
+}
+END_TEST
+
 /* ---- pidio_parse_loadavg_last_pid --------------------------------------- */
 
 START_TEST(test_loadavg_literal) {
@@ -1211,6 +1312,9 @@ Suite *make_parse_suite(void) {
   tcase_add_test(tc, test_tgid_process_and_thread);
   tcase_add_test(tc, test_tgid_literal);
   tcase_add_test(tc, test_loadavg_literal);
+  tcase_add_test(tc, test_proc_stat_forks);
+  tcase_add_test(tc, test_proc_forks_real);
+  tcase_add_test(tc, test_read_absorbed);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("cgroup");
