@@ -30,8 +30,10 @@ enum {
   E_UNDECIDED = 1u << 9, /* a selector could not be read (EACCES) */
   E_DEFER = 1u << 10,    /* this round's increment waits (defer_ambiguous) */
   E_SETTLED = 1u << 11,  /* reaped, and its credit passed on (settle) */
+  E_CHECKED = 1u << 12,  /* whether it can reap was read this round */
+  E_EXITED = 1u << 13,   /* ... it cannot: a zombie, or gone */
 };
-#define E_ROUND (E_READ | E_GONE | E_REREAD)
+#define E_ROUND (E_READ | E_GONE | E_REREAD | E_CHECKED | E_EXITED)
 
 struct pidio_entry {
   pid_t pid, ppid;
@@ -43,6 +45,10 @@ struct pidio_entry {
   pidio_io_t now;  /* this round's read */
   pidio_io_t debt; /* what reaped member children had counted, until the
                       next read of this member takes it off */
+  pidio_io_t debt_cond; /* what their own reaped member children had
+                           counted: in this member's counters only if the
+                           child reaped them before it exited, which /proc
+                           does not tell (see account()) */
   pidio_io_t acc;  /* what this member added to the block (PerProcess) */
 };
 
@@ -444,17 +450,103 @@ static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
   }
 }
 
-/* A reaped member's parent, if the parent is a member too: alive, or reaped
- * in this same round. The start times guard against a reused ppid. */
-static pidio_entry_t *member_parent(pidio_block_t *b, const pidio_entry_t *c) {
-  pidio_entry_t *p = find(b->e, b->n, c->ppid);
-  if (p != NULL && (p->flags & E_MEMBER) && !(p->flags & E_GONE) &&
-      p->start <= c->start)
-    return p;
-  for (size_t i = 0; i < b->ndead; i++) {
-    p = &b->dead[i];
-    if (p->pid == c->ppid && p->start <= c->start && p != c)
-      return p;
+/* Whether a tracked process can still reap children: it has neither
+ * exited (a zombie reaps nothing: when it exited, its children were handed
+ * to the nearest subreaper above it, or to init) nor gone. Read once per
+ * round. */
+static int can_reap(const pidio_block_t *b, pidio_entry_t *p) {
+  if (!(p->flags & E_CHECKED)) {
+    p->flags |= E_CHECKED;
+    pidio_stat_t st;
+    int dfd = pidio_proc_open_pid(b->proc, p->pid);
+    int alive = 0;
+    if (dfd >= 0) {
+      alive = pidio_proc_read_stat(dfd, &st) == 0 &&
+              st.start_time == p->start && st.state != 'Z' &&
+              st.state != 'X' && st.state != 'x';
+      close(dfd);
+    }
+    if (!alive)
+      p->flags |= E_EXITED;
+  }
+  return !(p->flags & E_EXITED);
+}
+
+static int io_covers(const pidio_io_t *a, const pidio_io_t *b) {
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    if (a->v[f] < b->v[f])
+      return 0;
+  return 1;
+}
+
+/* True when an opened process may have folded a child with these
+ * totals: what it absorbed from reaped children and exited threads in its
+ * life covers them. A read that fails says nothing: then it may. */
+static int may_have_absorbed(const pidio_block_t *b, const pidio_entry_t *p,
+                             const pidio_io_t *credit) {
+  int dfd = pidio_proc_open_pid(b->proc, p->pid);
+  if (dfd < 0)
+    return 1;
+  pidio_stat_t st;
+  pidio_io_t abs;
+  int may = pidio_proc_read_stat(dfd, &st) != 0 || st.start_time != p->start ||
+            pidio_proc_read_absorbed(dfd, &abs) != 0 || io_covers(&abs, credit);
+  close(dfd);
+  return may;
+}
+
+/* An exited member parent folded its child before it exited only if its
+ * counters grew by the child's totals since its last read: its final
+ * counters are re-read (a zombie's stay readable). */
+static int exited_parent_folded(pidio_block_t *b, pidio_entry_t *p,
+                                const pidio_io_t *credit) {
+  pidio_io_t v;
+  if (read_member(b, p, &v) != 0) {
+    if (!(p->flags & E_READ))
+      return 1; /* unknown: the rule that never counts twice */
+    v = p->now;
+  }
+  if (p->flags & E_BASELINE)
+    return 0; /* it counts from its next read: nothing to take off */
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    if (v.v[f] < p->last.v[f] || v.v[f] - p->last.v[f] < credit->v[f])
+      return 0;
+  return may_have_absorbed(b, p, credit);
+}
+
+/* The member that a reaped member's totals went to, if any: its parent,
+ * alive, or reaped in this same round. The start times guard against a
+ * reused ppid. *cond is set when that is not certain: the totals reach it
+ * only if some process between them folded the child. A parent that had
+ * exited before the child did not reap it: the child was handed to the
+ * nearest subreaper above (or init), so the nearest member above that can
+ * reap is where its totals may have gone; the fold test in account()
+ * decides. A parent outside the block that can reap (or did fold it)
+ * keeps the totals: no member got them. */
+static pidio_entry_t *member_parent(pidio_block_t *b, const pidio_entry_t *c,
+                                    const pidio_io_t *credit, int *cond) {
+  pid_t ppid = c->ppid;
+  uint64_t start = c->start;
+  for (int depth = 0; depth < 64; depth++) {
+    pidio_entry_t *p = find(b->e, b->n, ppid);
+    if (p != NULL && p != c && !(p->flags & E_GONE) && p->start <= start) {
+      if (can_reap(b, p))
+        return (p->flags & E_MEMBER) ? p : NULL;
+      if ((p->flags & E_MEMBER) ? exited_parent_folded(b, p, credit)
+                                : may_have_absorbed(b, p, credit))
+        return (p->flags & E_MEMBER) ? p : NULL;
+      /* Exited without folding it: look further up. */
+      *cond = 1;
+      ppid = p->ppid;
+      start = p->start;
+      continue;
+    }
+    for (size_t i = 0; i < b->ndead; i++) {
+      p = &b->dead[i];
+      if (p->pid == ppid && p->start <= start && p != c)
+        return p;
+    }
+    return NULL;
   }
   return NULL;
 }
@@ -473,17 +565,28 @@ static int by_start_desc(const void *x, const void *y) {
  * passes it on with its own. A parent already settled has passed its
  * credit up, so this one follows the same way. */
 static void pass_on(pidio_block_t *b, const pidio_entry_t *from,
-                    const pidio_io_t *credit) {
+                    const pidio_io_t *credit, const pidio_io_t *credit_cond) {
   const pidio_entry_t *c = from;
+  int cond = 0;
+  pidio_io_t all = *credit;
+  io_add(&all, credit_cond);
   for (int depth = 0; depth < 64; depth++) {
-    pidio_entry_t *p = member_parent(b, c);
+    pidio_entry_t *p = member_parent(b, c, &all, &cond);
     if (p == NULL)
       return;
     if (p->flags & E_SETTLED) {
+      /* Reaped and passed on already: the child's totals are in its
+       * reaper only if this parent folded it first. */
+      cond = 1;
       c = p;
       continue;
     }
-    io_add(&p->debt, credit);
+    if (cond) {
+      io_add(&p->debt_cond, &all);
+    } else {
+      io_add(&p->debt, credit);
+      io_add(&p->debt_cond, credit_cond);
+    }
     if (p >= b->e && p < b->e + b->n && !(p->flags & E_DENIED))
       p->flags |= E_REREAD;
     return;
@@ -593,10 +696,14 @@ static void settle(pidio_block_t *b, pidio_report_t *rep) {
       /* What the block counted of it: its latest read (its increment is
        * accounted below) plus what its own reaped children had. */
       pidio_io_t credit = (d->flags & E_READ) ? d->now : d->last;
-      io_add(&credit, &d->debt);
+      /* Its own reaped children's share is in its counters only if it
+       * reaped them before it exited: not certain. */
+      pidio_io_t credit_cond = d->debt;
+      io_add(&credit_cond, &d->debt_cond);
       memset(&d->debt, 0, sizeof(d->debt));
+      memset(&d->debt_cond, 0, sizeof(d->debt_cond));
       reparent_orphans(b, d);
-      pass_on(b, d, &credit);
+      pass_on(b, d, &credit, &credit_cond);
       d->flags |= E_SETTLED;
     }
     for (size_t k = 0; k < b->n; k++)
@@ -609,7 +716,8 @@ static void settle(pidio_block_t *b, pidio_report_t *rep) {
 
 /* What a member added since its last read, less what its reaped member
  * children had already counted. */
-static void account(pidio_entry_t *en, pidio_io_t *gain, pidio_report_t *rep) {
+static void account(const pidio_block_t *b, pidio_entry_t *en,
+                    pidio_io_t *gain, pidio_report_t *rep) {
   if (!(en->flags & E_READ))
     return; /* unread or deferred: its debt waits for its next read */
   if (en->flags & E_BASELINE) {
@@ -630,19 +738,32 @@ static void account(pidio_entry_t *en, pidio_io_t *gain, pidio_report_t *rep) {
     }
     d.v[f] = en->now.v[f] - en->last.v[f];
   }
-  if (io_nonzero(&en->debt)) {
-    /* Absorption adds the child's whole totals to every field at once. If
-     * some field grew by less than the children counted, this parent did
-     * not absorb them (it ignores SIGCHLD, or was not their reaper): take
-     * nothing off. */
-    int absorbed = 1;
-    for (int f = 0; f < PIDIO_NFIELDS; f++)
-      if (d.v[f] < en->debt.v[f])
-        absorbed = 0;
-    if (absorbed)
+  if (io_nonzero(&en->debt) || io_nonzero(&en->debt_cond)) {
+    /* Absorption adds the child's whole totals to every field at once, and
+     * to what the parent absorbed in its life (its io less its live
+     * threads'). If some field of either grew by less than the children
+     * counted, this parent did not absorb them: it ignores SIGCHLD (or
+     * set SA_NOCLDWAIT, which /proc does not show), or was not their
+     * reaper. Then nothing is taken off. The conditional share (children
+     * of reaped children, which reach this parent only if their own
+     * parent reaped them first) is taken off only when both tests pass
+     * with it too. Where they pass and the parent did not absorb them
+     * after all (it is busy and absorbed as much from others before),
+     * the children's share is lost: never counted twice. */
+    pidio_io_t all = en->debt;
+    io_add(&all, &en->debt_cond);
+    const pidio_io_t *take = NULL;
+    if (io_nonzero(&en->debt_cond) && io_covers(&d, &all) &&
+        may_have_absorbed(b, en, &all))
+      take = &all;
+    else if (io_nonzero(&en->debt) && io_covers(&d, &en->debt) &&
+             may_have_absorbed(b, en, &en->debt))
+      take = &en->debt;
+    if (take != NULL)
       for (int f = 0; f < PIDIO_NFIELDS; f++)
-        d.v[f] -= en->debt.v[f];
+        d.v[f] -= take->v[f];
     memset(&en->debt, 0, sizeof(en->debt));
+    memset(&en->debt_cond, 0, sizeof(en->debt_cond));
   }
   io_add(gain, &d);
   io_add(&en->acc, &d);
@@ -769,7 +890,16 @@ static int compact(pidio_block_t *b, int to_dead) {
  * is looked up once more next interval, as a listing would see it then.
  * A full listing is still done at least once per recheck period, and when
  * more pids were handed out than looking them up would be worth, or the
- * pids wrapped around. */
+ * pids wrapped around.
+ *
+ * Pids are handed out in increasing order only as long as nobody chooses
+ * one: a write to /proc/sys/kernel/ns_last_pid or clone3() with a set_tid
+ * (checkpoint/restore, tests) can give a new process a pid at or below
+ * the last one seen, even the pid of a member that just exited, and the
+ * last pid may then not have moved at all. The kernel's fork count tells:
+ * every process or thread created takes a pid of its own, so when more
+ * were created than the last pid advanced, some pid was handed out out of
+ * order, and the listing is done in full. */
 
 /* At most this many new pids are looked up instead of listing. */
 static size_t probe_limit(const pidio_block_t *b) { return 32 + b->list.n / 8; }
@@ -878,15 +1008,24 @@ static int probe_new(pidio_block_t *b, pid_t after, pid_t last) {
  * or by listing ProcRoot. */
 static int discover(pidio_block_t *b, uint64_t ticks) {
   pid_t last = 0;
+  uint64_t forks = 0;
+  /* The fork count first: a fork under way when it is read may already
+   * hold its pid, which can only make the check below list in full. */
+  int counted = pidio_proc_forks(b->proc, &forks) == 0;
   int own = pidio_proc_last_pid(b->proc, &last) == 0;
-  if (own && b->list_ok &&
-      ticks - b->listed_ticks < (uint64_t)(PIDIO_RECHECK_SECONDS * hz())) {
-    if (last == b->last_pid && b->npending == 0)
+  if (own && b->list_ok && last >= b->last_pid &&
+      ticks - b->listed_ticks < (uint64_t)(PIDIO_RECHECK_SECONDS * hz()) &&
+      (!counted || !b->forks_ok ||
+       forks - b->last_forks <= (uint64_t)(last - b->last_pid))) {
+    if (last == b->last_pid && b->npending == 0) {
+      b->last_forks = forks;
       return 0;
-    if (last >= b->last_pid && (size_t)(last - b->last_pid) <= probe_limit(b)) {
+    }
+    if ((size_t)(last - b->last_pid) <= probe_limit(b)) {
       int rc = probe_new(b, b->last_pid, last);
       if (rc == 0) {
         b->last_pid = last;
+        b->last_forks = forks;
         return 0;
       }
     }
@@ -899,6 +1038,8 @@ static int discover(pidio_block_t *b, uint64_t ticks) {
   b->full_listings++;
   b->list_ok = own;
   b->last_pid = last;
+  b->last_forks = forks;
+  b->forks_ok = counted;
   b->listed_ticks = ticks;
   return 0;
 }
@@ -981,9 +1122,9 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
 
   pidio_io_t gain = {{0}};
   for (size_t i = 0; i < b->n; i++)
-    account(&b->e[i], &gain, rep);
+    account(b, &b->e[i], &gain, rep);
   for (size_t i = 0; i < b->ndead; i++) {
-    account(&b->dead[i], &gain, rep);
+    account(b, &b->dead[i], &gain, rep);
     drop_fd(&b->dead[i]);
   }
   io_add(&b->total, &gain);

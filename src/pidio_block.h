@@ -82,6 +82,8 @@ typedef struct pidio_block {
    * only the pids handed out since (see discover() in pidio_block.c). */
   int list_ok;           /* list is a full listing kept up to date */
   pid_t last_pid;        /* the kernel's last pid when it last was */
+  uint64_t last_forks;   /* the kernel's fork count then */
+  int forks_ok;          /* last_forks was read */
   uint64_t listed_ticks; /* boot ticks of the last full listing */
   pid_t *pending;        /* pids not found last time: looked up once more */
   size_t npending, pending_cap;
