@@ -243,13 +243,13 @@ static pidio_io_t inc_of(uint64_t seed) {
   return io;
 }
 
-static void write_stat(pid_t pid, const char *comm, pid_t ppid,
-                       uint64_t start) {
+static void write_stat_state(pid_t pid, const char *comm, pid_t ppid,
+                             uint64_t start, char state) {
   char line[512], rel[64];
   int n = snprintf(line, sizeof(line),
-                   "%d (%s) S %d %d %d 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 "
+                   "%d (%s) %c %d %d %d 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 "
                    "1 0 %" PRIu64,
-                   (int)pid, comm, (int)ppid, (int)pid, (int)pid, start);
+                   (int)pid, comm, state, (int)ppid, (int)pid, (int)pid, start);
   ck_assert(n > 0 && (size_t)n < sizeof(line) - 64);
   size_t len = (size_t)n;
   for (int field = 23; field <= 52; field++)
@@ -257,6 +257,11 @@ static void write_stat(pid_t pid, const char *comm, pid_t ppid,
   line[len++] = '\n';
   pid_rel(rel, pid, "stat");
   put(rel, line, len);
+}
+
+static void write_stat(pid_t pid, const char *comm, pid_t ppid,
+                       uint64_t start) {
+  write_stat_state(pid, comm, ppid, start, 'S');
 }
 
 /* A new process directory: stat, cmdline (NUL-separated) and io. */
@@ -366,6 +371,7 @@ static void teardown(void) {
   if (blk_live)
     pidio_block_free(&blk);
   blk_live = false;
+  pidio_block_set_fd_budget(-1); /* back to the default (tree_without_fds) */
   pidio_proc_close(&proc);
   if (base[0] != '\0')
     rm_tree(base);
@@ -856,6 +862,181 @@ START_TEST(t_proc_root_errors) {
   ck_assert_int_eq(r.list_err, rc);
   ck_assert_total(&zero_io);
 }
+END_TEST
+
+/* --- reaped children on a tree ----------------------------------------- */
+
+/* With no descriptor held, a member is read by opening its directory, so
+ * that a removed directory reads as reaped (ESRCH/ENOENT), as a real
+ * process does. The tree then tells the fold decisions everything /proc
+ * would: states in stat, and each thread's io under task/, from which
+ * pidio_proc_read_absorbed works out what a process absorbed. */
+static void tree_without_fds(void) {
+  open_tree("proc-basic");
+  pidio_block_set_fd_budget(0);
+}
+
+/* The io of a process's one thread: what it did itself. */
+static void thread_io_put(pid_t pid, const pidio_io_t *io) {
+  char rel[64], p[PATHSZ], buf[1024];
+  snprintf(rel, sizeof(rel), "%d/task", (int)pid);
+  join(p, root, rel);
+  mkdir(p, 0755);
+  snprintf(rel, sizeof(rel), "%d/task/%d", (int)pid, (int)pid);
+  join(p, root, rel);
+  mkdir(p, 0755);
+  size_t len = 0;
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s: %" PRIu64 "\n",
+                            pidio_field_names[f], io->v[f]);
+  snprintf(rel, sizeof(rel), "%d/task/%d/io", (int)pid, (int)pid);
+  put(rel, buf, len);
+}
+
+/* A single-threaded process that has reaped nothing yet. */
+static void add_single(pid_t pid, const char *comm, pid_t ppid,
+                       uint64_t start, uint64_t seed) {
+  static const char cmd[] = "fam";
+  pidio_io_t io = inc_of(seed);
+  add_proc(pid, comm, ppid, start, cmd, sizeof(cmd), &io);
+  thread_io_put(pid, &io);
+}
+
+/* The process did this itself: its io and its thread's io grow. */
+static void own_io(pid_t pid, const pidio_io_t *inc, pidio_io_t *sum) {
+  char rel[64], p[PATHSZ], buf[1024];
+  io_bump(pid, inc, sum);
+  snprintf(rel, sizeof(rel), "%d/task/%d/io", (int)pid, (int)pid);
+  join(p, root, rel);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  ck_assert_int_ge(fd, 0);
+  ssize_t r = read(fd, buf, sizeof(buf));
+  close(fd);
+  pidio_io_t t;
+  ck_assert_int_eq(pidio_parse_io(buf, (size_t)r, &t), 0);
+  io_add(&t, inc);
+  thread_io_put(pid, &t);
+}
+
+/* The process reaps child: the child's whole counters fold into its io
+ * (not into its thread's), and the child is gone. */
+static void reap_into(pid_t parent, pid_t child) {
+  pidio_io_t c;
+  io_get(child, &c);
+  remove_proc(child);
+  if (parent > 0)
+    io_bump(parent, &c, NULL);
+}
+
+/* Issue 11, item 2: a subreaper S in the block reaps its orphaned
+ * grandchild G while the intermediate I, which exited first, is still a
+ * zombie. G's share must come off S, not off the zombie. */
+static void subreaper_case(bool intermediate_member) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, intermediate_member ? "fam" : "mid", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  start_block("fam", NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, intermediate_member ? 3 : 2);
+  pidio_io_t want = zero_io, g = inc_of(7), i = inc_of(5);
+  own_io(602, &g, &want);
+  own_io(601, &i, intermediate_member ? &want : NULL);
+  update();
+  ck_assert_total(&want);
+
+  /* I exits: a zombie, its child handed to S (G's stat still says I: pidio
+   * read it when G was new). G exits, S reaps it. */
+  write_stat_state(601, intermediate_member ? "fam" : "mid", 600, 2, 'Z');
+  reap_into(600, 602);
+  update();
+  ck_assert_total(&want);
+  update();
+  ck_assert_total(&want);
+
+  /* S reaps I: I's totals reach the block through S, less what the block
+   * counted of I when it is a member. */
+  pidio_io_t i_raw;
+  io_get(601, &i_raw);
+  reap_into(600, 601);
+  update();
+  if (!intermediate_member)
+    io_add(&want, &i_raw); /* never counted: all of it arrives through S */
+  ck_assert_total(&want);
+}
+
+START_TEST(t_subreaper_reaps_orphan_of_zombie) { subreaper_case(true); }
+END_TEST
+
+START_TEST(t_subreaper_reaps_orphan_of_zombie_nonmember) {
+  subreaper_case(false);
+}
+END_TEST
+
+/* Issue 11, item 3: a busy parent whose children the kernel reaps itself
+ * (SIGCHLD ignored, SA_NOCLDWAIT) absorbs nothing: its own increment is
+ * larger than the child's totals, but what it absorbed is not, so the
+ * child's share stays. The control folds the child. */
+static void busy_parent_case(bool folds) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "fam", 600, 2, 2);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, c = inc_of(3), busy = inc_of(1000);
+  own_io(601, &c, &want);
+  update();
+  ck_assert_total(&want);
+  reap_into(folds ? 600 : 0, 601);
+  own_io(600, &busy, &want);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+}
+
+START_TEST(t_busy_parent_not_folding) { busy_parent_case(false); }
+END_TEST
+
+START_TEST(t_busy_parent_folding) { busy_parent_case(true); }
+END_TEST
+
+/* Issue 11, item 4: an intermediate I and its orphaned grandchild G leave
+ * in the same round; the member parent M folded I only (G went to a
+ * reaper outside the block). G's share reaches M only if I had reaped G,
+ * so it is taken off only when M's increment and absorption cover it. */
+static void lineage_case(bool busy_parent, bool i_reaped_g) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "fam", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, i = inc_of(5), g = inc_of(7);
+  own_io(601, &i, &want);
+  own_io(602, &g, &want);
+  update();
+  ck_assert_total(&want);
+  reap_into(i_reaped_g ? 601 : 0, 602);
+  reap_into(600, 601);
+  if (busy_parent) {
+    pidio_io_t busy = inc_of(1000);
+    own_io(600, &busy, &want);
+  }
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+}
+
+START_TEST(t_lineage_idle_parent) { lineage_case(false, false); }
+END_TEST
+
+START_TEST(t_lineage_busy_parent) { lineage_case(true, false); }
+END_TEST
+
+START_TEST(t_lineage_folded_grandchild_idle) { lineage_case(false, true); }
+END_TEST
+
+START_TEST(t_lineage_folded_grandchild_busy) { lineage_case(true, true); }
 END_TEST
 
 /* === B. the real /proc ==================================================== */
@@ -2155,6 +2336,14 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_pidfile_errors);
   tcase_add_test(tc, t_pidfile_moves);
   tcase_add_test(tc, t_proc_root_errors);
+  tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie);
+  tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie_nonmember);
+  tcase_add_test(tc, t_busy_parent_not_folding);
+  tcase_add_test(tc, t_busy_parent_folding);
+  tcase_add_test(tc, t_lineage_idle_parent);
+  tcase_add_test(tc, t_lineage_busy_parent);
+  tcase_add_test(tc, t_lineage_folded_grandchild_idle);
+  tcase_add_test(tc, t_lineage_folded_grandchild_busy);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("real");
