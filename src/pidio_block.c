@@ -479,9 +479,10 @@ static int io_covers(const pidio_io_t *a, const pidio_io_t *b) {
   return 1;
 }
 
-/* True when an opened process may have folded a child with these
- * totals: what it absorbed from reaped children and exited threads in its
- * life covers them. A read that fails says nothing: then it may. */
+/* True when a process may have folded a child with these totals: it does
+ * not ignore SIGCHLD (then the kernel reaps its children and folds
+ * nothing), and what it absorbed from reaped children and exited threads
+ * in its life covers them. A read that fails says nothing: then it may. */
 static int may_have_absorbed(const pidio_block_t *b, const pidio_entry_t *p,
                              const pidio_io_t *credit) {
   int dfd = pidio_proc_open_pid(b->proc, p->pid);
@@ -490,7 +491,9 @@ static int may_have_absorbed(const pidio_block_t *b, const pidio_entry_t *p,
   pidio_stat_t st;
   pidio_io_t abs;
   int may = pidio_proc_read_stat(dfd, &st) != 0 || st.start_time != p->start ||
-            pidio_proc_read_absorbed(dfd, &abs) != 0 || io_covers(&abs, credit);
+            (pidio_proc_ignores_sigchld(dfd) != 1 &&
+             (pidio_proc_read_absorbed(dfd, &abs) != 0 ||
+              io_covers(&abs, credit)));
   close(dfd);
   return may;
 }

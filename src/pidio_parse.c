@@ -276,6 +276,40 @@ int pidio_parse_status_tgid(const char *buf, size_t len, pid_t *out) {
   return 0;
 }
 
+int pidio_parse_status_sigign(const char *buf, size_t len, uint64_t *out) {
+  static const char key[] = "SigIgn:";
+  size_t klen = sizeof(key) - 1;
+  size_t pos = 0;
+  while (pos < len) {
+    const char *line = buf + pos;
+    const char *nl = memchr(line, '\n', len - pos);
+    if (nl == NULL)
+      return -EINVAL;
+    size_t llen = (size_t)(nl - line);
+    pos += llen + 1;
+    if (llen < klen || memcmp(line, key, klen) != 0)
+      continue;
+    size_t p = klen;
+    while (p < llen && (line[p] == '\t' || line[p] == ' '))
+      p++;
+    if (llen - p != 16)
+      return -EINVAL;
+    uint64_t v = 0;
+    for (; p < llen; p++) {
+      char c = line[p];
+      unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                          : 16;
+      if (d == 16)
+        return -EINVAL;
+      v = v << 4 | d;
+    }
+    *out = v;
+    return 0;
+  }
+  return -EINVAL;
+}
+
 int pidio_parse_loadavg_last_pid(const char *buf, size_t len, pid_t *out) {
   /* "0.15 0.10 0.05 2/78 12505\n": five fields separated by single
    * spaces, the last one the pid. */

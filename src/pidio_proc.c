@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,6 +422,20 @@ int pidio_proc_read_absorbed(int pid_dirfd, pidio_io_t *out) {
   for (int f = 0; f < PIDIO_NFIELDS; f++)
     out->v[f] = whole.v[f] > live.v[f] ? whole.v[f] - live.v[f] : 0;
   return 0;
+}
+
+int pidio_proc_ignores_sigchld(int pid_dirfd) {
+  char buf[4096];
+  size_t len = 0;
+  int more = 0; /* SigIgn comes well before the long lists at the end */
+  int rc = pidio_proc_read_at(pid_dirfd, "status", buf, sizeof(buf), &len,
+                              &more);
+  if (rc != 0)
+    return rc;
+  uint64_t mask;
+  if ((rc = pidio_parse_status_sigign(buf, len, &mask)) != 0)
+    return rc;
+  return (mask >> (SIGCHLD - 1)) & 1;
 }
 
 int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out) {

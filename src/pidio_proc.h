@@ -108,6 +108,12 @@ int pidio_proc_read_io(int io_fd, pidio_io_t *out);
  * that child. */
 int pidio_proc_read_absorbed(int pid_dirfd, pidio_io_t *out);
 
+/* 1 when an opened process ignores SIGCHLD (SIG_IGN): the kernel then
+ * reaps its children itself and folds nothing into it. 0 when it does not,
+ * or a negative errno. (SA_NOCLDWAIT has the same effect and is not shown
+ * anywhere in /proc.) */
+int pidio_proc_ignores_sigchld(int pid_dirfd);
+
 /* Read and parse <pid>/stat of an opened process directory. */
 int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out);
 

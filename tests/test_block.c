@@ -997,6 +997,30 @@ static void busy_parent_case(bool folds) {
 START_TEST(t_busy_parent_not_folding) { busy_parent_case(false); }
 END_TEST
 
+/* A parent that ignores SIGCHLD (its status says so) folds nothing, even
+ * when it absorbed as much as the child from its exited threads and is
+ * busy: the child's share stays. */
+START_TEST(t_sigchld_ignored_parent_with_exited_threads) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "fam", 600, 2, 2);
+  static const char status[] = "Name:\tfam\nSigIgn:\t0000000000010000\n";
+  put("600/status", status, sizeof(status) - 1);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, c = inc_of(3), threads = inc_of(500),
+             busy = inc_of(1000);
+  own_io(601, &c, &want);
+  io_bump(600, &threads, &want); /* threads that did this have exited */
+  update();
+  ck_assert_total(&want);
+  reap_into(0, 601); /* reaped by the kernel: nothing folds */
+  own_io(600, &busy, &want);
+  update();
+  ck_assert_total(&want);
+}
+END_TEST
+
 START_TEST(t_busy_parent_folding) { busy_parent_case(true); }
 END_TEST
 
@@ -2339,6 +2363,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie);
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie_nonmember);
   tcase_add_test(tc, t_busy_parent_not_folding);
+  tcase_add_test(tc, t_sigchld_ignored_parent_with_exited_threads);
   tcase_add_test(tc, t_busy_parent_folding);
   tcase_add_test(tc, t_lineage_idle_parent);
   tcase_add_test(tc, t_lineage_busy_parent);

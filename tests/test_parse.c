@@ -1020,6 +1020,24 @@ START_TEST(test_proc_forks_real) {
 }
 END_TEST
 
+START_TEST(test_status_sigign) {
+  static const char st[] = "Name:\tsh\nState:\tS (sleeping)\n"
+                           "SigBlk:\t0000000000000000\n"
+                           "SigIgn:\t0000000000010004\n"
+                           "SigCgt:\t0000000000000000\n";
+  uint64_t m = 0;
+  ck_assert_int_eq(pidio_parse_status_sigign(st, sizeof(st) - 1, &m), 0);
+  ck_assert_uint_eq(m, 0x10004);
+  static const char *const bad[] = {
+      "SigIgn:\t000000000001000\n",  "SigIgn:\t00000000000100000\n",
+      "SigIgn:\t000000000001000g\n", "SigIgn:\t0000000000010000",
+      "SigCgt:\t0000000000010000\n", "SigIgn:\t00000000000X0000\n"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    ck_assert_msg(pidio_parse_status_sigign(bad[i], strlen(bad[i]), &m) != 0,
+                  "accepted %s", bad[i]);
+}
+END_TEST
+
 /* ---- pidio_proc_read_absorbed ------------------------------------------- */
 
 /* A child that writes n bytes to /dev/null and exits. */
@@ -1315,6 +1333,7 @@ Suite *make_parse_suite(void) {
   tcase_add_test(tc, test_proc_stat_forks);
   tcase_add_test(tc, test_proc_forks_real);
   tcase_add_test(tc, test_read_absorbed);
+  tcase_add_test(tc, test_status_sigign);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("cgroup");
