@@ -32,6 +32,9 @@ enum {
   E_SETTLED = 1u << 11,  /* reaped, and its credit passed on (settle) */
   E_CHECKED = 1u << 12,  /* whether it can reap was read this round */
   E_EXITED = 1u << 13,   /* ... it cannot: a zombie, or gone */
+  E_WATCH = 1u << 14,    /* non-member holding a reaped member's share in
+                            its counters (debt): watched until it is reaped
+                            in turn, when the share moves on to its reaper */
 };
 #define E_ROUND (E_READ | E_GONE | E_REREAD | E_CHECKED | E_EXITED)
 
@@ -270,11 +273,13 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
 /* A member that is no longer listed (or no longer selected): it gets a last
  * read in this round, then leaves. */
 static int retire(pidio_block_t *b, const pidio_entry_t *en) {
-  if (!(en->flags & E_MEMBER))
+  if (!(en->flags & (E_MEMBER | E_WATCH)))
     return 0;
   if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
     return -ENOMEM;
   b->dead[b->ndead++] = *en;
+  if (!(en->flags & E_MEMBER))
+    b->dead[b->ndead - 1].flags |= E_GONE; /* unlisted: reaped */
   return 0;
 }
 
@@ -337,6 +342,15 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
           (en->flags & (E_FRESH | E_UNDECIDED) || due(en, ticks))) {
         kept = evaluate(b, le.pid, le.ino, ticks, (en->flags & E_FRESH) != 0,
                         &b->spare[k]);
+        if (kept > 0 && (en->flags & E_WATCH) &&
+            !(b->spare[k].flags & E_MEMBER)) {
+          /* Still the process that holds a share: keep holding it. (One
+           * that became a member passes on its raw counters, which hold
+           * the share, when it is reaped.) */
+          b->spare[k].flags |= E_WATCH;
+          b->spare[k].debt = en->debt;
+          b->spare[k].debt_cond = en->debt_cond;
+        }
         k += kept > 0;
       } else {
         b->spare[k++] = *en;
@@ -533,11 +547,17 @@ static pidio_entry_t *member_parent(pidio_block_t *b, const pidio_entry_t *c,
   for (int depth = 0; depth < 64; depth++) {
     pidio_entry_t *p = find(b->e, b->n, ppid);
     if (p != NULL && p != c && !(p->flags & E_GONE) && p->start <= start) {
-      if (can_reap(b, p))
-        return (p->flags & E_MEMBER) ? p : NULL;
+      if (can_reap(b, p)) {
+        /* A parent outside the block holds the share from now on, and
+         * passes it on if a member reaps it in turn; unless the kernel
+         * reaped the child itself. */
+        if (p->flags & E_MEMBER)
+          return p;
+        return may_have_absorbed(b, p, credit) ? p : NULL;
+      }
       if ((p->flags & E_MEMBER) ? exited_parent_folded(b, p, credit)
                                 : may_have_absorbed(b, p, credit))
-        return (p->flags & E_MEMBER) ? p : NULL;
+        return p;
       /* Exited without folding it: look further up. */
       *cond = 1;
       ppid = p->ppid;
@@ -590,7 +610,9 @@ static void pass_on(pidio_block_t *b, const pidio_entry_t *from,
       io_add(&p->debt, credit);
       io_add(&p->debt_cond, credit_cond);
     }
-    if (p >= b->e && p < b->e + b->n && !(p->flags & E_DENIED))
+    if (!(p->flags & E_MEMBER))
+      p->flags |= E_WATCH;
+    else if (p >= b->e && p < b->e + b->n && !(p->flags & E_DENIED))
       p->flags |= E_REREAD;
     return;
   }
@@ -703,6 +725,12 @@ static void settle(pidio_block_t *b, pidio_report_t *rep) {
        * reaped them before it exited: not certain. */
       pidio_io_t credit_cond = d->debt;
       io_add(&credit_cond, &d->debt_cond);
+      if (!(d->flags & E_MEMBER)) {
+        /* A holder outside the block: the block counted none of its own,
+         * and the share it holds is in its counters for sure. */
+        credit = d->debt;
+        credit_cond = d->debt_cond;
+      }
       memset(&d->debt, 0, sizeof(d->debt));
       memset(&d->debt_cond, 0, sizeof(d->debt_cond));
       reparent_orphans(b, d);
@@ -1117,6 +1145,15 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
       d->flags |= E_READ;
     else if (vanished(r))
       d->flags |= E_GONE;
+  }
+
+  /* Holders outside the block that were reaped: their share moves on. */
+  for (size_t i = 0; i < b->n; i++) {
+    pidio_entry_t *w = &b->e[i];
+    pidio_stat_t st;
+    if ((w->flags & E_WATCH) && !(w->flags & E_MEMBER) &&
+        !same_process(b, w->pid, w->start, &st))
+      to_dead(b, w);
   }
 
   settle(b, rep);

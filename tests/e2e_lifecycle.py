@@ -591,6 +591,33 @@ LoadPlugin pidio
     _exact("l4busy", d, 400 * 10000 + ib + gb, 400 + _calls(ib) + _calls(gb))
 
 
+def test_nested_outside_reaper(work):
+    """A member's child outside the block reaps a member grandchild, then
+    is reaped by the member: Name selects the outer and the inner process
+    (a recursive make through a shell). The block counted the inner one
+    while it ran; the outer one absorbs it again with the middle one: the
+    block rises by exactly what the middle and the inner process wrote."""
+    s = Writer(work, comm="pidioe2e-n5")
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "nest">
+    Name "pidioe2e-n5"
+  </Process>
+</Plugin>
+""")
+    ib, gb = 30000, 80000
+    try:
+        d.start()
+        rows_after(d, "nest", "io_octets", 2)
+        s.send("nest %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-n5m"), run_names("pidioe2e-n5")))
+        settle(d, "nest", 2)
+    finally:
+        d.stop()
+        s.stop()
+    _exact("nest", d, ib + gb, _calls(ib) + 2 * _calls(gb // 2))
+
+
 def _state(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -603,7 +630,7 @@ def main():
     return run_tests([test_families, test_pid_reuse, test_pidfile_restarts, test_selectors, test_per_process,
                       test_pidfile_fifo_writer, test_cmdline_long, test_reuse_within_interval,
                       test_subreaper_zombie_intermediate, test_sigchld_ignored_busy,
-                      test_lineage_same_interval], R, sys.argv[1:])
+                      test_lineage_same_interval, test_nested_outside_reaper], R, sys.argv[1:])
 
 
 if __name__ == "__main__":

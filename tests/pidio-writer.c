@@ -25,6 +25,12 @@
  *                          writes the rest and exits; this process reaps
  *                          the grandchild only (it adopted it as a
  *                          subreaper). ICOMM, GCOMM: their names
+ *   nest IB GB MS [ICOMM [GCOMM]]
+ *                          fork an intermediate that forks a grandchild;
+ *                          the grandchild writes GB/2 bytes, stays MS ms,
+ *                          writes the rest and exits; the intermediate
+ *                          reaps it, writes IB bytes, stays MS/2 ms and
+ *                          exits; this process reaps the intermediate
  *   reap                   reap every child
  *   busyfork K N MS CHUNK TICKS
  *                          fork K children that each write N bytes, stay
@@ -176,6 +182,35 @@ static void orphan(unsigned long long ib, unsigned long long gb, unsigned ms,
       die("waitpid grandchild (is this process a subreaper?)");
 }
 
+static void nest(unsigned long long ib, unsigned long long gb, unsigned ms,
+                 const char *icomm, const char *gcomm) {
+  pid_t i = fork();
+  if (i < 0)
+    die("fork");
+  if (i == 0) {
+    set_comm(icomm);
+    pid_t g = fork();
+    if (g < 0)
+      die("fork");
+    if (g == 0) {
+      set_comm(gcomm);
+      write_all(gb / 2, 4096);
+      nap_ms(ms);
+      write_all(gb - gb / 2, 4096);
+      _exit(0);
+    }
+    while (waitpid(g, NULL, 0) != g)
+      if (errno != EINTR)
+        _exit(3);
+    write_all(ib, 4096);
+    nap_ms(ms / 2);
+    _exit(0);
+  }
+  while (waitpid(i, NULL, 0) != i)
+    if (errno != EINTR)
+      die("waitpid intermediate");
+}
+
 static void reap(void) {
   while (wait(NULL) > 0 || errno == EINTR)
     ;
@@ -310,6 +345,9 @@ int main(int argc, char **argv) {
     } else if (sscanf(line, "orphan %llu %llu %u %31s %31s", &a, &c, &ms, w1,
                       w2) >= 3) {
       orphan(a, c, ms, w1, w2);
+    } else if (sscanf(line, "nest %llu %llu %u %31s %31s", &a, &c, &ms, w1,
+                      w2) >= 3) {
+      nest(a, c, ms, w1, w2);
     } else if (strncmp(line, "reap", 4) == 0) {
       reap();
     } else if (sscanf(line, "busyfork %u %llu %u %lf %u", &k, &a, &ms, &r,

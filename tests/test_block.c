@@ -973,6 +973,39 @@ START_TEST(t_subreaper_reaps_orphan_of_zombie_nonmember) {
 }
 END_TEST
 
+/* A member grandchild G reaped by its parent I outside the block, which
+ * the member S reaps in turn (a recursive make through a shell): I holds
+ * G's share and hands it to S, so S's increment counts I's own I/O only. */
+START_TEST(t_nonmember_holds_share_until_reaped) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "mid", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  start_block("fam", NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  pidio_io_t want = zero_io, g = inc_of(7);
+  own_io(602, &g, &want);
+  update();
+  ck_assert_total(&want);
+  reap_into(601, 602);
+  update();
+  ck_assert_total(&want);
+  pidio_io_t i_own = inc_of(4);
+  own_io(601, &i_own, NULL);
+  update();
+  ck_assert_total(&want);
+  reap_into(600, 601);
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  /* All of I's own counters arrive through S; G's none again. */
+  pidio_io_t i_raw = inc_of(2);
+  io_add(&i_raw, &i_own);
+  io_add(&want, &i_raw);
+  ck_assert_total(&want);
+}
+END_TEST
+
 /* Issue 11, item 3: a busy parent whose children the kernel reaps itself
  * (SIGCHLD ignored, SA_NOCLDWAIT) absorbs nothing: its own increment is
  * larger than the child's totals, but what it absorbed is not, so the
@@ -2362,6 +2395,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_proc_root_errors);
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie);
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie_nonmember);
+  tcase_add_test(tc, t_nonmember_holds_share_until_reaped);
   tcase_add_test(tc, t_busy_parent_not_folding);
   tcase_add_test(tc, t_sigchld_ignored_parent_with_exited_threads);
   tcase_add_test(tc, t_busy_parent_folding);
