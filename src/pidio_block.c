@@ -725,13 +725,32 @@ static void settle(pidio_block_t *b, pidio_report_t *rep) {
        * reaped them before it exited: not certain. */
       pidio_io_t credit_cond = d->debt;
       io_add(&credit_cond, &d->debt_cond);
+      int own_read_holds = 0;
+      if ((d->flags & (E_MEMBER | E_READ | E_BASELINE)) ==
+              (E_MEMBER | E_READ) &&
+          io_nonzero(&d->debt)) {
+        /* Read this round, then found reaped at its re-read: its read may
+         * already hold the children it reaped. When its increment covers
+         * them, they come off that increment (account()), and only its
+         * children's own children go up as uncertain. Were they not in
+         * the read after all, its reaper absorbs them with it, and the
+         * credit passed up (that read) lacks them: exact either way. */
+        own_read_holds = 1;
+        for (int f = 0; f < PIDIO_NFIELDS && own_read_holds; f++)
+          if (d->now.v[f] < d->last.v[f] ||
+              d->now.v[f] - d->last.v[f] < d->debt.v[f])
+            own_read_holds = 0;
+        if (own_read_holds)
+          credit_cond = d->debt_cond;
+      }
       if (!(d->flags & E_MEMBER)) {
         /* A holder outside the block: the block counted none of its own,
          * and the share it holds is in its counters for sure. */
         credit = d->debt;
         credit_cond = d->debt_cond;
       }
-      memset(&d->debt, 0, sizeof(d->debt));
+      if (!own_read_holds)
+        memset(&d->debt, 0, sizeof(d->debt));
       memset(&d->debt_cond, 0, sizeof(d->debt_cond));
       reparent_orphans(b, d);
       pass_on(b, d, &credit, &credit_cond);
