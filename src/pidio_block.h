@@ -11,12 +11,21 @@
  *  - a process is identified by (pid, start time) and read through a held
  *    descriptor, which fails with ESRCH once it is reaped, so a reused pid
  *    is always a new member, never a continuation;
- *  - the kernel folds a reaped child's totals into its parent's io file:
- *    when a member is reaped by a parent that is also a member, what the
- *    block already counted of the child is taken off the parent's
- *    increment, so that I/O is counted once. Children that lived less than
- *    an interval and were never seen still reach the block through their
- *    parent.
+ *  - the kernel folds a reaped child's totals into its reaper's io file:
+ *    when a member is reaped by a member, what the block already counted
+ *    of the child is taken off the reaper's increment, so that I/O is
+ *    counted once. The reaper is the parent, or, when the parent had
+ *    exited first, the nearest member above that can reap (a subreaper).
+ *    A non-member that reaps a member holds its share until it is reaped
+ *    in turn. A share is taken off only when the member's increment, what
+ *    it absorbed in its life (io less its live threads') and its SIGCHLD
+ *    disposition all allow the fold: where they allow it wrongly (a busy
+ *    parent with SA_NOCLDWAIT...), the share is lost, never counted twice.
+ *    Children that lived less than an interval and were never seen still
+ *    reach the block through their parent;
+ *  - pids handed out out of order (ns_last_pid, clone3) are noticed by the
+ *    kernel's fork count and make a full listing, so a newcomer with a
+ *    member's pid is counted from birth.
  * Not thread-safe: one block is only ever updated by one thread at a time.
  */
 #ifndef PIDIO_BLOCK_H
