@@ -112,6 +112,7 @@ void pidio_block_free(pidio_block_t *b) {
   free(b->dead);
   free(b->order);
   free(b->pending);
+  free(b->vacated);
   pidio_pidlist_free(&b->list);
   pidio_select_free(&b->sel);
   *b = (pidio_block_t){0};
@@ -191,6 +192,50 @@ static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
   return same;
 }
 
+/* A process is counted from birth when it started since the previous
+ * interval: discovery finds it within one. But a pid can be handed out
+ * again below the last one (ns_last_pid, clone3, or after a wrap), and the
+ * fork count cannot always tell: after a wrap the kernel skips pids in
+ * use, so the last pid may advance by more than the forks. A newcomer at a
+ * member's pid may then be found only by the next full listing. Every
+ * pid a member vacates is therefore remembered with the time before its
+ * last good read: the first process found at it that started later was
+ * born after that member was reaped, and counts from birth. Kept two
+ * recheck periods, longer than it takes a full listing to come. */
+#define PIDIO_VACATED_SECONDS (2 * PIDIO_RECHECK_SECONDS)
+
+static void vacated_add(pidio_block_t *b, pid_t pid, uint64_t since) {
+  if (b->nvacated == b->vacated_cap) {
+    size_t cap = b->vacated_cap ? b->vacated_cap * 2 : 16;
+    struct pidio_vacated *v = realloc(b->vacated, cap * sizeof(*v));
+    if (v == NULL)
+      return; /* only a newcomer's first moments are at stake */
+    b->vacated = v;
+    b->vacated_cap = cap;
+  }
+  b->vacated[b->nvacated++] = (struct pidio_vacated){pid, since};
+}
+
+static void vacated_expire(pidio_block_t *b, uint64_t ticks) {
+  uint64_t keep = (uint64_t)(PIDIO_VACATED_SECONDS * hz());
+  size_t k = 0;
+  for (size_t i = 0; i < b->nvacated; i++)
+    if (ticks - b->vacated[i].since < keep)
+      b->vacated[k++] = b->vacated[i];
+  b->nvacated = k;
+}
+
+/* True (and forgotten) when pid was vacated by a member and this process
+ * started after that member's last read. */
+static int vacated_take(pidio_block_t *b, pid_t pid, uint64_t start) {
+  for (size_t i = 0; i < b->nvacated; i++)
+    if (b->vacated[i].pid == pid && start >= b->vacated[i].since) {
+      b->vacated[i] = b->vacated[--b->nvacated];
+      return 1;
+    }
+  return 0;
+}
+
 /* Make a tracked process a member: hold its io descriptor and set where
  * its counting starts. from_birth: it started since the previous interval,
  * so all of its counters count. Returns 0 when it vanished meanwhile. */
@@ -242,7 +287,8 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
     close(dfd);
     return vanished(src) ? 0 : -1;
   }
-  int fresh = b->rounds > 0 && st.start_time >= b->prev_ticks;
+  int fresh = b->rounds > 0 && (st.start_time >= b->prev_ticks ||
+                                vacated_take(b, pid, st.start_time));
   *out = (pidio_entry_t){.pid = pid,
                          .ppid = st.ppid,
                          .ino = ino,
@@ -1151,6 +1197,10 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   for (size_t i = 0; i < m; i++)
     read_round(b, b->order[i], rep);
   rep->read_at = t0 + (mono_now() - t0) / 2;
+  vacated_expire(b, ticks);
+  for (size_t i = 0; i < m; i++)
+    if (b->order[i]->flags & E_GONE)
+      vacated_add(b, b->order[i]->pid, b->prev_ticks);
   if ((rc = compact(b, 1)) != 0)
     return rc;
 
@@ -1160,10 +1210,13 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     if (d->flags & (E_READ | E_GONE | E_DENIED))
       continue;
     int r = read_member(b, d, &d->now);
-    if (r == 0)
+    if (r == 0) {
       d->flags |= E_READ;
-    else if (vanished(r))
+    } else if (vanished(r)) {
       d->flags |= E_GONE;
+      if (d->flags & E_MEMBER)
+        vacated_add(b, d->pid, b->prev_ticks);
+    }
   }
 
   /* Holders outside the block that were reaped: their share moves on. */

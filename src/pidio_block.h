@@ -95,6 +95,14 @@ typedef struct pidio_block {
   int forks_ok;          /* last_forks was read */
   uint64_t listed_ticks; /* boot ticks of the last full listing */
   pid_t *pending;        /* pids not found last time: looked up once more */
+  /* Pids of members found reaped: a process found later at one of them
+   * and born after that member's last read counts from birth, however
+   * late discovery finds it (see vacated_take() in pidio_block.c). */
+  struct pidio_vacated {
+    pid_t pid;
+    uint64_t since; /* boot ticks before the member's last good read */
+  } *vacated;
+  size_t nvacated, vacated_cap;
   size_t npending, pending_cap;
   uint64_t full_listings, probed; /* how often, for tests and benchmarks */
 

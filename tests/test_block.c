@@ -1006,6 +1006,36 @@ START_TEST(t_nonmember_holds_share_until_reaped) {
 }
 END_TEST
 
+/* Issue 11, item 1: a process found at the pid of a reaped member, born
+ * after that member's last read, counts from birth even when discovery
+ * finds it intervals late (a pid handed out below the last one, which the
+ * last-pid shortcut may not see until the next full listing). A process
+ * as old found at another pid is taken as running before: baseline. */
+START_TEST(t_newcomer_at_vacated_pid_counts_from_birth) {
+  static const char cmd[] = "nginx: worker process";
+  tree_without_fds();
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  struct timespec ts = {0, 30000000};
+  nanosleep(&ts, NULL);
+  uint64_t born_at = pidio_proc_boot_ticks();
+  remove_proc(412);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  for (int i = 0; i < 3; i++) {
+    nanosleep(&ts, NULL);
+    update();
+  }
+  pidio_io_t want = zero_io, born = inc_of(99), old = inc_of(98);
+  add_proc(412, "nginx", 410, born_at, cmd, sizeof(cmd), &born);
+  add_proc(413, "nginx", 410, born_at, cmd, sizeof(cmd), &old);
+  io_add(&want, &born);
+  r = update();
+  ck_assert_uint_eq(r.matched, 4);
+  ck_assert_total(&want);
+}
+END_TEST
+
 /* Issue 11, item 3: a busy parent whose children the kernel reaps itself
  * (SIGCHLD ignored, SA_NOCLDWAIT) absorbs nothing: its own increment is
  * larger than the child's totals, but what it absorbed is not, so the
@@ -2396,6 +2426,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie);
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie_nonmember);
   tcase_add_test(tc, t_nonmember_holds_share_until_reaped);
+  tcase_add_test(tc, t_newcomer_at_vacated_pid_counts_from_birth);
   tcase_add_test(tc, t_busy_parent_not_folding);
   tcase_add_test(tc, t_sigchld_ignored_parent_with_exited_threads);
   tcase_add_test(tc, t_busy_parent_folding);
