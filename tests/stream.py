@@ -505,6 +505,39 @@ def test_children(work):
                 (last["processes"], last["counters"]["wchar"], last["counters"]["syscw"]), (1, 2000, 2))
 
 
+def test_lifecycle_exact(work):
+    """The stream keeps the block's rules: a busy parent that ignores
+    SIGCHLD keeps its children's writes; a subreaper that reaps its orphaned
+    grandchild while the intermediate is a zombie counts it once."""
+    ign = ready_writer(work)
+    sub = ready_writer(work)
+    s_ign = Stream("--pid", ign.pid, "--children", "--interval", 200, "--format", "json")
+    s_sub = Stream("--pid", sub.pid, "--children", "--interval", 200, "--format", "json")
+    try:
+        s_ign.wait_lines(1)
+        s_sub.wait_lines(1)
+        ign.send("sigchld ign")
+        sub.send("subreaper")
+        a1 = send_async(ign, "busyfork 3 60000 1000 10000 200")
+        a2 = send_async(sub, "orphan 30000 80000 1500")
+        wait_for(lambda: os.path.isdir(a1) and os.path.isdir(a2), 30, "the families")
+        sub.send("reap")
+        s_ign.wait_more(3)
+        s_sub.wait_more(3)
+    finally:
+        rcs = [s_ign.stop(), s_sub.stop()]
+        ign.stop()
+        sub.stop()
+    R.equal("lifecycle: exit 0 on SIGTERM", rcs, [0, 0])
+    last = s_ign.records()[-1]["counters"]
+    R.equal("SIGCHLD ignored, busy parent: wchar, syscw",
+            (last["wchar"], last["syscw"]), (200 * 10000 + 3 * 60000, 200 + 3 * syscalls(60000)))
+    last = s_sub.records()[-1]["counters"]
+    # The intermediate also wrote the grandchild's pid to a pipe: 4 bytes.
+    R.equal("subreaper, zombie intermediate: wchar, syscw",
+            (last["wchar"], last["syscw"]), (30000 + 4 + 80000, syscalls(30000) + 1 + 2 * syscalls(40000)))
+
+
 def test_pidfile_follow(work):
     """--pidfile exits 0 when its process has exited; with --follow it goes
     on and picks up the next process the pidfile names. A relative pidfile
@@ -748,7 +781,8 @@ def main():
         return 77
     only = sys.argv[1:]
     tests = [test_json_exact, test_influx, test_influx_escaping, test_fixture_counts, test_table,
-             test_default_format, test_name_cmdline, test_cmdline_long, test_more_selectors, test_children,
+             test_default_format, test_name_cmdline, test_cmdline_long, test_more_selectors,
+             test_children, test_lifecycle_exact,
              test_pidfile_follow, test_bad_options,
              test_rates, test_permission_denied, test_signals]
     for t in tests:
