@@ -594,12 +594,22 @@ static pidio_entry_t *member_parent(pidio_block_t *b, const pidio_entry_t *c,
     pidio_entry_t *p = find(b->e, b->n, ppid);
     if (p != NULL && p != c && !(p->flags & E_GONE) && p->start <= start) {
       if (can_reap(b, p)) {
-        /* A parent outside the block holds the share from now on, and
-         * passes it on if a member reaps it in turn; unless the kernel
-         * reaped the child itself. */
-        if (p->flags & E_MEMBER)
+        if (!*cond) {
+          /* The child's own parent reaped it, or the kernel did. One
+           * outside the block holds the share from now on, and passes it
+           * on if a member reaps it in turn. */
+          if (p->flags & E_MEMBER)
+            return p;
+          return may_have_absorbed(b, p, credit) ? p : NULL;
+        }
+        /* Above a parent that exited first: the orphan went to the
+         * nearest subreaper (or init), which /proc does not name. One
+         * that cannot have absorbed it is not that one: look further. */
+        if (may_have_absorbed(b, p, credit))
           return p;
-        return may_have_absorbed(b, p, credit) ? p : NULL;
+        ppid = p->ppid;
+        start = p->start;
+        continue;
       }
       if ((p->flags & E_MEMBER) ? exited_parent_folded(b, p, credit)
                                 : may_have_absorbed(b, p, credit))

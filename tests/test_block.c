@@ -968,6 +968,27 @@ static void subreaper_case(bool intermediate_member) {
 START_TEST(t_subreaper_reaps_orphan_of_zombie) { subreaper_case(true); }
 END_TEST
 
+/* The orphan climbs past a process outside the block that is not a
+ * subreaper (it absorbed nothing) to the member subreaper above it. */
+START_TEST(t_orphan_climbs_past_nonmember) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "mid", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  add_single(603, "fam", 602, 4, 4);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, c = inc_of(7);
+  own_io(603, &c, &want);
+  update();
+  ck_assert_total(&want);
+  write_stat_state(602, "fam", 601, 3, 'Z');
+  reap_into(600, 603);
+  update();
+  ck_assert_total(&want);
+}
+END_TEST
+
 START_TEST(t_subreaper_reaps_orphan_of_zombie_nonmember) {
   subreaper_case(false);
 }
@@ -2425,6 +2446,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_proc_root_errors);
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie);
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie_nonmember);
+  tcase_add_test(tc, t_orphan_climbs_past_nonmember);
   tcase_add_test(tc, t_nonmember_holds_share_until_reaped);
   tcase_add_test(tc, t_newcomer_at_vacated_pid_counts_from_birth);
   tcase_add_test(tc, t_busy_parent_not_folding);
