@@ -252,6 +252,28 @@ static int status_number(const char *buf, size_t len, const char *key,
   return -EINVAL;
 }
 
+/* The line of buf that starts with key, without its newline: its start
+ * and length (*llen), or NULL when there is none. -EINVAL in *err when the
+ * file ends without a newline before the line is found (the kernel ends
+ * every line: the file was cut). */
+static const char *line_with(const char *buf, size_t len, const char *key,
+                             size_t *llen, int *err) {
+  size_t klen = strlen(key);
+  size_t pos = 0;
+  *err = -EINVAL;
+  while (pos < len) {
+    const char *line = buf + pos;
+    const char *nl = memchr(line, '\n', len - pos);
+    if (nl == NULL)
+      return NULL;
+    *llen = (size_t)(nl - line);
+    pos += *llen + 1;
+    if (*llen >= klen && memcmp(line, key, klen) == 0)
+      return line;
+  }
+  return NULL;
+}
+
 int pidio_parse_status_uid(const char *buf, size_t len, uid_t *out) {
   uint64_t v;
   int rc = status_number(buf, len, "Uid", &v);
@@ -277,37 +299,27 @@ int pidio_parse_status_tgid(const char *buf, size_t len, pid_t *out) {
 }
 
 int pidio_parse_status_sigign(const char *buf, size_t len, uint64_t *out) {
-  static const char key[] = "SigIgn:";
-  size_t klen = sizeof(key) - 1;
-  size_t pos = 0;
-  while (pos < len) {
-    const char *line = buf + pos;
-    const char *nl = memchr(line, '\n', len - pos);
-    if (nl == NULL)
+  size_t llen, p = 7;
+  int err;
+  const char *line = line_with(buf, len, "SigIgn:", &llen, &err);
+  if (line == NULL)
+    return err;
+  while (p < llen && (line[p] == '\t' || line[p] == ' '))
+    p++;
+  if (llen - p != 16)
+    return -EINVAL;
+  uint64_t v = 0;
+  for (; p < llen; p++) {
+    char c = line[p];
+    unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                 : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                        : 16;
+    if (d == 16)
       return -EINVAL;
-    size_t llen = (size_t)(nl - line);
-    pos += llen + 1;
-    if (llen < klen || memcmp(line, key, klen) != 0)
-      continue;
-    size_t p = klen;
-    while (p < llen && (line[p] == '\t' || line[p] == ' '))
-      p++;
-    if (llen - p != 16)
-      return -EINVAL;
-    uint64_t v = 0;
-    for (; p < llen; p++) {
-      char c = line[p];
-      unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-                   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                                          : 16;
-      if (d == 16)
-        return -EINVAL;
-      v = v << 4 | d;
-    }
-    *out = v;
-    return 0;
+    v = v << 4 | d;
   }
-  return -EINVAL;
+  *out = v;
+  return 0;
 }
 
 int pidio_parse_loadavg_last_pid(const char *buf, size_t len, pid_t *out) {
@@ -337,20 +349,12 @@ int pidio_parse_loadavg_last_pid(const char *buf, size_t len, pid_t *out) {
 }
 
 int pidio_parse_proc_stat_forks(const char *buf, size_t len, uint64_t *out) {
-  static const char key[] = "processes ";
-  size_t klen = sizeof(key) - 1;
-  size_t pos = 0;
-  while (pos < len) {
-    const char *line = buf + pos;
-    const char *nl = memchr(line, '\n', len - pos);
-    if (nl == NULL)
-      return -EINVAL; /* the kernel ends every line */
-    size_t llen = (size_t)(nl - line);
-    pos += llen + 1;
-    if (llen > klen && memcmp(line, key, klen) == 0)
-      return pidio_parse_u64(line + klen, llen - klen, out);
-  }
-  return -EINVAL;
+  size_t llen;
+  int err;
+  const char *line = line_with(buf, len, "processes ", &llen, &err);
+  if (line == NULL)
+    return err;
+  return pidio_parse_u64(line + 10, llen - 10, out);
 }
 
 int pidio_parse_cgroup(const char *buf, size_t len, const char **path,

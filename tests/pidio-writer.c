@@ -139,6 +139,24 @@ static void sigchld(const char *how) {
     die("sigaction");
 }
 
+/* In a freshly forked intermediate: fork the grandchild of orphan and
+ * nest, which writes gb/2 bytes, stays ms ms, writes the rest and exits. */
+static pid_t fork_grandchild(unsigned long long gb, unsigned ms,
+                             const char *icomm, const char *gcomm) {
+  set_comm(icomm);
+  pid_t g = fork();
+  if (g < 0)
+    die("fork");
+  if (g == 0) {
+    set_comm(gcomm);
+    write_all(gb / 2, 4096);
+    nap_ms(ms);
+    write_all(gb - gb / 2, 4096);
+    _exit(0);
+  }
+  return g;
+}
+
 static void orphan(unsigned long long ib, unsigned long long gb, unsigned ms,
                    const char *icomm, const char *gcomm) {
   int fds[2];
@@ -148,17 +166,7 @@ static void orphan(unsigned long long ib, unsigned long long gb, unsigned ms,
   if (i < 0)
     die("fork");
   if (i == 0) {
-    set_comm(icomm);
-    pid_t g = fork();
-    if (g < 0)
-      die("fork");
-    if (g == 0) {
-      set_comm(gcomm);
-      write_all(gb / 2, 4096);
-      nap_ms(ms);
-      write_all(gb - gb / 2, 4096);
-      _exit(0);
-    }
+    pid_t g = fork_grandchild(gb, ms, icomm, gcomm);
     write_all(ib, 4096);
     if (write(fds[1], &g, sizeof(g)) != (ssize_t)sizeof(g))
       _exit(3);
@@ -188,17 +196,7 @@ static void nest(unsigned long long ib, unsigned long long gb, unsigned ms,
   if (i < 0)
     die("fork");
   if (i == 0) {
-    set_comm(icomm);
-    pid_t g = fork();
-    if (g < 0)
-      die("fork");
-    if (g == 0) {
-      set_comm(gcomm);
-      write_all(gb / 2, 4096);
-      nap_ms(ms);
-      write_all(gb - gb / 2, 4096);
-      _exit(0);
-    }
+    pid_t g = fork_grandchild(gb, ms, icomm, gcomm);
     while (waitpid(g, NULL, 0) != g)
       if (errno != EINTR)
         _exit(3);
