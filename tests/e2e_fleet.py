@@ -182,6 +182,8 @@ INTERNAL_STATS_NOTICE = "plugin_get_interval: Unable to determine Interval from 
 
 
 def test_fleet(work):
+    """Twenty agents into one receiver, InfluxDB and Prometheus: see the
+    module's docstring."""
     with contextlib.ExitStack() as stack:
         influx = FleetInflux(work)
         stack.callback(influx.stop)
