@@ -5,14 +5,13 @@
 #include "pidio_build.h"
 
 #include "pidio_block.h"
+#include "pidio_fdbudget.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,40 +49,13 @@ struct pidio_entry {
  * exec()s into something the block selects is found. */
 #define PIDIO_RECHECK_SECONDS 60
 
-/* Held descriptors are shared by every block and by the rest of collectd:
- * pidio holds at most this many and reads the others with
- * open/read/close. */
-static atomic_long fd_budget = -1;
-
-void pidio_block_set_fd_budget(long n) { atomic_store(&fd_budget, n); }
-
 static long hz(void) {
   long h = sysconf(_SC_CLK_TCK);
   return h > 0 ? h : 100;
 }
 
-static int take_fd_slot(void) {
-  long cur = atomic_load(&fd_budget);
-  if (cur == -1) {
-    /* Not set by the caller: half of the soft limit. */
-    struct rlimit rl;
-    long dflt = 512;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-      dflt = (long)(rl.rlim_cur / 2);
-    atomic_compare_exchange_strong(&fd_budget, &cur, dflt);
-    cur = atomic_load(&fd_budget);
-  }
-  while (cur > 0)
-    if (atomic_compare_exchange_weak(&fd_budget, &cur, cur - 1))
-      return 1;
-  return 0;
-}
-
 static void drop_fd(pidio_entry_t *en) {
-  if (en->fd >= 0) {
-    close(en->fd);
-    atomic_fetch_add(&fd_budget, 1);
-  }
+  pidio_fdbudget_release(en->fd);
   en->fd = -1;
 }
 
@@ -145,7 +117,7 @@ static int read_member(const pidio_block_t *b, pidio_entry_t *en,
       rc = fd;
     } else {
       rc = pidio_proc_read_io(fd, out);
-      if (rc == 0 && !(en->flags & E_DENIED) && take_fd_slot()) {
+      if (rc == 0 && !(en->flags & E_DENIED) && pidio_fdbudget_take()) {
         en->fd = fd; /* a slot is free again: hold it from now on */
         fd = -1;
       }
@@ -210,7 +182,7 @@ static int join(pidio_entry_t *en, int dfd, int from_birth) {
       return 1; /* garbled: baselined by a later good read */
     }
   }
-  if (take_fd_slot())
+  if (pidio_fdbudget_take())
     en->fd = fd;
   else
     close(fd);
@@ -715,7 +687,7 @@ static void read_round(pidio_block_t *b, pidio_entry_t *en,
   if (fd >= 0 && pidio_proc_read_io(fd, &en->now) == 0) {
     en->flags &= ~(unsigned)E_DENIED;
     en->flags |= E_READ | E_BASELINE; /* counted from now on */
-    if (take_fd_slot())
+    if (pidio_fdbudget_take())
       en->fd = fd;
     else
       close(fd);

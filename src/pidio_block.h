@@ -96,10 +96,6 @@ void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
                       pidio_select_t *sel);
 void pidio_block_free(pidio_block_t *b);
 
-/* Cap the io descriptors held open by all blocks together (the rest are
- * opened each interval). Default: half the soft RLIMIT_NOFILE. */
-void pidio_block_set_fd_budget(long n);
-
 /* Do one interval: find members, read them, update b->total.
  * Returns 0, or a negative errno when nothing could be read at all
  * (ProcRoot unreadable); the report says more in either case. */
