@@ -5,14 +5,12 @@
 #include "pidio_build.h"
 
 #include "pidio_block.h"
+#include "pidio_discover.h"
 #include "pidio_fdbudget.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,11 +47,6 @@ struct pidio_entry {
  * exec()s into something the block selects is found. */
 #define PIDIO_RECHECK_SECONDS 60
 
-static long hz(void) {
-  long h = sysconf(_SC_CLK_TCK);
-  return h > 0 ? h : 100;
-}
-
 static void drop_fd(pidio_entry_t *en) {
   pidio_fdbudget_release(en->fd);
   en->fd = -1;
@@ -65,6 +58,7 @@ void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
   b->proc = proc;
   b->sel = *sel;
   pidio_select_init(sel);
+  pidio_discover_init(&b->disc);
 }
 
 void pidio_block_free(pidio_block_t *b) {
@@ -74,8 +68,7 @@ void pidio_block_free(pidio_block_t *b) {
   free(b->spare);
   free(b->dead);
   free(b->order);
-  free(b->pending);
-  pidio_pidlist_free(&b->list);
+  pidio_discover_free(&b->disc);
   pidio_select_free(&b->sel);
   *b = (pidio_block_t){0};
 }
@@ -130,14 +123,14 @@ static int read_member(const pidio_block_t *b, pidio_entry_t *en,
 }
 
 static int due(const pidio_entry_t *en, uint64_t ticks) {
-  return ticks - en->checked >= (uint64_t)(PIDIO_RECHECK_SECONDS * hz());
+  return ticks - en->checked >= (uint64_t)(PIDIO_RECHECK_SECONDS * pidio_proc_hz());
 }
 
 /* The start of this pid's current recheck period. Periods are spread over
  * the minute by pid, so that the processes found at start-up are not all
  * looked at again in the same interval. */
 static uint64_t recheck_slot(pid_t pid, uint64_t ticks) {
-  uint64_t period = (uint64_t)(PIDIO_RECHECK_SECONDS * hz());
+  uint64_t period = (uint64_t)(PIDIO_RECHECK_SECONDS * pidio_proc_hz());
   uint64_t off = ((uint64_t)pid * 2654435761u) % period;
   return ticks - (ticks + off) % period;
 }
@@ -255,10 +248,10 @@ static int by_start(const void *x, const void *y) {
 
 /* Walk the sorted listing and the sorted entries side by side. A listed
  * pid found gone is dropped from the listing too: between full listings
- * (see discover()) the listing is kept, and would otherwise offer it again
+ * (see pidio_discover.h) the listing is kept, and would otherwise offer it again
  * every interval. */
 static int merge(pidio_block_t *b, uint64_t ticks) {
-  pidio_pidlist_t *l = &b->list;
+  pidio_pidlist_t *l = &b->disc.list;
   if (grow(&b->spare, &b->spare_cap, b->n + l->n) != 0)
     return -ENOMEM;
   size_t i = 0, j = 0, k = 0, w = 0;
@@ -337,30 +330,6 @@ static pid_t find_target(pidio_block_t *b, pidio_report_t *rep) {
     target = pf;
   }
   return target;
-}
-
-/* The candidate of a Pid/PidFile block without Children, as a listing of
- * zero or one: no need to list every process. */
-static int list_target(pidio_block_t *b) {
-  pidio_pidlist_t *l = &b->list;
-  l->n = 0;
-  if (b->target <= 0)
-    return 0;
-  char name[16];
-  snprintf(name, sizeof(name), "%d", (int)b->target);
-  struct stat st;
-  if (fstatat(b->proc->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-      !S_ISDIR(st.st_mode))
-    return 0;
-  if (l->cap == 0) {
-    l->e = malloc(sizeof(*l->e));
-    if (l->e == NULL)
-      return -ENOMEM;
-    l->cap = 1;
-  }
-  l->e[0] = (pidio_pident_t){.pid = b->target, .ino = (uint64_t)st.st_ino};
-  l->n = 1;
-  return 0;
 }
 
 static pidio_entry_t *find(pidio_entry_t *a, size_t n, pid_t pid) {
@@ -723,155 +692,6 @@ static int compact(pidio_block_t *b, int to_dead) {
   return 0;
 }
 
-/* --- finding new processes ------------------------------------------- */
-
-/* A full listing of ProcRoot costs about a microsecond per process, as
- * much as a third of an interval's work for a block of idle members, yet
- * between two intervals few processes are born, often none. When
- * ProcRoot is this process's own procfs, the kernel's last allocated pid
- * says which pids are new, and only those are looked up. Processes that
- * exit stay in the listing until a read or a lookup finds them gone.
- *
- * The last pid is read before the lookups (or the listing): a process born
- * after the reading has a later pid and is found next interval. A pid in
- * the range that is not there yet (allocated, its process not yet set up)
- * is looked up once more next interval, as a listing would see it then.
- * A full listing is still done at least once per recheck period, and when
- * more pids were handed out than looking them up would be worth, or the
- * pids wrapped around. */
-
-/* At most this many new pids are looked up instead of listing. */
-static size_t probe_limit(const pidio_block_t *b) { return 32 + b->list.n / 8; }
-
-static int pending_add(pidio_block_t *b, pid_t pid) {
-  if (b->npending == b->pending_cap) {
-    size_t cap = b->pending_cap ? b->pending_cap * 2 : 16;
-    pid_t *p = realloc(b->pending, cap * sizeof(*p));
-    if (p == NULL)
-      return -ENOMEM;
-    b->pending = p;
-    b->pending_cap = cap;
-  }
-  b->pending[b->npending++] = pid;
-  return 0;
-}
-
-static int pident_cmp(const void *x, const void *y) {
-  pid_t a = ((const pidio_pident_t *)x)->pid;
-  pid_t c = ((const pidio_pident_t *)y)->pid;
-  return (a > c) - (a < c);
-}
-
-/* Add the found processes (sorted) to the sorted listing: a pid already
- * listed (reused since) takes the new inode, the others are merged in
- * from the back. */
-static int list_insert(pidio_pidlist_t *l, pidio_pident_t *found, size_t nf) {
-  size_t add = 0;
-  for (size_t f = 0; f < nf; f++) {
-    size_t lo = 0, hi = l->n;
-    while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (l->e[mid].pid < found[f].pid)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    if (lo < l->n && l->e[lo].pid == found[f].pid) {
-      l->e[lo].ino = found[f].ino;
-      found[f].pid = 0; /* done: not added */
-    } else {
-      add++;
-    }
-  }
-  if (add == 0)
-    return 0;
-  if (l->n + add > l->cap) {
-    size_t cap = l->cap ? l->cap : 256;
-    while (cap < l->n + add)
-      cap *= 2;
-    pidio_pident_t *e = realloc(l->e, cap * sizeof(*e));
-    if (e == NULL)
-      return -ENOMEM;
-    l->e = e;
-    l->cap = cap;
-  }
-  size_t i = l->n, out = l->n + add, f = nf;
-  while (f > 0) {
-    if (found[f - 1].pid == 0) {
-      f--;
-    } else if (i > 0 && l->e[i - 1].pid > found[f - 1].pid) {
-      l->e[--out] = l->e[--i];
-    } else {
-      l->e[--out] = found[--f];
-    }
-  }
-  l->n += add;
-  return 0;
-}
-
-/* Look up the pids after..last and last interval's pending ones. Returns 0,
- * or a negative errno (then a full listing is done instead). */
-static int probe_new(pidio_block_t *b, pid_t after, pid_t last) {
-  size_t nretry = b->npending;
-  size_t cap = nretry + (size_t)(last - after);
-  pidio_pident_t *found = malloc((cap ? cap : 1) * sizeof(*found));
-  if (found == NULL)
-    return -ENOMEM;
-  size_t nf = 0;
-  int rc = 0;
-  pid_t *retry = b->pending;
-  b->pending = NULL;
-  b->npending = b->pending_cap = 0;
-  for (size_t i = 0; i < nretry + (size_t)(last - after) && rc == 0; i++) {
-    int again = i < nretry;
-    pid_t pid = again ? retry[i] : after + 1 + (pid_t)(i - nretry);
-    int r = pidio_proc_probe(b->proc, pid, &found[nf]);
-    b->probed++;
-    if (r == 1)
-      nf++;
-    else if (r == 0 && !again)
-      rc = pending_add(b, pid); /* maybe not set up yet: once more */
-    else if (r < 0)
-      rc = r;
-  }
-  free(retry);
-  if (rc == 0) {
-    qsort(found, nf, sizeof(*found), pident_cmp);
-    rc = list_insert(&b->list, found, nf);
-  }
-  free(found);
-  return rc;
-}
-
-/* Bring the listing up to date for this interval: by looking up new pids,
- * or by listing ProcRoot. */
-static int discover(pidio_block_t *b, uint64_t ticks) {
-  pid_t last = 0;
-  int own = pidio_proc_last_pid(b->proc, &last) == 0;
-  if (own && b->list_ok &&
-      ticks - b->listed_ticks < (uint64_t)(PIDIO_RECHECK_SECONDS * hz())) {
-    if (last == b->last_pid && b->npending == 0)
-      return 0;
-    if (last >= b->last_pid && (size_t)(last - b->last_pid) <= probe_limit(b)) {
-      int rc = probe_new(b, b->last_pid, last);
-      if (rc == 0) {
-        b->last_pid = last;
-        return 0;
-      }
-    }
-  }
-  b->list_ok = 0;
-  b->npending = 0;
-  int rc = pidio_proc_list(b->proc, &b->list);
-  if (rc != 0)
-    return rc;
-  b->full_listings++;
-  b->list_ok = own;
-  b->last_pid = last;
-  b->listed_ticks = ticks;
-  return 0;
-}
-
 static double mono_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -888,13 +708,18 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   int by_pid = pidio_select_by_pid(&b->sel);
   b->target = by_pid ? find_target(b, rep) : 0;
   /* With Children, descendants of the target are found in the listing. */
-  int rc = by_pid && !b->sel.children ? list_target(b) : discover(b, ticks);
+  int rc = by_pid && !b->sel.children
+               ? pidio_discover_target(&b->disc, b->proc, b->target)
+               : pidio_discover_update(&b->disc, b->proc, ticks,
+                                       (uint64_t)(PIDIO_RECHECK_SECONDS *
+                                                  pidio_proc_hz()));
   if (rc != 0) {
     rep->list_err = rc;
     return rc;
   }
   if ((rc = merge(b, ticks)) != 0 || (rc = leave_if_untargeted(b, ticks)) != 0) {
-    b->list_ok = 0; /* the merge may have left the listing half compacted */
+    /* the merge may have left the listing half compacted */
+    pidio_discover_distrust(&b->disc);
     return rc;
   }
   adopt_descendants(b);

@@ -22,6 +22,7 @@
 #ifndef PIDIO_BLOCK_H
 #define PIDIO_BLOCK_H
 
+#include "pidio_discover.h"
 #include "pidio_parse.h"
 #include "pidio_proc.h"
 #include "pidio_select.h"
@@ -73,16 +74,7 @@ typedef struct pidio_block {
   size_t ndead, dead_cap;
   pidio_entry_t **order; /* members in birth order, for reading */
   size_t order_cap;
-  pidio_pidlist_t list;
-
-  /* Between full listings, the list is brought up to date by looking up
-   * only the pids handed out since (see discover() in pidio_block.c). */
-  int list_ok;           /* list is a full listing kept up to date */
-  pid_t last_pid;        /* the kernel's last pid when it last was */
-  uint64_t listed_ticks; /* boot ticks of the last full listing */
-  pid_t *pending;        /* pids not found last time: looked up once more */
-  size_t npending, pending_cap;
-  uint64_t full_listings, probed; /* how often, for tests and benchmarks */
+  pidio_discover_t disc; /* the processes of ProcRoot */
 
   pidio_io_t total;     /* the block's counters: never go down */
   uint64_t rounds;      /* intervals done */
