@@ -1,9 +1,11 @@
 /*
  * pidio_block: the state of one <Process> block and one interval's work.
  *
- * A block tracks the processes its selectors match ("members") and keeps
- * the sum of their io counters as the sum of per-member increments since
- * collectd started, so that:
+ * A block composes the modules below it: pidio_discover finds the
+ * processes of ProcRoot, the block decides which are members (selectors,
+ * the Pid/PidFile target, Children) and reads their io files, and
+ * pidio_ledger turns those reads into the block's counters, by the rules
+ * its header states:
  *  - the sum never goes down: a member that exits keeps what it added;
  *  - a process already running at the first interval counts from then on
  *    (no start-up spike); one that started after the previous interval
@@ -17,12 +19,14 @@
  *    increment, so that I/O is counted once. Children that lived less than
  *    an interval and were never seen still reach the block through their
  *    parent.
+ * Held descriptors come out of the process-wide pidio_fdbudget.
  * Not thread-safe: one block is only ever updated by one thread at a time.
  */
 #ifndef PIDIO_BLOCK_H
 #define PIDIO_BLOCK_H
 
 #include "pidio_discover.h"
+#include "pidio_ledger.h"
 #include "pidio_parse.h"
 #include "pidio_proc.h"
 #include "pidio_select.h"
@@ -70,11 +74,13 @@ typedef struct pidio_block {
   size_t n, cap;
   pidio_entry_t *spare; /* the merge writes here, then the two swap */
   size_t spare_cap;
-  pidio_entry_t *dead; /* members found reaped this interval */
+  pidio_entry_t *dead; /* members that left or were reaped this interval,
+                          with their descriptors until accounted */
   size_t ndead, dead_cap;
   pidio_entry_t **order; /* members in birth order, for reading */
   size_t order_cap;
   pidio_discover_t disc; /* the processes of ProcRoot */
+  pidio_ledger_t ledger; /* the round's accounting */
 
   pidio_io_t total;     /* the block's counters: never go down */
   uint64_t rounds;      /* intervals done */

@@ -91,8 +91,8 @@ static int list_insert(pidio_pidlist_t *l, pidio_pident_t *found, size_t nf) {
 
 /* Look up the pids after..last and last interval's pending ones. Returns 0,
  * or a negative errno (then a full listing is done instead). */
-static int probe_new(pidio_discover_t *d, const pidio_proc_t *proc,
-                     pid_t after, pid_t last) {
+static int probe_new(pidio_discover_t *d, const pidio_proc_t *proc, pid_t after,
+                     pid_t last) {
   size_t nretry = d->npending;
   size_t cap = nretry + (size_t)(last - after);
   pidio_pident_t *found = malloc((cap ? cap : 1) * sizeof(*found));

@@ -33,6 +33,7 @@ int main(void) {
   SRunner *sr = srunner_create(make_parse_suite());
   srunner_add_suite(sr, make_window_suite());
   srunner_add_suite(sr, make_select_suite());
+  srunner_add_suite(sr, make_ledger_suite());
   srunner_add_suite(sr, make_block_suite());
   srunner_add_suite(sr, make_adapter_suite());
   srunner_run_all(sr, CK_NORMAL);

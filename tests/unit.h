@@ -9,6 +9,7 @@
 Suite *make_parse_suite(void);
 Suite *make_window_suite(void);
 Suite *make_select_suite(void);
+Suite *make_ledger_suite(void);
 Suite *make_block_suite(void);
 Suite *make_adapter_suite(void);
 
