@@ -91,6 +91,11 @@ static void assert_io(const pidio_io_t *got, const pidio_io_t *want,
                   (unsigned long long)want->v[f]);
 }
 
+static void io_sum(pidio_io_t *total, const pidio_io_t *inc) {
+  for (int k = 0; k < PIDIO_NFIELDS; k++)
+    total->v[k] += inc->v[k];
+}
+
 /* A process as the source tracks it, joined from birth to destination 0. */
 static pidio_ledger_acct_t born(pid_t pid, pid_t ppid, uint64_t start) {
   pidio_ledger_acct_t a = {.pid = pid, .ppid = ppid, .start = start};
@@ -260,6 +265,33 @@ END_TEST
 
 /* --- rules 2 and 3: folds ------------------------------------------------ */
 
+/* One round of the members P and C (P first in pid order), read at pnow
+ * and cnow. Returns its increment; the next round is begun. */
+static pidio_io_t pair_round(pidio_ledger_t *l, fake_t *f,
+                             pidio_ledger_acct_t *p, pidio_ledger_acct_t *c,
+                             pidio_io_t pnow, pidio_io_t cnow) {
+  pidio_ledger_acct_t *all[] = {p, c};
+  observe(p, pnow);
+  observe(c, cnow);
+  members(l, all, 2);
+  pidio_io_t inc = close1(l, f, NULL);
+  new_round(all, 2);
+  return inc;
+}
+
+/* One round in which C is gone and P alone is alive (read, or not, by the
+ * caller). Returns its increment; the next round is begun. */
+static pidio_io_t child_gone_round(pidio_ledger_t *l, fake_t *f,
+                                   pidio_ledger_acct_t *p,
+                                   pidio_ledger_acct_t *c) {
+  pidio_ledger_gone(c);
+  members(l, &p, 1);
+  ck_assert_int_eq(pidio_ledger_depart(l, c), 0);
+  pidio_io_t inc = close1(l, f, NULL);
+  pidio_ledger_new_round(p);
+  return inc;
+}
+
 /* P (10) forks C (11): C writes 100 bytes in 4 calls, P 10 in 1, then 5 in
  * 2 more after reaping C. The kernel shows P 10+100+5 then. */
 START_TEST(test_reaped_member_child_counted_once) {
@@ -267,24 +299,12 @@ START_TEST(test_reaped_member_child_counted_once) {
   pidio_ledger_init(&l, true);
   fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  pidio_ledger_acct_t *all[] = {&p, &c};
-  observe(&p, io2(10, 1));
-  observe(&c, io2(100, 4));
-  f.p[0] = (fake_proc_t){.pid = 11, .reaped = false};
-  f.n = 1;
-  members(&l, all, 2);
-  pidio_io_t total = close1(&l, &f, NULL);
+  pidio_io_t total = pair_round(&l, &f, &p, &c, io2(10, 1), io2(100, 4));
 
-  new_round(all, 2);
   observe(&p, io2(115, 7));
-  pidio_ledger_gone(&c);
   fake_add(&f, 10)->counters = io2(115, 7);
-  pidio_ledger_acct_t *alive[] = {&p};
-  members(&l, alive, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
-  pidio_io_t g = close1(&l, &f, NULL);
-  for (int k = 0; k < PIDIO_NFIELDS; k++)
-    total.v[k] += g.v[k];
+  pidio_io_t g = child_gone_round(&l, &f, &p, &c);
+  io_sum(&total, &g);
   pidio_io_t want = io2(10 + 100 + 5, 1 + 4 + 2);
   assert_io(&total, &want, "P and C together");
   want = io2(5, 2);
@@ -324,21 +344,11 @@ START_TEST(test_parent_ignoring_sigchld_keeps_its_increment) {
   pidio_ledger_init(&l, true);
   fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  pidio_ledger_acct_t *all[] = {&p, &c};
-  observe(&p, io2(0, 0));
-  observe(&c, io2(100, 10));
-  fake_add(&f, 11)->reaped = false;
-  members(&l, all, 2);
-  close1(&l, &f, NULL);
+  pair_round(&l, &f, &p, &c, io2(0, 0), io2(100, 10));
 
-  new_round(all, 2);
   observe(&p, io2(150, 3));
-  pidio_ledger_gone(&c);
   fake_add(&f, 10)->counters = io2(150, 3);
-  pidio_ledger_acct_t *alive[] = {&p};
-  members(&l, alive, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
-  pidio_io_t g = close1(&l, &f, NULL);
+  pidio_io_t g = child_gone_round(&l, &f, &p, &c);
   pidio_io_t want = io2(150, 3);
   assert_io(&g, &want, "P's own, whole");
   pidio_io_t zero = {{0}};
@@ -353,20 +363,11 @@ START_TEST(test_reused_ppid_is_not_the_parent) {
   pidio_ledger_t l;
   pidio_ledger_init(&l, true);
   fake_t f = {0};
-  pidio_ledger_acct_t c = born(11, 10, 105), p = born(10, 1, 200);
-  pidio_ledger_acct_t *all[] = {&p, &c};
-  observe(&p, io(0));
-  observe(&c, io(100));
-  members(&l, all, 2);
-  close1(&l, &f, NULL);
+  pidio_ledger_acct_t p = born(10, 1, 200), c = born(11, 10, 105);
+  pair_round(&l, &f, &p, &c, io(0), io(100));
 
-  new_round(all, 2);
   observe(&p, io(100)); /* its own 100 */
-  pidio_ledger_gone(&c);
-  pidio_ledger_acct_t *alive[] = {&p};
-  members(&l, alive, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
-  pidio_io_t g = close1(&l, &f, NULL);
+  pidio_io_t g = child_gone_round(&l, &f, &p, &c);
   pidio_io_t want = io(100);
   assert_io(&g, &want, "the newer process's own");
   ck_assert_uint_eq(f.rereads, 0);
@@ -383,34 +384,21 @@ START_TEST(test_parent_waits_while_child_is_reaped) {
   pidio_ledger_init(&l, true);
   fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  pidio_ledger_acct_t *all[] = {&p, &c};
   fake_proc_t *fc = fake_add(&f, 11);
-  observe(&p, io(10));
-  observe(&c, io(100));
-  members(&l, all, 2);
-  pidio_io_t total = close1(&l, &f, NULL);
+  pidio_io_t total = pair_round(&l, &f, &p, &c, io(10), io(100));
   ck_assert_uint_eq(f.reaped_asks, 0); /* P's increment 10 < C's 100 */
 
-  new_round(all, 2);
-  observe(&p, io(110));
-  observe(&c, io(100));
   fc->reaped = true; /* 'X' */
-  members(&l, all, 2);
-  pidio_io_t g = close1(&l, &f, NULL);
+  pidio_io_t g = pair_round(&l, &f, &p, &c, io(110), io(100));
   ck_assert_uint_eq(f.reaped_asks, 1);
   pidio_io_t zero = {{0}};
   assert_io(&g, &zero, "P deferred, C did nothing new");
-  total.v[PIDIO_WCHAR] += g.v[PIDIO_WCHAR];
+  io_sum(&total, &g);
 
-  new_round(all, 2);
-  pidio_ledger_gone(&c);
   observe(&p, io(110));
   fake_add(&f, 10)->counters = io(110);
-  pidio_ledger_acct_t *alive[] = {&p};
-  members(&l, alive, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
-  g = close1(&l, &f, NULL);
-  total.v[PIDIO_WCHAR] += g.v[PIDIO_WCHAR];
+  g = child_gone_round(&l, &f, &p, &c);
+  io_sum(&total, &g);
   pidio_io_t want = io(110);
   assert_io(&total, &want, "P's 10 and C's 100, once");
   pidio_ledger_free(&l);
@@ -422,12 +410,8 @@ START_TEST(test_parent_counts_while_child_runs) {
   pidio_ledger_init(&l, true);
   fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  pidio_ledger_acct_t *all[] = {&p, &c};
   fake_add(&f, 11)->reaped = false; /* running, or a zombie not reaped */
-  observe(&p, io(1000));
-  observe(&c, io(100));
-  members(&l, all, 2);
-  pidio_io_t g = close1(&l, &f, NULL);
+  pidio_io_t g = pair_round(&l, &f, &p, &c, io(1000), io(100));
   ck_assert_uint_eq(f.reaped_asks, 1);
   pidio_io_t want = io(1100);
   assert_io(&g, &want, "both, at once");
@@ -442,11 +426,7 @@ START_TEST(test_increment_below_child_is_decided_without_asking) {
   pidio_ledger_init(&l, true);
   fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  pidio_ledger_acct_t *all[] = {&p, &c};
-  observe(&p, io2(5000, 2));
-  observe(&c, io2(100, 3));
-  members(&l, all, 2);
-  pidio_io_t g = close1(&l, &f, NULL);
+  pidio_io_t g = pair_round(&l, &f, &p, &c, io2(5000, 2), io2(100, 3));
   ck_assert_uint_eq(f.reaped_asks, 0);
   pidio_io_t want = io2(5100, 5);
   assert_io(&g, &want, "both");
@@ -454,16 +434,19 @@ START_TEST(test_increment_below_child_is_decided_without_asking) {
 }
 END_TEST
 
-/* G (10) <- P (11) <- C (12): P and C both reaped in one round; C's credit
- * goes to P and up to G with P's own. */
-static void family_gone_in_one_round(pid_t gpid, pid_t ppid, pid_t cpid,
-                                     uint64_t pstart, uint64_t cstart) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
-  pidio_ledger_acct_t g = born(gpid, 1, 50), p = born(ppid, gpid, pstart),
-                      c = born(cpid, ppid, cstart);
-  pidio_ledger_acct_t *all[3] = {&g, &p, &c};
+/* Three generations, G <- P <- C, members from birth, and their first
+ * round: G wrote g0 bytes, P 10 and C 100. Returns its increment. */
+typedef struct family {
+  pidio_ledger_acct_t g, p, c;
+} family_t;
+
+static pidio_io_t family_first_round(pidio_ledger_t *l, fake_t *f,
+                                     family_t *fam, const pid_t pid[3],
+                                     const uint64_t start[3], uint64_t g0) {
+  fam->g = born(pid[0], 1, start[0]);
+  fam->p = born(pid[1], pid[0], start[1]);
+  fam->c = born(pid[2], pid[1], start[2]);
+  pidio_ledger_acct_t *all[3] = {&fam->g, &fam->p, &fam->c};
   /* pid order for the ledger */
   for (int i = 0; i < 3; i++)
     for (int j = i + 1; j < 3; j++)
@@ -472,27 +455,40 @@ static void family_gone_in_one_round(pid_t gpid, pid_t ppid, pid_t cpid,
         all[i] = all[j];
         all[j] = t;
       }
-  fake_add(&f, cpid)->reaped = false;
-  fake_add(&f, ppid)->reaped = false;
-  observe(&g, io(1));
-  observe(&p, io(10));
-  observe(&c, io(100));
-  members(&l, all, 3);
-  pidio_io_t total = close1(&l, &f, NULL);
+  fake_add(f, pid[2])->reaped = false;
+  fake_add(f, pid[1])->reaped = false;
+  fake_add(f, pid[0]);
+  observe(&fam->g, io(g0));
+  observe(&fam->p, io(10));
+  observe(&fam->c, io(100));
+  members(l, all, 3);
+  pidio_io_t inc = close1(l, f, NULL);
+  pidio_ledger_new_round(&fam->g);
+  pidio_ledger_new_round(&fam->p);
+  pidio_ledger_new_round(&fam->c);
+  return inc;
+}
 
-  pidio_ledger_new_round(&g);
-  pidio_ledger_new_round(&p);
-  pidio_ledger_new_round(&c);
-  pidio_ledger_gone(&p);
-  pidio_ledger_gone(&c);
-  observe(&g, io(1));
-  fake_add(&f, gpid)->counters = io(1 + 10 + 100 + 2);
-  pidio_ledger_acct_t *alive[] = {&g};
+/* P and C both reaped in one round; C's credit goes to P and up to G with
+ * P's own. */
+static void family_gone_in_one_round(const pid_t pid[3],
+                                     const uint64_t start[3]) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  family_t fam;
+  pidio_io_t total = family_first_round(&l, &f, &fam, pid, start, 1);
+
+  pidio_ledger_gone(&fam.p);
+  pidio_ledger_gone(&fam.c);
+  observe(&fam.g, io(1));
+  fake_find(&f, pid[0])->counters = io(1 + 10 + 100 + 2);
+  pidio_ledger_acct_t *alive[] = {&fam.g};
   members(&l, alive, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &p), 0);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.p), 0);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.c), 0);
   pidio_io_t inc = close1(&l, &f, NULL);
-  total.v[PIDIO_WCHAR] += inc.v[PIDIO_WCHAR];
+  io_sum(&total, &inc);
   pidio_io_t want = io(1 + 10 + 100 + 2);
   assert_io(&total, &want, "the family, each byte once");
   ck_assert_uint_eq(f.rereads, 1);
@@ -500,14 +496,14 @@ static void family_gone_in_one_round(pid_t gpid, pid_t ppid, pid_t cpid,
 }
 
 START_TEST(test_parent_gone_same_round_passes_credit_up) {
-  family_gone_in_one_round(10, 11, 12, 101, 102);
+  family_gone_in_one_round((pid_t[]){10, 11, 12}, (uint64_t[]){50, 101, 102});
 }
 END_TEST
 
 /* P and C started in the same clock tick, and C got the lower pid (pids
  * wrapped): P is settled first, and C's credit follows it up to G. */
 START_TEST(test_same_tick_start_order) {
-  family_gone_in_one_round(10, 30, 12, 101, 101);
+  family_gone_in_one_round((pid_t[]){10, 30, 12}, (uint64_t[]){50, 101, 101});
 }
 END_TEST
 
@@ -517,30 +513,22 @@ START_TEST(test_reread_finds_parent_gone) {
   pidio_ledger_t l;
   pidio_ledger_init(&l, true);
   fake_t f = {0};
-  pidio_ledger_acct_t g = born(10, 1, 50), p = born(11, 10, 101),
-                      c = born(12, 11, 102);
-  pidio_ledger_acct_t *all[] = {&g, &p, &c};
-  fake_add(&f, 11)->reaped = false;
-  fake_add(&f, 12)->reaped = false;
-  observe(&g, io(1));
-  observe(&p, io(10));
-  observe(&c, io(100));
-  members(&l, all, 3);
-  pidio_io_t total = close1(&l, &f, NULL);
+  family_t fam;
+  pidio_io_t total = family_first_round(&l, &f, &fam, (pid_t[]){10, 11, 12},
+                                        (uint64_t[]){50, 101, 102}, 1);
 
-  new_round(all, 3);
-  observe(&g, io(1));
-  observe(&p, io(10));
-  pidio_ledger_gone(&c);
-  f.p[0].reread_rc = -ESRCH; /* P, re-read after C's credit: gone */
-  fake_add(&f, 10)->counters = io(1 + 110);
-  pidio_ledger_acct_t *alive[] = {&g, &p};
+  observe(&fam.g, io(1));
+  observe(&fam.p, io(10));
+  pidio_ledger_gone(&fam.c);
+  fake_find(&f, 11)->reread_rc = -ESRCH; /* P, after C's credit: gone */
+  fake_find(&f, 10)->counters = io(1 + 110);
+  pidio_ledger_acct_t *alive[] = {&fam.g, &fam.p};
   members(&l, alive, 2);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.c), 0);
   pidio_io_t inc = close1(&l, &f, NULL);
-  ck_assert(p.state & PIDIO_LEDGER_GONE);
+  ck_assert(fam.p.state & PIDIO_LEDGER_GONE);
   ck_assert_uint_eq(f.rereads, 2); /* P, then G */
-  total.v[PIDIO_WCHAR] += inc.v[PIDIO_WCHAR];
+  io_sum(&total, &inc);
   pidio_io_t want = io(111);
   assert_io(&total, &want, "each byte once");
   pidio_ledger_free(&l);
@@ -553,40 +541,32 @@ START_TEST(test_orphans_follow_their_new_reaper) {
   pidio_ledger_t l;
   pidio_ledger_init(&l, true);
   fake_t f = {0};
-  pidio_ledger_acct_t g = born(5, 1, 50), p = born(10, 5, 100),
-                      c = born(11, 10, 105);
-  pidio_ledger_acct_t *all[] = {&g, &p, &c};
-  fake_add(&f, 11)->reaped = false;
-  fake_add(&f, 10)->reaped = false;
-  observe(&g, io(0));
-  observe(&p, io(10));
-  observe(&c, io(100));
-  members(&l, all, 3);
-  pidio_io_t total = close1(&l, &f, NULL);
+  family_t fam;
+  pidio_io_t total = family_first_round(&l, &f, &fam, (pid_t[]){5, 10, 11},
+                                        (uint64_t[]){50, 100, 105}, 0);
 
-  new_round(all, 3);
-  pidio_ledger_gone(&p);
-  f.p[0].ppid = 5; /* C's parent now */
-  fake_add(&f, 5)->counters = io(10);
-  observe(&g, io(10));
-  observe(&c, io(100));
-  pidio_ledger_acct_t *alive[] = {&g, &c};
+  pidio_ledger_gone(&fam.p);
+  fake_find(&f, 11)->ppid = 5; /* C's parent now */
+  fake_find(&f, 5)->counters = io(10);
+  observe(&fam.g, io(10));
+  observe(&fam.c, io(100));
+  pidio_ledger_acct_t *alive[] = {&fam.g, &fam.c};
   members(&l, alive, 2);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &p), 0);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.p), 0);
   pidio_io_t inc = close1(&l, &f, NULL);
   ck_assert_uint_eq(f.parent_asks, 1);
-  ck_assert_int_eq(c.ppid, 5);
-  total.v[PIDIO_WCHAR] += inc.v[PIDIO_WCHAR];
+  ck_assert_int_eq(fam.c.ppid, 5);
+  io_sum(&total, &inc);
 
   new_round(alive, 2);
-  pidio_ledger_gone(&c);
-  observe(&g, io(110));
-  f.p[2].counters = io(110);
-  pidio_ledger_acct_t *alive2[] = {&g};
+  pidio_ledger_gone(&fam.c);
+  observe(&fam.g, io(110));
+  fake_find(&f, 5)->counters = io(110);
+  pidio_ledger_acct_t *alive2[] = {&fam.g};
   members(&l, alive2, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.c), 0);
   inc = close1(&l, &f, NULL);
-  total.v[PIDIO_WCHAR] += inc.v[PIDIO_WCHAR];
+  io_sum(&total, &inc);
   pidio_io_t want = io(110);
   assert_io(&total, &want, "each byte once");
   pidio_ledger_free(&l);
@@ -600,29 +580,20 @@ START_TEST(test_debt_waits_for_the_next_read) {
   pidio_ledger_init(&l, true);
   fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  pidio_ledger_acct_t *all[] = {&p, &c};
   fake_add(&f, 11)->reaped = false;
-  observe(&p, io(10));
-  observe(&c, io(100));
-  members(&l, all, 2);
-  pidio_io_t total = close1(&l, &f, NULL);
+  pidio_io_t total = pair_round(&l, &f, &p, &c, io(10), io(100));
 
-  new_round(all, 2);
-  pidio_ledger_gone(&c);
   fake_add(&f, 10)->reread_rc = -EACCES;
-  pidio_ledger_acct_t *alive[] = {&p};
-  members(&l, alive, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
-  pidio_io_t inc = close1(&l, &f, NULL);
+  pidio_io_t inc = child_gone_round(&l, &f, &p, &c);
   pidio_io_t want = io(100);
   assert_io(&p.debt, &want, "waiting debt");
-  total.v[PIDIO_WCHAR] += inc.v[PIDIO_WCHAR];
+  io_sum(&total, &inc);
 
-  new_round(alive, 1);
   observe(&p, io(10 + 100 + 1));
+  pidio_ledger_acct_t *alive[] = {&p};
   members(&l, alive, 1);
   inc = close1(&l, &f, NULL);
-  total.v[PIDIO_WCHAR] += inc.v[PIDIO_WCHAR];
+  io_sum(&total, &inc);
   want = io(111);
   assert_io(&total, &want, "each byte once");
   pidio_ledger_free(&l);
@@ -677,21 +648,12 @@ START_TEST(test_non_folding_source) {
   pidio_ledger_init(&l, false);
   fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  pidio_ledger_acct_t *all[] = {&p, &c};
-  observe(&p, io(100));
-  observe(&c, io(100));
-  members(&l, all, 2);
-  pidio_io_t total = close1(&l, &f, NULL);
+  pidio_io_t total = pair_round(&l, &f, &p, &c, io(100), io(100));
 
-  new_round(all, 2);
   observe(&p, io(200)); /* its own, not C's */
   observe(&c, io(130)); /* final record at exit */
-  pidio_ledger_gone(&c);
-  pidio_ledger_acct_t *alive[] = {&p};
-  members(&l, alive, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
-  pidio_io_t inc = close1(&l, &f, NULL);
-  total.v[PIDIO_WCHAR] += inc.v[PIDIO_WCHAR];
+  pidio_io_t inc = child_gone_round(&l, &f, &p, &c);
+  io_sum(&total, &inc);
   pidio_io_t want = io(330);
   assert_io(&total, &want, "own I/O of both");
   ck_assert_uint_eq(f.rereads + f.reaped_asks + f.parent_asks, 0);
