@@ -99,7 +99,8 @@ typedef struct pidio_ledger_acct {
 } pidio_ledger_acct_t;
 
 /* What the ledger asks of the source while it closes a round. Called only
- * with accounts given to pidio_ledger_member in this round. */
+ * with accounts given to pidio_ledger_member in this round, and only by a
+ * ledger whose source folds (one that does not may pass NULL ops). */
 typedef struct pidio_ledger_ops {
   void *ctx;
   /* Read a's counters again: 0 and *out, -ENOENT/-ESRCH when the process
