@@ -29,6 +29,7 @@
 #include "pidio_ledger.h"
 #include "pidio_parse.h"
 #include "pidio_proc.h"
+#include "pidio_report.h"
 #include "pidio_select.h"
 
 #include <stddef.h>
@@ -36,28 +37,6 @@
 #include <sys/types.h>
 
 typedef struct pidio_entry pidio_entry_t;
-
-/* What happened in one interval, for the caller to report. */
-typedef struct pidio_report {
-  unsigned matched;    /* members this interval, readable or not */
-  unsigned unreadable; /* members whose io could not be read (EACCES) */
-  pid_t denied_pid;    /* one such member, for the message */
-  unsigned garbled;    /* io files that did not parse */
-  pid_t garbled_pid;
-  int pidfile_err; /* 0, or the negative errno of reading the pidfile */
-  int list_err;    /* 0, or the negative errno of listing ProcRoot */
-  unsigned no_fd;  /* members read without a held descriptor (EMFILE) */
-  unsigned failed; /* members not read for another reason (EMFILE...) */
-  pid_t failed_pid;
-  int failed_err;       /* its negative errno */
-  unsigned undecided;   /* processes a selector could not read (Exe: EACCES) */
-  pid_t no_cgroup2_pid; /* Cgroup: a process without a cgroup v2 line */
-  pid_t undecided_pid;
-  /* CLOCK_MONOTONIC seconds at the middle of the members' reads: the time
-   * the counters are of. Taken there, not before the update, so that a
-   * slow listing or a preemption before the reads does not skew rates. */
-  double read_at;
-} pidio_report_t;
 
 /* One member as the last update left it. */
 typedef struct pidio_member {
