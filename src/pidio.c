@@ -200,12 +200,12 @@ static int config_process(const oconfig_item_t *ci) {
       /* Window and Interval mean other things in pidio-stream: they are
        * the adapter's own. */
       if (ctx->window >= 0)
-        rc = bad(name, c, "given twice; a block takes each option once");
+        rc = bad(name, c, "given twice; each option is taken once");
       else
         rc = get_window(name, c, &ctx->window);
     } else if (strcasecmp(c->key, "Interval") == 0) {
       if (have_interval)
-        rc = bad(name, c, "given twice; a block takes each option once");
+        rc = bad(name, c, "given twice; each option is taken once");
       else if ((rc = one_number(name, c, &v)) == 0) {
         if (!(v > 0) || v > 86400)
           rc = bad(name, c, "needs a positive number of seconds");

@@ -100,12 +100,12 @@ const pidio_opt_t pidio_opts_table[] = {
      false, 0, 0, set_children, "also every descendant of a matching process"},
     {"PerProcess", "per-process", NULL, PIDIO_ARG_FLAG, PIDIO_SCOPE_BLOCK,
      false, false, 0, 0, set_per_process,
-     "also the figures of each matched process (pid and comm), up to "
-     "MaxProcesses of them"},
+     "also the figures of each matched process, with its pid (and comm), "
+     "for up to 100 of them by default"},
     {"MaxProcesses", "max-processes", "N", PIDIO_ARG_NUMBER, PIDIO_SCOPE_BLOCK,
      false, false, 1, 100000, set_max_processes,
-     "at most N processes get figures of their own with PerProcess (1 to "
-     "100000, default 100)"},
+     "at most N processes get figures of their own (1 to 100000, default "
+     "100)"},
 };
 const size_t pidio_opts_count =
     sizeof(pidio_opts_table) / sizeof(pidio_opts_table[0]);
@@ -167,7 +167,7 @@ int pidio_opts_apply(pidio_opts_t *o, const pidio_opt_t *opt,
     return -EINVAL;
   }
   if ((o->seen & bit) && !opt->repeat) {
-    snprintf(err, errsz, "given twice; a block takes each option once");
+    snprintf(err, errsz, "given twice; each option is taken once");
     return -EINVAL;
   }
   if (opt->arg == PIDIO_ARG_NUMBER && opt->min < opt->max &&
