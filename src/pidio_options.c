@@ -73,39 +73,50 @@ static int set_max_processes(pidio_opts_t *o, const pidio_optarg_t *a,
 
 /* --- the table ----------------------------------------------------------- */
 
-/* The order is the order of the manual pages and of --help. */
+/* The order is the order of the manual pages and of --help. Unset
+ * fields: scope PIDIO_SCOPE_BLOCK, given at most once, no bounds. */
 const pidio_opt_t pidio_opts_table[] = {
-    {"Pid", "pid", "N", PIDIO_ARG_NUMBER, PIDIO_SCOPE_BLOCK, true, false, 0, 0,
-     set_pid, "the process with id N"},
-    {"PidFile", "pidfile", "PATH", PIDIO_ARG_FILE, PIDIO_SCOPE_BLOCK, true,
-     false, 0, 0, set_pidfile,
-     "the process whose id PATH holds (read every interval)"},
-    {"Name", "name", "COMM", PIDIO_ARG_STRING, PIDIO_SCOPE_BLOCK, true, false,
-     0, 0, set_name,
-     "processes named COMM (exactly, as in /proc/<pid>/comm: at most 15 "
-     "characters)"},
-    {"CommandLine", "cmdline", "REGEX", PIDIO_ARG_STRING, PIDIO_SCOPE_BLOCK,
-     true, false, 0, 0, set_cmdline,
-     "processes whose command line, arguments joined by spaces, matches this "
-     "POSIX extended regex"},
-    {"Exe", "exe", "PATH", PIDIO_ARG_STRING, PIDIO_SCOPE_BLOCK, true, false, 0,
-     0, set_exe, "processes running the program PATH (absolute)"},
-    {"User", "user", "USER", PIDIO_ARG_USER, PIDIO_SCOPE_BLOCK, true, false, 0,
-     0, set_user, "processes of USER (a name or a uid; the real uid)"},
-    {"Cgroup", "cgroup", "PATH", PIDIO_ARG_STRING, PIDIO_SCOPE_BLOCK, true,
-     false, 0, 0, set_cgroup,
-     "processes in the cgroup v2 PATH (from the root, like "
-     "/system.slice/nginx.service) or below it"},
-    {"Children", "children", NULL, PIDIO_ARG_FLAG, PIDIO_SCOPE_BLOCK, false,
-     false, 0, 0, set_children, "also every descendant of a matching process"},
-    {"PerProcess", "per-process", NULL, PIDIO_ARG_FLAG, PIDIO_SCOPE_BLOCK,
-     false, false, 0, 0, set_per_process,
-     "also the figures of each matched process, with its pid (and comm), "
-     "for up to 100 of them by default"},
-    {"MaxProcesses", "max-processes", "N", PIDIO_ARG_NUMBER, PIDIO_SCOPE_BLOCK,
-     false, false, 1, 100000, set_max_processes,
-     "at most N processes get figures of their own (1 to 100000, default "
-     "100)"},
+    {.name = "Pid", .longopt = "pid", .metavar = "N",
+     .arg = PIDIO_ARG_NUMBER, .selector = true, .selection = true,
+     .set = set_pid, .help = "the process with id N"},
+    {.name = "PidFile", .longopt = "pidfile", .metavar = "PATH",
+     .arg = PIDIO_ARG_FILE, .selector = true, .selection = true,
+     .set = set_pidfile,
+     .help = "the process whose id PATH holds (read every interval)"},
+    {.name = "Name", .longopt = "name", .metavar = "COMM",
+     .arg = PIDIO_ARG_STRING, .selector = true, .selection = true,
+     .set = set_name,
+     .help = "processes named COMM (exactly, as in /proc/<pid>/comm: at "
+             "most 15 characters)"},
+    {.name = "CommandLine", .longopt = "cmdline", .metavar = "REGEX",
+     .arg = PIDIO_ARG_STRING, .selector = true, .selection = true,
+     .set = set_cmdline,
+     .help = "processes whose command line, arguments joined by spaces, "
+             "matches this POSIX extended regex"},
+    {.name = "Exe", .longopt = "exe", .metavar = "PATH",
+     .arg = PIDIO_ARG_STRING, .selector = true, .selection = true,
+     .set = set_exe, .help = "processes running the program PATH (absolute)"},
+    {.name = "User", .longopt = "user", .metavar = "USER",
+     .arg = PIDIO_ARG_USER, .selector = true, .selection = true,
+     .set = set_user,
+     .help = "processes of USER (a name or a uid; the real uid)"},
+    {.name = "Cgroup", .longopt = "cgroup", .metavar = "PATH",
+     .arg = PIDIO_ARG_STRING, .selector = true, .selection = true,
+     .set = set_cgroup,
+     .help = "processes in the cgroup v2 PATH (from the root, like "
+             "/system.slice/nginx.service) or below it"},
+    {.name = "Children", .longopt = "children", .arg = PIDIO_ARG_FLAG,
+     .selection = true, .set = set_children,
+     .help = "also every descendant of a matching process"},
+    {.name = "PerProcess", .longopt = "per-process", .arg = PIDIO_ARG_FLAG,
+     .set = set_per_process,
+     .help = "also the figures of each matched process, with its pid (and "
+             "comm), for up to 100 of them by default"},
+    {.name = "MaxProcesses", .longopt = "max-processes", .metavar = "N",
+     .arg = PIDIO_ARG_NUMBER, .min = 1, .max = 100000,
+     .set = set_max_processes,
+     .help = "at most N processes get figures of their own (1 to 100000, "
+             "default 100)"},
 };
 const size_t pidio_opts_count =
     sizeof(pidio_opts_table) / sizeof(pidio_opts_table[0]);

@@ -34,14 +34,15 @@ enum pidio_argkind {
   PIDIO_ARG_NUMBER, /* a number; the stream takes decimal digits only */
   PIDIO_ARG_STRING,
   PIDIO_ARG_FILE,    /* a file name; the stream makes a relative one absolute
-                        from its working directory, the plugin refuses it */
+                        from its working directory (collectd's is not the
+                        user's: the plugin passes it on as written) */
   PIDIO_ARG_USER,    /* a user name, or a number (uid) */
 };
 
 /* Where an option is given in the plugin's configuration. The stream has
  * no blocks: every option is its own. */
 enum pidio_optscope {
-  PIDIO_SCOPE_BLOCK,  /* inside <Process "NAME"> */
+  PIDIO_SCOPE_BLOCK = 0, /* inside <Process "NAME"> */
   PIDIO_SCOPE_PLUGIN, /* directly in <Plugin pidio> */
 };
 
@@ -71,7 +72,10 @@ typedef struct pidio_opt {
   const char *metavar;  /* the argument in help texts: "PATH" (NULL: flag) */
   enum pidio_argkind arg;
   enum pidio_optscope scope;
-  bool selector; /* counts as a selector: a block needs one of them */
+  bool selector;  /* counts as a selector: a block needs one of them */
+  bool selection; /* says which processes are taken (the selectors and
+                     Children): pidio-stream names them in its messages
+                     and its influx tag */
   bool repeat;   /* may be given more than once (the last one counts);
                     otherwise a second one is refused */
   double min, max; /* bounds of a NUMBER handled by pidio_opts_apply itself */

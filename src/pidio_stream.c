@@ -46,6 +46,7 @@ enum format { FMT_AUTO, FMT_TABLE, FMT_JSON, FMT_INFLUX };
 
 typedef struct options {
   pidio_opts_t o; /* the block options of pidio_options' table */
+  char *given[64]; /* each table option's argument as taken (a flag: "") */
   const char *proc_root;
   uint64_t interval_ms;
   unsigned window;
@@ -208,8 +209,9 @@ static char *absolute(const char *path) {
 
 /* A table option from the command line: argv's text as the argument the
  * table takes, then the table's own checks and setter. */
-static void apply_table_option(pidio_opts_t *o, const pidio_opt_t *opt,
+static void apply_table_option(options_t *opts, const pidio_opt_t *opt,
                                const char *arg) {
+  pidio_opts_t *o = &opts->o;
   pidio_optarg_t a = {.kind = opt->arg, .s = arg, .on = true};
   char *abs = NULL;
   char err[512];
@@ -221,9 +223,18 @@ static void apply_table_option(pidio_opts_t *o, const pidio_opt_t *opt,
   else if (opt->arg == PIDIO_ARG_FILE && (abs = absolute(arg)) != NULL)
     a.s = abs;
   int rc = pidio_opts_apply(o, opt, &a, err, sizeof(err));
-  free(abs);
-  if (rc == 0)
+  if (rc == 0) {
+    char **g = &opts->given[opt - pidio_opts_table];
+    free(*g);
+    *g = strdup(opt->arg == PIDIO_ARG_FLAG ? "" : a.s);
+    free(abs);
+    if (*g == NULL) {
+      fputs(PROG ": out of memory\n", stderr);
+      exit(1);
+    }
     return;
+  }
+  free(abs);
   if (opt->arg == PIDIO_ARG_NUMBER)
     die_usage(opt->longopt, "\"%s\": %s", arg, err);
   die_usage(opt->longopt, "%s", err);
@@ -278,7 +289,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     uint64_t v = 0;
     if (c >= O_TABLE && (size_t)(c - O_TABLE) < pidio_opts_count) {
-      apply_table_option(&o->o, &pidio_opts_table[c - O_TABLE], optarg);
+      apply_table_option(o, &pidio_opts_table[c - O_TABLE], optarg);
       continue;
     }
     switch (c) {
@@ -352,46 +363,26 @@ static void parse_options(int argc, char **argv, options_t *o) {
     die_usage(NULL, "%s", err);
 }
 
-/* "pid=1 pidfile=/run/x.pid name=nginx cmdline=REGEX exe=PATH user=USER
- * cgroup=PATH children": the selectors given, for messages and the influx
- * tag. */
-static char *describe(const pidio_select_t *s) {
+/* "pid=1 pidfile=/run/x.pid name=nginx ... children": the options of the
+ * table that say which processes are taken, as given (a relative pidfile
+ * made absolute), in the table's order, for messages and the influx tag. */
+static char *describe(char *const given[]) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   if (f == NULL)
     return NULL;
   const char *sep = "";
-  if (s->pid != 0) {
-    fprintf(f, "pid=%d", (int)s->pid);
+  for (size_t i = 0; i < pidio_opts_count; i++) {
+    const pidio_opt_t *o = &pidio_opts_table[i];
+    if (!o->selection || given[i] == NULL)
+      continue;
+    if (o->arg == PIDIO_ARG_FLAG)
+      fprintf(f, "%s%s", sep, o->longopt);
+    else
+      fprintf(f, "%s%s=%s", sep, o->longopt, given[i]);
     sep = " ";
   }
-  if (s->pidfile != NULL) {
-    fprintf(f, "%spidfile=%s", sep, s->pidfile);
-    sep = " ";
-  }
-  if (s->name != NULL) {
-    fprintf(f, "%sname=%s", sep, s->name);
-    sep = " ";
-  }
-  if (s->cmdline != NULL) {
-    fprintf(f, "%scmdline=%s", sep, s->cmdline);
-    sep = " ";
-  }
-  if (s->exe != NULL) {
-    fprintf(f, "%sexe=%s", sep, s->exe);
-    sep = " ";
-  }
-  if (s->user != NULL) {
-    fprintf(f, "%suser=%s", sep, s->user);
-    sep = " ";
-  }
-  if (s->cgroup != NULL) {
-    fprintf(f, "%scgroup=%s", sep, s->cgroup);
-    sep = " ";
-  }
-  if (s->children)
-    fprintf(f, "%schildren", sep);
   if (fclose(f) != 0) {
     free(buf);
     return NULL;
@@ -800,6 +791,8 @@ static void cleanup(void) {
   pidio_block_free(&blk);
   pidio_perproc_free(&perproc);
   pidio_opts_free(&opts.o);
+  for (size_t i = 0; i < pidio_opts_count; i++)
+    free(opts.given[i]);
   pidio_proc_close(&proc);
   rater_free(&rater);
   free(selector);
@@ -811,7 +804,7 @@ int main(int argc, char **argv) {
   if (opts.format == FMT_AUTO)
     opts.format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_JSON;
 
-  selector = describe(&opts.o.sel);
+  selector = describe(opts.given);
   if (selector == NULL) {
     fputs(PROG ": out of memory\n", stderr);
     cleanup();
