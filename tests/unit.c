@@ -38,6 +38,7 @@ int main(void) {
   srunner_add_suite(sr, make_adapter_suite());
   srunner_add_suite(sr, make_trouble_suite());
   srunner_add_suite(sr, make_options_suite());
+  srunner_add_suite(sr, make_perproc_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -14,6 +14,7 @@ Suite *make_block_suite(void);
 Suite *make_adapter_suite(void);
 Suite *make_trouble_suite(void);
 Suite *make_options_suite(void);
+Suite *make_perproc_suite(void);
 
 /* Path of a file under fixtures/ (PIDIO_SRCDIR, or srcdir, or "."). The
  * result is a static buffer, valid until the next call. */
