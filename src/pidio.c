@@ -477,27 +477,20 @@ static void tell_over(pidio_ctx_t *ctx, enum pidio_trouble_kind slot) {
   }
 }
 
-/* Tell this interval's trouble, one warning per slot, rate-limited. */
-static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r,
-                           const pidio_trouble_t *t, int update_rc) {
-  for (int k = 0; k < PIDIO_TROUBLE_NKINDS; k++) {
-    enum pidio_trouble_kind slot = (enum pidio_trouble_kind)k;
-    if (pidio_trouble_info[k].slot != slot)
-      continue;
-    /* When nothing was read, the other causes are not known either way. */
-    if (update_rc != 0 && slot != PIDIO_TROUBLE_LIST)
-      continue;
-    const pidio_cause_t *c = pidio_trouble_lead(t, slot);
-    if (pidio_trouble_info[k].once) {
-      if (c != NULL && !ctx->told[k])
-        tell(ctx, c, r);
-      ctx->told[k] = ctx->told[k] || c != NULL;
-    } else if (c != NULL) {
-      tell(ctx, c, r);
-    } else {
-      tell_over(ctx, slot);
-    }
-  }
+/* Tell this interval's trouble: one warning per slot, rate-limited by
+ * c_complain, and a line when it is over. */
+typedef struct tell_arg {
+  pidio_ctx_t *ctx;
+  const pidio_report_t *r;
+} tell_arg_t;
+
+static void tell_slot(void *arg, enum pidio_trouble_kind slot,
+                      const pidio_cause_t *lead) {
+  const tell_arg_t *a = arg;
+  if (lead != NULL)
+    tell(a->ctx, lead, a->r);
+  else
+    tell_over(a->ctx, slot);
 }
 
 static int pidio_read(user_data_t *ud) {
@@ -506,7 +499,8 @@ static int pidio_read(user_data_t *ud) {
   pidio_trouble_t t;
   int rc = pidio_block_update(&ctx->blk, &rep);
   pidio_trouble_classify(&rep, rc, &t);
-  report_trouble(ctx, &rep, &t, rc);
+  pidio_trouble_each(&t, rc, ctx->told, tell_slot,
+                     &(tell_arg_t){.ctx = ctx, .r = &rep});
   if (rc != 0)
     return -1;
 

@@ -676,26 +676,28 @@ static void tell(const pidio_cause_t *c, const pidio_block_t *b,
   }
 }
 
+typedef struct tell_arg {
+  trouble_t *t;
+  const pidio_block_t *b;
+  const pidio_proc_t *proc;
+  const pidio_report_t *r;
+  double now;
+} tell_arg_t;
+
+/* A slot's cause: told when it starts, and again at most hourly. */
+static void tell_slot(void *arg, enum pidio_trouble_kind slot,
+                      const pidio_cause_t *lead) {
+  const tell_arg_t *a = arg;
+  if (complain(&a->t->slot[slot], lead != NULL, a->now))
+    tell(lead, a->b, a->proc, a->r);
+}
+
 static void report_trouble(trouble_t *t, const pidio_block_t *b,
                            const pidio_proc_t *proc, const pidio_report_t *r,
                            const pidio_trouble_t *tr, int update_rc,
                            const char *selector, double now) {
-  for (int k = 0; k < PIDIO_TROUBLE_NKINDS; k++) {
-    enum pidio_trouble_kind slot = (enum pidio_trouble_kind)k;
-    if (pidio_trouble_info[k].slot != slot)
-      continue;
-    /* When nothing was read, the other causes are not known either way. */
-    if (update_rc != 0 && slot != PIDIO_TROUBLE_LIST)
-      continue;
-    const pidio_cause_t *c = pidio_trouble_lead(tr, slot);
-    if (pidio_trouble_info[k].once) {
-      if (c != NULL && !t->told[k])
-        tell(c, b, proc, r);
-      t->told[k] = t->told[k] || c != NULL;
-    } else if (complain(&t->slot[k], c != NULL, now)) {
-      tell(c, b, proc, r);
-    }
-  }
+  tell_arg_t a = {.t = t, .b = b, .proc = proc, .r = r, .now = now};
+  pidio_trouble_each(tr, update_rc, t->told, tell_slot, &a);
   if (update_rc != 0)
     return;
   if (!t->told_nomatch && r->matched == 0 && r->pidfile_err == 0)

@@ -56,3 +56,22 @@ const pidio_cause_t *pidio_trouble_lead(const pidio_trouble_t *t,
       return &t->cause[k];
   return NULL;
 }
+
+void pidio_trouble_each(const pidio_trouble_t *t, int update_rc,
+                        bool told[PIDIO_TROUBLE_NKINDS], pidio_trouble_fn *fn,
+                        void *arg) {
+  for (int k = 0; k < PIDIO_TROUBLE_NKINDS; k++) {
+    enum pidio_trouble_kind slot = (enum pidio_trouble_kind)k;
+    if (pidio_trouble_info[k].slot != slot)
+      continue;
+    if (update_rc != 0 && slot != PIDIO_TROUBLE_LIST)
+      continue;
+    const pidio_cause_t *c = pidio_trouble_lead(t, slot);
+    if (!pidio_trouble_info[k].once) {
+      fn(arg, slot, c);
+    } else if (c != NULL && !told[k]) {
+      told[k] = true;
+      fn(arg, slot, c);
+    }
+  }
+}

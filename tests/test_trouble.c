@@ -100,6 +100,51 @@ START_TEST(t_classify_failed_update) {
 }
 END_TEST
 
+/* What pidio_trouble_each handed on, by slot. */
+typedef struct walked {
+  int calls[PIDIO_TROUBLE_NKINDS];
+  const pidio_cause_t *lead[PIDIO_TROUBLE_NKINDS];
+} walked_t;
+
+static void note_slot(void *arg, enum pidio_trouble_kind slot,
+                      const pidio_cause_t *lead) {
+  walked_t *w = arg;
+  w->calls[slot]++;
+  w->lead[slot] = lead;
+}
+
+START_TEST(t_each_walk) {
+  pidio_report_t r = {.matched = 2, .undecided = 1, .undecided_pid = 7,
+                      .no_cgroup2_pid = 8};
+  pidio_trouble_t t;
+  bool told[PIDIO_TROUBLE_NKINDS] = {false};
+  walked_t w;
+  memset(&w, 0, sizeof(w));
+  pidio_trouble_classify(&r, 0, &t);
+  pidio_trouble_each(&t, 0, told, note_slot, &w);
+  /* Every slot once; undecided under the denied slot; no own call for it. */
+  ck_assert_int_eq(w.calls[PIDIO_TROUBLE_DENIED], 1);
+  ck_assert_ptr_eq(w.lead[PIDIO_TROUBLE_DENIED],
+                   &t.cause[PIDIO_TROUBLE_UNDECIDED]);
+  ck_assert_int_eq(w.calls[PIDIO_TROUBLE_UNDECIDED], 0);
+  ck_assert_int_eq(w.calls[PIDIO_TROUBLE_GARBLED], 1);
+  ck_assert_ptr_eq(w.lead[PIDIO_TROUBLE_GARBLED], NULL); /* absent */
+  ck_assert_int_eq(w.calls[PIDIO_TROUBLE_NO_CGROUP2], 1);
+  /* A kind told once is not handed on again, not even as absent. */
+  memset(&w, 0, sizeof(w));
+  pidio_trouble_each(&t, 0, told, note_slot, &w);
+  ck_assert_int_eq(w.calls[PIDIO_TROUBLE_NO_CGROUP2], 0);
+  ck_assert_int_eq(w.calls[PIDIO_TROUBLE_DENIED], 1);
+  /* A failed update: the listing slot alone. */
+  memset(&w, 0, sizeof(w));
+  pidio_trouble_classify(&r, -ENOENT, &t);
+  pidio_trouble_each(&t, -ENOENT, told, note_slot, &w);
+  for (int k = 0; k < PIDIO_TROUBLE_NKINDS; k++)
+    ck_assert_int_eq(w.calls[k], k == PIDIO_TROUBLE_LIST);
+  ck_assert_int_eq(w.lead[PIDIO_TROUBLE_LIST]->err, -ENOENT);
+}
+END_TEST
+
 /* === a tree with every kind of trouble ===================================
  *
  * proc/100..103, comm "web", started at ticks 1000..1003, cgroup files
@@ -385,6 +430,7 @@ Suite *make_trouble_suite(void) {
   TCase *tc = tcase_create("classify");
   tcase_add_test(tc, t_classify_counts);
   tcase_add_test(tc, t_classify_failed_update);
+  tcase_add_test(tc, t_each_walk);
   tcase_add_test(tc, t_tree_causes_and_plugin);
   suite_add_tcase(s, tc);
   return s;
