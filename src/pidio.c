@@ -42,7 +42,7 @@ typedef struct pidio_ctx {
   pidio_opts_t opts; /* the table's options; opts.sel goes to blk */
   pidio_block_t blk;
   pidio_window_t win;
-  pidio_perproc_t perproc; /* PerProcess */
+  pidio_perproc_t perproc;                     /* PerProcess */
   complaint_t c_trouble[PIDIO_TROUBLE_NKINDS]; /* by slot */
   bool told[PIDIO_TROUBLE_NKINDS];             /* kinds said once */
   complaint_t c_cap;                           /* MaxProcesses */
@@ -451,21 +451,18 @@ static void tell_over(pidio_ctx_t *ctx, enum pidio_trouble_kind slot) {
                    ctx->name);
     break;
   case PIDIO_TROUBLE_FAILED:
-    complaint_over(pc,
-                   PIDIO_PLUGIN
-                   ": <Process \"%s\">: every process is read again",
-                   ctx->name);
+    complaint_over(
+        pc, PIDIO_PLUGIN ": <Process \"%s\">: every process is read again",
+        ctx->name);
     break;
   case PIDIO_TROUBLE_GARBLED:
-    complaint_over(pc,
-                   PIDIO_PLUGIN ": <Process \"%s\">: io files parse again",
+    complaint_over(pc, PIDIO_PLUGIN ": <Process \"%s\">: io files parse again",
                    ctx->name);
     break;
   case PIDIO_TROUBLE_PIDFILE:
-    complaint_over(pc,
-                   PIDIO_PLUGIN
-                   ": <Process \"%s\">: PidFile \"%s\" is valid again",
-                   ctx->name, ctx->blk.sel.pidfile);
+    complaint_over(
+        pc, PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" is valid again",
+        ctx->name, ctx->blk.sel.pidfile);
     break;
   case PIDIO_TROUBLE_LIST:
     complaint_over(pc,
@@ -485,10 +482,10 @@ typedef struct tell_arg {
 } tell_arg_t;
 
 static void tell_slot(void *arg, enum pidio_trouble_kind slot,
-                      const pidio_cause_t *lead) {
+                      const pidio_cause_t *first) {
   const tell_arg_t *a = arg;
-  if (lead != NULL)
-    tell(a->ctx, lead, a->r);
+  if (first != NULL)
+    tell(a->ctx, first, a->r);
   else
     tell_over(a->ctx, slot);
 }

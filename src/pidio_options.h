@@ -33,17 +33,17 @@ enum pidio_argkind {
   PIDIO_ARG_FLAG,   /* true or false; the stream's option takes none: true */
   PIDIO_ARG_NUMBER, /* a number; the stream takes decimal digits only */
   PIDIO_ARG_STRING,
-  PIDIO_ARG_FILE,    /* a file name; the stream makes a relative one absolute
-                        from its working directory (collectd's is not the
-                        user's: the plugin passes it on as written) */
-  PIDIO_ARG_USER,    /* a user name, or a number (uid) */
+  PIDIO_ARG_FILE, /* a file name; the stream makes a relative one absolute
+                     from its working directory (collectd's is not the
+                     user's: the plugin passes it on as written) */
+  PIDIO_ARG_USER, /* a user name, or a number (uid) */
 };
 
 /* Where an option is given in the plugin's configuration. The stream has
  * no blocks: every option is its own. */
 enum pidio_optscope {
   PIDIO_SCOPE_BLOCK = 0, /* inside <Process "NAME"> */
-  PIDIO_SCOPE_PLUGIN, /* directly in <Plugin pidio> */
+  PIDIO_SCOPE_PLUGIN,    /* directly in <Plugin pidio> */
 };
 
 /* Everything the table's options set: a block's selection and settings
@@ -67,23 +67,22 @@ typedef struct pidio_optarg {
 } pidio_optarg_t;
 
 typedef struct pidio_opt {
-  const char *name;     /* as in the plugin's configuration: "PidFile" */
-  const char *longopt;  /* pidio-stream's long option: "pidfile" */
-  const char *metavar;  /* the argument in help texts: "PATH" (NULL: flag) */
+  const char *name;    /* as in the plugin's configuration: "PidFile" */
+  const char *longopt; /* pidio-stream's long option: "pidfile" */
+  const char *metavar; /* the argument in help texts: "PATH" (NULL: flag) */
   enum pidio_argkind arg;
   enum pidio_optscope scope;
-  bool selector;  /* counts as a selector: a block needs one of them */
-  bool selection; /* says which processes are taken (the selectors and
-                     Children): pidio-stream names them in its messages
-                     and its influx tag */
-  bool repeat;   /* may be given more than once (the last one counts);
-                    otherwise a second one is refused */
+  bool selector;   /* counts as a selector: a block needs one of them */
+  bool selection;  /* says which processes are taken (the selectors and
+                      Children): pidio-stream names them in its messages
+                      and its influx tag */
+  bool repeat;     /* may be given more than once (the last one counts);
+                      otherwise a second one is refused */
   double min, max; /* bounds of a NUMBER handled by pidio_opts_apply itself */
   /* Set the option from a checked argument, or write the reason it is
    * refused (without option or block name) into err. NULL: a number within
    * [min, max] stored by the entry's own rule (see pidio_options.c). */
-  int (*set)(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
-             size_t errsz);
+  int (*set)(pidio_opts_t *o, const pidio_optarg_t *a, char *err, size_t errsz);
   const char *help; /* one line: what it selects or does */
 } pidio_opt_t;
 

@@ -107,9 +107,9 @@ int pidio_perproc_update(pidio_perproc_t *pp, const pidio_block_t *b,
       continue;
     }
     pidio_perproc_entry_t *e = &pp->e[k];
-    *e = (pidio_perproc_entry_t){
-        .pid = pp->mbuf[j].pid, .start = pp->mbuf[j].start,
-        .acc = pp->mbuf[j].acc};
+    *e = (pidio_perproc_entry_t){.pid = pp->mbuf[j].pid,
+                                 .start = pp->mbuf[j].start,
+                                 .acc = pp->mbuf[j].acc};
     if (pp->window >= 2 && pidio_window_init(&e->win, pp->window) != 0)
       continue; /* no memory for its window: it gets no place this time */
     if (proc != NULL)

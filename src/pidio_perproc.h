@@ -29,8 +29,8 @@
 typedef struct pidio_perproc_entry {
   pid_t pid;
   uint64_t start;
-  char comm[16]; /* read when it got its place; "" when not asked for */
-  pidio_io_t acc; /* its figures */
+  char comm[16];   /* read when it got its place; "" when not asked for */
+  pidio_io_t acc;  /* its figures */
   bool have_rates; /* false until two samples are held */
   double rate[PIDIO_NFIELDS];
   /* The rates' state: a window for N >= 2, the previous sample for N = 1. */
@@ -41,12 +41,12 @@ typedef struct pidio_perproc_entry {
 } pidio_perproc_entry_t;
 
 typedef struct pidio_perproc {
-  unsigned max;    /* at most this many processes get figures */
-  unsigned window; /* 0, 1, or 2 to PIDIO_WINDOW_MAX intervals */
+  unsigned max;             /* at most this many processes get figures */
+  unsigned window;          /* 0, 1, or 2 to PIDIO_WINDOW_MAX intervals */
   pidio_perproc_entry_t *e; /* the processes with figures, by pid */
   size_t n;
-  size_t members; /* the block's members at the last update */
-  size_t over;    /* members beyond max at the last update */
+  size_t members;       /* the block's members at the last update */
+  size_t over;          /* members beyond max at the last update */
   pidio_member_t *mbuf; /* scratch for pidio_block_members */
   size_t mcap;
 } pidio_perproc_t;

@@ -2,11 +2,11 @@
  * pidio-stream: a live stream of the io counters of running processes.
  *
  * The same core as the collectd plugin (pidio_options, pidio_block,
- * pidio_trouble, pidio_perproc, pidio_window), without collectd: every interval it updates one block and
- * writes one record on standard output, as a table for people, as JSON
- * lines for programs, or as InfluxDB line protocol for Telegraf's
- * inputs.execd. The counters are the block's exact sums since the stream
- * started (see pidio_block.h for the accounting rules).
+ * pidio_trouble, pidio_perproc, pidio_window), without collectd: every interval
+ * it updates one block and writes one record on standard output, as a table for
+ * people, as JSON lines for programs, or as InfluxDB line protocol for
+ * Telegraf's inputs.execd. The counters are the block's exact sums since the
+ * stream started (see pidio_block.h for the accounting rules).
  */
 #include "pidio_build.h"
 
@@ -45,7 +45,7 @@
 enum format { FMT_AUTO, FMT_TABLE, FMT_JSON, FMT_INFLUX };
 
 typedef struct options {
-  pidio_opts_t o; /* the block options of pidio_options' table */
+  pidio_opts_t o;  /* the block options of pidio_options' table */
   char *given[64]; /* each table option's argument as taken (a flag: "") */
   const char *proc_root;
   uint64_t interval_ms;
@@ -137,8 +137,9 @@ static void usage(FILE *f) {
     usage_line(f, o->longopt, o->metavar, o->help);
   }
   fputs("\nOptions:\n", f);
-  usage_line(f, "interval", "MS", "milliseconds between records (default "
-                                  "1000)");
+  usage_line(f, "interval", "MS",
+             "milliseconds between records (default "
+             "1000)");
   usage_line(f, "window", "N",
              "rates over the last N intervals (default 5); 0 or 1: over the "
              "last interval alone");
@@ -152,8 +153,9 @@ static void usage(FILE *f) {
              "with --pid or --pidfile, keep going after the process exits "
              "(a pidfile across restarts); without it the stream writes a "
              "last record and exits with status 0");
-  usage_line(f, "proc-root", "DIR", "read processes under DIR (default "
-                                    "/proc)");
+  usage_line(f, "proc-root", "DIR",
+             "read processes under DIR (default "
+             "/proc)");
   usage_line(f, "help", NULL, "show this help and exit");
   usage_line(f, "version", NULL, "show the version and exit");
   fputs("\n"
@@ -521,10 +523,10 @@ static void put_table(FILE *f, const record_t *r, uint64_t *rows,
     fprintf(f,
             "%s%-8s %5s %9s %9s %9s %11s %11s %9s %9s %12s %12s %12s %12s "
             "%10s %10s%s\n",
-            *rows ? "\n" : "", "Time", per_process ? "PID" : "Procs",
-            "kB_rd/s", "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s",
-            "syscr/s", "syscw/s", "read_bytes", "write_bytes", "rchar",
-            "wchar", "syscr", "syscw", per_process ? " Command" : "");
+            *rows ? "\n" : "", "Time", per_process ? "PID" : "Procs", "kB_rd/s",
+            "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s", "syscr/s", "syscw/s",
+            "read_bytes", "write_bytes", "rchar", "wchar", "syscr", "syscw",
+            per_process ? " Command" : "");
   (*rows)++;
   struct tm tm;
   char hms[16] = "?";
@@ -686,10 +688,10 @@ typedef struct tell_arg {
 
 /* A slot's cause: told when it starts, and again at most hourly. */
 static void tell_slot(void *arg, enum pidio_trouble_kind slot,
-                      const pidio_cause_t *lead) {
+                      const pidio_cause_t *first) {
   const tell_arg_t *a = arg;
-  if (complain(&a->t->slot[slot], lead != NULL, a->now))
-    tell(lead, a->b, a->proc, a->r);
+  if (complain(&a->t->slot[slot], first != NULL, a->now))
+    tell(first, a->b, a->proc, a->r);
 }
 
 static void report_trouble(trouble_t *t, const pidio_block_t *b,

@@ -15,8 +15,7 @@ const pidio_trouble_info_t pidio_trouble_info[PIDIO_TROUBLE_NKINDS] = {
     [PIDIO_TROUBLE_GARBLED] = {"garbled", PIDIO_TROUBLE_GARBLED, false},
     [PIDIO_TROUBLE_PIDFILE] = {"pidfile", PIDIO_TROUBLE_PIDFILE, false},
     [PIDIO_TROUBLE_LIST] = {"list", PIDIO_TROUBLE_LIST, false},
-    [PIDIO_TROUBLE_NO_CGROUP2] = {"no-cgroup2", PIDIO_TROUBLE_NO_CGROUP2,
-                                  true},
+    [PIDIO_TROUBLE_NO_CGROUP2] = {"no-cgroup2", PIDIO_TROUBLE_NO_CGROUP2, true},
 };
 
 static void set(pidio_trouble_t *t, enum pidio_trouble_kind k, unsigned count,
@@ -49,8 +48,8 @@ void pidio_trouble_classify(const pidio_report_t *r, int update_rc,
   t->unreadable = r->unreadable + r->undecided + r->failed;
 }
 
-const pidio_cause_t *pidio_trouble_lead(const pidio_trouble_t *t,
-                                        enum pidio_trouble_kind slot) {
+const pidio_cause_t *pidio_trouble_first(const pidio_trouble_t *t,
+                                         enum pidio_trouble_kind slot) {
   for (int k = 0; k < PIDIO_TROUBLE_NKINDS; k++)
     if (pidio_trouble_info[k].slot == slot && t->cause[k].count > 0)
       return &t->cause[k];
@@ -66,7 +65,7 @@ void pidio_trouble_each(const pidio_trouble_t *t, int update_rc,
       continue;
     if (update_rc != 0 && slot != PIDIO_TROUBLE_LIST)
       continue;
-    const pidio_cause_t *c = pidio_trouble_lead(t, slot);
+    const pidio_cause_t *c = pidio_trouble_first(t, slot);
     if (!pidio_trouble_info[k].once) {
       fn(arg, slot, c);
     } else if (c != NULL && !told[k]) {

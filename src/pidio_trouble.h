@@ -43,7 +43,7 @@ typedef struct pidio_cause {
 
 typedef struct pidio_trouble {
   pidio_cause_t cause[PIDIO_TROUBLE_NKINDS]; /* by kind */
-  unsigned unreadable; /* see above */
+  unsigned unreadable;                       /* see above */
 } pidio_trouble_t;
 
 /* How a kind is told. */
@@ -66,18 +66,18 @@ void pidio_trouble_classify(const pidio_report_t *r, int update_rc,
 
 /* The cause to tell for a slot (a kind whose info.slot is itself): the
  * first present kind that shares it, or NULL when none is present. */
-const pidio_cause_t *pidio_trouble_lead(const pidio_trouble_t *t,
-                                        enum pidio_trouble_kind slot);
+const pidio_cause_t *pidio_trouble_first(const pidio_trouble_t *t,
+                                         enum pidio_trouble_kind slot);
 
 /* Walk one interval's causes the way both front ends tell them: once per
- * slot, the slot's lead cause (NULL when none is present, so that the
- * front end can say the trouble is over and reset its rate limit). A kind
- * told once (info.once) is handed on only the first time, and told[] (the
- * front end's, kept from interval to interval) remembers it. When the
- * update failed, only the LIST slot is walked: the other causes are not
- * known either way. */
+ * slot, the first present cause of the slot (NULL when none is present,
+ * so that the front end can say the trouble is over and reset its rate
+ * limit). A kind told once (info.once) is handed on only the first time,
+ * and told[] (the front end's, kept from interval to interval) remembers
+ * it. When the update failed, only the LIST slot is walked: the other
+ * causes are not known either way. */
 typedef void pidio_trouble_fn(void *arg, enum pidio_trouble_kind slot,
-                              const pidio_cause_t *lead);
+                              const pidio_cause_t *first);
 void pidio_trouble_each(const pidio_trouble_t *t, int update_rc,
                         bool told[PIDIO_TROUBLE_NKINDS], pidio_trouble_fn *fn,
                         void *arg);

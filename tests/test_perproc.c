@@ -70,7 +70,9 @@ typedef struct fixture {
 } fixture_t;
 
 static void setup(fixture_t *f, unsigned max, unsigned window) {
-  snprintf(tree, sizeof(tree), "/tmp/pidio-perproc.XXXXXX");
+  const char *tmp = getenv("TMPDIR");
+  snprintf(tree, sizeof(tree), "%s/pidio-perproc.XXXXXX",
+           tmp != NULL && tmp[0] == '/' && strlen(tmp) < 128 ? tmp : "/tmp");
   ck_assert(mkdtemp(tree) != NULL);
   char path[512];
   snprintf(path, sizeof(path), "%s/proc", tree);

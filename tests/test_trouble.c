@@ -65,15 +65,16 @@ START_TEST(t_classify_counts) {
     const pidio_cause_t *c = &t.cause[want[i].k];
     ck_assert_msg(c->kind == want[i].k && c->count == want[i].count &&
                       c->pid == want[i].pid && c->err == want[i].err,
-                  "%s: count %u pid %d err %d", pidio_trouble_info[c->kind].name,
-                  c->count, (int)c->pid, c->err);
+                  "%s: count %u pid %d err %d",
+                  pidio_trouble_info[c->kind].name, c->count, (int)c->pid,
+                  c->err);
   }
   /* Denied and undecided share one warning, about denied first. */
-  ck_assert_ptr_eq(pidio_trouble_lead(&t, PIDIO_TROUBLE_DENIED),
+  ck_assert_ptr_eq(pidio_trouble_first(&t, PIDIO_TROUBLE_DENIED),
                    &t.cause[PIDIO_TROUBLE_DENIED]);
   r.unreadable = 0;
   pidio_trouble_classify(&r, 0, &t);
-  ck_assert_ptr_eq(pidio_trouble_lead(&t, PIDIO_TROUBLE_DENIED),
+  ck_assert_ptr_eq(pidio_trouble_first(&t, PIDIO_TROUBLE_DENIED),
                    &t.cause[PIDIO_TROUBLE_UNDECIDED]);
   ck_assert_uint_eq(t.unreadable, 3 + 4);
 }
@@ -96,26 +97,26 @@ START_TEST(t_classify_failed_update) {
   /* A clean interval has no cause. */
   pidio_trouble_classify(&r, 0, &t);
   for (int k = 0; k < PIDIO_TROUBLE_NKINDS; k++)
-    ck_assert(pidio_trouble_lead(&t, (enum pidio_trouble_kind)k) == NULL);
+    ck_assert(pidio_trouble_first(&t, (enum pidio_trouble_kind)k) == NULL);
 }
 END_TEST
 
 /* What pidio_trouble_each handed on, by slot. */
 typedef struct walked {
   int calls[PIDIO_TROUBLE_NKINDS];
-  const pidio_cause_t *lead[PIDIO_TROUBLE_NKINDS];
+  const pidio_cause_t *first[PIDIO_TROUBLE_NKINDS];
 } walked_t;
 
 static void note_slot(void *arg, enum pidio_trouble_kind slot,
-                      const pidio_cause_t *lead) {
+                      const pidio_cause_t *first) {
   walked_t *w = arg;
   w->calls[slot]++;
-  w->lead[slot] = lead;
+  w->first[slot] = first;
 }
 
 START_TEST(t_each_walk) {
-  pidio_report_t r = {.matched = 2, .undecided = 1, .undecided_pid = 7,
-                      .no_cgroup2_pid = 8};
+  pidio_report_t r = {
+      .matched = 2, .undecided = 1, .undecided_pid = 7, .no_cgroup2_pid = 8};
   pidio_trouble_t t;
   bool told[PIDIO_TROUBLE_NKINDS] = {false};
   walked_t w;
@@ -124,11 +125,11 @@ START_TEST(t_each_walk) {
   pidio_trouble_each(&t, 0, told, note_slot, &w);
   /* Every slot once; undecided under the denied slot; no own call for it. */
   ck_assert_int_eq(w.calls[PIDIO_TROUBLE_DENIED], 1);
-  ck_assert_ptr_eq(w.lead[PIDIO_TROUBLE_DENIED],
+  ck_assert_ptr_eq(w.first[PIDIO_TROUBLE_DENIED],
                    &t.cause[PIDIO_TROUBLE_UNDECIDED]);
   ck_assert_int_eq(w.calls[PIDIO_TROUBLE_UNDECIDED], 0);
   ck_assert_int_eq(w.calls[PIDIO_TROUBLE_GARBLED], 1);
-  ck_assert_ptr_eq(w.lead[PIDIO_TROUBLE_GARBLED], NULL); /* absent */
+  ck_assert_ptr_eq(w.first[PIDIO_TROUBLE_GARBLED], NULL); /* absent */
   ck_assert_int_eq(w.calls[PIDIO_TROUBLE_NO_CGROUP2], 1);
   /* A kind told once is not handed on again, not even as absent. */
   memset(&w, 0, sizeof(w));
@@ -141,7 +142,7 @@ START_TEST(t_each_walk) {
   pidio_trouble_each(&t, -ENOENT, told, note_slot, &w);
   for (int k = 0; k < PIDIO_TROUBLE_NKINDS; k++)
     ck_assert_int_eq(w.calls[k], k == PIDIO_TROUBLE_LIST);
-  ck_assert_int_eq(w.lead[PIDIO_TROUBLE_LIST]->err, -ENOENT);
+  ck_assert_int_eq(w.first[PIDIO_TROUBLE_LIST]->err, -ENOENT);
 }
 END_TEST
 
@@ -172,7 +173,9 @@ static void put(const char *rel, const char *text, mode_t mode) {
 }
 
 static void make_tree(void) {
-  snprintf(tree, sizeof(tree), "/tmp/pidio-trouble.XXXXXX");
+  const char *tmp = getenv("TMPDIR");
+  snprintf(tree, sizeof(tree), "%s/pidio-trouble.XXXXXX",
+           tmp != NULL && tmp[0] == '/' && strlen(tmp) < 128 ? tmp : "/tmp");
   ck_assert(mkdtemp(tree) != NULL);
   ck_assert(chmod(tree, 0755) == 0); /* the reader may drop to nobody */
   char rel[512], text[512];
@@ -209,7 +212,9 @@ static int rm_entry(const char *p, const struct stat *sb, int flag,
   return remove(p);
 }
 
-static void remove_tree(void) { nftw(tree, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void remove_tree(void) {
+  nftw(tree, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 /* What the reader (a child that may not read 102's io) saw, for the
  * parent to check. */
@@ -236,9 +241,8 @@ static double gauge(const char *inst, const char *ti) {
   return v != NULL ? v->values[0].gauge : -1;
 }
 
-static void block_run(pidio_proc_t *proc, pidio_select_t *sel,
-                      pidio_block_t *b, pidio_trouble_t *t,
-                      unsigned *matched) {
+static void block_run(pidio_proc_t *proc, pidio_select_t *sel, pidio_block_t *b,
+                      pidio_trouble_t *t, unsigned *matched) {
   pidio_block_init(b, proc, sel);
   pidio_report_t r;
   int rc = pidio_block_update(b, &r);
@@ -335,9 +339,9 @@ static void reader(seen_t *s) {
   stub_read_all();
   s->plug_warnings_emfile = warnings() - before;
   s->plug_unreadable_emfile = gauge("a", "unreadable");
-  s->plug_failed = stub_logged("<Process \"a\">", "cannot read", "/100/io",
-                               "3 process(es) left out",
-                               "open-file limit", NULL);
+  s->plug_failed =
+      stub_logged("<Process \"a\">", "cannot read", "/100/io",
+                  "3 process(es) left out", "open-file limit", NULL);
   stub_shutdown();
   pidio_block_free(&a);
   pidio_block_free(&b);
@@ -381,8 +385,7 @@ START_TEST(t_tree_causes_and_plugin) {
   ck_assert_msg(got == sizeof(s) && WIFEXITED(status) &&
                     WEXITSTATUS(status) == 0,
                 "the reader died");
-  ck_assert_msg(s.setup_err == 0, "the reader failed at line %d",
-                s.setup_err);
+  ck_assert_msg(s.setup_err == 0, "the reader failed at line %d", s.setup_err);
 
   /* Block A: 4 members, 102 denied, 101 garbled. */
   ck_assert_uint_eq(s.a_matched, 4);
