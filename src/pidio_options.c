@@ -160,8 +160,8 @@ const pidio_opt_t pidio_opts_table[] = {
 const size_t pidio_opts_count =
     sizeof(pidio_opts_table) / sizeof(pidio_opts_table[0]);
 
-/* One bit per entry in pidio_opts_t.seen. */
-_Static_assert(sizeof(pidio_opts_table) / sizeof(pidio_opts_table[0]) <= 64,
+_Static_assert(sizeof(pidio_opts_table) / sizeof(pidio_opts_table[0]) <=
+                   PIDIO_OPTS_MAX,
                "pidio_opts_t.seen has one bit per option");
 
 void pidio_opts_init(pidio_opts_t *o) {

@@ -27,6 +27,9 @@
 #include <stdint.h>
 
 #define PIDIO_MAX_PROCESSES_DEFAULT 100
+/* At most this many options in the table (pidio_opts_t.seen has a bit
+ * for each). */
+#define PIDIO_OPTS_MAX 64
 
 /* What an option takes. */
 enum pidio_argkind {

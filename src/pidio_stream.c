@@ -45,8 +45,9 @@
 enum format { FMT_AUTO, FMT_TABLE, FMT_JSON, FMT_INFLUX };
 
 typedef struct options {
-  pidio_opts_t o;  /* the block options of pidio_options' table */
-  char *given[64]; /* each table option's argument as taken (a flag: "") */
+  pidio_opts_t o;              /* the block options of pidio_options' table */
+  char *given[PIDIO_OPTS_MAX]; /* each table option's argument as taken (a flag:
+                                  "") */
   const char *proc_root;
   uint64_t interval_ms;
   unsigned window;
