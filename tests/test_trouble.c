@@ -13,6 +13,7 @@
 #include "unit.h"
 
 #include "pidio_block.h"
+#include "pidio_fdbudget.h"
 #include "pidio_proc.h"
 #include "pidio_trouble.h"
 
@@ -269,7 +270,7 @@ static void reader(seen_t *s) {
     CHILD_FAIL(s);
   /* No held descriptors: every member's files are opened each interval,
    * which is where a lack of descriptors shows. */
-  pidio_block_set_fd_budget(0);
+  pidio_fdbudget_set(0);
 
   pidio_proc_t proc = {.root_fd = -1};
   if (pidio_proc_open(&proc, procdir) != 0)
