@@ -17,6 +17,7 @@
 #include "unit.h"
 
 #include "pidio_block.h"
+#include "pidio_fdbudget.h"
 #include "pidio_parse.h"
 #include "pidio_proc.h"
 #include "pidio_select.h"
@@ -371,7 +372,7 @@ static void teardown(void) {
   if (blk_live)
     pidio_block_free(&blk);
   blk_live = false;
-  pidio_block_set_fd_budget(-1); /* back to the default (tree_without_fds) */
+  pidio_fdbudget_set(-1); /* back to the default (tree_without_fds) */
   pidio_proc_close(&proc);
   if (base[0] != '\0')
     rm_tree(base);
@@ -390,8 +391,8 @@ START_TEST(t_tree_listed_every_update) {
   for (unsigned i = 1; i <= 3; i++) {
     pidio_report_t r = update();
     ck_assert_uint_eq(r.matched, 3);
-    ck_assert_uint_eq(blk.full_listings, i);
-    ck_assert_uint_eq(blk.probed, 0);
+    ck_assert_uint_eq(blk.disc.full_listings, i);
+    ck_assert_uint_eq(blk.disc.probed, 0);
   }
 }
 END_TEST
@@ -873,7 +874,7 @@ END_TEST
  * pidio_proc_read_absorbed works out what a process absorbed. */
 static void tree_without_fds(void) {
   open_tree("proc-basic");
-  pidio_block_set_fd_budget(0);
+  pidio_fdbudget_set(0);
 }
 
 /* The io of a process's one thread: what it did itself. */
@@ -1474,7 +1475,7 @@ START_TEST(t_real_found_without_listing) {
   start_block(w.name, NULL, 0, NULL);
   pidio_report_t r = update();
   ck_assert_uint_eq(r.matched, 0);
-  ck_assert_uint_eq(blk.full_listings, 1);
+  ck_assert_uint_eq(blk.disc.full_listings, 1);
 
   /* Born (with a thread) between two updates: found by lookup. */
   pid_t kid = spawn(threaded_main, &w);
@@ -1483,13 +1484,13 @@ START_TEST(t_real_found_without_listing) {
   proc_io(kid, &born);
   if (!under_valgrind())
     ck_assert_uint_eq(born.v[PIDIO_WCHAR], 200000 + THREAD_BYTES);
-  uint64_t probed = blk.probed;
+  uint64_t probed = blk.disc.probed;
   r = update();
-  ck_assert_msg(blk.full_listings == 1,
+  ck_assert_msg(blk.disc.full_listings == 1,
                 "listed again: more than %zu pids were handed out between "
                 "two updates?",
-                (size_t)32 + blk.list.n / 8);
-  ck_assert_uint_gt(blk.probed, probed);
+                (size_t)32 + blk.disc.list.n / 8);
+  ck_assert_uint_gt(blk.disc.probed, probed);
   ck_assert_uint_eq(r.matched, 1); /* the process, not its thread */
   ck_assert_total(&born);          /* from birth, once */
 
@@ -1500,7 +1501,7 @@ START_TEST(t_real_found_without_listing) {
   ck_assert_total(&born);
   r = update();
   ck_assert_uint_eq(r.matched, 0);
-  ck_assert_uint_eq(blk.full_listings, 1);
+  ck_assert_uint_eq(blk.disc.full_listings, 1);
 }
 END_TEST
 
