@@ -525,6 +525,26 @@ static void adopt_descendants(pidio_block_t *b) {
   }
 }
 
+/* A member whose parent is no longer tracked (it exited and left the
+ * listing, or its pid now names a younger process) was handed to another
+ * reaper when its parent exited: read which, once, so that its credit
+ * finds its way when it is reaped in turn (a subreaper in the block
+ * would otherwise count it a second time). Only where the whole listing
+ * is tracked: a block that follows one pid knows no parents. */
+static void reparent_untracked(pidio_block_t *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    pidio_entry_t *en = &b->e[i];
+    if (!(en->flags & E_MEMBER) || en->a.ppid <= 1)
+      continue;
+    const pidio_entry_t *p = find(b->e, b->n, en->a.ppid);
+    if (p != NULL && p->a.start <= en->a.start)
+      continue;
+    pidio_stat_t st;
+    if (same_process(b, en->a.pid, en->a.start, &st))
+      en->a.ppid = st.ppid;
+  }
+}
+
 /* A Pid/PidFile member whose pid is no longer the target (the pidfile now
  * names a restarted daemon) leaves: it gets a last read, keeps what it
  * added, and stays tracked as a non-member. */
@@ -705,6 +725,8 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     return rc;
   }
   adopt_descendants(b);
+  if (!by_pid || b->sel.children)
+    reparent_untracked(b);
   rep->no_cgroup2_pid = b->no_cgroup2_pid;
   rep->cmdline_cut_pid = b->cmdline_cut_pid;
   for (size_t i = 0; i < b->n; i++)

@@ -969,6 +969,33 @@ static void subreaper_case(bool intermediate_member) {
 START_TEST(t_subreaper_reaps_orphan_of_zombie) { subreaper_case(true); }
 END_TEST
 
+/* S (member, a subreaper) -> I (outside) -> G (member). S reaps I as soon
+ * as it exits, so I leaves the listing while G runs on, handed to S. When
+ * G is reaped by S, its credit must find S. */
+START_TEST(t_orphan_of_reaped_outsider_finds_subreaper) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "mid", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, g = inc_of(7), i_raw;
+  own_io(602, &g, &want);
+  update();
+  ck_assert_total(&want);
+  io_get(601, &i_raw);
+  reap_into(600, 601);
+  io_add(&want, &i_raw); /* I was never counted: all of it, through S */
+  write_stat(602, "fam", 600, 3); /* the kernel hands G to S */
+  update();
+  ck_assert_total(&want);
+  reap_into(600, 602);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+}
+END_TEST
+
 /* The orphan climbs past a process outside the block that is not a
  * subreaper (it absorbed nothing) to the member subreaper above it. */
 START_TEST(t_orphan_climbs_past_nonmember) {
@@ -2448,6 +2475,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie);
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie_nonmember);
   tcase_add_test(tc, t_orphan_climbs_past_nonmember);
+  tcase_add_test(tc, t_orphan_of_reaped_outsider_finds_subreaper);
   tcase_add_test(tc, t_nonmember_holds_share_until_reaped);
   tcase_add_test(tc, t_newcomer_at_vacated_pid_counts_from_birth);
   tcase_add_test(tc, t_busy_parent_not_folding);
