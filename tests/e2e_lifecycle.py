@@ -496,6 +496,7 @@ def test_subreaper_zombie_intermediate(work):
     grandchild's first half while it ran."""
     s = Writer(work, comm="pidioe2e-s2")
     t = Writer(work, comm="pidioe2e-s2g")
+    u = Writer(work, comm="pidioe2e-s2r")
     d = Daemon(work, """
 LoadPlugin pidio
 <Plugin pidio>
@@ -506,16 +507,23 @@ LoadPlugin pidio
   <Process "s2name">
     Name "pidioe2e-s2g"
   </Process>
+  <Process "s2reaped">
+    Name "pidioe2e-s2r"
+  </Process>
 </Plugin>
 """)
     ib, gb = 30000, 80000
     try:
         d.start()
         rows_after(d, "s2kids", "io_octets", 2)
-        _send_all([(s, "subreaper"), (t, "subreaper")])
+        _send_all([(s, "subreaper"), (t, "subreaper"), (u, "subreaper")])
         _send_all([(s, "orphan %d %d 2500" % (ib, gb)),
                    (t, "orphan %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-s2i"),
-                                                     run_names("pidioe2e-s2g")))])
+                                                     run_names("pidioe2e-s2g"))),
+                   # The intermediate reaped at once: it leaves /proc while
+                   # the grandchild runs on.
+                   (u, "orphanr %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-s2i"),
+                                                      run_names("pidioe2e-s2r")))])
         settle(d, "s2kids", 2)
         _send_all([(s, "reap"), (t, "reap")])
         settle(d, "s2kids", 2)
@@ -523,10 +531,12 @@ LoadPlugin pidio
         d.stop()
         s.stop()
         t.stop()
+        u.stop()
     # The intermediate also wrote the grandchild's pid to a pipe: 4 bytes.
     calls = _calls(ib) + 1 + 2 * _calls(gb // 2)
     _exact("s2kids", d, ib + 4 + gb, calls)
     _exact("s2name", d, ib + 4 + gb, calls)
+    _exact("s2reaped", d, ib + 4 + gb, calls)
 
 
 def test_sigchld_ignored_busy(work):

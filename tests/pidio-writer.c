@@ -25,6 +25,9 @@
  *                          writes the rest and exits; this process reaps
  *                          the grandchild only (it adopted it as a
  *                          subreaper). ICOMM, GCOMM: their names
+ *   orphanr IB GB MS ICOMM GCOMM
+ *                          the same, but this process reaps the
+ *                          intermediate as soon as it exits
  *   nest IB GB MS [ICOMM [GCOMM]]
  *                          fork an intermediate that forks a grandchild;
  *                          the grandchild writes GB/2 bytes, stays MS ms,
@@ -158,7 +161,7 @@ static pid_t fork_grandchild(unsigned long long gb, unsigned ms,
 }
 
 static void orphan(unsigned long long ib, unsigned long long gb, unsigned ms,
-                   const char *icomm, const char *gcomm) {
+                   const char *icomm, const char *gcomm, int reap_first) {
   int fds[2];
   if (pipe(fds) != 0)
     die("pipe");
@@ -184,6 +187,10 @@ static void orphan(unsigned long long ib, unsigned long long gb, unsigned ms,
   while (waitid(P_PID, (id_t)i, &si, WEXITED | WNOWAIT) != 0)
     if (errno != EINTR)
       die("waitid intermediate");
+  if (reap_first)
+    while (waitpid(i, NULL, 0) != i)
+      if (errno != EINTR)
+        die("waitpid intermediate");
   /* Only the grandchild: the intermediate stays a zombie meanwhile. */
   while (waitpid(g, NULL, 0) < 0)
     if (errno != EINTR)
@@ -340,9 +347,12 @@ int main(int argc, char **argv) {
         die("prctl subreaper");
     } else if (sscanf(line, "sigchld %31s", w1) == 1) {
       sigchld(w1);
+    } else if (sscanf(line, "orphanr %llu %llu %u %31s %31s", &a, &c, &ms, w1,
+                      w2) == 5) {
+      orphan(a, c, ms, w1, w2, 1);
     } else if (sscanf(line, "orphan %llu %llu %u %31s %31s", &a, &c, &ms, w1,
                       w2) >= 3) {
-      orphan(a, c, ms, w1, w2);
+      orphan(a, c, ms, w1, w2, 0);
     } else if (sscanf(line, "nest %llu %llu %u %31s %31s", &a, &c, &ms, w1,
                       w2) >= 3) {
       nest(a, c, ms, w1, w2);
