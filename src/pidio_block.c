@@ -62,6 +62,7 @@ void pidio_block_free(pidio_block_t *b) {
   free(b->dead);
   free(b->order);
   free(b->vacated);
+  free(b->left);
   pidio_discover_free(&b->disc);
   pidio_ledger_free(&b->ledger);
   pidio_select_free(&b->sel);
@@ -103,8 +104,10 @@ static pidio_entry_t *find(pidio_entry_t *a, size_t n, pid_t pid) {
  * accounted; so does a non-member that holds a member's credit
  * (PIDIO_LEDGER_HOLDS), as gone: it leaves only when it is no longer
  * listed or found gone, and its credit moves on to its reaper. Any other
- * non-member's descriptor (none) is closed. Either way en no longer owns
- * a descriptor. */
+ * non-member's descriptor (none) is closed, and it is remembered for
+ * this round (b->left): a member it reaped may be reaped in the same
+ * round, and its credit must find the way up past it. Either way en no
+ * longer owns a descriptor. */
 static int retire(pidio_block_t *b, pidio_entry_t *en) {
   if (en->flags & E_MEMBER || en->a.state & PIDIO_LEDGER_HOLDS) {
     if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
@@ -114,6 +117,10 @@ static int retire(pidio_block_t *b, pidio_entry_t *en) {
       pidio_ledger_gone(&b->dead[b->ndead - 1].a);
   } else {
     pidio_fdbudget_release(en->fd);
+    if (grow(&b->left, &b->left_cap, b->nleft + 1) == 0) {
+      b->left[b->nleft] = *en;
+      b->left[b->nleft++].fd = -1;
+    }
   }
   en->fd = -1;
   return 0;
@@ -607,6 +614,9 @@ static pidio_ledger_acct_t *ledger_tracked(void *ctx, pid_t pid,
                                            bool *member) {
   const ledger_ctx_t *c = ctx;
   pidio_entry_t *en = find(c->b->e, c->b->n, pid);
+  for (size_t i = 0; en == NULL && i < c->b->nleft; i++)
+    if (c->b->left[i].a.pid == pid)
+      en = &c->b->left[i]; /* left the listing this round: gone */
   if (en == NULL)
     return NULL;
   *member = (en->flags & E_MEMBER) != 0;
@@ -615,12 +625,14 @@ static pidio_ledger_acct_t *ledger_tracked(void *ctx, pid_t pid,
 
 /* Exited: a zombie reaps nothing (its children went to the nearest
  * subreaper above it, or init), and a gone process nothing either. */
-static bool ledger_exited(void *ctx, const pidio_ledger_acct_t *a) {
+static enum pidio_ledger_life ledger_exited(void *ctx,
+                                            const pidio_ledger_acct_t *a) {
   const ledger_ctx_t *c = ctx;
   pidio_stat_t st;
-  if (!same_process(c->b, a->pid, a->start, &st))
-    return true;
-  return st.state == 'Z' || st.state == 'X' || st.state == 'x';
+  if (!same_process(c->b, a->pid, a->start, &st) || st.state == 'X' ||
+      st.state == 'x')
+    return PIDIO_LEDGER_REAPED;
+  return st.state == 'Z' ? PIDIO_LEDGER_ZOMBIE : PIDIO_LEDGER_RUNS;
 }
 
 /* A process that ignores SIGCHLD folds no child (the kernel reaps them);
@@ -703,6 +715,7 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   *rep = (pidio_report_t){0};
   uint64_t ticks = pidio_proc_boot_ticks();
   bury(b); /* none, unless an earlier interval stopped half-way */
+  b->nleft = 0;
   for (size_t i = 0; i < b->n; i++)
     pidio_ledger_new_round(&b->e[i].a);
 

@@ -77,6 +77,8 @@ typedef struct pidio_block {
     uint64_t since; /* boot ticks before the member's last good read */
   } *vacated;
   size_t nvacated, vacated_cap;
+  pidio_entry_t *left; /* non-members that left the listing this round */
+  size_t nleft, left_cap;
 
   pidio_io_t total;     /* the block's counters: never go down */
   uint64_t rounds;      /* intervals done */

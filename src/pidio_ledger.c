@@ -60,7 +60,7 @@ void pidio_ledger_rebase(pidio_ledger_acct_t *a) {
 void pidio_ledger_new_round(pidio_ledger_acct_t *a) {
   a->state &= ~(unsigned)(PIDIO_LEDGER_READ | PIDIO_LEDGER_GONE |
                           PIDIO_LEDGER_REREAD | PIDIO_LEDGER_CHECKED |
-                          PIDIO_LEDGER_EXITED);
+                          PIDIO_LEDGER_EXITED | PIDIO_LEDGER_VANISHED);
 }
 
 void pidio_ledger_read(pidio_ledger_acct_t *a) {
@@ -135,8 +135,11 @@ static bool may_absorb(const pidio_ledger_ops_t *ops,
 static bool exited(const pidio_ledger_ops_t *ops, pidio_ledger_acct_t *p) {
   if (!(p->state & PIDIO_LEDGER_CHECKED)) {
     p->state |= PIDIO_LEDGER_CHECKED;
-    if (ops->exited(ops->ctx, p))
+    enum pidio_ledger_life life = ops->exited(ops->ctx, p);
+    if (life != PIDIO_LEDGER_RUNS)
       p->state |= PIDIO_LEDGER_EXITED;
+    if (life == PIDIO_LEDGER_REAPED)
+      p->state |= PIDIO_LEDGER_VANISHED;
   }
   return (p->state & PIDIO_LEDGER_EXITED) != 0;
 }
@@ -199,7 +202,11 @@ static pidio_ledger_acct_t *reaper_of(const pidio_ledger_t *l,
         if (may_absorb(ops, p, credit))
           return p;
       } else if (m ? exited_parent_folded(ops, p, credit)
-                   : may_absorb(ops, p, credit)) {
+                   : !(p->state & PIDIO_LEDGER_VANISHED) &&
+                         may_absorb(ops, p, credit)) {
+        /* (One outside every destination that is gone already passed
+         * whatever it held on to its reaper, in this very interval
+         * maybe: the credit goes up at once.) */
         return p;
       }
       *cond = true;

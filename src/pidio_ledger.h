@@ -102,6 +102,15 @@ enum {
                                       departs it, gone, when it is */
   PIDIO_LEDGER_CHECKED = 1u << 7,  /* ops->exited asked this round */
   PIDIO_LEDGER_EXITED = 1u << 8,   /* ... and it had: it reaps nothing */
+  PIDIO_LEDGER_VANISHED = 1u << 9, /* ... and it is gone: what it held went
+                                      on to its own reaper already */
+};
+
+/* What ops->exited says of a process. */
+enum pidio_ledger_life {
+  PIDIO_LEDGER_RUNS,   /* it can reap children */
+  PIDIO_LEDGER_ZOMBIE, /* exited, not reaped: its counters are final */
+  PIDIO_LEDGER_REAPED, /* gone */
 };
 
 /* One member's account, kept by the caller (for example inside its own
@@ -141,9 +150,9 @@ typedef struct pidio_ledger_ops {
    * every destination, and to let one of them hold a credit. Accounts
    * returned must stay where they are until the round is closed. */
   pidio_ledger_acct_t *(*tracked)(void *ctx, pid_t pid, bool *member);
-  /* True when a's process has exited (a zombie) or is gone: it reaps no
-   * child any more. */
-  bool (*exited)(void *ctx, const pidio_ledger_acct_t *a);
+  /* Whether a's process still runs (it can reap children), has exited
+   * (a zombie), or is gone. */
+  enum pidio_ledger_life (*exited)(void *ctx, const pidio_ledger_acct_t *a);
   /* False only when a's process cannot have absorbed a child with these
    * totals (it ignores SIGCHLD, or absorbed less in its life). */
   bool (*may_absorb)(void *ctx, const pidio_ledger_acct_t *a,

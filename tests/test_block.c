@@ -996,6 +996,31 @@ START_TEST(t_orphan_of_reaped_outsider_finds_subreaper) {
 }
 END_TEST
 
+/* The same reaping chain within one interval: X reaps G and is reaped by
+ * S at once (a shell that runs one command and exits). X is gone before
+ * pidio could watch it hold G's share: the share goes on to S now. */
+START_TEST(t_outsider_reaped_in_the_same_round) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "mid", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, g = inc_of(7), x_own = inc_of(2);
+  own_io(602, &g, &want);
+  update();
+  ck_assert_total(&want);
+  reap_into(601, 602);
+  reap_into(600, 601);
+  io_add(&want, &x_own); /* X's own counters: never counted before */
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+  update();
+  ck_assert_total(&want);
+}
+END_TEST
+
 /* The orphan climbs past a process outside the block that is not a
  * subreaper (it absorbed nothing) to the member subreaper above it. */
 START_TEST(t_orphan_climbs_past_nonmember) {
@@ -2475,6 +2500,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie);
   tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie_nonmember);
   tcase_add_test(tc, t_orphan_climbs_past_nonmember);
+  tcase_add_test(tc, t_outsider_reaped_in_the_same_round);
   tcase_add_test(tc, t_orphan_of_reaped_outsider_finds_subreaper);
   tcase_add_test(tc, t_nonmember_holds_share_until_reaped);
   tcase_add_test(tc, t_newcomer_at_vacated_pid_counts_from_birth);

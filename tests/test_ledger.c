@@ -23,7 +23,8 @@ typedef struct fake_proc {
   pidio_io_t counters; /* what a re-read gives */
   bool reaped;         /* being reaped ('X') or gone */
   pid_t ppid;          /* its parent now; 0: no longer the same process */
-  bool exited;         /* a zombie, or gone: it reaps nothing */
+  bool exited;         /* a zombie: it reaps nothing */
+  bool gone;           /* reaped */
   pidio_io_t absorbed; /* what it absorbed in its life (may_absorb) */
   bool ignores_sigchld;
 } fake_proc_t;
@@ -94,8 +95,11 @@ static void fake_track(fake_t *f, pidio_ledger_acct_t *a, bool member) {
   f->member[f->nacct++] = member;
 }
 
-static bool fake_exited(void *ctx, const pidio_ledger_acct_t *a) {
-  return fake_find(ctx, a->pid)->exited;
+static enum pidio_ledger_life fake_exited(void *ctx,
+                                         const pidio_ledger_acct_t *a) {
+  const fake_proc_t *p = fake_find(ctx, a->pid);
+  return p->gone ? PIDIO_LEDGER_REAPED
+                 : p->exited ? PIDIO_LEDGER_ZOMBIE : PIDIO_LEDGER_RUNS;
 }
 
 static bool fake_may_absorb(void *ctx, const pidio_ledger_acct_t *a,
