@@ -608,11 +608,15 @@ def test_nested_outside_reaper(work):
     while it ran; the outer one absorbs it again with the middle one: the
     block rises by exactly what the middle and the inner process wrote."""
     s = Writer(work, comm="pidioe2e-n5")
+    q = Writer(work, comm="pidioe2e-n5q")
     d = Daemon(work, """
 LoadPlugin pidio
 <Plugin pidio>
   <Process "nest">
     Name "pidioe2e-n5"
+  </Process>
+  <Process "nestquick">
+    Name "pidioe2e-n5q"
   </Process>
 </Plugin>
 """)
@@ -620,12 +624,19 @@ LoadPlugin pidio
     try:
         d.start()
         rows_after(d, "nest", "io_octets", 2)
-        s.send("nest %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-n5m"), run_names("pidioe2e-n5")))
+        # The middle one lingers 1.25 s after reaping the inner one, or
+        # exits at once (both reaped within microseconds).
+        _send_all([(s, "nest %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-n5m"),
+                                                    run_names("pidioe2e-n5"))),
+                   (q, "nestq %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-n5m"),
+                                                     run_names("pidioe2e-n5q")))])
         settle(d, "nest", 2)
     finally:
         d.stop()
         s.stop()
+        q.stop()
     _exact("nest", d, ib + gb, _calls(ib) + 2 * _calls(gb // 2))
+    _exact("nestquick", d, ib + gb, _calls(ib) + 2 * _calls(gb // 2))
 
 
 def _state(pid):

@@ -34,6 +34,9 @@
  *                          writes the rest and exits; the intermediate
  *                          reaps it, writes IB bytes, stays MS/2 ms and
  *                          exits; this process reaps the intermediate
+ *   nestq IB GB MS [ICOMM [GCOMM]]
+ *                          the same, but the intermediate exits as soon as
+ *                          it has reaped the grandchild and written
  *   reap                   reap every child
  *   busyfork K N MS CHUNK TICKS
  *                          fork K children that each write N bytes, stay
@@ -198,7 +201,7 @@ static void orphan(unsigned long long ib, unsigned long long gb, unsigned ms,
 }
 
 static void nest(unsigned long long ib, unsigned long long gb, unsigned ms,
-                 const char *icomm, const char *gcomm) {
+                 const char *icomm, const char *gcomm, int quick) {
   pid_t i = fork();
   if (i < 0)
     die("fork");
@@ -208,7 +211,8 @@ static void nest(unsigned long long ib, unsigned long long gb, unsigned ms,
       if (errno != EINTR)
         _exit(3);
     write_all(ib, 4096);
-    nap_ms(ms / 2);
+    if (!quick)
+      nap_ms(ms / 2);
     _exit(0);
   }
   while (waitpid(i, NULL, 0) != i)
@@ -353,9 +357,12 @@ int main(int argc, char **argv) {
     } else if (sscanf(line, "orphan %llu %llu %u %31s %31s", &a, &c, &ms, w1,
                       w2) >= 3) {
       orphan(a, c, ms, w1, w2, 0);
+    } else if (sscanf(line, "nestq %llu %llu %u %31s %31s", &a, &c, &ms, w1,
+                      w2) >= 3) {
+      nest(a, c, ms, w1, w2, 1);
     } else if (sscanf(line, "nest %llu %llu %u %31s %31s", &a, &c, &ms, w1,
                       w2) >= 3) {
-      nest(a, c, ms, w1, w2);
+      nest(a, c, ms, w1, w2, 0);
     } else if (strncmp(line, "reap", 4) == 0) {
       reap();
     } else if (sscanf(line, "busyfork %u %llu %u %lf %u", &k, &a, &ms, &r,
