@@ -458,6 +458,11 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
           b->spare[k].a.debt = en->a.debt;
           b->spare[k].a.debt_cond = en->a.debt_cond;
         }
+        /* Gone since it was listed: it leaves the way every entry does,
+         * so that a member it reaped finds its way past it (b->left), and
+         * a credit it held moves on. */
+        if (kept == 0 && retire(b, en) != 0)
+          return -ENOMEM;
         k += kept > 0;
       } else {
         b->spare[k++] = *en;
