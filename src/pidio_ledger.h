@@ -145,7 +145,10 @@ typedef struct pidio_ledger_ops {
   /* True and *ppid when a's process is still the one that started at
    * a->start: its parent now. */
   bool (*parent)(void *ctx, const pidio_ledger_acct_t *a, pid_t *ppid);
-  /* The account of a tracked process with this pid, a member or not
+  /* The next three may be NULL: the ledger then knows only its members,
+   * takes every parent for running, and every member for one that may
+   * have absorbed (never counting twice, losing more).
+   * The account of a tracked process with this pid, a member or not
    * (*member says), or NULL: to walk up a family through processes outside
    * every destination, and to let one of them hold a credit. Accounts
    * returned must stay where they are until the round is closed. */
