@@ -279,13 +279,18 @@ static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
 
 /* A process is counted from birth when it started since the previous
  * interval: discovery finds it within one. But a pid can be handed out
- * again below the last one (ns_last_pid, clone3), and after pids wrapped
- * the fork count cannot always tell (see pidio_discover.c): a newcomer at
- * a member's pid may then be found only by the next full listing. Every
- * pid a member vacates is therefore remembered with the time before its
- * last good read: the first process found at it that started later was
- * born after that member was reaped, and counts from birth. Kept two
- * recheck periods, longer than it takes a full listing to come. */
+ * again below the last one (ns_last_pid, clone3 with set_tid), which the
+ * last-pid shortcut of pidio_discover does not see: a newcomer at a
+ * member's pid is then found when the merge looks at that pid again (the
+ * listing keeps it until it is found empty), or by the next full listing,
+ * perhaps an interval or more after its birth. Every pid a member vacates
+ * is therefore remembered with the time before its last good read: the
+ * first process found at it that started later was born after that member
+ * was reaped, and counts from birth. Kept two recheck periods, longer than
+ * it takes a full listing to come. (The kernel's fork count in /proc/stat
+ * could tell that a pid was chosen, but forks under way when it is read
+ * make it disagree with the last pid often enough on a busy machine to
+ * cost many needless full listings.) */
 #define PIDIO_VACATED_SECONDS (2 * PIDIO_RECHECK_SECONDS)
 
 static void vacated_add(pidio_block_t *b, pid_t pid, uint64_t since) {

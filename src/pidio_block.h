@@ -25,9 +25,8 @@
  *    parent with SA_NOCLDWAIT...), the share is lost, never counted twice.
  *    Children that lived less than an interval and were never seen still
  *    reach the block through their parent;
- *  - pids handed out out of order (ns_last_pid, clone3) are noticed by the
- *    kernel's fork count and make a full listing, so a newcomer with a
- *    member's pid is counted from birth.
+ *  - a newcomer at the pid of a reaped member (ns_last_pid, clone3) is
+ *    counted from birth however late discovery finds it.
  * Held descriptors come out of the process-wide pidio_fdbudget.
  * Not thread-safe: one block is only ever updated by one thread at a time.
  */

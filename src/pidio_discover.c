@@ -124,38 +124,17 @@ static int probe_new(pidio_discover_t *d, const pidio_proc_t *proc, pid_t after,
   return rc;
 }
 
-/* Pids are handed out in increasing order only as long as nobody chooses
- * one: a write to /proc/sys/kernel/ns_last_pid or clone3() with a set_tid
- * (checkpoint/restore, tests) can give a new process a pid at or below
- * the last one seen, even the pid of a member that just exited, and the
- * last pid may then not have moved at all. The kernel's fork count tells:
- * every process or thread created takes a pid of its own, so when more
- * were created than the last pid advanced, some pid was handed out out of
- * order, and the listing is done in full. (After pids wrapped the kernel
- * skips pids in use, so the last pid can advance by more than the forks
- * and hide one: pidio_block counts a newcomer at a vacated member's pid
- * from birth whenever it is found.) */
 int pidio_discover_update(pidio_discover_t *d, const pidio_proc_t *proc,
                           uint64_t ticks, uint64_t max_age) {
   pid_t last = 0;
-  uint64_t forks = 0;
-  /* The fork count first: a fork under way when it is read may already
-   * hold its pid, which can only make the check below list in full. */
-  int counted = pidio_proc_forks(proc, &forks) == 0;
   int own = pidio_proc_last_pid(proc, &last) == 0;
-  if (own && d->list_ok && last >= d->last_pid &&
-      ticks - d->listed_ticks < max_age &&
-      (!counted || !d->forks_ok ||
-       forks - d->last_forks <= (uint64_t)(last - d->last_pid))) {
-    if (last == d->last_pid && d->npending == 0) {
-      d->last_forks = forks;
+  if (own && d->list_ok && ticks - d->listed_ticks < max_age) {
+    if (last == d->last_pid && d->npending == 0)
       return 0;
-    }
-    if ((size_t)(last - d->last_pid) <= probe_limit(d)) {
+    if (last >= d->last_pid && (size_t)(last - d->last_pid) <= probe_limit(d)) {
       int rc = probe_new(d, proc, d->last_pid, last);
       if (rc == 0) {
         d->last_pid = last;
-        d->last_forks = forks;
         return 0;
       }
     }
@@ -168,8 +147,6 @@ int pidio_discover_update(pidio_discover_t *d, const pidio_proc_t *proc,
   d->full_listings++;
   d->list_ok = own;
   d->last_pid = last;
-  d->last_forks = forks;
-  d->forks_ok = counted;
   d->listed_ticks = ticks;
   return 0;
 }

@@ -30,8 +30,6 @@ typedef struct pidio_discover {
    * only the pids handed out since. */
   int list_ok;           /* list is a full listing kept up to date */
   pid_t last_pid;        /* the kernel's last pid when it last was */
-  uint64_t last_forks;   /* the kernel's fork count then */
-  int forks_ok;          /* last_forks was read */
   uint64_t listed_ticks; /* boot ticks of the last full listing */
   pid_t *pending;        /* pids not found last time: looked up once more */
   size_t npending, pending_cap;
@@ -46,9 +44,7 @@ void pidio_discover_free(pidio_discover_t *d);
  * by looking up the pids handed out since the previous update, or by
  * listing the root in full, which is done at least every max_age ticks,
  * when more pids were handed out than lookups are worth, when pids wrapped
- * around, when more processes were forked than the last pid advanced (a
- * pid was chosen: ns_last_pid, clone3), and every time for a root that is
- * not this process's procfs.
+ * around, and every time for a root that is not this process's procfs.
  * Returns 0 or a negative errno (the root cannot be listed). */
 int pidio_discover_update(pidio_discover_t *d, const pidio_proc_t *proc,
                           uint64_t ticks, uint64_t max_age);

@@ -348,15 +348,6 @@ int pidio_parse_loadavg_last_pid(const char *buf, size_t len, pid_t *out) {
   return 0;
 }
 
-int pidio_parse_proc_stat_forks(const char *buf, size_t len, uint64_t *out) {
-  size_t llen;
-  int err;
-  const char *line = line_with(buf, len, "processes ", &llen, &err);
-  if (line == NULL)
-    return err;
-  return pidio_parse_u64(line + 10, llen - 10, out);
-}
-
 int pidio_parse_cgroup(const char *buf, size_t len, const char **path,
                        size_t *plen) {
   size_t pos = 0;

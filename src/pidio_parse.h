@@ -75,10 +75,6 @@ int pidio_parse_status_sigign(const char *buf, size_t len, uint64_t *out);
  * ("0.15 0.10 0.05 2/78 12505\n"), in 0..PIDIO_PID_MAX. */
 int pidio_parse_loadavg_last_pid(const char *buf, size_t len, pid_t *out);
 
-/* The number of forks since boot, the "processes" line of /proc/stat
- * (every process and thread the kernel created, in every pid namespace). */
-int pidio_parse_proc_stat_forks(const char *buf, size_t len, uint64_t *out);
-
 /* The cgroup v2 path from /proc/<pid>/cgroup: the path of the "0::" line.
  * Sets *path (pointing into buf) and *plen. -ENOENT when the file has no
  * v2 line (a cgroup v1 only system). */

@@ -32,39 +32,9 @@ static bool is_own_procfs(const pidio_proc_t *p) {
   return strcmp(link, want) == 0;
 }
 
-/* True when this process sees its own pid in a single pid namespace (the
- * "NSpid:" line of its status holds one number): /proc/stat's fork count
- * then counts the same processes as the last pid. In a container the
- * count also has every other namespace's forks. */
-static bool in_initial_pid_ns(int root_fd) {
-  char buf[4096];
-  size_t len = 0;
-  int more = 0;
-  int sfd = openat(root_fd, "self", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (sfd < 0)
-    return false;
-  int rc = pidio_proc_read_at(sfd, "status", buf, sizeof(buf), &len, &more);
-  close(sfd);
-  if (rc != 0)
-    return false;
-  const char *ns = strstr(buf, "\nNSpid:");
-  if (ns == NULL)
-    return false; /* a kernel before 4.1: cannot tell */
-  ns += 8;
-  const char *nl = strchr(ns, '\n');
-  if (nl == NULL)
-    return false;
-  unsigned numbers = 0;
-  for (const char *c = ns; c < nl; c++)
-    if (*c >= '0' && *c <= '9' && (c == ns || c[-1] == '\t' || c[-1] == ' '))
-      numbers++;
-  return numbers == 1;
-}
-
 int pidio_proc_open(pidio_proc_t *p, const char *root) {
   p->root_fd = -1;
   p->loadavg_fd = -1;
-  p->stat_fd = -1;
   p->root = strdup(root);
   if (p->root == NULL)
     return -ENOMEM;
@@ -76,12 +46,8 @@ int pidio_proc_open(pidio_proc_t *p, const char *root) {
     return -e;
   }
   p->root_fd = fd;
-  p->stat_fd = -1;
-  if (is_own_procfs(p)) {
+  if (is_own_procfs(p))
     p->loadavg_fd = openat(fd, "loadavg", O_RDONLY | O_CLOEXEC);
-    if (in_initial_pid_ns(fd))
-      p->stat_fd = openat(fd, "stat", O_RDONLY | O_CLOEXEC);
-  }
   return 0;
 }
 
@@ -96,12 +62,9 @@ void pidio_proc_close(pidio_proc_t *p) {
     close(p->root_fd);
     if (p->loadavg_fd >= 0)
       close(p->loadavg_fd);
-    if (p->stat_fd >= 0)
-      close(p->stat_fd);
   }
   p->root_fd = -1;
   p->loadavg_fd = -1;
-  p->stat_fd = -1;
   free(p->root);
   p->root = NULL;
 }
@@ -295,44 +258,6 @@ int pidio_proc_lookup(const pidio_proc_t *p, pid_t pid, pidio_pident_t *out) {
     return 0;
   *out = (pidio_pident_t){.pid = pid, .ino = (uint64_t)st.st_ino};
   return 1;
-}
-
-int pidio_proc_forks(const pidio_proc_t *p, uint64_t *out) {
-  if (p->root_fd < 0 || p->stat_fd < 0)
-    return -ENOTSUP;
-  /* The "processes" line comes after one line per CPU and the interrupt
-   * counts, which can be long: read the whole file. */
-  char small[8192];
-  char *buf = small;
-  size_t sz = sizeof(small);
-  for (;;) {
-    ssize_t r = read_retry(p->stat_fd, buf, sz, 1);
-    if (r < 0) {
-      int e = errno;
-      if (buf != small)
-        free(buf);
-      return -e;
-    }
-    if ((size_t)r < sz) {
-      int rc = pidio_parse_proc_stat_forks(buf, (size_t)r, out);
-      if (buf != small)
-        free(buf);
-      return rc;
-    }
-    if (sz >= (size_t)16 << 20) {
-      if (buf != small)
-        free(buf);
-      return -EFBIG;
-    }
-    sz *= 4;
-    char *nb = buf == small ? malloc(sz) : realloc(buf, sz);
-    if (nb == NULL) {
-      if (buf != small)
-        free(buf);
-      return -ENOMEM;
-    }
-    buf = nb;
-  }
 }
 
 int pidio_proc_probe(const pidio_proc_t *p, pid_t pid, pidio_pident_t *out) {

@@ -23,10 +23,6 @@ typedef struct pidio_proc {
    * "self" is this process), else -1: the last pid it shows is then that
    * of the pid namespace the root lists. Valid only while root_fd is. */
   int loadavg_fd;
-  /* <root>/stat, held under the same condition, when this process is in
-   * the initial pid namespace (its fork count is then that of the pids
-   * the root lists), else -1. */
-  int stat_fd;
 } pidio_proc_t;
 
 /* One entry of a listing: a pid directory and its inode number. A changed
@@ -62,14 +58,6 @@ int pidio_pident_cmp(const void *a, const void *b);
  * to this one (pids wrap at pid_max). -ENOTSUP when the root is not this
  * process's own procfs (a fixture tree, another namespace's procfs). */
 int pidio_proc_last_pid(const pidio_proc_t *p, pid_t *out);
-
-/* The number of processes and threads created since boot. -ENOTSUP
- * unless the root is this process's own procfs in the initial pid
- * namespace. Compared with the advance of the last pid it tells whether
- * every pid handed out since an earlier reading lies after it: pids are
- * handed out in increasing order, except after a write to
- * /proc/sys/kernel/ns_last_pid or a clone3() with a chosen pid. */
-int pidio_proc_forks(const pidio_proc_t *p, uint64_t *out);
 
 /* Look up one pid without listing the root: 1 and *out (pid and inode, as
  * a listing gives them) when it is a process, 0 when there is no such pid

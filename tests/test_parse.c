@@ -973,52 +973,7 @@ START_TEST(test_tgid_literal) {
 }
 END_TEST
 
-/* ---- pidio_parse_proc_stat_forks ----------------------------------------- */
-
-START_TEST(test_proc_stat_forks) {
-  static const char stat[] =
-      "cpu  10 0 20 300 0 0 0 0 0 0\n"
-      "cpu0 5 0 10 150 0 0 0 0 0 0\n"
-      "intr 1234 0 0 5 0\n"
-      "ctxt 99999\n"
-      "btime 1700000000\n"
-      "processes 4242\n"
-      "procs_running 1\n";
-  uint64_t n = 0;
-  ck_assert_int_eq(pidio_parse_proc_stat_forks(stat, sizeof(stat) - 1, &n), 0);
-  ck_assert_uint_eq(n, 4242);
-  /* A line that only starts like it, a missing line, a cut file, garbage. */
-  static const char *const bad[] = {
-      "processesx 12\n", "ctxt 1\n", "processes 12", "processes 1x\n",
-      "processes \n", "processes 99999999999999999999999\n"};
-  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    ck_assert_msg(pidio_parse_proc_stat_forks(bad[i], strlen(bad[i]), &n) != 0,
-                  "accepted %s", bad[i]);
-}
-END_TEST
-
-/* The real count moves with every fork. */
-START_TEST(test_proc_forks_real) {
-  pidio_proc_t p;
-  ck_assert_int_eq(pidio_proc_open(&p, "/proc"), 0);
-  uint64_t a = 0, b = 0;
-  int rc = pidio_proc_forks(&p, &a);
-  if (p.stat_fd >= 0) {
-    ck_assert_int_eq(rc, 0);
-    pid_t k = fork();
-    ck_assert_int_ge(k, 0);
-    if (k == 0)
-      _exit(0);
-    ck_assert_int_eq(waitpid(k, NULL, 0), k);
-    ck_assert_int_eq(pidio_proc_forks(&p, &b), 0);
-    ck_assert_uint_gt(b, a);
-  } else {
-    /* In a nested pid namespace the count would be another's. */
-    ck_assert_int_eq(rc, -ENOTSUP);
-  }
-  pidio_proc_close(&p);
-}
-END_TEST
+/* ---- pidio_parse_status_sigign ------------------------------------------ */
 
 START_TEST(test_status_sigign) {
   static const char st[] = "Name:\tsh\nState:\tS (sleeping)\n"
@@ -1330,8 +1285,6 @@ Suite *make_parse_suite(void) {
   tcase_add_test(tc, test_tgid_process_and_thread);
   tcase_add_test(tc, test_tgid_literal);
   tcase_add_test(tc, test_loadavg_literal);
-  tcase_add_test(tc, test_proc_stat_forks);
-  tcase_add_test(tc, test_proc_forks_real);
   tcase_add_test(tc, test_read_absorbed);
   tcase_add_test(tc, test_status_sigign);
   suite_add_tcase(s, tc);
