@@ -817,7 +817,14 @@ END_TEST
 
 /* === B. the real /proc ==================================================== */
 
-static bool have_proc_io(void) { return access("/proc/self/io", R_OK) == 0; }
+/* These tests need the real /proc/<pid>/io: where it cannot be read they
+ * fail with the reason rather than pass without having checked anything. */
+static void require_proc_io(void) {
+  ck_assert_msg(access("/proc/self/io", R_OK) == 0,
+                "/proc/self/io cannot be read here (%s): the real-/proc tests "
+                "cannot run",
+                strerror(errno));
+}
 
 static unsigned name_seq;
 
@@ -1027,8 +1034,7 @@ static void writer_main(const void *arg) {
 }
 
 static void real_writer(bool by_name) {
-  if (!have_proc_io())
-    return;
+  require_proc_io();
   open_real();
   writer_t w = {.pre = 777, .n = 1000000, .chunk = 1000};
   unique_name(w.name);
@@ -1078,8 +1084,7 @@ END_TEST
 /* The rates are computed against the time the counters were read, which
  * the update reports: inside the update, whether or not it had members. */
 START_TEST(t_real_read_at) {
-  if (!have_proc_io())
-    return;
+  require_proc_io();
   open_real();
   for (int with_member = 0; with_member < 2; with_member++) {
     if (with_member)
@@ -1132,8 +1137,7 @@ static void threaded_main(const void *arg) {
 }
 
 START_TEST(t_real_found_without_listing) {
-  if (!have_proc_io())
-    return;
+  require_proc_io();
   open_real();
   pid_t last;
   ck_assert_int_eq(pidio_proc_last_pid(&proc, &last), 0);
@@ -1181,8 +1185,7 @@ static void newborn_main(const void *arg) {
 }
 
 START_TEST(t_real_newborn) {
-  if (!have_proc_io())
-    return;
+  require_proc_io();
   open_real();
   writer_t w = {.n = 300000, .chunk = 1000};
   unique_name(w.name);
@@ -1238,8 +1241,7 @@ static void family_main(const void *arg) {
 }
 
 START_TEST(t_real_member_child_reaped_by_member) {
-  if (!have_proc_io())
-    return;
+  require_proc_io();
   open_real();
   family_t f;
   unique_name(f.pname);
@@ -1285,8 +1287,7 @@ START_TEST(t_real_member_child_reaped_by_member) {
 END_TEST
 
 START_TEST(t_real_member_child_reaped_by_nonmember) {
-  if (!have_proc_io())
-    return;
+  require_proc_io();
   open_real();
   family_t f;
   unique_name(f.pname);
@@ -1426,8 +1427,7 @@ static void fan_main(const void *arg) {
 }
 
 START_TEST(t_real_reaped_children_fold_into_member_parent) {
-  if (!have_proc_io())
-    return;
+  require_proc_io();
   open_real();
   char name[16];
   unique_name(name);
@@ -1501,8 +1501,7 @@ static void nest_main(const void *arg) {
 }
 
 START_TEST(t_real_grandchildren_fold_through_two_levels) {
-  if (!have_proc_io())
-    return;
+  require_proc_io();
   open_real();
   char name[16];
   unique_name(name);
@@ -1555,8 +1554,7 @@ static void storm_main(const void *arg) {
 }
 
 START_TEST(t_real_reaped_children_back_to_back) {
-  if (!have_proc_io())
-    return;
+  require_proc_io();
   open_real();
   storm_t st;
   unique_name(st.name);
