@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import (Daemon, Results, Writer, built, run_names,  # noqa: E402
-                     skip_reason, wait_for)
+                     run_tests, wait_for)
 
 R = Results()
 
@@ -813,31 +813,9 @@ LoadPlugin pidio
 
 
 def main():
-    why = skip_reason()
-    if why:
-        print("SKIP: " + why)
-        return 77
-    only = sys.argv[1:]
     tests = [test_procroot_missing, test_procroot_not_procfs, test_pidfiles, test_fd_exhausted,
              test_sigterm_churn, test_unreadable_churn, test_churn]
-    t_all = time.monotonic()
-    for t in tests:
-        if only and t.__name__ not in only:
-            continue
-        work = tempfile.mkdtemp(prefix="pidio-e2e.")
-        print("== %s" % t.__name__, flush=True)
-        t0 = time.monotonic()
-        try:
-            t(work)
-        except Exception as exc:
-            R.check(t.__name__, False, "%s: %s" % (type(exc).__name__, exc))
-        print("   (%.1f s)" % (time.monotonic() - t0), flush=True)
-        if os.environ.get("PIDIO_KEEP") is None:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print("kept " + work)
-    print("all: %.1f s" % (time.monotonic() - t_all), flush=True)
-    return R.close()
+    return run_tests(tests, R, sys.argv[1:], timed=True)
 
 
 if __name__ == "__main__":
