@@ -12,7 +12,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef FUZZ_TARGET
 #error "FUZZ_TARGET must name the corpus directory under fixtures/fuzz/"
@@ -22,6 +24,21 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static unsigned replayed;
+
+/* An input that takes longer than this fails the replay, as it would fail
+ * libFuzzer's -timeout (fuzz/run.sh): a regression to exponential work,
+ * such as a regex compile, is a failure, not a hang. Generous for
+ * valgrind and a loaded machine: a sound input takes milliseconds. */
+#define REPLAY_SECONDS 30
+
+static void too_slow(int sig) {
+  (void)sig;
+  static const char msg[] = "replay: an input took more than 30 s (the "
+                            "file named last above)\n";
+  ssize_t rc = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+  (void)rc;
+  _exit(1);
+}
 
 static int run_file(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -60,7 +77,10 @@ static int run_file(const char *path) {
   free(buf);
   /* The last line before a crash names the input that caused it. */
   fprintf(stderr, "replay %s\n", path);
+  signal(SIGALRM, too_slow);
+  alarm(REPLAY_SECONDS);
   LLVMFuzzerTestOneInput(exact, n);
+  alarm(0);
   free(exact);
   replayed++;
   return 0;
