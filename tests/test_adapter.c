@@ -6,6 +6,7 @@
  */
 #include "collectd_stub.h"
 
+#include "fixture_tree.h"
 #include "unit.h"
 
 #include "pidio_parse.h"
@@ -23,152 +24,27 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define PATHSZ 4096
+#define PATHSZ TREE_PATHSZ
 
 static char base[PATHSZ]; /* mkdtemp directory: proc/ and pidfiles */
 static char root[PATHSZ]; /* base/proc: a copy of fixtures/proc-basic */
 
 /* --- files and trees ----------------------------------------------------- */
 
-static void join(char *out, const char *a, const char *b) {
-  int n = snprintf(out, PATHSZ, "%s/%s", a, b);
-  ck_assert_msg(n > 0 && n < PATHSZ, "path too long: %s/%s", a, b);
-}
-
-static void write_all(int fd, const char *data, size_t len, const char *what) {
-  while (len > 0) {
-    ssize_t w = write(fd, data, len);
-    if (w < 0 && errno == EINTR)
-      continue;
-    ck_assert_msg(w > 0, "cannot write %s: %s", what, strerror(errno));
-    data += w;
-    len -= (size_t)w;
-  }
-}
-
-static void copy_file(const char *src, const char *dst) {
-  int in = open(src, O_RDONLY | O_CLOEXEC);
-  ck_assert_msg(in >= 0, "cannot open %s: %s", src, strerror(errno));
-  int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  ck_assert_msg(out >= 0, "cannot create %s: %s", dst, strerror(errno));
-  char buf[8192];
-  for (;;) {
-    ssize_t r = read(in, buf, sizeof(buf));
-    if (r < 0 && errno == EINTR)
-      continue;
-    ck_assert_msg(r >= 0, "cannot read %s: %s", src, strerror(errno));
-    if (r == 0)
-      break;
-    write_all(out, buf, (size_t)r, dst);
-  }
-  close(in);
-  close(out);
-}
-
-static void copy_tree(const char *src, const char *dst) {
-  DIR *d = opendir(src);
-  ck_assert_msg(d != NULL, "cannot open fixture tree %s: %s", src,
-                strerror(errno));
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    char s[PATHSZ], t[PATHSZ];
-    join(s, src, de->d_name);
-    join(t, dst, de->d_name);
-    struct stat st;
-    ck_assert_int_eq(lstat(s, &st), 0);
-    if (S_ISDIR(st.st_mode)) {
-      ck_assert_msg(mkdir(t, 0755) == 0, "mkdir %s: %s", t, strerror(errno));
-      copy_tree(s, t);
-    } else if (S_ISREG(st.st_mode)) {
-      copy_file(s, t);
-    }
-  }
-  closedir(d);
-}
-
-static void rm_tree(const char *path) {
-  DIR *d = opendir(path);
-  if (d != NULL) {
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-        continue;
-      char p[PATHSZ];
-      if (snprintf(p, sizeof(p), "%s/%s", path, de->d_name) >= PATHSZ)
-        continue;
-      struct stat st;
-      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-        rm_tree(p);
-      else
-        unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(path);
-}
-
-/* A directory per test case, made and removed by the runner itself (an
- * unchecked fixture): in fork mode a failed test skips its own teardown,
- * and what it left is removed with this. */
-static char case_dir[PATHSZ];
-
-static void case_dir_make(void) {
-  const char *tmp = getenv("TMPDIR");
-  snprintf(case_dir, sizeof(case_dir), "%s/pidio-adapter-XXXXXX",
-           tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
-  if (mkdtemp(case_dir) == NULL)
-    case_dir[0] = '\0';
-}
-
-static void case_dir_remove(void) {
-  if (case_dir[0] != '\0')
-    rm_tree(case_dir);
-  case_dir[0] = '\0';
-}
-
 /* A writable copy of fixtures/proc-basic in base/proc. */
-static void open_tree(void) {
-  ck_assert_msg(case_dir[0] != '\0', "no temporary directory");
-  join(base, case_dir, "test-XXXXXX");
-  ck_assert_msg(mkdtemp(base) != NULL, "mkdtemp: %s", strerror(errno));
-  join(root, base, "proc");
-  ck_assert_int_eq(mkdir(root, 0755), 0);
-  char src[PATHSZ];
-  snprintf(src, sizeof(src), "%s", fixture_path("proc-basic"));
-  copy_tree(src, root);
-}
+static void open_tree(void) { tree_open("proc-basic", base, root); }
 
 static void io_path(char *out, pid_t pid) {
   char rel[32];
   snprintf(rel, sizeof(rel), "%d/io", (int)pid);
-  join(out, root, rel);
+  tree_join(out, root, rel);
 }
 
-static void io_get(pid_t pid, pidio_io_t *io) {
-  char p[PATHSZ], buf[1024];
-  io_path(p, pid);
-  int fd = open(p, O_RDONLY | O_CLOEXEC);
-  ck_assert_msg(fd >= 0, "cannot open %s: %s", p, strerror(errno));
-  ssize_t r = read(fd, buf, sizeof(buf));
-  close(fd);
-  ck_assert_msg(r >= 0, "cannot read %s", p);
-  ck_assert_int_eq(pidio_parse_io(buf, (size_t)r, io), 0);
-}
+static void io_get(pid_t pid, pidio_io_t *io) { tree_io_get(root, pid, io); }
 
 /* In place: the plugin holds the io files open. */
 static void io_put(pid_t pid, const pidio_io_t *io) {
-  char p[PATHSZ], buf[1024];
-  size_t len = 0;
-  for (int f = 0; f < PIDIO_NFIELDS; f++)
-    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s: %" PRIu64 "\n",
-                            pidio_field_names[f], io->v[f]);
-  io_path(p, pid);
-  int fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
-  ck_assert_msg(fd >= 0, "cannot write %s: %s", p, strerror(errno));
-  write_all(fd, buf, len, p);
-  close(fd);
+  tree_io_put(root, pid, io);
 }
 
 /* Raise pid's counters by inc (different for every field and seed); add
@@ -302,7 +178,7 @@ static void setup(void) { base[0] = root[0] = '\0'; }
 static void teardown(void) {
   stub_shutdown(); /* harmless when the test did it already */
   if (base[0] != '\0')
-    rm_tree(base);
+    tree_remove(base);
   base[0] = '\0';
 }
 
@@ -676,7 +552,7 @@ END_TEST
 START_TEST(t_pidfile_missing_warns_once) {
   char pf[PATHSZ];
   open_tree();
-  join(pf, base, "svc.pid");
+  tree_join(pf, base, "svc.pid");
   stub_reset();
   oconfig_item_t *ci = plugin_ci();
   opt_str(ci, "ProcRoot", root);
@@ -698,7 +574,7 @@ START_TEST(t_pidfile_missing_warns_once) {
    */
   int fd = open(pf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   ck_assert_int_ge(fd, 0);
-  write_all(fd, "520\n", 4, pf);
+  tree_write_all(fd, "520\n", 4, pf);
   close(fd);
   read_once();
   assert_series("svc", &zero, 1);
@@ -732,7 +608,7 @@ START_TEST(t_garbled_io_warns) {
     io_bump(410, (uint64_t)i + 1, &want);
     int fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
-    write_all(fd, "garbage\n", 8, p);
+    tree_write_all(fd, "garbage\n", 8, p);
     close(fd);
     read_once();
     assert_series("web", &want, 3);
@@ -774,8 +650,8 @@ static void bump_pp(pid_t pid, uint64_t seed, pidio_io_t *block,
 static void remove_pid_dir(pid_t pid) {
   char rel[32], p[PATHSZ];
   snprintf(rel, sizeof(rel), "%d", (int)pid);
-  join(p, root, rel);
-  rm_tree(p);
+  tree_join(p, root, rel);
+  tree_remove(p);
   ck_assert_msg(access(p, F_OK) != 0, "%s still there", p);
 }
 
@@ -966,7 +842,7 @@ Suite *make_adapter_suite(void) {
   Suite *s = suite_create("adapter");
 
   TCase *tc = tcase_create("config");
-  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_unchecked_fixture(tc, tree_case_dir_make, tree_case_dir_remove);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_loop_test(tc, t_bad_config, 0,
                       (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
@@ -975,7 +851,7 @@ Suite *make_adapter_suite(void) {
   suite_add_tcase(s, tc);
 
   tc = tcase_create("read");
-  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_unchecked_fixture(tc, tree_case_dir_make, tree_case_dir_remove);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, t_good_config_series);
   tcase_add_test(tc, t_window_off_by_default);
@@ -983,7 +859,7 @@ Suite *make_adapter_suite(void) {
   tcase_add_test(tc, t_garbled_io_warns);
   suite_add_tcase(s, tc);
   tc = tcase_create("per-process");
-  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_unchecked_fixture(tc, tree_case_dir_make, tree_case_dir_remove);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, t_per_process_max);
   tcase_add_test(tc, t_per_process_window);
