@@ -11,8 +11,8 @@
 #include "pidio_build.h"
 
 #include "fuzz.h"
-#include "reference.h"
 #include "pidio_parse.h"
+#include "reference.h"
 
 #include <errno.h>
 #include <string.h>

@@ -56,9 +56,12 @@ static inline const char *ref_line(const char *buf, size_t len, size_t *pos,
  * exactly once each, unknown keys skipped, blanks after the colon allowed,
  * every line ended by '\n'. v[] in the order rchar .. cancelled_write_bytes. */
 static inline int ref_io(const char *buf, size_t len, uint64_t v[7]) {
-  static const char *const keys[7] = {"rchar",      "wchar",
-                                      "syscr",      "syscw",
-                                      "read_bytes", "write_bytes",
+  static const char *const keys[7] = {"rchar",
+                                      "wchar",
+                                      "syscr",
+                                      "syscw",
+                                      "read_bytes",
+                                      "write_bytes",
                                       "cancelled_write_bytes"};
   int seen[7] = {0};
   size_t pos = 0;

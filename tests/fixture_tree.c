@@ -124,8 +124,7 @@ void tree_open(const char *fixture, char *base, char *root) {
   copy_tree(src, root);
 }
 
-void tree_put(const char *root, const char *rel, const char *data,
-              size_t len) {
+void tree_put(const char *root, const char *rel, const char *data, size_t len) {
   char p[TREE_PATHSZ];
   tree_join(p, root, rel);
   int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
