@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PATHSZ TREE_PATHSZ
@@ -113,6 +114,30 @@ static const char *log_text(void) {
   return text;
 }
 
+/* The monotonic clock (the plugin's own) just before and just after each
+ * read of the test, so that a windowed rate can be checked against the
+ * elapsed time between two reads: it lies between those brackets. */
+#define MAX_READS 64
+static double read_before[MAX_READS], read_after[MAX_READS];
+static size_t nreads;
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One read of every block. The reads are 20 ms apart at least, so that the
+ * brackets (microseconds) are small against the time between reads. */
+static void read_once(void) {
+  stub_nvalues = 0;
+  usleep(20000);
+  ck_assert_uint_lt(nreads, MAX_READS);
+  read_before[nreads] = mono();
+  ck_assert_int_eq(stub_read_all(), 0);
+  read_after[nreads++] = mono();
+}
+
 /* --- dispatched values --------------------------------------------------- */
 
 static size_t count_type(const char *plugin_instance, const char *type) {
@@ -133,6 +158,39 @@ static const stub_value_t *must_find(const char *pi, const char *type,
   ck_assert_str_eq(v->plugin, "pidio");
   ck_assert_uint_eq(v->values_len, values_len);
   return v;
+}
+
+/* The seven pidio_rate gauges of pi, exactly: each is inc (the increment
+ * of its field over the window) divided by the time between read `from`
+ * and read `to` (counted from 0) by the plugin's monotonic clock. That time
+ * is known to lie between the brackets of the two reads; and it is the same
+ * time for all seven, which fixes their ratios to within rounding. */
+static void assert_rates(const char *pi, const pidio_io_t *inc, size_t from,
+                         size_t to) {
+  ck_assert_uint_lt(to, nreads);
+  ck_assert_uint_lt(from, to);
+  double lo = read_before[to] - read_after[from];
+  double hi = read_after[to] - read_before[from];
+  ck_assert_uint_eq(count_type(pi, "pidio_rate"), PIDIO_NFIELDS);
+  const stub_value_t *r0 =
+      must_find(pi, "pidio_rate", pidio_field_names[PIDIO_RCHAR], 1);
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    const stub_value_t *v =
+        must_find(pi, "pidio_rate", pidio_field_names[f], 1);
+    double rate = v->values[0].gauge, n = (double)inc->v[f];
+    ck_assert_msg(rate * lo <= n * (1 + 1e-12) && rate * hi >= n * (1 - 1e-12),
+                  "%s: rate %s is %.9g, expected %" PRIu64
+                  " over %.6f to %.6f s (%.9g to %.9g)",
+                  pi, pidio_field_names[f], rate, inc->v[f], lo, hi, n / hi,
+                  n / lo);
+    double got = rate * (double)inc->v[PIDIO_RCHAR];
+    double want = r0->values[0].gauge * n;
+    ck_assert_msg(got >= want * (1 - 1e-9) && got <= want * (1 + 1e-9),
+                  "%s: rate %s is %.9g, rchar's is %.9g: not the ratio "
+                  "%" PRIu64 "/%" PRIu64 " of one elapsed time",
+                  pi, pidio_field_names[f], rate, r0->values[0].gauge,
+                  inc->v[f], inc->v[PIDIO_RCHAR]);
+  }
 }
 
 static void assert_derive(const char *pi, const char *type, const char *ti,
@@ -166,14 +224,13 @@ static void assert_series(const char *pi, const pidio_io_t *t,
 }
 
 /* One read of every block, recording only what it dispatches. */
-static void read_once(void) {
-  stub_nvalues = 0;
-  ck_assert_int_eq(stub_read_all(), 0);
-}
 
 /* --- setup and teardown ------------------------------------------------- */
 
-static void setup(void) { base[0] = root[0] = '\0'; }
+static void setup(void) {
+  base[0] = root[0] = '\0';
+  nreads = 0;
+}
 
 static void teardown(void) {
   stub_shutdown(); /* harmless when the test did it already */
@@ -493,26 +550,22 @@ START_TEST(t_good_config_series) {
   assert_series("web", &web, 3);
   assert_series("py", &py, 1);
   assert_series("pg", &pg, 1);
+  /* Window 3, two reads so far: over the one interval there is. */
+  assert_rates("web", &web, 0, 1);
   for (int f = 0; f < PIDIO_NFIELDS; f++) {
-    const stub_value_t *v = must_find("web", "pidio_rate", names[f], 1);
-    ck_assert_msg(v->values[0].gauge > 0, "web rate %s is %g", names[f],
-                  v->values[0].gauge);
-    v = must_find("pg", "pidio_rate", names[f], 1);
+    const stub_value_t *v = must_find("pg", "pidio_rate", names[f], 1);
     ck_assert_msg(v->values[0].gauge == 0, "pg rate %s is %g", names[f],
                   v->values[0].gauge);
   }
   ck_assert_uint_eq(count_type("py", "pidio_rate"), 0); /* Window 0 */
   ck_assert_uint_eq(stub_nvalues, 3 * 6 + 2 * PIDIO_NFIELDS);
 
-  /* Third read, nothing moved: same totals, rates still there and >= 0. */
+  /* Third read, nothing moved: same totals; the rates are the same
+   * increments over both intervals (Window 3 reaches back to read 0). */
   read_once();
   assert_series("web", &web, 3);
   assert_series("py", &py, 1);
-  for (int f = 0; f < PIDIO_NFIELDS; f++) {
-    const stub_value_t *v = must_find("web", "pidio_rate", names[f], 1);
-    ck_assert(v->values[0].gauge >= 0);
-  }
-  ck_assert_uint_eq(count_type("web", "pidio_rate"), PIDIO_NFIELDS);
+  assert_rates("web", &web, 0, 2);
   ck_assert_uint_eq(count_type("py", "pidio_rate"), 0);
   stub_shutdown();
 }
@@ -675,29 +728,6 @@ static size_t count_instance(const char *pi) {
   return n;
 }
 
-/* The seven pidio_rate gauges of pi are there, positive, and in the
- * proportions of inc (the increment of every field over the window): the
- * elapsed time is the same for all seven. */
-static void assert_rates_like(const char *pi, const pidio_io_t *inc) {
-  ck_assert_uint_eq(count_type(pi, "pidio_rate"), PIDIO_NFIELDS);
-  const stub_value_t *r0 =
-      must_find(pi, "pidio_rate", pidio_field_names[PIDIO_RCHAR], 1);
-  ck_assert_msg(r0->values[0].gauge > 0, "%s: rate rchar %g", pi,
-                r0->values[0].gauge);
-  for (int f = 0; f < PIDIO_NFIELDS; f++) {
-    const stub_value_t *v =
-        must_find(pi, "pidio_rate", pidio_field_names[f], 1);
-    double got = v->values[0].gauge * (double)inc->v[PIDIO_RCHAR];
-    double want = r0->values[0].gauge * (double)inc->v[f];
-    ck_assert_msg(got > 0 && got >= want * (1 - 1e-9) &&
-                      got <= want * (1 + 1e-9),
-                  "%s: rate %s is %g, rchar's is %g, expected the ratio "
-                  "%" PRIu64 "/%" PRIu64,
-                  pi, pidio_field_names[f], v->values[0].gauge,
-                  r0->values[0].gauge, inc->v[f], inc->v[PIDIO_RCHAR]);
-  }
-}
-
 /* <Process "web"> Name "nginx"; PerProcess true; MaxProcesses 2 selects
  * 410, 411 and 412: the two lowest pids get series of their own, a single
  * WARNING says why the third has none, the block still counts all three.
@@ -806,9 +836,9 @@ START_TEST(t_per_process_window) {
   assert_series("web", &web, 3);
   assert_pp_series("web-410", &p410);
   assert_pp_series("web-411", &p411);
-  assert_rates_like("web", &web);
-  assert_rates_like("web-410", &p410);
-  assert_rates_like("web-411", &p411);
+  assert_rates("web", &web, 0, 1);
+  assert_rates("web-410", &p410, 0, 1);
+  assert_rates("web-411", &p411, 0, 1);
   ck_assert_uint_eq(count_instance("web-412"), 0);
   ck_assert_uint_eq(stub_nvalues,
                     (6 + PIDIO_NFIELDS) + 2 * (4 + PIDIO_NFIELDS));
@@ -823,7 +853,7 @@ START_TEST(t_per_process_window) {
   assert_pp_series("web-412", &p412);
   ck_assert_uint_eq(count_type("web-412", "pidio_rate"), 0);
   ck_assert_uint_eq(count_instance("web-411"), 0);
-  assert_rates_like("web-410", &p410); /* its window still holds read 1 */
+  assert_rates("web-410", &p410, 0, 2); /* its window still holds read 0 */
   ck_assert_uint_eq(count_type(NULL, "pidio_rate"), 2 * PIDIO_NFIELDS);
 
   /* Its second read: rates over what it did in between. */
@@ -832,7 +862,7 @@ START_TEST(t_per_process_window) {
   io_plus(&p412, &inc412b);
   read_once();
   assert_pp_series("web-412", &p412);
-  assert_rates_like("web-412", &inc412b);
+  assert_rates("web-412", &inc412b, 2, 3);
   ck_assert_uint_eq(count_type(NULL, "pidio_rate"), 3 * PIDIO_NFIELDS);
   stub_shutdown();
 }
