@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -673,6 +674,142 @@ START_TEST(t_garbled_io_warns) {
 }
 END_TEST
 
+/* The permission warning as collectd's clock moves on (the stand-in's
+ * clock, a read every minute for 55 hours): logged at the first read,
+ * reminded after an hour, then after 2, 4, 8 and 16 hours, then once a day
+ * (collectd's c_complain doubles the interval up to a day); when the file
+ * is readable again, one line says so, and a cause that comes back before
+ * the next reminder is due is neither warned about again nor said over
+ * again. The reads run in a child process that cannot read 412's io file
+ * (mode 0): as root, the child runs as nobody (its effective uid), keeping
+ * root as its real and saved uid to change the file's mode. */
+#define CHILD_CHECK(cond, ...)                                                 \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                          \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fprintf(stderr, "\nlog:%s\n", log_text());                               \
+      _exit(1);                                                                \
+    }                                                                          \
+  } while (0)
+
+static bool child_is_root;
+
+static void child_chmod(const char *path, mode_t mode) {
+  if (child_is_root)
+    CHILD_CHECK(seteuid(0) == 0, "seteuid(0): %s", strerror(errno));
+  CHILD_CHECK(chmod(path, mode) == 0, "chmod %s: %s", path, strerror(errno));
+  if (child_is_root)
+    CHILD_CHECK(seteuid(65534) == 0, "seteuid: %s", strerror(errno));
+}
+
+static unsigned denied_warnings(void) {
+  return count_logged(LOG_WARNING, "<Process \"web\">", "permission denied",
+                      "412/io");
+}
+
+static unsigned readable_lines(void) {
+  return count_logged(LOG_INFO, "<Process \"web\">", "readable again", NULL);
+}
+
+static double unreadable_gauge(void) {
+  const stub_value_t *v = stub_find("web", "count", "unreadable");
+  return v != NULL ? v->values[0].gauge : -1;
+}
+
+static void reminders_child(const char *io412) {
+  child_is_root = geteuid() == 0;
+  if (child_is_root) {
+    char dir[PATHSZ];
+    snprintf(dir, sizeof(dir), "%s", base);
+    CHILD_CHECK(chmod(base, 0755) == 0, "chmod %s", base);
+    *strrchr(dir, '/') = '\0';
+    CHILD_CHECK(chmod(dir, 0755) == 0, "chmod %s", dir);
+    /* Only the effective ids: the real and saved uid stay root, so
+     * that child_chmod can take root's back for a moment. */
+    CHILD_CHECK(setegid(65534) == 0, "setegid: %s", strerror(errno));
+    CHILD_CHECK(seteuid(65534) == 0, "seteuid: %s", strerror(errno));
+  }
+  child_chmod(io412, 0);
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  opt_str(process_ci(ci, "web"), "Name", "nginx");
+  CHILD_CHECK(stub_config_cb(ci) == 0, "config refused");
+  stub_ci_free(ci);
+  CHILD_CHECK(stub_init_cb() == 0, "init failed");
+
+  static const unsigned want[] = {0, 3600, 10800, 25200, 54000, 111600, 198000};
+  const size_t nwant = sizeof(want) / sizeof(want[0]);
+  unsigned got[16];
+  size_t ngot = 0;
+  const cdtime_t t0 = stub_now;
+  unsigned t = 0;
+  for (; t <= want[nwant - 1] + 600; t += 60) {
+    stub_now = t0 + TIME_T_TO_CDTIME_T_STATIC(t);
+    unsigned before = denied_warnings();
+    stub_nvalues = 0;
+    CHILD_CHECK(stub_read_all() == 0, "a read failed at %u s", t);
+    CHILD_CHECK(unreadable_gauge() == 1, "count-unreadable %g at %u s",
+                unreadable_gauge(), t);
+    if (denied_warnings() != before && ngot < 16)
+      got[ngot++] = t;
+  }
+  CHILD_CHECK(ngot == nwant, "%zu warnings, expected %zu", ngot, nwant);
+  for (size_t i = 0; i < nwant; i++)
+    CHILD_CHECK(got[i] == want[i], "warning %zu at %u s, expected at %u s", i,
+                got[i], want[i]);
+  CHILD_CHECK(readable_lines() == 0, "readable again while unreadable");
+
+  /* Readable again: one line, however long it stays readable. */
+  child_chmod(io412, 0644);
+  for (int i = 0; i < 10; i++, t += 60) {
+    stub_now = t0 + TIME_T_TO_CDTIME_T_STATIC(t);
+    stub_nvalues = 0;
+    CHILD_CHECK(stub_read_all() == 0, "a read failed at %u s", t);
+    CHILD_CHECK(unreadable_gauge() == 0, "count-unreadable %g at %u s",
+                unreadable_gauge(), t);
+  }
+  CHILD_CHECK(readable_lines() == 1, "%u 'readable again' lines",
+              readable_lines());
+  /* Unreadable for an hour, readable again, well before the next reminder
+   * (due a day after the last one): no new warning, no new line. */
+  child_chmod(io412, 0);
+  for (int i = 0; i < 60; i++, t += 60) {
+    stub_now = t0 + TIME_T_TO_CDTIME_T_STATIC(t);
+    CHILD_CHECK(stub_read_all() == 0, "a read failed at %u s", t);
+  }
+  child_chmod(io412, 0644);
+  for (int i = 0; i < 10; i++, t += 60) {
+    stub_now = t0 + TIME_T_TO_CDTIME_T_STATIC(t);
+    CHILD_CHECK(stub_read_all() == 0, "a read failed at %u s", t);
+  }
+  CHILD_CHECK(denied_warnings() == nwant, "%u warnings after a flicker",
+              denied_warnings());
+  CHILD_CHECK(readable_lines() == 1, "%u 'readable again' lines",
+              readable_lines());
+  stub_shutdown();
+  _exit(0);
+}
+
+START_TEST(t_permission_reminders) {
+  open_tree();
+  char io412[PATHSZ];
+  io_path(io412, 412);
+  fflush(NULL);
+  pid_t kid = fork();
+  ck_assert_int_ge(kid, 0);
+  if (kid == 0)
+    reminders_child(io412);
+  int status = 0;
+  ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "the reads as an unprivileged user failed (status 0x%x): "
+                "see its messages above",
+                status);
+}
+END_TEST
+
 /* === PerProcess and MaxProcesses ========================================== */
 
 static void opt_bool(oconfig_item_t *ci, const char *key, bool value) {
@@ -887,6 +1024,7 @@ Suite *make_adapter_suite(void) {
   tcase_add_test(tc, t_window_off_by_default);
   tcase_add_test(tc, t_pidfile_missing_warns_once);
   tcase_add_test(tc, t_garbled_io_warns);
+  tcase_add_test(tc, t_permission_reminders);
   suite_add_tcase(s, tc);
   tc = tcase_create("per-process");
   tcase_add_unchecked_fixture(tc, tree_case_dir_make, tree_case_dir_remove);
