@@ -1186,6 +1186,82 @@ START_TEST(t_real_member_child_reaped_by_nonmember) {
 }
 END_TEST
 
+/* A parent that ignores SIGCHLD does not absorb its children: the kernel
+ * reaps them itself and their I/O goes nowhere. P (a member, SIGCHLD
+ * ignored) forks C; the block sees C alive with 70000 bytes; C writes
+ * 30000 more and exits; P writes 5000. P's counters grow by less than C's
+ * totals, so nothing of C may be taken off P's increment: the block holds
+ * what it saw of C plus all of P's own 5000 (C's last 30000 are lost, as
+ * the README says). */
+static void ignoring_main(const void *arg) {
+  const family_t *f = arg;
+  kid_name(f->pname);
+  signal(SIGCHLD, SIG_IGN);
+  raise(SIGSTOP); /* S1: baseline */
+  pid_t c = fork();
+  if (c == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    kid_name(f->cname);
+    kid_write(70000, 10000);
+    raise(SIGSTOP);
+    kid_write(30000, 10000);
+    kid_die();
+  }
+  if (c < 0)
+    kid_die();
+  kid_wait_stopped(c);
+  raise(SIGSTOP); /* S2: C is alive and stopped */
+  kill(c, SIGCONT);
+  /* With SIGCHLD ignored, wait returns (ECHILD) once C is gone. */
+  while (waitpid(c, NULL, 0) >= 0 || errno == EINTR)
+    ;
+  kid_write(5000, 5000);
+  kid_stop_forever(); /* S3 */
+}
+
+START_TEST(t_real_sigchld_ignored_parent) {
+  require_proc_io();
+  open_real();
+  family_t f;
+  unique_name(f.pname);
+  memcpy(f.cname, f.pname, sizeof(f.cname));
+  pid_t p = spawn(ignoring_main, &f);
+  wait_stop(p);
+  start_block(f.pname, NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  pidio_io_t p0, p1, c1;
+  proc_io(p, &p0);
+
+  resume(p);
+  wait_stop(p);
+  pid_t c = find_child(p);
+  proc_io(c, &c1);
+  r = update();
+  ck_assert_msg(r.matched == 2, "C was not seen alive (%u members)", r.matched);
+  ck_assert_total(&c1);
+
+  resume(p);
+  wait_stop(p);
+  ck_assert_msg(kill(c, 0) != 0 && errno == ESRCH, "C %d is still there",
+                (int)c);
+  proc_io(p, &p1);
+  pidio_io_t grew = io_minus(&p1, &p0);
+  if (!under_valgrind()) {
+    ck_assert_uint_eq(c1.v[PIDIO_WCHAR], 70000);
+    ck_assert_uint_eq(grew.v[PIDIO_WCHAR], 5000); /* C was not absorbed */
+    ck_assert_uint_eq(grew.v[PIDIO_SYSCW], 1);
+  }
+  pidio_io_t want = c1;
+  io_add(&want, &grew);
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+  r = update();
+  ck_assert_total(&want);
+}
+END_TEST
+
 /* --- a member parent reaping member children while the block updates --- */
 
 typedef struct loop_stats {
@@ -1994,6 +2070,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_real_newborn);
   tcase_add_test(tc, t_real_member_child_reaped_by_member);
   tcase_add_test(tc, t_real_member_child_reaped_by_nonmember);
+  tcase_add_test(tc, t_real_sigchld_ignored_parent);
   tcase_add_test(tc, t_real_reaped_children_fold_into_member_parent);
   tcase_add_test(tc, t_real_grandchildren_fold_through_two_levels);
   tcase_add_test(tc, t_real_reaped_children_back_to_back);
