@@ -162,14 +162,14 @@ class Daemon:
 class Writer:
     """A pidio-writer process; each command is acknowledged by a mkdir."""
 
-    def __init__(self, workdir, comm=None, tag=None, user=None):
+    def __init__(self, workdir, comm=None, tag=None, user=None, exe=None):
         # On tmpfs where there is one: a mkdir on a disk file system dirties
         # a directory block, which the kernel counts as the writer's
         # write_bytes.
         shm = "/dev/shm" if os.path.isdir("/dev/shm") else workdir
         self.ackdir = tempfile.mkdtemp(prefix="pidio-ack.", dir=shm)
         os.chmod(self.ackdir, 0o777)
-        cmd = [built("tests/pidio-writer"), "--ack", self.ackdir]
+        cmd = [exe or built("tests/pidio-writer"), "--ack", self.ackdir]
         if comm:
             comm = run_names(comm)
             cmd += ["--comm", comm]
