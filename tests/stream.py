@@ -13,6 +13,7 @@ counts any skip as a failure.
 import json
 import os
 import pty
+import pwd
 import re
 import shutil
 import signal
@@ -423,14 +424,16 @@ def own_cgroup():
 
 
 def test_more_selectors(work):
-    """--user, --exe and --cgroup select the writer, each AND-combined with
-    its name; a wrong one of each selects nothing."""
+    """--user (a uid or a name), --exe and --cgroup select the writer, each
+    AND-combined with its name; a wrong one of each selects nothing."""
     name = "pst-b-%d" % UNIQ
     w = ready_writer(work, comm=name)
     exe = os.path.realpath(built("tests/pidio-writer"))
     cases = [
         ("--user uid", ["--user", str(os.getuid())], 1),
         ("--user other uid", ["--user", str(os.getuid() + 4242)], 0),
+        ("--user name", ["--user", pwd.getpwuid(os.getuid()).pw_name], 1),
+        ("--user other name", ["--user", "nobody" if os.getuid() != 65534 else "root"], 0),
         ("--exe", ["--exe", exe], 1),
         ("--exe other", ["--exe", exe + ".other"], 0),
     ]
