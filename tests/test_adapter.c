@@ -674,6 +674,40 @@ START_TEST(t_garbled_io_warns) {
 }
 END_TEST
 
+/* A Cgroup block on a host with cgroup v1 only (no 0:: line in any
+ * process's cgroup file): it matches nothing, and one warning says why,
+ * however many reads. */
+START_TEST(t_cgroup_v1_only_warns_once) {
+  static const char v1[] = "4:memory:/system.slice/nginx.service\n"
+                           "1:name=systemd:/system.slice/nginx.service\n";
+  static const pid_t pids[] = {1, 410, 411, 412, 520, 521, 630, 740};
+  open_tree();
+  for (size_t i = 0; i < sizeof(pids) / sizeof(pids[0]); i++) {
+    char rel[32];
+    snprintf(rel, sizeof(rel), "%d/cgroup", (int)pids[i]);
+    tree_put(root, rel, v1, sizeof(v1) - 1);
+  }
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  opt_str(process_ci(ci, "svc"), "Cgroup", "/system.slice/nginx.service");
+  ck_assert_int_eq(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_eq(stub_init_cb(), 0);
+  pidio_io_t zero = {{0}};
+  for (int i = 0; i < 5; i++) {
+    read_once();
+    assert_series("svc", &zero, 0);
+  }
+  ck_assert_msg(count_logged(LOG_WARNING, "<Process \"svc\">",
+                             "cgroup v1 only host", "matches nothing") == 1,
+                "log:%s", log_text());
+  ck_assert_msg(count_logged(LOG_WARNING, NULL, NULL, NULL) == 1, "log:%s",
+                log_text());
+  stub_shutdown();
+}
+END_TEST
+
 /* The permission warning as collectd's clock moves on (the stand-in's
  * clock, a read every minute for 55 hours): logged at the first read,
  * reminded after an hour, then after 2, 4, 8 and 16 hours, then once a day
@@ -1025,6 +1059,7 @@ Suite *make_adapter_suite(void) {
   tcase_add_test(tc, t_pidfile_missing_warns_once);
   tcase_add_test(tc, t_garbled_io_warns);
   tcase_add_test(tc, t_permission_reminders);
+  tcase_add_test(tc, t_cgroup_v1_only_warns_once);
   suite_add_tcase(s, tc);
   tc = tcase_create("per-process");
   tcase_add_unchecked_fixture(tc, tree_case_dir_make, tree_case_dir_remove);
