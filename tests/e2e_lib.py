@@ -152,6 +152,11 @@ class Daemon:
                     if line.startswith("epoch"):
                         continue
                     out.append(tuple(float(x) for x in line.strip().split(",")))
+        # collectd's write threads take value lists from one queue; a thread
+        # preempted between taking a list and appending it lets the next
+        # interval's row of the same series land first. The values' own
+        # times give the order.
+        out.sort(key=lambda r: r[0])
         return out
 
     def last(self, plugin_instance, type_, **kw):

@@ -73,6 +73,9 @@ def csv_series(d):
         with open(path) as f:
             rows = [line.strip().split(",") for line in f if not line.startswith("epoch")]
         out.setdefault((inst, typ), []).extend(rows)
+    # In the values' time order, not the file's (see Daemon.rows in e2e_lib).
+    for rows in out.values():
+        rows.sort(key=lambda r: float(r[0]))
     return out
 
 
