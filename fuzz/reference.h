@@ -23,16 +23,16 @@ static inline int ref_u64(const char *s, size_t len, uint64_t *out) {
   size_t digits = 0;
   while (digits < len && s[digits] >= '0' && s[digits] <= '9')
     digits++;
-  size_t lead = 0;
-  while (lead + 1 < digits && s[lead] == '0')
-    lead++;
-  size_t sig = digits - lead;
-  if (sig > 20 || (sig == 20 && memcmp(s + lead, max, 20) > 0))
+  size_t zeros = 0;
+  while (zeros + 1 < digits && s[zeros] == '0')
+    zeros++;
+  size_t sig = digits - zeros;
+  if (sig > 20 || (sig == 20 && memcmp(s + zeros, max, 20) > 0))
     return -ERANGE;
   if (digits == 0 || digits != len)
     return -EINVAL;
   uint64_t v = 0;
-  for (size_t i = lead; i < len; i++)
+  for (size_t i = zeros; i < len; i++)
     v = v * 10 + (uint64_t)(s[i] - '0');
   *out = v;
   return 0;

@@ -676,27 +676,23 @@ def test_rates(work):
 
     # An absolute schedule: every record is due a whole number of 20 ms
     # slots after the first and is only as late as its own wake-up (a slot
-    # missed under load is skipped, not shifted). The slots are counted
-    # from one record to the next (lateness differences stay well under
-    # half a slot), so that the offsets from the grid are not folded into
-    # one slot: under a relative sleep they grow with every record (by the
-    # read and the wake-up, 0.1 ms or more each, 7.5 ms or more over the
-    # last quarter); under the absolute schedule some record of the last
-    # quarter wakes on time, as some did at the start.
+    # missed under load is skipped, not shifted). Under a relative sleep the
+    # records drift off the grid with every record (by the read and the
+    # wake-up, 0.1 ms or more each: 6.6 ms measured over 75 records); under
+    # the absolute schedule some record of the last 25 wakes on the grid of
+    # some timely record of the first 25. Distances to the grid are taken
+    # either side of a grid line, so no record's lateness (which a loaded
+    # machine makes large now and then) needs to be attributed to a slot.
     rf = fast.records()
     R.equal("schedule: --count 100", len(rf), 100)
-    slot = [0]
-    for a, b in zip(rf, rf[1:]):
-        slot.append(slot[-1] + round((b["time"] - a["time"]) / 0.02))
-    R.check("schedule: never two records in one slot", all(b > a for a, b in zip(slot, slot[1:])),
-            str(slot))
-    off = [r["time"] - rf[0]["time"] - k * 0.02 for r, k in zip(rf, slot)]
-    base = min(off)
-    late_start = min(off[:25]) - base
-    late_end = min(off[75:]) - base
-    R.check("schedule: no drift: the earliest of the last 25 records is within 2 ms of "
-            "the grid (%.2f ms; first 25: %.2f ms)" % (late_end * 1000, late_start * 1000),
-            late_end <= 0.002, "%s" % ["%.4f" % (x - base) for x in off])
+
+    def off_grid(t, ref):
+        x = (t - ref) % 0.02
+        return min(x, 0.02 - x)
+    drift = min(min(off_grid(r["time"], ref["time"]) for r in rf[75:]) for ref in rf[:25]) if rf else 1
+    R.check("schedule: no drift: some record of the last 25 is within 2 ms of the 20 ms grid "
+            "of the first 25 (%.2f ms)" % (drift * 1000), drift <= 0.002,
+            "%s" % ["%.4f" % (r["time"] - rf[0]["time"]) for r in rf])
 
 
 WINDOW_STEPS = 8

@@ -1670,6 +1670,11 @@ START_TEST(t_real_sigchld_ignored_parent) {
 
   resume(p);
   wait_stop(p);
+  /* wait() in P returns once C is dead, which may be a moment before the
+   * kernel has released C's pid: wait for that. */
+  double gone_by = now_s() + 10;
+  while (kill(c, 0) == 0 && now_s() < gone_by)
+    nap_ms(1);
   ck_assert_msg(kill(c, 0) != 0 && errno == ESRCH, "C %d is still there",
                 (int)c);
   proc_io(p, &p1);
