@@ -36,6 +36,7 @@ int main(void) {
   srunner_add_suite(sr, make_block_suite());
   srunner_add_suite(sr, make_adapter_suite());
   srunner_add_suite(sr, make_group_suite());
+  srunner_add_suite(sr, make_groups_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

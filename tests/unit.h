@@ -12,6 +12,7 @@ Suite *make_select_suite(void);
 Suite *make_block_suite(void);
 Suite *make_adapter_suite(void);
 Suite *make_group_suite(void);
+Suite *make_groups_suite(void);
 
 /* Path of a file under fixtures/ (PIDIO_SRCDIR, or srcdir, or "."). The
  * result is a static buffer, valid until the next call. */
