@@ -5,6 +5,9 @@
 
 #include "pidio_group.h"
 
+#include "pidio_parse.h"
+#include "pidio_proc.h"
+
 #include <errno.h>
 #include <pwd.h>
 #include <stdint.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 const char *const pidio_group_key_names[PIDIO_GROUP_NKEYS] = {
     "comm", "exe", "user", "cgroup", "unit"};
@@ -106,37 +110,138 @@ static int put(char *out, size_t outsz, size_t *len, const char *s, size_t n) {
   return 0;
 }
 
+static int users_cmp(const void *k, const void *e) {
+  uid_t a = *(const uid_t *)k, b = ((const pidio_group_user_entry_t *)e)->uid;
+  return (a > b) - (a < b);
+}
+
+void pidio_group_users_free(pidio_group_users_t *c) {
+  free(c->e);
+  *c = (pidio_group_users_t){0};
+}
+
+size_t pidio_group_users_name(pidio_group_users_t *c, uid_t uid, double now,
+                              char *out, size_t outsz) {
+  if (c == NULL)
+    return pidio_group_user(uid, out, outsz);
+  pidio_group_user_entry_t *e =
+      c->n > 0 ? bsearch(&uid, c->e, c->n, sizeof(*c->e), users_cmp) : NULL;
+  if (e == NULL) {
+    if (c->n == PIDIO_GROUP_USERS_MAX)
+      c->n = 0;
+    if (c->n == c->cap) {
+      size_t cap = c->cap ? 2 * c->cap : 16;
+      pidio_group_user_entry_t *p = realloc(c->e, cap * sizeof(*p));
+      if (p == NULL)
+        return pidio_group_user(uid, out, outsz);
+      c->e = p;
+      c->cap = cap;
+    }
+    size_t at = 0;
+    while (at < c->n && c->e[at].uid < uid)
+      at++;
+    memmove(c->e + at + 1, c->e + at, (c->n - at) * sizeof(*c->e));
+    c->n++;
+    e = &c->e[at];
+    e->uid = uid;
+    e->at = now - 2 * PIDIO_GROUP_USERS_TTL; /* stale: look it up */
+  }
+  if (!(now - e->at < PIDIO_GROUP_USERS_TTL) || now < e->at) {
+    pidio_group_user(uid, e->name, sizeof(e->name));
+    e->at = now;
+    c->lookups++;
+  }
+  int n = snprintf(out, outsz, "%s", e->name);
+  if (n < 0)
+    n = 0;
+  return (size_t)n < outsz ? (size_t)n : outsz - 1;
+}
+
 int pidio_group_key(enum pidio_group_key key, const pidio_group_facts_t *f,
                     char *out, size_t outsz, size_t *len) {
+  return pidio_group_key_cached(key, f, NULL, 0.0, out, outsz, len);
+}
+
+int pidio_group_key_cached(enum pidio_group_key key,
+                           const pidio_group_facts_t *f,
+                           pidio_group_users_t *users, double now, char *out,
+                           size_t outsz, size_t *len) {
   size_t off = 0, n = 0;
   char user[256];
   switch (key) {
   case PIDIO_GROUP_COMM:
     if (f->comm == NULL)
-      return -ENOENT;
+      return -ENODATA;
     return put(out, outsz, len, f->comm, strlen(f->comm));
   case PIDIO_GROUP_EXE:
     if (f->exe == NULL)
-      return -ENOENT;
+      return -ENODATA;
     return put(out, outsz, len, f->exe, pidio_group_exe_len(f->exe, f->exe_len));
   case PIDIO_GROUP_USER:
     if (!f->have_uid)
-      return -ENOENT;
-    n = pidio_group_user(f->uid, user, sizeof(user));
+      return -ENODATA;
+    n = pidio_group_users_name(users, f->uid, now, user, sizeof(user));
     return put(out, outsz, len, user, n);
   case PIDIO_GROUP_CGROUP:
     if (f->cgroup == NULL)
-      return -ENOENT;
+      return -ENODATA;
     return put(out, outsz, len, f->cgroup, f->cgroup_len);
   case PIDIO_GROUP_UNIT:
     if (f->cgroup == NULL)
-      return -ENOENT;
+      return -ENODATA;
     pidio_group_unit(f->cgroup, f->cgroup_len, &off, &n);
     return put(out, outsz, len, f->cgroup + off, n);
   case PIDIO_GROUP_NKEYS:
     break;
   }
   return -EINVAL;
+}
+
+int pidio_group_read_key(enum pidio_group_key key, int pid_dirfd,
+                         const char *comm, pidio_group_users_t *users,
+                         double now, char *out, size_t outsz, size_t *len) {
+  char buf[PIDIO_GROUP_KEY_MAX + 64];
+  size_t n = 0;
+  int trunc = 0, rc = 0;
+  pidio_group_facts_t f = {.comm = comm};
+  switch (key) {
+  case PIDIO_GROUP_COMM:
+    break;
+  case PIDIO_GROUP_USER:
+    /* The Uid line is near the top of a long status: a cut read is fine. */
+    rc = pidio_proc_read_at(pid_dirfd, "status", buf, sizeof(buf), &n, &trunc);
+    if (rc != 0)
+      return rc;
+    if (pidio_parse_status_uid(buf, n, &f.uid) != 0)
+      return -ENODATA;
+    f.have_uid = true;
+    break;
+  case PIDIO_GROUP_CGROUP:
+  case PIDIO_GROUP_UNIT:
+    rc = pidio_proc_read_at(pid_dirfd, "cgroup", buf, sizeof(buf), &n, &trunc);
+    if (rc != 0)
+      return rc;
+    rc = pidio_parse_cgroup(buf, n, &f.cgroup, &f.cgroup_len);
+    if (rc != 0)
+      return -ENODATA; /* no v2 line, or a line cut short */
+    break;
+  case PIDIO_GROUP_EXE: {
+    ssize_t r = readlinkat(pid_dirfd, "exe", buf, sizeof(buf));
+    /* No link: a kernel thread, or a process on its way out. */
+    if (r < 0)
+      return errno == EPERM     ? -EACCES
+             : errno == ENOENT ? -ENODATA
+                               : -errno;
+    if ((size_t)r == sizeof(buf))
+      return -ENAMETOOLONG;
+    f.exe = buf;
+    f.exe_len = (size_t)r;
+    break;
+  }
+  case PIDIO_GROUP_NKEYS:
+    return -EINVAL;
+  }
+  return pidio_group_key_cached(key, &f, users, now, out, outsz, len);
 }
 
 static bool plain(unsigned char c) {

@@ -43,6 +43,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum pidio_group_key {
@@ -71,6 +72,25 @@ int pidio_group_key_parse(const char *s, enum pidio_group_key *out);
 #define PIDIO_GROUP_OTHER "other"
 #define PIDIO_GROUP_UNKNOWN "unknown"
 
+/* User names by uid, for the user key: a lookup (getpwuid_r) reads the
+ * passwd database, far more than pidio spends on a process otherwise, and
+ * a machine has few users. A name is looked up again after
+ * PIDIO_GROUP_USERS_TTL seconds, so a user created or renamed while pidio
+ * runs is seen by processes that join after that. One cache per thread. */
+#define PIDIO_GROUP_USERS_TTL 60.0
+#define PIDIO_GROUP_USERS_MAX 1024 /* more uids than that: start afresh */
+typedef struct pidio_group_user_entry {
+  uid_t uid;
+  double at; /* when it was looked up, seconds of a monotonic clock */
+  char name[64];
+} pidio_group_user_entry_t;
+
+typedef struct pidio_group_users {
+  pidio_group_user_entry_t *e; /* by uid */
+  size_t n, cap;
+  uint64_t lookups; /* getpwuid_r calls made, for tests */
+} pidio_group_users_t;
+
 /* What pidio read of a process, from which its key is taken. A field the
  * key does not need may be left unset. */
 typedef struct pidio_group_facts {
@@ -85,11 +105,16 @@ typedef struct pidio_group_facts {
 
 /* The key of a process into out (outsz >= PIDIO_GROUP_KEY_MAX; not
  * NUL-terminated: keys are byte strings) and its length into *len. 0, or
- * -ENOENT when the fact the key needs is missing (the process belongs to
+ * -ENODATA when the fact the key needs is missing (the process belongs to
  * the "unknown" group), or -ENAMETOOLONG. The user key looks the uid up
  * (getpwuid_r): the caller keeps a cache when that matters. */
 int pidio_group_key(enum pidio_group_key key, const pidio_group_facts_t *f,
                     char *out, size_t outsz, size_t *len);
+/* The same, the user name through a cache. */
+int pidio_group_key_cached(enum pidio_group_key key,
+                           const pidio_group_facts_t *f,
+                           pidio_group_users_t *users, double now,
+                           char *out, size_t outsz, size_t *len);
 
 /* The unit part of a cgroup v2 path, as *off and *ulen within path. */
 void pidio_group_unit(const char *path, size_t len, size_t *off, size_t *ulen);
@@ -100,6 +125,22 @@ size_t pidio_group_exe_len(const char *target, size_t len);
 /* The user name of uid, or the uid in decimal when it has none, into out
  * (NUL-terminated, cut to outsz - 1); returns the length. */
 size_t pidio_group_user(uid_t uid, char *out, size_t outsz);
+
+void pidio_group_users_free(pidio_group_users_t *c);
+
+/* pidio_group_user through the cache (c may be NULL: no cache). */
+size_t pidio_group_users_name(pidio_group_users_t *c, uid_t uid, double now,
+                              char *out, size_t outsz);
+
+/* Read the key of an opened /proc/<pid> directory: comm is its stat's, the
+ * uid comes from status, the cgroup from cgroup, the exe from the link.
+ * 0; -ENODATA when the fact is not there (no cgroup v2 line; the exe link of
+ * a process that is exiting); -EACCES when it may not be read (another
+ * user's exe): the process belongs to the "unknown" group either way; or
+ * the negative errno of a read (the process is gone). */
+int pidio_group_read_key(enum pidio_group_key key, int pid_dirfd,
+                         const char *comm, pidio_group_users_t *users,
+                         double now, char *out, size_t outsz, size_t *len);
 
 /* The name of the group whose key is key[0..len) (key NULL: the unknown
  * group) into out, at most max characters and NUL-terminated (out holds

@@ -11,13 +11,19 @@
 #include "unit.h"
 
 #include "pidio_group.h"
+#include "pidio_proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ---- keys --------------------------------------------------------------- */
 
@@ -149,11 +155,164 @@ START_TEST(test_key_of) {
   for (int k = 0; k < PIDIO_GROUP_NKEYS; k++)
     ck_assert_int_eq(
         pidio_group_key((enum pidio_group_key)k, &none, out, sizeof(out), &len),
-        -ENOENT);
+        -ENODATA);
 
   /* A key is taken whole or not at all. */
   ck_assert_int_eq(pidio_group_key(PIDIO_GROUP_CGROUP, &f, out, 5, &len),
                    -ENAMETOOLONG);
+}
+END_TEST
+
+START_TEST(test_users_cache) {
+  pidio_group_users_t c = {0};
+  char out[64], plain[64];
+  uid_t u = nameless_uid();
+  pidio_group_user(0, plain, sizeof(plain));
+  ck_assert_uint_eq(pidio_group_users_name(&c, 0, 100.0, out, sizeof(out)),
+                    strlen(plain));
+  ck_assert_str_eq(out, plain);
+  ck_assert_uint_eq(c.lookups, 1);
+  pidio_group_users_name(&c, 0, 100.0 + PIDIO_GROUP_USERS_TTL - 1, out,
+                         sizeof(out));
+  ck_assert_uint_eq(c.lookups, 1); /* from the cache */
+  pidio_group_users_name(&c, u, 101.0, out, sizeof(out));
+  ck_assert_uint_eq(c.lookups, 2);
+  pidio_group_users_name(&c, 5, 101.0, out, sizeof(out));
+  ck_assert_uint_eq(c.n, 3);
+  ck_assert(c.e[0].uid == 0 && c.e[1].uid == 5 && c.e[2].uid == u);
+  pidio_group_users_name(&c, u, 102.0, out, sizeof(out));
+  ck_assert_uint_eq(c.lookups, 3);
+  /* Stale after the TTL, and when the clock went back. */
+  pidio_group_users_name(&c, 0, 100.0 + PIDIO_GROUP_USERS_TTL, out,
+                         sizeof(out));
+  ck_assert_uint_eq(c.lookups, 4);
+  pidio_group_users_name(&c, 0, 50.0, out, sizeof(out));
+  ck_assert_uint_eq(c.lookups, 5);
+  ck_assert_str_eq(out, plain);
+  /* Bounded: past PIDIO_GROUP_USERS_MAX uids it starts afresh. */
+  for (uid_t i = 0; i < PIDIO_GROUP_USERS_MAX + 10; i++)
+    pidio_group_users_name(&c, u + 1 + i, 200.0, out, sizeof(out));
+  ck_assert_uint_le(c.n, PIDIO_GROUP_USERS_MAX);
+  for (size_t i = 1; i < c.n; i++)
+    ck_assert(c.e[i - 1].uid < c.e[i].uid);
+  /* Cut to the caller's buffer. */
+  ck_assert_uint_eq(pidio_group_users_name(&c, u, 200.0, out, 3), 2);
+  pidio_group_users_free(&c);
+  ck_assert_ptr_null(c.e);
+  /* No cache at all. */
+  ck_assert_uint_eq(pidio_group_users_name(NULL, 0, 0.0, out, sizeof(out)),
+                    strlen(plain));
+}
+END_TEST
+
+static void assert_read_key(const pidio_proc_t *p, pid_t pid,
+                            enum pidio_group_key k, const char *comm,
+                            int rc, const char *expect) {
+  static char out[PIDIO_GROUP_KEY_MAX];
+  size_t len = 0;
+  int dfd = pidio_proc_open_pid(p, pid);
+  ck_assert_int_ge(dfd, 0);
+  int got = pidio_group_read_key(k, dfd, comm, NULL, 0.0, out, sizeof(out),
+                                 &len);
+  close(dfd);
+  ck_assert_msg(got == rc, "pid %d key %s: %d, expected %d", (int)pid,
+                pidio_group_key_names[k], got, rc);
+  if (rc == 0)
+    ck_assert_msg(len == strlen(expect) && memcmp(out, expect, len) == 0,
+                  "pid %d key %s: \"%.*s\", expected \"%s\"", (int)pid,
+                  pidio_group_key_names[k], (int)len, out, expect);
+}
+
+START_TEST(test_read_key_fixtures) {
+  pidio_proc_t p;
+  ck_assert_int_eq(pidio_proc_open(&p, fixture_path("proc-select")), 0);
+  char u33[64], u1000[64];
+  pidio_group_user(33, u33, sizeof(u33));
+  pidio_group_user(1000, u1000, sizeof(u1000));
+  /* A v1+v2 hybrid: the 0:: line counts. */
+  assert_read_key(&p, 101, PIDIO_GROUP_UNIT, "sh", 0, "nginx.service");
+  assert_read_key(&p, 101, PIDIO_GROUP_CGROUP, "sh", 0,
+                  "/system.slice/nginx.service/worker");
+  assert_read_key(&p, 101, PIDIO_GROUP_USER, "sh", 0, u33);
+  assert_read_key(&p, 101, PIDIO_GROUP_COMM, "sh", 0, "sh");
+  assert_read_key(&p, 300, PIDIO_GROUP_UNIT, "bash", 0, "/system.slice");
+  assert_read_key(&p, 300, PIDIO_GROUP_USER, "bash", 0, u1000);
+  assert_read_key(&p, 400, PIDIO_GROUP_UNIT, "x", 0, "session-2.scope");
+  assert_read_key(&p, 1, PIDIO_GROUP_UNIT, "systemd", 0, "init.scope");
+  assert_read_key(&p, 2, PIDIO_GROUP_UNIT, "kthreadd", 0, "/");
+  /* A fixture has no exe link: the unknown group. */
+  assert_read_key(&p, 100, PIDIO_GROUP_EXE, "nginx", -ENODATA, NULL);
+  pidio_proc_close(&p);
+}
+END_TEST
+
+START_TEST(test_read_key_real) {
+  /* A child that runs sleep: its exe key is the program's real path. */
+  char want[4096];
+  ck_assert_ptr_nonnull(realpath("/bin/sleep", want));
+  pid_t child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    execl("/bin/sleep", "sleep", "30", (char *)NULL);
+    _exit(127);
+  }
+  pidio_proc_t p;
+  ck_assert_int_eq(pidio_proc_open(&p, "/proc"), 0);
+  /* Wait for the exec: until then the child runs this test's program. */
+  for (int i = 0; i < 500; i++) {
+    char link[4096], path[64];
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)child);
+    ssize_t n = readlink(path, link, sizeof(link) - 1);
+    if (n > 0 && (size_t)n == strlen(want) && memcmp(link, want, (size_t)n) == 0)
+      break;
+    usleep(10000);
+  }
+  assert_read_key(&p, child, PIDIO_GROUP_EXE, "sleep", 0, want);
+  assert_read_key(&p, child, PIDIO_GROUP_COMM, "sleep", 0, "sleep");
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  pidio_proc_close(&p);
+
+  /* A directory with a v1-only cgroup file and a status without a Uid
+   * line. */
+  const char *tmp = getenv("TMPDIR");
+  char dir[512];
+  snprintf(dir, sizeof(dir), "%s/pidio-group-XXXXXX",
+           tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char path[600];
+  snprintf(path, sizeof(path), "%s/cgroup", dir);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("12:cpuset:/\n1:name=systemd:/system.slice/a.service\n", f);
+  fclose(f);
+  snprintf(path, sizeof(path), "%s/status", dir);
+  f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("Name:\tx\nTgid:\t5\n", f);
+  fclose(f);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+  ck_assert_int_ge(dfd, 0);
+  static char out[PIDIO_GROUP_KEY_MAX];
+  size_t len;
+  ck_assert_int_eq(pidio_group_read_key(PIDIO_GROUP_UNIT, dfd, "x", NULL, 0,
+                                        out, sizeof(out), &len),
+                   -ENODATA);
+  ck_assert_int_eq(pidio_group_read_key(PIDIO_GROUP_USER, dfd, "x", NULL, 0,
+                                        out, sizeof(out), &len),
+                   -ENODATA);
+  /* No exe link and a file gone: the process is gone. */
+  ck_assert_int_eq(pidio_group_read_key(PIDIO_GROUP_EXE, dfd, "x", NULL, 0,
+                                        out, sizeof(out), &len),
+                   -ENODATA);
+  unlink(path);
+  ck_assert_int_eq(pidio_group_read_key(PIDIO_GROUP_USER, dfd, "x", NULL, 0,
+                                        out, sizeof(out), &len),
+                   -ENOENT);
+  close(dfd);
+  snprintf(path, sizeof(path), "%s/cgroup", dir);
+  unlink(path);
+  rmdir(dir);
 }
 END_TEST
 
@@ -436,6 +595,9 @@ Suite *make_group_suite(void) {
   tcase_add_test(tc, test_exe_len);
   tcase_add_test(tc, test_user);
   tcase_add_test(tc, test_key_of);
+  tcase_add_test(tc, test_users_cache);
+  tcase_add_test(tc, test_read_key_fixtures);
+  tcase_add_test(tc, test_read_key_real);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("names");
