@@ -2,7 +2,8 @@
  * Fuzz target: pidio_parse_stat, the parser of /proc/<pid>/stat.
  *
  * Any input either fails with -EINVAL or -ERANGE, or parses to a comm of
- * at most 15 bytes, a ppid within the kernel's range and a start time;
+ * at most 15 bytes, a ppid within the kernel's range, flags and a start
+ * time;
  * those, printed back the way the kernel prints them, parse to the same.
  */
 #include "pidio_build.h"
@@ -33,10 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(text + len, st.comm, clen);
   len += clen;
   n = snprintf(text + len, sizeof(text) - len,
-               ") %c %d 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %" PRIu64
+               ") %c %d 1 1 0 -1 %" PRIu64 " 100 0 0 0 1 2 0 0 20 0 1 0 %" PRIu64
                " 1000 10 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 "
                "0 0 0 0 0\n",
-               st.state, (int)st.ppid, st.start_time);
+               st.state, (int)st.ppid, st.flags, st.start_time);
   FUZZ_CHECK(n > 0 && (size_t)n < sizeof(text) - len);
   len += (size_t)n;
 
@@ -45,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(strcmp(again.comm, st.comm) == 0);
   FUZZ_CHECK(again.state == st.state);
   FUZZ_CHECK(again.ppid == st.ppid);
+  FUZZ_CHECK(again.flags == st.flags);
   FUZZ_CHECK(again.start_time == st.start_time);
   return 0;
 }
