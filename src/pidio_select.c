@@ -221,8 +221,23 @@ int pidio_select_set_cgroup(pidio_select_t *s, const char *path, char *err,
 
 void pidio_select_set_children(pidio_select_t *s, bool on) { s->children = on; }
 
+int pidio_select_set_all(pidio_select_t *s, bool on, char *err, size_t errsz) {
+  if (s->all) {
+    snprintf(err, errsz, "given twice; a block takes each selector once");
+    return -EINVAL;
+  }
+  if (!on) {
+    snprintf(err, errsz,
+             "All false would select nothing; leave All out, or give "
+             "All true for every process");
+    return -EINVAL;
+  }
+  s->all = true;
+  return 0;
+}
+
 int pidio_select_check(const pidio_select_t *s, char *err, size_t errsz) {
-  if (s->pid == 0 && s->pidfile == NULL && s->name == NULL &&
+  if (!s->all && s->pid == 0 && s->pidfile == NULL && s->name == NULL &&
       s->cmdline == NULL && s->exe == NULL && s->user == NULL &&
       s->cgroup == NULL) {
     snprintf(err, errsz,
@@ -263,6 +278,8 @@ static bool cgroup_within(const char *want, const char *path, size_t plen) {
 enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
                                          pid_t pid, const pidio_stat_t *st,
                                          pid_t target) {
+  if (st->flags & PIDIO_PF_KTHREAD)
+    return PIDIO_MATCH_NO;
   if (pidio_select_by_pid(s) && pid != target)
     return PIDIO_MATCH_NO;
   if (s->name != NULL && strcmp(s->name, st->comm) != 0)
