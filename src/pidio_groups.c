@@ -8,6 +8,7 @@
 #include "pidio_group.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,82 @@ const char *pidio_groups_rank_name(int rank) {
   if (rank >= 0 && rank < PIDIO_NFIELDS)
     return pidio_field_names[rank];
   return "bytes";
+}
+
+/* --- options -------------------------------------------------------------- */
+
+void pidio_groups_opts_init(pidio_groups_opts_t *o) {
+  *o = (pidio_groups_opts_t){.rank = -1};
+}
+
+static int given_twice(char *err, size_t errsz) {
+  snprintf(err, errsz, "given twice; a block takes it once");
+  return -EINVAL;
+}
+
+int pidio_groups_set_by(pidio_groups_opts_t *o, const char *key, char *err,
+                        size_t errsz) {
+  if (o->by)
+    return given_twice(err, errsz);
+  if (pidio_group_key_parse(key, &o->key) != 0) {
+    snprintf(err, errsz,
+             "unknown key \"%s\": use comm, exe, user, cgroup or unit", key);
+    return -EINVAL;
+  }
+  o->by = true;
+  return 0;
+}
+
+int pidio_groups_set_max(pidio_groups_opts_t *o, double n, char *err,
+                         size_t errsz) {
+  if (o->max_groups != 0)
+    return given_twice(err, errsz);
+  /* The range first: a cast of a value out of range is undefined. */
+  if (!(n >= 1 && n <= PIDIO_GROUPS_MAX) || n != (double)(unsigned)n) {
+    snprintf(err, errsz, "needs a whole number of groups from 1 to %d",
+             PIDIO_GROUPS_MAX);
+    return -EINVAL;
+  }
+  o->max_groups = (unsigned)n;
+  return 0;
+}
+
+int pidio_groups_set_rank(pidio_groups_opts_t *o, const char *field,
+                          char *err, size_t errsz) {
+  if (o->rank >= 0)
+    return given_twice(err, errsz);
+  if (pidio_groups_rank_parse(field, &o->rank) != 0) {
+    o->rank = -1;
+    snprintf(err, errsz,
+             "unknown field \"%s\": use bytes (read_bytes + write_bytes), "
+             "rchar, wchar, syscr, syscw, read_bytes, write_bytes or "
+             "cancelled_write_bytes",
+             field);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+int pidio_groups_opts_check(const pidio_groups_opts_t *o, char *err,
+                            size_t errsz) {
+  if (!o->by && (o->max_groups != 0 || o->rank >= 0)) {
+    snprintf(err, errsz, "%s needs GroupBy: without groups there is nothing "
+                         "to rank or cap",
+             o->max_groups != 0 ? "MaxGroups" : "RankBy");
+    return -EINVAL;
+  }
+  return 0;
+}
+
+void pidio_groups_conf_of(const pidio_groups_opts_t *o, const char *block,
+                          unsigned window, pidio_groups_conf_t *conf) {
+  *conf = (pidio_groups_conf_t){
+      .max_groups = o->max_groups != 0 ? o->max_groups : PIDIO_GROUPS_DEFAULT,
+      .rank = o->rank >= 0 ? o->rank : PIDIO_RANK_BYTES,
+      .rank_window = window >= 2 ? window : PIDIO_GROUPS_RANK_WINDOW,
+      .rate_window = window >= 2 ? window : 0,
+      .name_max = pidio_group_name_room(block),
+  };
 }
 
 /* --- the table, by key --------------------------------------------------- */

@@ -44,6 +44,7 @@
 #ifndef PIDIO_GROUPS_H
 #define PIDIO_GROUPS_H
 
+#include "pidio_group.h"
 #include "pidio_parse.h"
 #include "pidio_window.h"
 
@@ -63,6 +64,27 @@
 /* "rchar" ... "cancelled_write_bytes", "bytes": 0, or -EINVAL. */
 int pidio_groups_rank_parse(const char *s, int *rank);
 const char *pidio_groups_rank_name(int rank);
+
+/* A block's GroupBy, MaxGroups and RankBy as given. The setters validate
+ * one option each and, like pidio_select's, write a message without the
+ * option or block name into err on failure. */
+typedef struct pidio_groups_opts {
+  bool by; /* GroupBy given */
+  enum pidio_group_key key;
+  unsigned max_groups; /* 0: MaxGroups not given */
+  int rank;            /* -1: RankBy not given */
+} pidio_groups_opts_t;
+
+void pidio_groups_opts_init(pidio_groups_opts_t *o);
+int pidio_groups_set_by(pidio_groups_opts_t *o, const char *key, char *err,
+                        size_t errsz);
+int pidio_groups_set_max(pidio_groups_opts_t *o, double n, char *err,
+                         size_t errsz);
+int pidio_groups_set_rank(pidio_groups_opts_t *o, const char *field,
+                          char *err, size_t errsz);
+/* MaxGroups and RankBy mean nothing without GroupBy: -EINVAL. */
+int pidio_groups_opts_check(const pidio_groups_opts_t *o, char *err,
+                            size_t errsz);
 
 typedef struct pidio_groups_conf {
   unsigned max_groups;  /* MaxGroups, 1 to PIDIO_GROUPS_MAX */
@@ -112,6 +134,11 @@ typedef struct pidio_groups {
 
   unsigned gained, lost; /* slots changing hands in the last interval */
 } pidio_groups_t;
+
+/* The table's configuration from a block's options, its name and its
+ * Window (0: none; ranking then takes PIDIO_GROUPS_RANK_WINDOW). */
+void pidio_groups_conf_of(const pidio_groups_opts_t *o, const char *block,
+                          unsigned window, pidio_groups_conf_t *conf);
 
 /* 0, or -EINVAL for a configuration out of range, or -ENOMEM. */
 int pidio_groups_init(pidio_groups_t *t, const pidio_groups_conf_t *conf);

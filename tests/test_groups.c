@@ -16,6 +16,7 @@
 #include "pidio_groups.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,70 @@ START_TEST(test_rank_parse) {
   ck_assert_int_eq(pidio_groups_rank_parse("Bytes", &r), -EINVAL);
   ck_assert_int_eq(pidio_groups_rank_parse("read", &r), -EINVAL);
   ck_assert_int_eq(pidio_groups_rank_parse("", &r), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_options) {
+  pidio_groups_opts_t o;
+  char err[256];
+  pidio_groups_opts_init(&o);
+  ck_assert_int_eq(pidio_groups_opts_check(&o, err, sizeof(err)), 0);
+  pidio_groups_conf_t c;
+  pidio_groups_conf_of(&o, "web", 0, &c);
+  ck_assert_uint_eq(c.max_groups, PIDIO_GROUPS_DEFAULT);
+  ck_assert_int_eq(c.rank, PIDIO_RANK_BYTES);
+  ck_assert_uint_eq(c.rank_window, PIDIO_GROUPS_RANK_WINDOW);
+  ck_assert_uint_eq(c.rate_window, 0);
+  ck_assert_uint_eq(c.name_max, 123);
+
+  /* MaxGroups and RankBy alone are refused. */
+  ck_assert_int_eq(pidio_groups_set_max(&o, 5, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_groups_opts_check(&o, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "MaxGroups needs GroupBy: without groups there is "
+                        "nothing to rank or cap");
+  pidio_groups_opts_init(&o);
+  ck_assert_int_eq(pidio_groups_set_rank(&o, "wchar", err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_groups_opts_check(&o, err, sizeof(err)), -EINVAL);
+  ck_assert_ptr_nonnull(strstr(err, "RankBy needs GroupBy"));
+
+  pidio_groups_opts_init(&o);
+  ck_assert_int_eq(pidio_groups_set_by(&o, "unit", err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_groups_set_by(&o, "comm", err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "given twice; a block takes it once");
+  ck_assert_int_eq(o.key, PIDIO_GROUP_UNIT);
+  ck_assert_int_eq(pidio_groups_set_max(&o, 7, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_groups_set_max(&o, 8, err, sizeof(err)), -EINVAL);
+  ck_assert_int_eq(pidio_groups_set_rank(&o, "syscw", err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_groups_set_rank(&o, "bytes", err, sizeof(err)),
+                   -EINVAL);
+  ck_assert_int_eq(pidio_groups_opts_check(&o, err, sizeof(err)), 0);
+  pidio_groups_conf_of(&o, "web", 10, &c);
+  ck_assert_uint_eq(c.max_groups, 7);
+  ck_assert_int_eq(c.rank, PIDIO_SYSCW);
+  ck_assert_uint_eq(c.rank_window, 10);
+  ck_assert_uint_eq(c.rate_window, 10);
+  pidio_groups_t t;
+  ck_assert_int_eq(pidio_groups_init(&t, &c), 0);
+  pidio_groups_free(&t);
+
+  pidio_groups_opts_init(&o);
+  ck_assert_int_eq(pidio_groups_set_by(&o, "pid", err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "unknown key \"pid\": use comm, exe, user, cgroup "
+                        "or unit");
+  ck_assert(!o.by);
+  static const double bad[] = {0, -1, 1.5, 1001, 1e300, -1e300};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ck_assert_int_eq(pidio_groups_set_max(&o, bad[i], err, sizeof(err)),
+                     -EINVAL);
+    ck_assert_str_eq(err, "needs a whole number of groups from 1 to 1000");
+    ck_assert_uint_eq(o.max_groups, 0);
+  }
+  ck_assert_int_eq(pidio_groups_set_max(&o, NAN, err, sizeof(err)), -EINVAL);
+  ck_assert_int_eq(pidio_groups_set_max(&o, 1000, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_groups_set_rank(&o, "bogus", err, sizeof(err)),
+                   -EINVAL);
+  ck_assert_ptr_nonnull(strstr(err, "unknown field \"bogus\": use bytes"));
+  ck_assert_int_eq(o.rank, -1);
 }
 END_TEST
 
@@ -734,6 +799,7 @@ Suite *make_groups_suite(void) {
   TCase *tc = tcase_create("slots");
   tcase_add_test(tc, test_conf);
   tcase_add_test(tc, test_rank_parse);
+  tcase_add_test(tc, test_options);
   tcase_add_test(tc, test_first_slots);
   tcase_add_test(tc, test_newcomer);
   tcase_add_test(tc, test_newcomer_within_two);
