@@ -139,12 +139,38 @@ static size_t locate(const pidio_groups_t *t, const char *key, size_t len,
   return lo;
 }
 
+/* A free id for a new group: the lowest, so that byid stays short. */
+static int take_id(pidio_groups_t *t, pidio_groups_entry_t *g) {
+  size_t id = 1;
+  while (id < t->nids && t->byid[id] != NULL)
+    id++;
+  if (id >= t->nids) {
+    size_t n = t->nids ? 2 * t->nids : 16;
+    pidio_groups_entry_t **p = realloc(t->byid, n * sizeof(*p));
+    if (p == NULL)
+      return -ENOMEM;
+    memset(p + t->nids, 0, (n - t->nids) * sizeof(*p));
+    t->byid = p;
+    t->nids = n;
+  }
+  t->byid[id] = g;
+  g->id = (unsigned)id;
+  return 0;
+}
+
 static void entry_free(pidio_groups_entry_t *g) {
   free(g->key);
   free(g->name);
   free(g->ring);
   pidio_window_free(&g->win);
   free(g);
+}
+
+/* Free a group of the table: its id is free again. */
+static void drop(pidio_groups_t *t, pidio_groups_entry_t *g) {
+  if (g->id != 0 && g->id < t->nids)
+    t->byid[g->id] = NULL;
+  entry_free(g);
 }
 
 static bool name_taken(const pidio_groups_t *t, const char *name) {
@@ -171,8 +197,8 @@ static char *unique_name(const pidio_groups_t *t, const char *key,
   return strdup(buf);
 }
 
-static pidio_groups_entry_t *entry_new(const pidio_groups_t *t,
-                                       const char *key, size_t len) {
+static pidio_groups_entry_t *entry_new(pidio_groups_t *t, const char *key,
+                                       size_t len) {
   pidio_groups_entry_t *g = calloc(1, sizeof(*g));
   if (g == NULL)
     return NULL;
@@ -181,7 +207,7 @@ static pidio_groups_entry_t *entry_new(const pidio_groups_t *t,
     goto fail;
   if (key != NULL)
     memcpy(g->key, key, len);
-  if ((g->name = unique_name(t, key, len)) == NULL)
+  if ((g->name = unique_name(t, key, len)) == NULL || take_id(t, g) != 0)
     goto fail;
   return g;
 fail:
@@ -216,6 +242,7 @@ void pidio_groups_free(pidio_groups_t *t) {
   for (size_t i = 0; i < t->n; i++)
     entry_free(t->e[i]);
   free(t->e);
+  free(t->byid);
   free(t->slot);
   free(t->scratch);
   pidio_window_free(&t->other_win);
@@ -253,7 +280,7 @@ pidio_groups_entry_t *pidio_groups_join(pidio_groups_t *t, const char *key,
       if (!g->dormant && g->refs == 0 && !found) {
         t->n--;
         memmove(t->e + at, t->e + at + 1, (t->n - at) * sizeof(*t->e));
-        entry_free(g);
+        drop(t, g);
       }
       return NULL;
     }
@@ -275,17 +302,20 @@ void pidio_groups_leave(pidio_groups_t *t, pidio_groups_entry_t *g) {
 void pidio_groups_add(pidio_groups_t *t, pidio_groups_entry_t *g,
                       const pidio_io_t *inc) {
   pidio_io_t *to = g != NULL ? &g->inc : &t->other_inc;
-  for (int f = 0; f < PIDIO_NFIELDS; f++)
+  pidio_io_t *all = g != NULL ? &g->total : &t->other_total;
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
     to->v[f] += inc->v[f];
+    all->v[f] += inc->v[f];
+  }
 }
 
 void pidio_groups_count(pidio_groups_t *t, pidio_groups_entry_t *g,
-                        bool unreadable) {
+                        unsigned processes, unsigned unreadable) {
   if (g != NULL) {
-    g->counting++;
+    g->counting += processes;
     g->counting_unreadable += unreadable;
   } else {
-    t->other_counting++;
+    t->other_counting += processes;
     t->other_counting_unreadable += unreadable;
   }
 }
@@ -394,7 +424,7 @@ static bool forget(pidio_groups_t *t, pidio_groups_entry_t *g) {
       g->processes > 0)
     return false;
   if (all_zero(&g->series)) {
-    entry_free(g); /* it would start from 0 anyway */
+    drop(t, g); /* it would start from 0 anyway */
     return true;
   }
   free(g->ring);
@@ -414,7 +444,7 @@ static void evict_dormant(pidio_groups_t *t) {
       if (t->e[i]->dormant &&
           (oldest == t->n || t->e[i]->idle_since < t->e[oldest]->idle_since))
         oldest = i;
-    entry_free(t->e[oldest]);
+    drop(t, t->e[oldest]);
     t->n--;
     memmove(t->e + oldest, t->e + oldest + 1, (t->n - oldest) * sizeof(*t->e));
     t->ndormant--;

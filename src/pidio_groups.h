@@ -100,7 +100,10 @@ typedef struct pidio_groups_entry {
   char *key; /* the group key, NULL for the unknown group */
   size_t keylen;
   char *name;         /* pidio_group_name of the key, unique in the block */
+  unsigned id; /* 1 and up, unique while it exists: a ledger destination */
   pidio_io_t series;  /* what its series show: never goes down */
+  pidio_io_t total;   /* everything it was fed, slot or not (exact; kept
+                         while it is not forgotten for good) */
   pidio_io_t inc;     /* fed this interval */
   unsigned refs;      /* members that belong to it */
   unsigned processes; /* counted in the interval last settled */
@@ -120,6 +123,9 @@ typedef struct pidio_groups {
   pidio_groups_entry_t **e; /* every group, live or dormant, by key */
   size_t n, cap;
   size_t ndormant;
+  pidio_groups_entry_t **byid; /* byid[id]: the group of that id, or NULL
+                                  (byid[0] is "other") */
+  size_t nids;                 /* length of byid */
   pidio_groups_entry_t **slot; /* the slot holders, by name */
   size_t nslot;
   pidio_groups_entry_t **scratch;
@@ -127,6 +133,7 @@ typedef struct pidio_groups {
 
   /* "other": every group without a slot. */
   pidio_io_t other;
+  pidio_io_t other_total; /* fed to "other" directly (no group), in all */
   pidio_io_t other_inc; /* fed to it directly this interval */
   unsigned other_processes, other_unreadable; /* the interval last settled */
   unsigned other_counting, other_counting_unreadable; /* counted directly */
@@ -153,12 +160,12 @@ pidio_groups_entry_t *pidio_groups_join(pidio_groups_t *t, const char *key,
                                         size_t len);
 void pidio_groups_leave(pidio_groups_t *t, pidio_groups_entry_t *g);
 
-/* This interval: a group's exact increments (g NULL: "other"), and one
- * member counted (readable or not). */
+/* This interval: a group's exact increments (g NULL: "other"), and its
+ * processes counted (for count-processes and count-unreadable). */
 void pidio_groups_add(pidio_groups_t *t, pidio_groups_entry_t *g,
                       const pidio_io_t *inc);
 void pidio_groups_count(pidio_groups_t *t, pidio_groups_entry_t *g,
-                        bool unreadable);
+                        unsigned processes, unsigned unreadable);
 
 /* End the interval whose counters are of time now (seconds of a monotonic
  * clock): rank, hand out slots, move what was fed into the series and

@@ -105,7 +105,7 @@ static void model_feed(model_t *m, pidio_groups_t *t, pidio_groups_entry_t *g,
 
 static void model_count(model_t *m, pidio_groups_t *t,
                         pidio_groups_entry_t *g, bool unreadable) {
-  pidio_groups_count(t, g, unreadable);
+  pidio_groups_count(t, g, 1, unreadable);
   m->counted++;
 }
 
@@ -736,6 +736,16 @@ static void run_random(uint64_t seed, unsigned max_groups, unsigned window,
       model_count(&m, &t, NULL, false);
     }
     model_settle(&m, &t);
+    /* Every group has its own id, and byid names it. */
+    for (size_t i = 0; i < t.n; i++) {
+      ck_assert_uint_ge(t.e[i]->id, 1);
+      ck_assert_uint_lt(t.e[i]->id, t.nids);
+      ck_assert_ptr_eq(t.byid[t.e[i]->id], t.e[i]);
+    }
+    size_t used = 0;
+    for (size_t id = 0; id < t.nids; id++)
+      used += t.byid[id] != NULL;
+    ck_assert_uint_eq(used, t.n);
     if (t.n > peak)
       peak = t.n;
     /* Live groups: those with members, and those still in a window. */
