@@ -85,17 +85,6 @@ int pidio_groups_set_rank(pidio_groups_opts_t *o, const char *field,
   return 0;
 }
 
-int pidio_groups_opts_check(const pidio_groups_opts_t *o, char *err,
-                            size_t errsz) {
-  if (!o->by && (o->max_groups != 0 || o->rank >= 0)) {
-    snprintf(err, errsz, "%s needs GroupBy: without groups there is nothing "
-                         "to rank or cap",
-             o->max_groups != 0 ? "MaxGroups" : "RankBy");
-    return -EINVAL;
-  }
-  return 0;
-}
-
 void pidio_groups_conf_of(const pidio_groups_opts_t *o, const char *block,
                           unsigned window, pidio_groups_conf_t *conf) {
   *conf = (pidio_groups_conf_t){

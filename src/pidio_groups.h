@@ -82,9 +82,6 @@ int pidio_groups_set_max(pidio_groups_opts_t *o, double n, char *err,
                          size_t errsz);
 int pidio_groups_set_rank(pidio_groups_opts_t *o, const char *field,
                           char *err, size_t errsz);
-/* MaxGroups and RankBy mean nothing without GroupBy: -EINVAL. */
-int pidio_groups_opts_check(const pidio_groups_opts_t *o, char *err,
-                            size_t errsz);
 
 typedef struct pidio_groups_conf {
   unsigned max_groups;  /* MaxGroups, 1 to PIDIO_GROUPS_MAX */

@@ -225,7 +225,6 @@ START_TEST(test_options) {
   pidio_groups_opts_t o;
   char err[256];
   pidio_groups_opts_init(&o);
-  ck_assert_int_eq(pidio_groups_opts_check(&o, err, sizeof(err)), 0);
   pidio_groups_conf_t c;
   pidio_groups_conf_of(&o, "web", 0, &c);
   ck_assert_uint_eq(c.max_groups, PIDIO_GROUPS_DEFAULT);
@@ -233,16 +232,6 @@ START_TEST(test_options) {
   ck_assert_uint_eq(c.rank_window, PIDIO_GROUPS_RANK_WINDOW);
   ck_assert_uint_eq(c.rate_window, 0);
   ck_assert_uint_eq(c.name_max, 123);
-
-  /* MaxGroups and RankBy alone are refused. */
-  ck_assert_int_eq(pidio_groups_set_max(&o, 5, err, sizeof(err)), 0);
-  ck_assert_int_eq(pidio_groups_opts_check(&o, err, sizeof(err)), -EINVAL);
-  ck_assert_str_eq(err, "MaxGroups needs GroupBy: without groups there is "
-                        "nothing to rank or cap");
-  pidio_groups_opts_init(&o);
-  ck_assert_int_eq(pidio_groups_set_rank(&o, "wchar", err, sizeof(err)), 0);
-  ck_assert_int_eq(pidio_groups_opts_check(&o, err, sizeof(err)), -EINVAL);
-  ck_assert_ptr_nonnull(strstr(err, "RankBy needs GroupBy"));
 
   pidio_groups_opts_init(&o);
   ck_assert_int_eq(pidio_groups_set_by(&o, "unit", err, sizeof(err)), 0);
@@ -254,7 +243,6 @@ START_TEST(test_options) {
   ck_assert_int_eq(pidio_groups_set_rank(&o, "syscw", err, sizeof(err)), 0);
   ck_assert_int_eq(pidio_groups_set_rank(&o, "bytes", err, sizeof(err)),
                    -EINVAL);
-  ck_assert_int_eq(pidio_groups_opts_check(&o, err, sizeof(err)), 0);
   pidio_groups_conf_of(&o, "web", 10, &c);
   ck_assert_uint_eq(c.max_groups, 7);
   ck_assert_int_eq(c.rank, PIDIO_SYSCW);
