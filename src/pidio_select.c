@@ -5,6 +5,7 @@
 
 #include "pidio_select.h"
 
+#include "pidio_group.h"
 #include "pidio_proc.h"
 
 #include <errno.h>
@@ -313,13 +314,9 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
     if (n < 0)
       return errno == EACCES || errno == EPERM ? PIDIO_MATCH_DENIED
                                                : PIDIO_MATCH_NO;
-    buf[n] = '\0';
     /* A binary replaced by a package upgrade reads "<path> (deleted)":
      * it is still the program the user named. */
-    static const char deleted[] = " (deleted)";
-    size_t dl = sizeof(deleted) - 1;
-    if ((size_t)n > dl && strcmp(buf + (size_t)n - dl, deleted) == 0)
-      buf[(size_t)n - dl] = '\0';
+    buf[pidio_group_exe_len(buf, (size_t)n)] = '\0';
     if (strcmp(buf, s->exe) != 0)
       return PIDIO_MATCH_NO;
   }

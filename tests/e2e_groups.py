@@ -13,7 +13,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import RUN_PREFIX, Daemon, Results, Writer, built, run_names, run_tests, wait_for  # noqa: E402
+from e2e_lib import (RUN_PREFIX, Daemon, Results, Writer, built, cgroup2_root,  # noqa: E402
+                     check_bad_configs, run_names, run_tests, wait_for)
 
 R = Results()
 
@@ -223,16 +224,6 @@ LoadPlugin pidio
     check_groups(d, "usr", 20, "user")
 
 
-def cgroup2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            parts = line.split()
-            sep = parts.index("-")
-            if parts[sep + 1] == "cgroup2":
-                return parts[4]
-    return None
-
-
 def test_groups_by_unit(work):
     """GroupBy unit with a scope the test makes in the cgroup v2 hierarchy:
     its writer in the group named after the scope, another writer in the
@@ -353,14 +344,7 @@ def test_bad_configs(work):
     cases.append(("name clash", '<Process "web">\n All true\n GroupBy comm\n</Process>\n'
                   '<Process "web-x">\n Name "x"\n</Process>',
                   ['<Process "web">', '<Process "web-x">', "rename one"]))
-    for label, block, wants in cases:
-        sub = os.path.join(work, label.replace(" ", "-"))
-        os.makedirs(sub)
-        d = Daemon(sub, "LoadPlugin pidio\n<Plugin pidio>\n%s\n</Plugin>\n" % block, plugins=("logfile",))
-        p = subprocess.run(d.command("-T"), capture_output=True, text=True, timeout=30)
-        text = d.log() + p.stdout + p.stderr
-        R.check("bad config refused: %s" % label, p.returncode != 0, "rc=%d" % p.returncode)
-        R.check("bad config named: %s" % label, all(w in text for w in wants), text[-800:])
+    check_bad_configs(work, cases, R)
 
 
 def main():

@@ -420,26 +420,18 @@ static bool allowed(char c) {
          c == '~' || c == '%';
 }
 
-/* A small deterministic generator, so that a failure repeats. */
-static uint64_t rng_state;
-static uint32_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 11);
-}
 
 /* Random keys, the characters that matter most likely. */
 static size_t random_key(char *k, size_t max) {
   static const char tricky[] = "._/~%@- aZ09\t\n\x7f\xc3";
-  size_t len = rnd() % (max + 1);
+  size_t len = unit_rand() % (max + 1);
   for (size_t i = 0; i < len; i++)
-    k[i] = rnd() % 3 ? tricky[rnd() % (sizeof(tricky) - 1)] : (char)(rnd() % 256);
+    k[i] = unit_rand() % 3 ? tricky[unit_rand() % (sizeof(tricky) - 1)] : (char)(unit_rand() % 256);
   return len;
 }
 
 START_TEST(test_name_roundtrip_random) {
-  rng_state = 0x9e3779b97f4a7c15ULL;
+  unit_srand(0x9e3779b97f4a7c15ULL);
   char key[40], back[64];
   for (int i = 0; i < 200000; i++) {
     size_t len = random_key(key, 36);
@@ -480,7 +472,7 @@ static int named_cmp(const void *a, const void *b) {
 /* Random keys, rooms that force cutting: equal names only for equal keys. */
 START_TEST(test_name_injective_random) {
   enum { N = 20000 };
-  rng_state = 0x1234567887654321ULL;
+  unit_srand(0x1234567887654321ULL);
   char(*keys)[64] = calloc(N, sizeof(*keys));
   named_t *nm = calloc(N, sizeof(*nm));
   ck_assert(keys != NULL && nm != NULL);

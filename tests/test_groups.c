@@ -22,13 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state;
-static uint32_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 11);
-}
 
 static pidio_groups_conf_t conf_of(unsigned max_groups, unsigned window) {
   return (pidio_groups_conf_t){.max_groups = max_groups,
@@ -668,7 +661,7 @@ typedef struct proc {
 static void run_random(uint64_t seed, unsigned max_groups, unsigned window,
                        int rank, unsigned rate_window, int rounds,
                        int nkeys) {
-  rng_state = seed;
+  unit_srand(seed);
   pidio_groups_t t;
   pidio_groups_conf_t c = conf_of(max_groups, window);
   c.rank = rank;
@@ -685,12 +678,12 @@ static void run_random(uint64_t seed, unsigned max_groups, unsigned window,
   for (int r = 0; r < rounds; r++) {
     /* Groups change pace now and then: some idle, some bursting. */
     for (int k = 0; k < nkeys; k++)
-      if (rnd() % 16 == 0)
-        level[k] = rnd() % 4 == 0 ? 0 : (uint64_t)(rnd() % 100000) << (rnd() % 20);
+      if (unit_rand() % 16 == 0)
+        level[k] = unit_rand() % 4 == 0 ? 0 : (uint64_t)(unit_rand() % 100000) << (unit_rand() % 20);
     /* Births and deaths. */
-    int births = (int)(rnd() % 6), deaths = (int)(rnd() % 6);
+    int births = (int)(unit_rand() % 6), deaths = (int)(unit_rand() % 6);
     for (int i = 0; i < births && np < MAXP; i++) {
-      int k = (int)(rnd() % (unsigned)(nkeys + 1)) - 1; /* -1: unknown */
+      int k = (int)(unit_rand() % (unsigned)(nkeys + 1)) - 1; /* -1: unknown */
       char key[32];
       snprintf(key, sizeof(key), k % 7 == 3 ? "grp.%d/x" : "grp-%d", k);
       p[np].key = k;
@@ -700,11 +693,11 @@ static void run_random(uint64_t seed, unsigned max_groups, unsigned window,
       np++;
     }
     for (int i = 0; i < deaths && np > 0; i++) {
-      size_t j = rnd() % np;
+      size_t j = unit_rand() % np;
       /* Its last increments, then it leaves. */
       pidio_io_t inc = {{0}};
       for (int f = 0; f < PIDIO_NFIELDS; f++)
-        inc.v[f] = rnd() % 1000;
+        inc.v[f] = unit_rand() % 1000;
       model_feed(&m, &t, p[j].g, &inc);
       pidio_groups_leave(&t, p[j].g);
       p[j] = p[--np];
@@ -713,13 +706,13 @@ static void run_random(uint64_t seed, unsigned max_groups, unsigned window,
       uint64_t lv = p[i].key < 0 ? 100 : level[p[i].key];
       pidio_io_t inc = {{0}};
       for (int f = 0; f < PIDIO_NFIELDS; f++)
-        inc.v[f] = lv == 0 ? 0 : rnd() % (lv + 1);
+        inc.v[f] = lv == 0 ? 0 : unit_rand() % (lv + 1);
       model_feed(&m, &t, p[i].g, &inc);
-      model_count(&m, &t, p[i].g, rnd() % 50 == 0);
+      model_count(&m, &t, p[i].g, unit_rand() % 50 == 0);
     }
-    if (rnd() % 10 == 0) { /* a member that has no group */
+    if (unit_rand() % 10 == 0) { /* a member that has no group */
       pidio_io_t inc = {{0}};
-      inc.v[rnd() % PIDIO_NFIELDS] = rnd();
+      inc.v[unit_rand() % PIDIO_NFIELDS] = unit_rand();
       model_feed(&m, &t, NULL, &inc);
       model_count(&m, &t, NULL, false);
     }
@@ -750,20 +743,20 @@ static void run_random(uint64_t seed, unsigned max_groups, unsigned window,
 
 START_TEST(test_random_properties) {
   uint64_t seed = 0x5eed0000ULL + (uint64_t)_i;
-  rng_state = seed * 2654435761ULL + 1;
-  unsigned max_groups = 1 + rnd() % 6;
-  unsigned window = 1 + rnd() % 6;
-  int rank = (int)(rnd() % (PIDIO_RANK_BYTES + 1));
-  unsigned rate_window = rnd() % 2 ? 0 : 2 + rnd() % 4;
+  unit_srand(seed * 2654435761ULL + 1);
+  unsigned max_groups = 1 + unit_rand() % 6;
+  unsigned window = 1 + unit_rand() % 6;
+  int rank = (int)(unit_rand() % (PIDIO_RANK_BYTES + 1));
+  unsigned rate_window = unit_rand() % 2 ? 0 : 2 + unit_rand() % 4;
   run_random(seed, max_groups, window, rank, rate_window, 1500,
-             3 + (int)(rnd() % 40));
+             3 + (int)(unit_rand() % 40));
 }
 END_TEST
 
 /* Churn with random names for many intervals: memory stays bounded by the
  * groups alive plus max_dormant, and the slots by max_groups. */
 START_TEST(test_churn_bounded) {
-  rng_state = 0xc0ffeeULL;
+  unit_srand(0xc0ffeeULL);
   pidio_groups_t t;
   pidio_groups_conf_t c = conf_of(5, 3);
   ck_assert_int_eq(pidio_groups_init(&t, &c), 0);
@@ -773,9 +766,9 @@ START_TEST(test_churn_bounded) {
     pidio_groups_entry_t *g[20];
     for (int i = 0; i < 20; i++) {
       char key[32];
-      snprintf(key, sizeof(key), "p%08x", rnd());
+      snprintf(key, sizeof(key), "p%08x", unit_rand());
       g[i] = join(&t, key);
-      pidio_io_t inc = io_bytes(rnd() % 5000, rnd() % 5000);
+      pidio_io_t inc = io_bytes(unit_rand() % 5000, unit_rand() % 5000);
       model_feed(&m, &t, g[i], &inc);
       model_count(&m, &t, g[i], false);
     }
