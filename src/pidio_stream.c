@@ -841,6 +841,21 @@ static int by_sort_rate(const void *x, const void *y) {
   return strcmp(a->group, b->group);
 }
 
+/* A group's key as people read it on a terminal (its name is escaped for
+ * writers): bytes that are not printable ASCII shown as '?'. */
+static void label_of(const pidio_groups_entry_t *g, char *out, size_t outsz) {
+  if (g->key == NULL) {
+    snprintf(out, outsz, "%s", PIDIO_GROUP_UNKNOWN);
+    return;
+  }
+  size_t n = g->keylen < outsz - 1 ? g->keylen : outsz - 1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)g->key[i];
+    out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+  }
+  out[n] = '\0';
+}
+
 static void put_top_row(const char *name, const record_t *r) {
   printf("%-24.24s %6u", name, r->matched);
   if (r->have_rates)
@@ -882,7 +897,7 @@ static void put_top(const record_t *block, record_t *rec, size_t n) {
          "kB_rd/s", "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s", "syscr/s",
          "syscw/s");
   for (size_t i = 0; i < room; i++)
-    put_top_row(rec[i].group, &rec[i]);
+    put_top_row(rec[i].comm, &rec[i]); /* the label (see put_groups) */
   if (room < n - 1)
     printf("(%zu more groups: a taller terminal shows them)\n",
            n - 1 - room);
@@ -901,6 +916,12 @@ static void put_groups(const record_t *block, uint64_t *rows, bool top) {
     warn("out of memory: no group records this interval");
     return;
   }
+  char(*label)[25] = top ? calloc(n, sizeof(*label)) : NULL;
+  if (top && label == NULL) {
+    free(rec);
+    warn("out of memory: no group records this interval");
+    return;
+  }
   for (size_t i = 0; i < n; i++) {
     const pidio_groups_entry_t *g = i < t->nslot ? t->slot[i] : NULL;
     rec[i] = (record_t){.wall = block->wall,
@@ -912,12 +933,22 @@ static void put_groups(const record_t *block, uint64_t *rows, bool top) {
                         .total = g != NULL ? &g->series : &t->other};
     rec[i].have_rates =
         group_rates(g != NULL ? &g->win : &t->other_win, rec[i].rate);
+    if (top) {
+      /* The top screen shows the key itself; the record keeps it where a
+       * group's record has no other use for it. */
+      if (g != NULL)
+        label_of(g, label[i], sizeof(label[i]));
+      else
+        snprintf(label[i], sizeof(label[i]), "%s", PIDIO_GROUP_OTHER);
+      rec[i].comm = label[i];
+    }
   }
   if (top)
     put_top(block, rec, n);
   else
     for (size_t i = 0; i < n; i++)
       put_record(&rec[i], rows);
+  free(label);
   free(rec);
 }
 
