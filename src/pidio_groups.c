@@ -378,7 +378,7 @@ static void hand_out_slots(pidio_groups_t *t, int *rc) {
       take_slot(t, g); /* gone, and quiet for a whole window */
     if (g->slotted)
       held++;
-    else if (g->score > 0)
+    else if (g->score > 0 || (t->conf.idle_slots && g->processes > 0))
       t->scratch[ncand++] = g;
   }
   qsort(t->scratch, ncand, sizeof(*t->scratch), by_rank);
@@ -386,6 +386,8 @@ static void hand_out_slots(pidio_groups_t *t, int *rc) {
   for (; i < ncand && held < t->conf.max_groups; i++, held++)
     if (give_slot(t, t->scratch[i]) != 0)
       *rc = -ENOMEM;
+  /* Idle candidates never take a slot from a holder (score 0 beats
+   * nothing): the loop below ends at the first of them. */
   for (; i < ncand; i++) {
     pidio_groups_entry_t *v = victim(t);
     /* Candidates come best first and each swap leaves a less active

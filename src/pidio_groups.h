@@ -90,6 +90,8 @@ typedef struct pidio_groups_conf {
   unsigned rate_window; /* 0, or 2 to PIDIO_WINDOW_MAX: pidio_rate windows */
   size_t name_max;      /* room for a name: pidio_group_name_room(block) */
   size_t max_dormant;   /* 0: PIDIO_GROUPS_DORMANT_PER_SLOT * max_groups */
+  bool idle_slots; /* free slots go to groups with members but no I/O too
+                      (after the busy ones): a list of every group */
 } pidio_groups_conf_t;
 
 /* One group. Read its fields after pidio_groups_settle. */

@@ -1002,8 +1002,10 @@ int main(int argc, char **argv) {
     /* Without --top every group has a record of its own (up to the
      * largest MaxGroups); ranking over --window (1: the last interval),
      * rates over at least two intervals. */
-    if (opts.o.groups.max_groups == 0)
+    if (opts.o.groups.max_groups == 0) {
       gc.max_groups = PIDIO_GROUPS_MAX;
+      gc.idle_slots = true; /* a list of every group, busy or not */
+    }
     gc.rank_window = opts.window >= 1 ? opts.window : 1;
     gc.rate_window = opts.window >= 2 ? opts.window : 2;
     if (pidio_block_group_by(&blk, opts.o.groups.key, &gc) != 0) {

@@ -651,6 +651,38 @@ START_TEST(test_rates) {
 }
 END_TEST
 
+/* idle_slots: free slots go to groups with members and no I/O as well,
+ * after the busy ones, and never push a busy one out. */
+START_TEST(test_idle_slots) {
+  pidio_groups_t t;
+  pidio_groups_conf_t c = conf_of(3, 2);
+  c.idle_slots = true;
+  ck_assert_int_eq(pidio_groups_init(&t, &c), 0);
+  model_t m = {0};
+  pidio_groups_entry_t *g[4] = {join(&t, "idle1"), join(&t, "idle2"),
+                                join(&t, "idle3"), join(&t, "busy")};
+  uint64_t io[4] = {0, 0, 0, 500};
+  round_of(&m, &t, g, io, 4);
+  ck_assert_uint_eq(t.nslot, 3);
+  ck_assert_ptr_nonnull(slot_of(&t, "busy"));
+  ck_assert_ptr_nonnull(slot_of(&t, "idle1"));
+  ck_assert_ptr_nonnull(slot_of(&t, "idle2"));
+  ck_assert_ptr_null(slot_of(&t, "idle3"));
+  for (int r = 0; r < 5; r++)
+    round_of(&m, &t, g, io, 4);
+  ck_assert_ptr_null(slot_of(&t, "idle3")); /* score 0 takes no slot */
+  /* An idle group gone: its slot is freed, the waiting one takes it. */
+  pidio_groups_leave(&t, g[0]);
+  g[0] = NULL;
+  round_of(&m, &t, g, io, 4);
+  round_of(&m, &t, g, io, 4);
+  round_of(&m, &t, g, io, 4);
+  ck_assert_ptr_nonnull(slot_of(&t, "idle3"));
+  model_free(&m);
+  pidio_groups_free(&t);
+}
+END_TEST
+
 /* ---- the randomized property test ---------------------------------------- */
 
 typedef struct proc {
@@ -800,6 +832,7 @@ Suite *make_groups_suite(void) {
   tcase_add_test(tc, test_rank_field);
   tcase_add_test(tc, test_unknown_and_direct);
   tcase_add_test(tc, test_rates);
+  tcase_add_test(tc, test_idle_slots);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("properties");
