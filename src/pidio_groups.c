@@ -381,7 +381,8 @@ static void hand_out_slots(pidio_groups_t *t, int *rc) {
     else if (g->score > 0 || (t->conf.idle_slots && g->processes > 0))
       t->scratch[ncand++] = g;
   }
-  qsort(t->scratch, ncand, sizeof(*t->scratch), by_rank);
+  if (ncand > 1) /* scratch is NULL while the table has never held a group */
+    qsort(t->scratch, ncand, sizeof(*t->scratch), by_rank);
   size_t i = 0;
   for (; i < ncand && held < t->conf.max_groups; i++, held++)
     if (give_slot(t, t->scratch[i]) != 0)
@@ -496,6 +497,7 @@ int pidio_groups_settle(pidio_groups_t *t, double now) {
     t->other.v[f] += to_other.v[f];
   if (t->other_win.n >= 2)
     pidio_window_push(&t->other_win, now, &t->other);
-  qsort(t->slot, t->nslot, sizeof(*t->slot), by_name);
+  if (t->nslot > 1)
+    qsort(t->slot, t->nslot, sizeof(*t->slot), by_name);
   return rc;
 }
