@@ -45,7 +45,19 @@ def check_groups(d, blk, max_groups, label):
     groups = [i for i in insts if i != blk + "-other"]
     for typ in TYPES:
         block = d.rows(blk, typ)
-        series = {i: d.rows(i, typ) for i in insts}
+        # Each row of a group or of other belongs to the read of the block's
+        # row nearest in time: one read dispatches all of them within a few
+        # milliseconds, while reads are about an interval apart (a late
+        # read can follow the one before it by a fraction of a second).
+        times = [rb[0] for rb in block]
+        series = {i: {} for i in insts}
+        for i in insts:
+            for r in d.rows(i, typ):
+                k = min(range(len(times)), key=lambda k: abs(times[k] - r[0]))
+                if k in series[i]:
+                    problems_early = "%s has two rows for read %d" % (i, k)
+                    R.check("%s: %s: one row per read" % (label, typ), False, problems_early)
+                series[i][k] = r
         last = {}
         prev_block = None
         problems = []
@@ -55,10 +67,9 @@ def check_groups(d, blk, max_groups, label):
             rise = [0] * width
             present = 0
             for i in insts:
-                near = [r for r in series[i] if abs(r[0] - rb[0]) < 0.4]
-                if not near:
+                if k not in series[i]:
                     continue
-                r = near[0][1:]
+                r = series[i][k][1:]
                 if i != blk + "-other":
                     present += 1
                 before, when = last.get(i, ((0,) * width, None))
