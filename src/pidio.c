@@ -466,6 +466,13 @@ static void tell(pidio_ctx_t *ctx, const pidio_cause_t *c,
                          "nothing",
             ctx->name, ctx->blk.sel.cgroup, root, (int)c->pid);
     break;
+  case PIDIO_TROUBLE_CMDLINE_CUT:
+    WARNING(PIDIO_PLUGIN ": <Process \"%s\">: CommandLine: %s/%d/cmdline "
+                         "is longer than %d bytes; only its first %d bytes "
+                         "are matched (this block may miss such processes)",
+            ctx->name, root, (int)c->pid, PIDIO_CMDLINE_MAX,
+            PIDIO_CMDLINE_MAX);
+    break;
   default:
     break;
   }

@@ -84,6 +84,8 @@ void pidio_block_free(pidio_block_t *b) {
   free(b->spare);
   free(b->dead);
   free(b->order);
+  free(b->vacated);
+  free(b->left);
   pidio_discover_free(&b->disc);
   pidio_ledger_free(&b->ledger);
   pidio_select_free(&b->sel);
@@ -122,15 +124,26 @@ static pidio_entry_t *find(pidio_entry_t *a, size_t n, pid_t pid) {
 
 /* The one way an entry leaves the table: a member moves to the dead list
  * with its descriptor, there to get its last read in this round and be
- * accounted; a non-member's descriptor (none) is closed. Either way en no
+ * accounted; so does a non-member that holds a member's credit
+ * (PIDIO_LEDGER_HOLDS), as gone: it leaves only when it is no longer
+ * listed or found gone, and its credit moves on to its reaper. Any other
+ * non-member's descriptor (none) is closed, and it is remembered for
+ * this round (b->left): a member it reaped may be reaped in the same
+ * round, and its credit must find the way up past it. Either way en no
  * longer owns a descriptor. */
 static int retire(pidio_block_t *b, pidio_entry_t *en) {
-  if (en->flags & E_MEMBER) {
+  if (en->flags & E_MEMBER || en->a.state & PIDIO_LEDGER_HOLDS) {
     if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
       return -ENOMEM;
     b->dead[b->ndead++] = *en;
+    if (!(en->flags & E_MEMBER))
+      pidio_ledger_gone(&b->dead[b->ndead - 1].a);
   } else {
     pidio_fdbudget_release(en->fd);
+    if (grow(&b->left, &b->left_cap, b->nleft + 1) == 0) {
+      b->left[b->nleft] = *en;
+      b->left[b->nleft++].fd = -1;
+    }
   }
   en->fd = -1;
   return 0;
@@ -301,6 +314,54 @@ static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
   return same;
 }
 
+/* A process is counted from birth when it started since the previous
+ * interval: discovery finds it within one. But a pid can be handed out
+ * again below the last one (ns_last_pid, clone3 with set_tid), which the
+ * last-pid shortcut of pidio_discover does not see: a newcomer at a
+ * member's pid is then found when the merge looks at that pid again (the
+ * listing keeps it until it is found empty), or by the next full listing,
+ * perhaps an interval or more after its birth. Every pid a member vacates
+ * is therefore remembered with the time before its last good read: the
+ * first process found at it that started later was born after that member
+ * was reaped, and counts from birth. Kept two recheck periods, longer than
+ * it takes a full listing to come. (The kernel's fork count in /proc/stat
+ * could tell that a pid was chosen, but forks under way when it is read
+ * make it disagree with the last pid often enough on a busy machine to
+ * cost many needless full listings.) */
+#define PIDIO_VACATED_SECONDS (2 * PIDIO_RECHECK_SECONDS)
+
+static void vacated_add(pidio_block_t *b, pid_t pid, uint64_t since) {
+  if (b->nvacated == b->vacated_cap) {
+    size_t cap = b->vacated_cap ? b->vacated_cap * 2 : 16;
+    struct pidio_vacated *v = realloc(b->vacated, cap * sizeof(*v));
+    if (v == NULL)
+      return; /* only a newcomer's first moments are at stake */
+    b->vacated = v;
+    b->vacated_cap = cap;
+  }
+  b->vacated[b->nvacated++] = (struct pidio_vacated){pid, since};
+}
+
+static void vacated_expire(pidio_block_t *b, uint64_t ticks) {
+  uint64_t keep = (uint64_t)(PIDIO_VACATED_SECONDS * pidio_proc_hz());
+  size_t k = 0;
+  for (size_t i = 0; i < b->nvacated; i++)
+    if (ticks - b->vacated[i].since < keep)
+      b->vacated[k++] = b->vacated[i];
+  b->nvacated = k;
+}
+
+/* True (and forgotten) when pid was vacated by a member and this process
+ * started after that member's last read. */
+static int vacated_take(pidio_block_t *b, pid_t pid, uint64_t start) {
+  for (size_t i = 0; i < b->nvacated; i++)
+    if (b->vacated[i].pid == pid && start >= b->vacated[i].since) {
+      b->vacated[i] = b->vacated[--b->nvacated];
+      return 1;
+    }
+  return 0;
+}
+
 static double mono_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -391,14 +452,18 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
     close(dfd);
     return vanished(src) ? 0 : -1;
   }
-  int fresh = b->rounds > 0 && st.start_time >= b->prev_ticks;
+  int fresh = b->rounds > 0 && (st.start_time >= b->prev_ticks ||
+                                vacated_take(b, pid, st.start_time));
   *out = (pidio_entry_t){
       .a = {.pid = pid, .ppid = st.ppid, .start = st.start_time},
       .ino = ino,
       .checked = recheck_slot(pid, ticks),
       .fd = -1};
+  bool cut = false;
   enum pidio_match m =
-      pidio_select_match_proc(&b->sel, dfd, pid, &st, b->target);
+      pidio_select_match_proc(&b->sel, dfd, pid, &st, b->target, &cut);
+  if (cut && b->cmdline_cut_pid == 0)
+    b->cmdline_cut_pid = pid;
   int rc = 1;
   if (m == PIDIO_MATCH_YES) {
     out->flags |= E_ROOT;
@@ -461,6 +526,20 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
           (en->flags & (E_FRESH | E_UNDECIDED) || due(en, ticks))) {
         kept = evaluate(b, le.pid, le.ino, ticks, (en->flags & E_FRESH) != 0,
                         &b->spare[k]);
+        if (kept > 0 && (en->a.state & PIDIO_LEDGER_HOLDS) &&
+            !(b->spare[k].flags & E_MEMBER)) {
+          /* Still the process that holds a credit: it keeps holding it.
+           * (One that became a member passes on its whole counters, which
+           * hold the credit, when it is reaped.) */
+          b->spare[k].a.state |= PIDIO_LEDGER_HOLDS;
+          b->spare[k].a.debt = en->a.debt;
+          b->spare[k].a.debt_cond = en->a.debt_cond;
+        }
+        /* Gone since it was listed: it leaves the way every entry does,
+         * so that a member it reaped finds its way past it (b->left), and
+         * a credit it held moves on. */
+        if (kept == 0 && retire(b, en) != 0)
+          return -ENOMEM;
         k += kept > 0;
       } else {
         b->spare[k++] = *en;
@@ -535,6 +614,26 @@ static void adopt_descendants(pidio_block_t *b) {
   }
 }
 
+/* A member whose parent is no longer tracked (it exited and left the
+ * listing, or its pid now names a younger process) was handed to another
+ * reaper when its parent exited: read which, once, so that its credit
+ * finds its way when it is reaped in turn (a subreaper in the block
+ * would otherwise count it a second time). Only where the whole listing
+ * is tracked: a block that follows one pid knows no parents. */
+static void reparent_untracked(pidio_block_t *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    pidio_entry_t *en = &b->e[i];
+    if (!(en->flags & E_MEMBER) || en->a.ppid <= 1)
+      continue;
+    const pidio_entry_t *p = find(b->e, b->n, en->a.ppid);
+    if (p != NULL && p->a.start <= en->a.start)
+      continue;
+    pidio_stat_t st;
+    if (same_process(b, en->a.pid, en->a.start, &st))
+      en->a.ppid = st.ppid;
+  }
+}
+
 /* A Pid/PidFile member whose pid is no longer the target (the pidfile now
  * names a restarted daemon) leaves: it gets a last read, keeps what it
  * added, and stays tracked as a non-member. */
@@ -594,6 +693,54 @@ static bool ledger_parent(void *ctx, const pidio_ledger_acct_t *a,
   return true;
 }
 
+static pidio_ledger_acct_t *ledger_tracked(void *ctx, pid_t pid,
+                                           bool *member) {
+  const ledger_ctx_t *c = ctx;
+  pidio_entry_t *en = find(c->b->e, c->b->n, pid);
+  for (size_t i = 0; en == NULL && i < c->b->nleft; i++)
+    if (c->b->left[i].a.pid == pid)
+      en = &c->b->left[i]; /* left the listing this round: gone */
+  if (en == NULL)
+    return NULL;
+  *member = (en->flags & E_MEMBER) != 0;
+  return &en->a;
+}
+
+/* Exited: a zombie reaps nothing (its children went to the nearest
+ * subreaper above it, or init), and a gone process nothing either. */
+static enum pidio_ledger_life ledger_exited(void *ctx,
+                                            const pidio_ledger_acct_t *a) {
+  const ledger_ctx_t *c = ctx;
+  pidio_stat_t st;
+  if (!same_process(c->b, a->pid, a->start, &st) || st.state == 'X' ||
+      st.state == 'x')
+    return PIDIO_LEDGER_REAPED;
+  return st.state == 'Z' ? PIDIO_LEDGER_ZOMBIE : PIDIO_LEDGER_RUNS;
+}
+
+/* A process that ignores SIGCHLD folds no child (the kernel reaps them);
+ * one that absorbed less in its life than a child's totals did not fold
+ * that child. What cannot be read says nothing. */
+static bool ledger_may_absorb(void *ctx, const pidio_ledger_acct_t *a,
+                              const pidio_io_t *credit) {
+  const ledger_ctx_t *c = ctx;
+  int dfd = pidio_proc_open_pid(c->b->proc, a->pid);
+  if (dfd < 0)
+    return true;
+  pidio_stat_t st;
+  pidio_io_t abs;
+  bool may = pidio_proc_read_stat(dfd, &st) != 0 || st.start_time != a->start;
+  if (!may && pidio_proc_ignores_sigchld(dfd) != 1) {
+    may = true;
+    if (pidio_proc_read_absorbed(dfd, &abs) == 0)
+      for (int f = 0; f < PIDIO_NFIELDS; f++)
+        if (abs.v[f] < credit->v[f])
+          may = false;
+  }
+  close(dfd);
+  return may;
+}
+
 /* --- one interval -------------------------------------------------------- */
 
 /* Read order: parents before children. A child reaped after its parent
@@ -624,7 +771,10 @@ static int account_round(pidio_block_t *b, pidio_report_t *rep) {
   const pidio_ledger_ops_t ops = {.ctx = &ctx,
                                   .reread = ledger_reread,
                                   .reaped = ledger_reaped,
-                                  .parent = ledger_parent};
+                                  .parent = ledger_parent,
+                                  .tracked = ledger_tracked,
+                                  .exited = ledger_exited,
+                                  .may_absorb = ledger_may_absorb};
   /* One destination per group id (0: the block, or "other"). */
   size_t ndest = b->groups != NULL ? b->groups->nids : 1;
   if (ndest < 1)
@@ -660,6 +810,7 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   *rep = (pidio_report_t){0};
   uint64_t ticks = pidio_proc_boot_ticks();
   bury(b); /* none, unless an earlier interval stopped half-way */
+  b->nleft = 0;
   for (size_t i = 0; i < b->n; i++) {
     pidio_ledger_new_round(&b->e[i].a);
     b->e[i].flags &= ~(unsigned)E_MISSED;
@@ -684,7 +835,10 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     return rc;
   }
   adopt_descendants(b);
+  if (!by_pid || b->sel.children)
+    reparent_untracked(b);
   rep->no_cgroup2_pid = b->no_cgroup2_pid;
+  rep->cmdline_cut_pid = b->cmdline_cut_pid;
   for (size_t i = 0; i < b->n; i++)
     if (b->e[i].flags & E_UNDECIDED) {
       rep->undecided++;
@@ -714,6 +868,18 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   for (size_t i = 0; i < m; i++)
     read_round(b, b->order[i], rep);
   rep->read_at = t0 + (mono_now() - t0) / 2;
+  vacated_expire(b, ticks);
+  for (size_t i = 0; i < m; i++)
+    if (b->order[i]->a.state & PIDIO_LEDGER_GONE)
+      vacated_add(b, b->order[i]->a.pid, b->prev_ticks);
+  /* Holders outside the block that were reaped: their credit moves on. */
+  for (size_t i = 0; i < b->n; i++) {
+    pidio_entry_t *w = &b->e[i];
+    pidio_stat_t st;
+    if ((w->a.state & PIDIO_LEDGER_HOLDS) && !(w->flags & E_MEMBER) &&
+        !same_process(b, w->a.pid, w->a.start, &st))
+      pidio_ledger_gone(&w->a);
+  }
   compact(b);
 
   /* Members that left in the merge get their last read. */
@@ -723,10 +889,13 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
         (d->flags & E_DENIED))
       continue;
     int r = read_member(b, d, &d->a.now);
-    if (r == 0)
+    if (r == 0) {
       pidio_ledger_read(&d->a);
-    else if (vanished(r))
+    } else if (vanished(r)) {
       pidio_ledger_gone(&d->a);
+      if (d->flags & E_MEMBER)
+        vacated_add(b, d->a.pid, b->prev_ticks);
+    }
   }
 
   rc = account_round(b, rep);

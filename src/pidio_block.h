@@ -13,12 +13,20 @@
  *  - a process is identified by (pid, start time) and read through a held
  *    descriptor, which fails with ESRCH once it is reaped, so a reused pid
  *    is always a new member, never a continuation;
- *  - the kernel folds a reaped child's totals into its parent's io file:
- *    when a member is reaped by a parent that is also a member, what the
- *    block already counted of the child is taken off the parent's
- *    increment, so that I/O is counted once. Children that lived less than
- *    an interval and were never seen still reach the block through their
- *    parent.
+ *  - the kernel folds a reaped child's totals into its reaper's io file:
+ *    when a member is reaped by a member, what the block already counted
+ *    of the child is taken off the reaper's increment, so that I/O is
+ *    counted once. The reaper is the parent, or, when the parent had
+ *    exited first, the nearest member above that can reap (a subreaper).
+ *    A non-member that reaps a member holds its share until it is reaped
+ *    in turn. A share is taken off only when the member's increment, what
+ *    it absorbed in its life (io less its live threads') and its SIGCHLD
+ *    disposition all allow the fold: where they allow it wrongly (a busy
+ *    parent with SA_NOCLDWAIT...), the share is lost, never counted twice.
+ *    Children that lived less than an interval and were never seen still
+ *    reach the block through their parent;
+ *  - a newcomer at the pid of a reaped member (ns_last_pid, clone3) is
+ *    counted from birth however late discovery finds it.
  * With GroupBy (pidio_block_group_by) each member also belongs to a group,
  * fixed when it joins (its key is read then); the ledger splits the
  * block's increments by group (a child counted in its own group keeps it
@@ -67,6 +75,16 @@ typedef struct pidio_block {
   size_t order_cap;
   pidio_discover_t disc; /* the processes of ProcRoot */
   pidio_ledger_t ledger; /* the round's accounting */
+  /* Pids of members found reaped: a process found later at one of them
+   * and born after that member's last read counts from birth, however
+   * late discovery finds it (see vacated_take() in pidio_block.c). */
+  struct pidio_vacated {
+    pid_t pid;
+    uint64_t since; /* boot ticks before the member's last good read */
+  } *vacated;
+  size_t nvacated, vacated_cap;
+  pidio_entry_t *left; /* non-members that left the listing this round */
+  size_t nleft, left_cap;
 
   /* GroupBy: NULL without. */
   pidio_groups_t *groups;
@@ -80,6 +98,7 @@ typedef struct pidio_block {
   uint64_t prev_ticks;  /* boot ticks at the start of the previous interval */
   pid_t target;         /* this interval's Pid/PidFile pid, -1 for none */
   pid_t no_cgroup2_pid; /* first process seen without a cgroup v2 line */
+  pid_t cmdline_cut_pid; /* first process seen with a cut command line */
 } pidio_block_t;
 
 /* Takes ownership of *sel (which is reset). */

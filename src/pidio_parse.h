@@ -72,6 +72,10 @@ int pidio_parse_status_uid(const char *buf, size_t len, uid_t *out);
  * whose Tgid is another number is a thread, not a process. */
 int pidio_parse_status_tgid(const char *buf, size_t len, pid_t *out);
 
+/* The "SigIgn:" mask of /proc/<pid>/status (16 hex digits, bit N-1 for
+ * signal N). */
+int pidio_parse_status_sigign(const char *buf, size_t len, uint64_t *out);
+
 /* The last pid the kernel allocated, the fifth field of /proc/loadavg
  * ("0.15 0.10 0.05 2/78 12505\n"), in 0..PIDIO_PID_MAX. */
 int pidio_parse_loadavg_last_pid(const char *buf, size_t len, pid_t *out);

@@ -278,7 +278,7 @@ static bool cgroup_within(const char *want, const char *path, size_t plen) {
 
 enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
                                          pid_t pid, const pidio_stat_t *st,
-                                         pid_t target) {
+                                         pid_t target, bool *cmdline_cut) {
   if (st->flags & PIDIO_PF_KTHREAD)
     return PIDIO_MATCH_NO;
   if (pidio_select_by_pid(s) && pid != target)
@@ -320,17 +320,24 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
     if (strcmp(buf, s->exe) != 0)
       return PIDIO_MATCH_NO;
   }
+  char *line = NULL;
   if (s->cmdline != NULL) {
-    char raw[4096];
+    /* Most command lines fit in buf; a longer one is read whole, up to
+     * PIDIO_CMDLINE_MAX, so that a regex for its later words matches. */
     int trunc = 0;
-    if (pidio_proc_read_at(pid_dirfd, "cmdline", raw, sizeof(raw), &len,
-                           &trunc) != 0)
-      len = 0; /* exited meanwhile: an empty command line */
-    pidio_parse_cmdline(raw, len, buf, sizeof(buf));
+    if (pidio_proc_read_long(pid_dirfd, "cmdline", buf, sizeof(buf),
+                             PIDIO_CMDLINE_MAX, &line, &len, &trunc) != 0) {
+      line = buf; /* exited meanwhile: an empty command line */
+      len = 0;
+    }
+    if (trunc && cmdline_cut != NULL)
+      *cmdline_cut = true;
+    pidio_parse_cmdline(line, len, line, len + 1); /* in place */
   }
   /* The text rules (name, command line) are pidio_select_match's; the
    * name was also checked first above only to spare the reads. */
-  return pidio_select_match(s, st, s->cmdline != NULL ? buf : NULL)
-             ? PIDIO_MATCH_YES
-             : PIDIO_MATCH_NO;
+  bool yes = pidio_select_match(s, st, line);
+  if (line != buf)
+    free(line);
+  return yes ? PIDIO_MATCH_YES : PIDIO_MATCH_NO;
 }

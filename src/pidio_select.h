@@ -29,6 +29,12 @@ typedef struct pidio_select {
   bool children; /* Children: also every descendant of a match */
 } pidio_select_t;
 
+/* CommandLine looks at most this much of a command line: far more than
+ * any real program's (the kernel takes up to a quarter of the stack limit
+ * for all arguments and environment, 2 MiB by default), but a bound, so
+ * that one process cannot make pidio read without end. */
+#define PIDIO_CMDLINE_MAX (128 * 1024)
+
 /* What pidio_select_match_proc found. */
 enum pidio_match {
   PIDIO_MATCH_NO,
@@ -83,9 +89,11 @@ bool pidio_select_match(const pidio_select_t *s, const pidio_stat_t *st,
  * matches: it has an io file, all zeros, but runs no program. Then the pid against target (the Pid
  * or the pidfile's pid; -1 when the pidfile could not be read), name,
  * uid, cgroup, exe, command line. PIDIO_MATCH_DENIED when a selector
- * needs what may not be read (Exe of another user's process). */
+ * needs what may not be read (Exe of another user's process).
+ * *cmdline_cut (may be NULL) is set to true when the command line was
+ * longer than PIDIO_CMDLINE_MAX and only its start was matched. */
 enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
                                          pid_t pid, const pidio_stat_t *st,
-                                         pid_t target);
+                                         pid_t target, bool *cmdline_cut);
 
 #endif /* PIDIO_SELECT_H */

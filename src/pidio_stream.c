@@ -699,6 +699,11 @@ static void tell(const pidio_cause_t *c, const pidio_block_t *b,
          "cgroup v2 (0::) line: on a cgroup v1 only host nothing matches",
          b->sel.cgroup, proc->root, (int)c->pid);
     break;
+  case PIDIO_TROUBLE_CMDLINE_CUT:
+    warn("--cmdline: %s/%d/cmdline is longer than %d bytes; only its first "
+         "%d bytes are matched (such processes may be missed)",
+         proc->root, (int)c->pid, PIDIO_CMDLINE_MAX, PIDIO_CMDLINE_MAX);
+    break;
   default:
     break;
   }

@@ -202,8 +202,8 @@ class Writer:
         if comm:
             comm = run_names(comm)
             cmd += ["--comm", comm]
-        if tag:
-            cmd += ["--tag", tag]
+        for t in ([tag] if isinstance(tag, str) else tag or []):
+            cmd += ["--tag", t]
         pre = None
         if user is not None:
             cmd = ["setpriv", "--reuid", str(user), "--regid", str(user), "--clear-groups"] + cmd

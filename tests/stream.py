@@ -415,6 +415,35 @@ def test_name_cmdline(work):
             ["pidio-stream: warning: no process matches name=%s cmdline=%s (yet)" % (name, tag)])
 
 
+def test_cmdline_long(work):
+    """--cmdline sees a command line past 4 KiB whole (up to 128 KiB); a
+    longer one is matched by its start, and one warning says so."""
+    late = "-late-%d" % os.getpid()
+    cut = "-cut-%d" % os.getpid()
+    a = ready_writer(work, tag=["L" * 6000, late])
+    b = ready_writer(work, tag=["C" * 100000, "C" * 100000, cut])
+    s_late = Stream("--cmdline", late + "$", "--interval", 100, "--format", "json")
+    s_cut = Stream("--cmdline", cut + "$", "--interval", 100, "--format", "json")
+    try:
+        s_late.wait_lines(1)
+        s_cut.wait_lines(1)
+        a.send("write 4321 1000")
+        s_late.wait_more(2)
+        s_cut.wait_more(2)
+    finally:
+        rcs = [s_late.stop(), s_cut.stop()]
+        a.stop()
+        b.stop()
+    R.equal("--cmdline past 4 KiB: exit 0 on SIGTERM", rcs, [0, 0])
+    last = s_late.records()[-1]
+    R.equal("--cmdline past 4 KiB: processes, wchar, syscw",
+            (last["processes"], last["counters"]["wchar"], last["counters"]["syscw"]), (1, 4321, 5))
+    R.equal("--cmdline past 128 KiB: not matched", s_cut.records()[-1]["processes"], 0)
+    for what, s in (("cut", s_cut), ("late", s_late)):
+        warns = [e for e in s.err if "/%d/cmdline is longer than 131072 bytes" % b.pid in e]
+        R.equal("--cmdline %s: one warning for the 200 KB line" % what, len(warns), 1)
+
+
 def own_cgroup():
     """This process's cgroup v2 path, or None."""
     try:
@@ -483,6 +512,39 @@ def test_children(work):
         last = s.records()[-1]
         R.equal("%s: the children's writes counted once" % what,
                 (last["processes"], last["counters"]["wchar"], last["counters"]["syscw"]), (1, 2000, 2))
+
+
+def test_lifecycle_exact(work):
+    """The stream keeps the block's rules: a busy parent that ignores
+    SIGCHLD keeps its children's writes; a subreaper that reaps its orphaned
+    grandchild while the intermediate is a zombie counts it once."""
+    ign = ready_writer(work)
+    sub = ready_writer(work)
+    s_ign = Stream("--pid", ign.pid, "--children", "--interval", 200, "--format", "json")
+    s_sub = Stream("--pid", sub.pid, "--children", "--interval", 200, "--format", "json")
+    try:
+        s_ign.wait_lines(1)
+        s_sub.wait_lines(1)
+        ign.send("sigchld ign")
+        sub.send("subreaper")
+        a1 = send_async(ign, "busyfork 3 60000 1000 10000 200")
+        a2 = send_async(sub, "orphan 30000 80000 1500")
+        wait_for(lambda: os.path.isdir(a1) and os.path.isdir(a2), 30, "the families")
+        sub.send("reap")
+        s_ign.wait_more(3)
+        s_sub.wait_more(3)
+    finally:
+        rcs = [s_ign.stop(), s_sub.stop()]
+        ign.stop()
+        sub.stop()
+    R.equal("lifecycle: exit 0 on SIGTERM", rcs, [0, 0])
+    last = s_ign.records()[-1]["counters"]
+    R.equal("SIGCHLD ignored, busy parent: wchar, syscw",
+            (last["wchar"], last["syscw"]), (200 * 10000 + 3 * 60000, 200 + 3 * syscalls(60000)))
+    last = s_sub.records()[-1]["counters"]
+    # The intermediate also wrote the grandchild's pid to a pipe: 4 bytes.
+    R.equal("subreaper, zombie intermediate: wchar, syscw",
+            (last["wchar"], last["syscw"]), (30000 + 4 + 80000, syscalls(30000) + 1 + 2 * syscalls(40000)))
 
 
 def test_pidfile_follow(work):
@@ -1022,7 +1084,8 @@ def main():
     except OSError as e:
         why = "/proc/self/io cannot be read here (%s)" % e
     tests = [test_json_exact, test_influx, test_influx_escaping, test_fixture_counts, test_table,
-             test_default_format, test_name_cmdline, test_more_selectors, test_children,
+             test_default_format, test_name_cmdline, test_cmdline_long, test_more_selectors,
+             test_children, test_lifecycle_exact,
              test_pidfile_follow, test_bad_options,
              test_rates, test_window_exact, test_permission_denied, test_signals,
              test_per_process, test_trouble_parity, test_group_by]

@@ -411,7 +411,7 @@ START_TEST(test_all_real_proc) {
     pidio_stat_t st;
     if (pidio_proc_read_stat(dfd, &st) == 0) {
       enum pidio_match m =
-          pidio_select_match_proc(&sel, dfd, l.e[i].pid, &st, -1);
+          pidio_select_match_proc(&sel, dfd, l.e[i].pid, &st, -1, NULL);
       if (st.flags & PIDIO_PF_KTHREAD) {
         kthreads++;
         ck_assert_int_eq(m, PIDIO_MATCH_NO);
