@@ -99,10 +99,12 @@ static inline int ref_io(const char *buf, size_t len, uint64_t v[7]) {
 }
 
 /* /proc/<pid>/stat: comm between the first '(' and the last ')', at most
- * 15 bytes; after it fields 3 (state, one byte), 4 (ppid) ... 22 (start
- * time), each a run of bytes other than ' ' and '\n' after a run of ' '. */
+ * 15 bytes; after it fields 3 (state, one byte), 4 (ppid), 9 (flags) ...
+ * 22 (start time), each a run of bytes other than ' ' and '\n' after a run
+ * of ' '. */
 static inline int ref_stat(const char *buf, size_t len, char comm[16],
-                           char *state, uint64_t *ppid, uint64_t *start) {
+                           char *state, uint64_t *ppid, uint64_t *flags,
+                           uint64_t *start) {
   size_t open = 0;
   while (open < len && buf[open] != '(')
     open++;
@@ -135,6 +137,8 @@ static inline int ref_stat(const char *buf, size_t len, char comm[16],
       rc = ref_u64(buf + from, n, ppid);
       if (rc == 0 && *ppid > 4194304)
         rc = -ERANGE;
+    } else if (field == 9) {
+      rc = ref_u64(buf + from, n, flags);
     } else if (field == 22) {
       rc = ref_u64(buf + from, n, start);
     }

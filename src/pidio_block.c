@@ -24,7 +24,8 @@ enum {
   E_DENIED = 1u << 2,   /* member whose io may not be opened */
   E_ROOT = 1u << 3,     /* member because the selectors match it */
   E_DESC = 1u << 4,     /* member as a descendant of one (Children) */
-  E_UNDECIDED = 1u << 5 /* a selector could not be read (EACCES) */
+  E_UNDECIDED = 1u << 5, /* a selector could not be read (EACCES) */
+  E_MISSED = 1u << 6     /* member not read this round (unreadable) */
 };
 
 /* A tracked process: a member, or a non-member looked at again later. */
@@ -34,6 +35,7 @@ struct pidio_entry {
   uint64_t checked; /* boot ticks of the last evaluation */
   int fd;           /* held io descriptor, or -1 */
   unsigned flags;   /* E_* */
+  pidio_groups_entry_t *grp; /* GroupBy: its group while a member */
 };
 
 static pidio_entry_t *entry_of(pidio_ledger_acct_t *a) {
@@ -54,9 +56,30 @@ void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
   pidio_ledger_init(&b->ledger, true); /* the kernel folds reaped children */
 }
 
+int pidio_block_group_by(pidio_block_t *b, enum pidio_group_key key,
+                         const pidio_groups_conf_t *conf) {
+  pidio_groups_t *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return -ENOMEM;
+  int rc = pidio_groups_init(t, conf);
+  if (rc != 0) {
+    free(t);
+    return rc;
+  }
+  b->groups = t;
+  b->group_key = key;
+  return 0;
+}
+
 void pidio_block_free(pidio_block_t *b) {
   for (size_t i = 0; i < b->n; i++)
     pidio_fdbudget_release(b->e[i].fd);
+  if (b->groups != NULL) {
+    pidio_groups_free(b->groups);
+    free(b->groups);
+  }
+  pidio_group_users_free(&b->users);
+  free(b->gain);
   free(b->e);
   free(b->spare);
   free(b->dead);
@@ -126,6 +149,13 @@ static int retire(pidio_block_t *b, pidio_entry_t *en) {
   return 0;
 }
 
+/* A member no longer: it leaves its group. */
+static void ungroup(pidio_block_t *b, pidio_entry_t *en) {
+  if (en->grp != NULL)
+    pidio_groups_leave(b->groups, en->grp);
+  en->grp = NULL;
+}
+
 /* Retire the members found gone (reaped), keeping the table in order. Out
  * of memory, a gone member is dropped without its last accounting, as if
  * it had never been seen. */
@@ -133,8 +163,10 @@ static void compact(pidio_block_t *b) {
   size_t k = 0;
   for (size_t i = 0; i < b->n; i++) {
     if (b->e[i].a.state & PIDIO_LEDGER_GONE) {
-      if (retire(b, &b->e[i]) != 0)
+      if (retire(b, &b->e[i]) != 0) {
         pidio_fdbudget_release(b->e[i].fd);
+        ungroup(b, &b->e[i]);
+      }
     } else {
       if (k != i)
         b->e[k] = b->e[i];
@@ -146,8 +178,10 @@ static void compact(pidio_block_t *b) {
 
 /* Close the dead list's descriptors: its members have been accounted. */
 static void bury(pidio_block_t *b) {
-  for (size_t i = 0; i < b->ndead; i++)
+  for (size_t i = 0; i < b->ndead; i++) {
     pidio_fdbudget_release(b->dead[i].fd);
+    ungroup(b, &b->dead[i]);
+  }
   b->ndead = 0;
 }
 
@@ -195,6 +229,7 @@ static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
   } else if (vanished(rc)) {
     pidio_ledger_gone(&en->a);
   } else if (rc == -EACCES || rc == -EPERM) {
+    en->flags |= E_MISSED;
     rep->unreadable++;
     if (rep->denied_pid == 0)
       rep->denied_pid = en->a.pid;
@@ -205,6 +240,7 @@ static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
   } else {
     /* Out of descriptors (EMFILE, ENFILE), or an I/O error: this member
      * is left out of this interval and said so. */
+    en->flags |= E_MISSED;
     rep->failed++;
     if (rep->failed_pid == 0) {
       rep->failed_pid = en->a.pid;
@@ -240,6 +276,7 @@ static void read_round(pidio_block_t *b, pidio_entry_t *en,
   if (vanished(fd)) {
     pidio_ledger_gone(&en->a);
   } else {
+    en->flags |= E_MISSED;
     rep->unreadable++;
     if (rep->denied_pid == 0)
       rep->denied_pid = en->a.pid;
@@ -325,12 +362,31 @@ static int vacated_take(pidio_block_t *b, pid_t pid, uint64_t start) {
   return 0;
 }
 
-/* Make a tracked process a member: hold its io descriptor and set where
- * its counting starts. from_birth: it started since the previous interval,
- * so all of its counters count. Returns 0 when it vanished meanwhile. */
-static int join(pidio_entry_t *en, int dfd, int from_birth) {
-  en->flags |= E_MEMBER;
-  pidio_ledger_join(&en->a, 0, NULL);
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* GroupBy: the group of a joining member, by the key read from its pid
+ * directory; a key that is not there or may not be read is the unknown
+ * group. Its ledger destination is the group's id; 0 ("other") when out
+ * of memory. */
+static unsigned group_of(pidio_block_t *b, pidio_entry_t *en, int dfd,
+                         const char *comm) {
+  if (b->groups == NULL)
+    return 0;
+  char key[PIDIO_GROUP_KEY_MAX];
+  size_t len = 0;
+  int rc = pidio_group_read_key(b->group_key, dfd, comm, &b->users,
+                                mono_now(), key, sizeof(key), &len);
+  en->grp = pidio_groups_join(b->groups, rc == 0 ? key : NULL, len);
+  return en->grp != NULL ? en->grp->id : 0;
+}
+
+/* The io side of join. */
+static int join_read(pidio_entry_t *en, int dfd, unsigned dest,
+                     int from_birth) {
   int fd = pidio_proc_open_io(dfd);
   if (fd < 0) {
     if (vanished(fd))
@@ -355,7 +411,7 @@ static int join(pidio_entry_t *en, int dfd, int from_birth) {
         pidio_ledger_rebase(&en->a); /* garbled: a later good read */
       return 1;
     }
-    pidio_ledger_join(&en->a, 0, &base);
+    pidio_ledger_join(&en->a, dest, &base);
   }
   if (pidio_fdbudget_take())
     en->fd = fd;
@@ -363,6 +419,22 @@ static int join(pidio_entry_t *en, int dfd, int from_birth) {
     close(fd);
   return 1;
 }
+
+/* Make a tracked process a member: hold its io descriptor, put it in its
+ * group and set where its counting starts. from_birth: it started since
+ * the previous interval, so all of its counters count. Returns 0 when it
+ * vanished meanwhile (then it is in no group). */
+static int join(pidio_block_t *b, pidio_entry_t *en, int dfd,
+                const char *comm, int from_birth) {
+  en->flags |= E_MEMBER;
+  unsigned dest = group_of(b, en, dfd, comm);
+  pidio_ledger_join(&en->a, dest, NULL);
+  int rc = join_read(en, dfd, dest, from_birth);
+  if (rc == 0)
+    ungroup(b, en);
+  return rc;
+}
+
 
 /* Look at a process for the first time (or again). Returns 1 and fills *out
  * when it is to be tracked, 0 when it vanished, -1 when it could not be
@@ -395,7 +467,7 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
   int rc = 1;
   if (m == PIDIO_MATCH_YES) {
     out->flags |= E_ROOT;
-    rc = join(out, dfd, fresh || force_fresh);
+    rc = join(b, out, dfd, st.comm, fresh || force_fresh);
   } else {
     if (m == PIDIO_MATCH_DENIED)
       out->flags |= E_UNDECIDED; /* looked at again every interval */
@@ -530,7 +602,7 @@ static void adopt_descendants(pidio_block_t *b) {
         int fresh = (en->flags & E_FRESH) ||
                     (b->rounds > 0 && en->a.start >= b->prev_ticks);
         en->flags &= ~(unsigned)(E_FRESH | E_UNDECIDED);
-        if (join(en, dfd, fresh)) {
+        if (join(b, en, dfd, st.comm, fresh)) {
           en->flags |= E_DESC;
           changed = 1;
         } else {
@@ -575,6 +647,7 @@ static int leave_if_untargeted(pidio_block_t *b, uint64_t ticks) {
     if (retire(b, en) != 0)
       return -ENOMEM;
     en->flags = 0;
+    en->grp = NULL; /* the retired copy leaves the group */
     en->checked = recheck_slot(en->a.pid, ticks);
   }
   return 0;
@@ -670,12 +743,6 @@ static bool ledger_may_absorb(void *ctx, const pidio_ledger_acct_t *a,
 
 /* --- one interval -------------------------------------------------------- */
 
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Read order: parents before children. A child reaped after its parent
  * was read is then seen gone in the same round and its share settled
  * against a fresh read of the parent; reading the child first (pids wrap,
@@ -708,11 +775,29 @@ static int account_round(pidio_block_t *b, pidio_report_t *rep) {
                                   .tracked = ledger_tracked,
                                   .exited = ledger_exited,
                                   .may_absorb = ledger_may_absorb};
-  pidio_io_t gain = {{0}};
+  /* One destination per group id (0: the block, or "other"). */
+  size_t ndest = b->groups != NULL ? b->groups->nids : 1;
+  if (ndest < 1)
+    ndest = 1;
+  if (ndest > b->gain_cap) {
+    pidio_io_t *g = realloc(b->gain, ndest * sizeof(*g));
+    if (g == NULL) {
+      pidio_ledger_discard(&b->ledger);
+      return -ENOMEM;
+    }
+    b->gain = g;
+    b->gain_cap = ndest;
+  }
+  memset(b->gain, 0, ndest * sizeof(*b->gain));
   pidio_ledger_note_t note = {0};
-  pidio_ledger_close(&b->ledger, &ops, &gain, &note);
-  for (int f = 0; f < PIDIO_NFIELDS; f++)
-    b->total.v[f] += gain.v[f];
+  pidio_ledger_close(&b->ledger, &ops, b->gain, &note);
+  for (size_t d = 0; d < ndest; d++) {
+    for (int f = 0; f < PIDIO_NFIELDS; f++)
+      b->total.v[f] += b->gain[d].v[f];
+    if (b->groups != NULL)
+      pidio_groups_add(b->groups, d == 0 ? NULL : b->groups->byid[d],
+                       &b->gain[d]);
+  }
   rep->garbled += note.garbled;
   if (rep->garbled_pid == 0)
     rep->garbled_pid = note.garbled_pid;
@@ -726,8 +811,10 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   uint64_t ticks = pidio_proc_boot_ticks();
   bury(b); /* none, unless an earlier interval stopped half-way */
   b->nleft = 0;
-  for (size_t i = 0; i < b->n; i++)
+  for (size_t i = 0; i < b->n; i++) {
     pidio_ledger_new_round(&b->e[i].a);
+    b->e[i].flags &= ~(unsigned)E_MISSED;
+  }
 
   int by_pid = pidio_select_by_pid(&b->sel);
   b->target = by_pid ? find_target(b, rep) : 0;
@@ -816,8 +903,20 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   if (rc != 0)
     return rc;
   for (size_t i = 0; i < b->n; i++)
-    if (b->e[i].flags & E_MEMBER)
+    if (b->e[i].flags & E_MEMBER) {
       rep->matched++;
+      if (b->groups != NULL)
+        pidio_groups_count(b->groups, b->e[i].grp, 1,
+                           (b->e[i].flags & E_MISSED) != 0);
+    }
+  if (b->groups != NULL) {
+    /* Processes an Exe selector could not decide on belong to no group:
+     * "other" counts them unreadable, as the block does. */
+    pidio_groups_count(b->groups, NULL, 0, rep->undecided);
+    /* Out of memory only a group's rate window can be missing: the
+     * figures are exact either way. */
+    (void)pidio_groups_settle(b->groups, rep->read_at);
+  }
   b->prev_ticks = ticks;
   b->rounds++;
   return 0;

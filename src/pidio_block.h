@@ -27,6 +27,11 @@
  *    reach the block through their parent;
  *  - a newcomer at the pid of a reaped member (ns_last_pid, clone3) is
  *    counted from birth however late discovery finds it.
+ * With GroupBy (pidio_block_group_by) each member also belongs to a group,
+ * fixed when it joins (its key is read then); the ledger splits the
+ * block's increments by group (a child counted in its own group keeps it
+ * when a parent of another group reaps it), and pidio_groups hands out
+ * the slots. The groups' increments and "other" sum to the block's.
  * Held descriptors come out of the process-wide pidio_fdbudget.
  * Not thread-safe: one block is only ever updated by one thread at a time.
  */
@@ -34,6 +39,8 @@
 #define PIDIO_BLOCK_H
 
 #include "pidio_discover.h"
+#include "pidio_group.h"
+#include "pidio_groups.h"
 #include "pidio_ledger.h"
 #include "pidio_parse.h"
 #include "pidio_proc.h"
@@ -79,6 +86,13 @@ typedef struct pidio_block {
   pidio_entry_t *left; /* non-members that left the listing this round */
   size_t nleft, left_cap;
 
+  /* GroupBy: NULL without. */
+  pidio_groups_t *groups;
+  enum pidio_group_key group_key;
+  pidio_group_users_t users; /* user names, for the user key */
+  pidio_io_t *gain;          /* the ledger's increments by destination */
+  size_t gain_cap;
+
   pidio_io_t total;     /* the block's counters: never go down */
   uint64_t rounds;      /* intervals done */
   uint64_t prev_ticks;  /* boot ticks at the start of the previous interval */
@@ -92,7 +106,13 @@ void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
                       pidio_select_t *sel);
 void pidio_block_free(pidio_block_t *b);
 
-/* Do one interval: find members, read them, update b->total.
+/* GroupBy: split the block by key into the groups of conf (see
+ * pidio_groups.h). Before the first update. 0, -EINVAL, -ENOMEM. */
+int pidio_block_group_by(pidio_block_t *b, enum pidio_group_key key,
+                         const pidio_groups_conf_t *conf);
+
+/* Do one interval: find members, read them, update b->total (and, with
+ * GroupBy, settle b->groups: its slot holders and "other").
  * Returns 0, or a negative errno when nothing could be read at all
  * (ProcRoot unreadable); the report says more in either case. */
 int pidio_block_update(pidio_block_t *b, pidio_report_t *rep);

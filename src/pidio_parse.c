@@ -167,7 +167,7 @@ int pidio_parse_stat(const char *buf, size_t len, pidio_stat_t *out) {
   memcpy(out->comm, open + 1, clen);
   out->comm[clen] = '\0';
 
-  /* Fields after the comm: 3 state, 4 ppid, ..., 22 starttime. Some in
+  /* Fields after the comm: 3 state, 4 ppid, 9 flags, 22 starttime. Some in
    * between are signed (cutime, priority, nice), so only the ones used are
    * parsed as numbers; the others are only counted. */
   size_t pos = (size_t)(close + 1 - buf);
@@ -183,6 +183,9 @@ int pidio_parse_stat(const char *buf, size_t len, pidio_stat_t *out) {
       out->state = tok[0];
     } else if (field == 4) {
       if ((rc = parse_pid(tok, tlen, &out->ppid)) != 0)
+        return rc;
+    } else if (field == 9) {
+      if ((rc = pidio_parse_u64(tok, tlen, &out->flags)) != 0)
         return rc;
     } else if (field == 22) {
       if ((rc = pidio_parse_u64(tok, tlen, &out->start_time)) != 0)

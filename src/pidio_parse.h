@@ -39,8 +39,13 @@ typedef struct pidio_stat {
   char comm[16]; /* at most 15 characters, NUL-terminated */
   char state;    /* 'R', 'S', 'Z', ... */
   pid_t ppid;
+  uint64_t flags;      /* field 9: the kernel's PF_* flags */
   uint64_t start_time; /* field 22: clock ticks after boot */
 } pidio_stat_t;
+
+/* A kernel thread (PF_KTHREAD in stat's flags): it has an io file, but
+ * never does I/O of a program, and is never a member of a block. */
+#define PIDIO_PF_KTHREAD 0x00200000u
 
 /* Parse a decimal uint64_t occupying exactly s[0..len): no sign, no space. */
 int pidio_parse_u64(const char *s, size_t len, uint64_t *out);

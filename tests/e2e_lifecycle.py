@@ -10,7 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import Daemon, Results, Writer, built, run_names, run_tests, wait_for  # noqa: E402
+from e2e_lib import (Daemon, Results, Writer, built, cgroup2_root, run_names,  # noqa: E402
+                     run_tests, wait_for)
 
 R = Results()
 
@@ -275,16 +276,6 @@ LoadPlugin pidio
     R.check("PidFile valid again: noted once", d.log().count("is valid again") == 1, d.log()[-1500:])
     tx = [r[2] for r in d.rows("daemon", "io_octets")]
     R.check("PidFile: wchar never goes down", tx == sorted(tx), str(tx))
-
-
-def cgroup2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            parts = line.split()
-            sep = parts.index("-")
-            if parts[sep + 1] == "cgroup2":
-                return parts[4]
-    return None
 
 
 def test_selectors(work):

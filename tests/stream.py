@@ -993,6 +993,81 @@ def test_signals(work):
         R.equal("%s: one record, nothing on stderr" % sig.name, (len(s.lines), s.err), (1, []))
 
 
+def test_group_by(work):
+    """--group-by comm --sort wchar: after each record of the selection, one
+    per group with a record of its own and one for "other", in json and
+    influx; each group's counters exactly what its writer did after the
+    group got its record, "other" exactly what they did in that interval,
+    and the groups and other adding up to the selection in every
+    interval."""
+    comms = ["pidiogb%d%s" % (UNIQ, x) for x in "ab"]
+    tag = "pidio-groupby-%d" % UNIQ
+    ws = [Writer(work, comm=c, tag=tag) for c in comms]
+    for w in ws:
+        w.send("write 0")
+    streams = {fmt: Stream("--cmdline", "--tag %s$" % tag, "--group-by", "comm", "--sort", "wchar",
+                           "--top", 5, "--interval", 100, "--format", fmt)
+               for fmt in ("json", "influx")}
+    try:
+        for s in streams.values():
+            s.wait_lines(4)
+        for w in ws:                          # each group gets its record
+            w.send("write 1000 1000")
+        for s in streams.values():
+            s.wait_more(12)
+        for w, n in zip(ws, (30000, 500000)):
+            w.send("write %d" % n)
+        for s in streams.values():
+            s.wait_more(12)
+    finally:
+        rcs = [s.stop() for s in streams.values()]
+        for w in ws:
+            w.stop()
+    R.equal("group-by: SIGTERM exits 0", rcs, [0, 0])
+    # Intervals: the selection's record, then the groups' (by name), "other" last.
+    ivals = []
+    for r in streams["json"].records():
+        if "group" not in r:
+            ivals.append((r, []))
+        elif ivals:
+            ivals[-1][1].append(r)
+    R.check("group-by json: keys of a group record",
+            all(list(g) == ["time", "group", "processes", "unreadable", "counters", "rates"]
+                for _, gs in ivals for g in gs), str(ivals[-1][1][:1]))
+    R.check("group-by json: other closes every interval",
+            all(gs and gs[-1]["group"] == "other" for _, gs in ivals[:-1]))
+    zero = dict.fromkeys(FIELDS, 0)
+    prev, prev_blk, bad = {}, zero, []
+    for blk, gs in ivals[:-1]:               # the last may have been cut by SIGTERM
+        rise = dict.fromkeys(FIELDS, 0)
+        for g in gs:
+            before = prev.get(g["group"], zero)
+            for f in FIELDS:
+                if g["counters"][f] < before[f]:
+                    bad.append("%s %s went down" % (g["group"], f))
+                rise[f] += g["counters"][f] - before[f]
+            prev[g["group"]] = g["counters"]
+        want = {f: blk["counters"][f] - prev_blk[f] for f in FIELDS}
+        prev_blk = blk["counters"]
+        if rise != want:
+            bad.append("at %.3f groups rose by %r, the selection by %r" % (blk["time"], rise, want))
+    R.check("group-by json: groups and other add up to the selection every interval, never down",
+            not bad and len(ivals) > 10, "; ".join(bad[:3]))
+    last = {g["group"]: g for g in ivals[-2][1]}
+    for c, n in zip(comms, (30000, 500000)):
+        R.equal("group-by json: %s's group, exactly what it wrote after its first write" % c,
+                last[c]["counters"]["wchar"], n)
+        R.equal("group-by json: %s's group has its process" % c, last[c]["processes"], 1)
+    R.equal("group-by json: other holds the first writes", last["other"]["counters"]["wchar"], 2000)
+    grp = [l for l in streams["influx"].lines if ",group=" in l]
+    shape = re.compile(r'^pidio,selector=(?:\\.|[^\\ ,])+,group=(\S+) group="([^"]*)",processes=\d+i,'
+                       r'unreadable=\d+i,rchar=\d+i,')
+    m = [shape.match(l) for l in grp]
+    R.check("group-by influx: group lines with the tag and the field group, processes, unreadable",
+            grp and all(x is not None and x.group(1) == x.group(2) for x in m), str(grp[:2]))
+    R.check("group-by influx: other's line", any(x and x.group(1) == "other" for x in m))
+
+
 def main():
     why = ""
     try:
@@ -1009,7 +1084,7 @@ def main():
              test_children, test_lifecycle_exact,
              test_pidfile_follow, test_bad_options,
              test_rates, test_window_exact, test_permission_denied, test_signals,
-             test_per_process, test_trouble_parity]
+             test_per_process, test_trouble_parity, test_group_by]
     return run_tests(tests, R, sys.argv[1:], why=why, prefix="pidio-stream.")
 
 

@@ -439,6 +439,136 @@ START_TEST(t_increments_summed) {
 }
 END_TEST
 
+/* The group of a name among every group of the block; fails the test
+ * when there is none. */
+static const pidio_groups_entry_t *group_named_line(const char *name,
+                                                    int line) {
+  ck_assert_ptr_nonnull(blk.groups);
+  for (size_t i = 0; i < blk.groups->n; i++)
+    if (strcmp(blk.groups->e[i]->name, name) == 0)
+      return blk.groups->e[i];
+  char have[512] = "";
+  for (size_t i = 0; i < blk.groups->n; i++)
+    snprintf(have + strlen(have), sizeof(have) - strlen(have), " %s",
+             blk.groups->e[i]->name);
+  ck_abort_msg("line %d: no group named \"%s\" (groups:%s)", line, name,
+               have);
+  return NULL;
+}
+#define group_named(name) group_named_line((name), __LINE__)
+
+/* The group of a key (a comm, as the test wrote it). */
+static const pidio_groups_entry_t *group_keyed_line(const char *key,
+                                                    int line) {
+  char name[PIDIO_GROUP_INSTANCE_MAX + 1];
+  pidio_group_name(key, strlen(key), 0, blk.groups->conf.name_max, name);
+  return group_named_line(name, line);
+}
+#define group_keyed(key) group_keyed_line((key), __LINE__)
+
+/* Every group's exact total plus what went to "other" directly is the
+ * block's total. */
+static void assert_groups_sum(int line) {
+  pidio_io_t sum = blk.groups->other_total;
+  for (size_t i = 0; i < blk.groups->n; i++)
+    io_add(&sum, &blk.groups->e[i]->total);
+  assert_io_eq(&sum, &blk.total, line);
+}
+
+static void start_grouped(pidio_select_t *s, enum pidio_group_key key,
+                          unsigned max_groups) {
+  pidio_block_init(&blk, &proc, s);
+  blk_live = true;
+  pidio_groups_opts_t o;
+  pidio_groups_opts_init(&o);
+  o.max_groups = max_groups;
+  /* The test processes write to /dev/null: rank by wchar, so that their
+   * groups get slots (and are not forgotten while the test looks). */
+  o.rank = PIDIO_WCHAR;
+  pidio_groups_conf_t c;
+  pidio_groups_conf_of(&o, "blk", 0, &c);
+  ck_assert_int_eq(pidio_block_group_by(&blk, key, &c), 0);
+}
+
+/* All + GroupBy comm on a tree: each group gets exactly its members'
+ * increments, and the groups add up to the block. */
+START_TEST(t_groups_by_comm) {
+  open_tree("proc-basic");
+  pidio_select_t s;
+  pidio_select_init(&s);
+  char err[256];
+  ck_assert_int_eq(pidio_select_set_all(&s, true, err, sizeof(err)), 0);
+  start_grouped(&s, PIDIO_GROUP_COMM, 2);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 8);
+  pidio_io_t nginx = zero_io, py = zero_io, web = zero_io, all = zero_io;
+  pidio_io_t a = inc_of(1), b = inc_of(7), c = inc_of(1000003);
+  io_bump(410, &a, &nginx);
+  io_bump(411, &b, &nginx);
+  io_bump(412, &c, &nginx);
+  io_bump(520, &b, &py);
+  io_bump(521, &a, &py);
+  io_bump(630, &a, &web);
+  for (pidio_io_t *g = &nginx; g != NULL; g = g == &nginx ? &py : g == &py ? &web : NULL)
+    io_add(&all, g);
+  r = update();
+  ck_assert_total(&all);
+  assert_io_eq(&group_named("nginx")->total, &nginx, __LINE__);
+  assert_io_eq(&group_named("python3")->total, &py, __LINE__);
+  assert_io_eq(&group_named("Web%20Content")->total, &web, __LINE__);
+  assert_io_eq(&group_named("postgres")->total, &zero_io, __LINE__);
+  assert_groups_sum(__LINE__);
+  ck_assert_uint_eq(group_named("nginx")->processes, 3);
+  /* Two slots: the two busiest, nginx and python3 (wchar). */
+  ck_assert_uint_eq(blk.groups->nslot, 2);
+  ck_assert_str_eq(blk.groups->slot[0]->name, "nginx");
+  ck_assert_str_eq(blk.groups->slot[1]->name, "python3");
+  ck_assert_uint_eq(blk.groups->other_processes, 3);
+
+  /* A member leaves (its process is gone): its group keeps what it did. */
+  pidio_io_t d = inc_of(3);
+  io_bump(411, &d, &nginx);
+  io_add(&all, &d);
+  r = update();
+  remove_proc(411);
+  r = update();
+  ck_assert_uint_eq(r.matched, 7);
+  ck_assert_total(&all);
+  assert_io_eq(&group_named("nginx")->total, &nginx, __LINE__);
+  ck_assert_uint_eq(group_named("nginx")->processes, 2);
+  ck_assert_uint_eq(group_named("nginx")->refs, 2);
+  assert_groups_sum(__LINE__);
+}
+END_TEST
+
+/* GroupBy exe on a tree without exe links: every member is in the unknown
+ * group; GroupBy unit reads each member's cgroup file. */
+START_TEST(t_groups_unknown_and_unit) {
+  open_tree("proc-select");
+  pidio_select_t s;
+  pidio_select_init(&s);
+  char err[256];
+  ck_assert_int_eq(pidio_select_set_all(&s, true, err, sizeof(err)), 0);
+  start_grouped(&s, PIDIO_GROUP_EXE, 20);
+  pidio_report_t r = update();
+  ck_assert_uint_gt(r.matched, 0);
+  ck_assert_uint_eq(blk.groups->n, 1);
+  ck_assert_str_eq(blk.groups->e[0]->name, "unknown");
+  ck_assert_uint_eq(blk.groups->e[0]->refs, r.matched);
+  pidio_block_free(&blk);
+  blk_live = false;
+
+  pidio_select_init(&s);
+  ck_assert_int_eq(pidio_select_set_all(&s, true, err, sizeof(err)), 0);
+  start_grouped(&s, PIDIO_GROUP_UNIT, 20);
+  r = update();
+  ck_assert_uint_eq(group_named("nginx_service")->refs, 3); /* 100 101 102 */
+  ck_assert_uint_eq(group_named("init_scope")->refs, 1);
+  ck_assert_uint_eq(group_named("session-2_scope")->refs, 1);
+  ck_assert_uint_eq(group_named("~system_slice")->refs, 1);
+}
+END_TEST
+
 START_TEST(t_garbled_io) {
   static const char *const garbage[] = {
       "garbage\n",
@@ -1580,6 +1710,62 @@ START_TEST(t_real_member_child_reaped_by_member) {
 }
 END_TEST
 
+/* The same family with GroupBy comm, P and C named apart: C's first
+ * 70000 bytes stay in C's group when P reaps it; its last 30000 reach the
+ * block through P, in P's group; nothing is counted twice. */
+START_TEST(t_real_groups_child_keeps_its_group) {
+  require_proc_io();
+  open_real();
+  family_t f;
+  unique_name(f.pname);
+  unique_name(f.cname);
+  pid_t p = spawn(family_main, &f);
+  wait_stop(p);
+  pidio_select_t s;
+  make_sel(&s, f.pname, NULL, 0, NULL);
+  pidio_select_set_children(&s, true);
+  start_grouped(&s, PIDIO_GROUP_COMM, 20);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  pidio_io_t p0, p1, c1;
+  proc_io(p, &p0);
+
+  resume(p);
+  wait_stop(p);
+  proc_io(find_child(p), &c1);
+  proc_io(p, &p1);
+  r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  pidio_io_t pwant = io_minus(&p1, &p0);
+  assert_io_eq(&group_keyed(f.cname)->total, &c1, __LINE__);
+  assert_io_eq(&group_keyed(f.pname)->total, &pwant, __LINE__);
+  assert_groups_sum(__LINE__);
+
+  resume(p);
+  wait_stop(p);
+  pidio_io_t p2;
+  proc_io(p, &p2);
+  /* P's counters now hold C's whole I/O: P's group gets P's growth less
+   * what C's group already counted. */
+  pidio_io_t all = io_minus(&p2, &p0);
+  pidio_io_t pgroup = io_minus(&all, &c1);
+  if (!under_valgrind()) {
+    ck_assert_uint_eq(all.v[PIDIO_WCHAR], 105000);
+    ck_assert_uint_eq(pgroup.v[PIDIO_WCHAR], 35000);
+  }
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&all);
+  assert_io_eq(&group_keyed(f.cname)->total, &c1, __LINE__);
+  assert_io_eq(&group_keyed(f.pname)->total, &pgroup, __LINE__);
+  assert_groups_sum(__LINE__);
+  ck_assert_uint_eq(group_keyed(f.cname)->refs, 0);
+  r = update();
+  ck_assert_total(&all);
+  assert_groups_sum(__LINE__);
+}
+END_TEST
+
 START_TEST(t_real_member_child_reaped_by_nonmember) {
   require_proc_io();
   open_real();
@@ -2480,6 +2666,8 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_select_pidfile);
   tcase_add_test(tc, t_first_update_is_baseline);
   tcase_add_test(tc, t_increments_summed);
+  tcase_add_test(tc, t_groups_by_comm);
+  tcase_add_test(tc, t_groups_unknown_and_unit);
   tcase_add_test(tc, t_garbled_io);
   tcase_add_test(tc, t_counter_down_is_garbled);
   tcase_add_test(tc, t_newborn_counts_from_birth);
@@ -2516,6 +2704,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_real_found_without_listing);
   tcase_add_test(tc, t_real_newborn);
   tcase_add_test(tc, t_real_member_child_reaped_by_member);
+  tcase_add_test(tc, t_real_groups_child_keeps_its_group);
   tcase_add_test(tc, t_real_member_child_reaped_by_nonmember);
   tcase_add_test(tc, t_real_sigchld_ignored_parent);
   tcase_add_test(tc, t_real_reaped_children_fold_into_member_parent);

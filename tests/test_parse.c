@@ -313,6 +313,33 @@ START_TEST(test_stat_literal) {
 }
 END_TEST
 
+/* Field 9, the flags: a kernel thread has PF_KTHREAD. */
+START_TEST(test_stat_flags) {
+  pidio_stat_t st;
+  memset(&st, 0xa5, sizeof(st));
+  ck_assert_int_eq(parse_stat_fixture("stat/real-kthreadd.stat", &st), 0);
+  ck_assert_str_eq(st.comm, "kthreadd");
+  ck_assert_uint_eq(st.flags, 2129984);
+  ck_assert(st.flags & PIDIO_PF_KTHREAD);
+  ck_assert_int_eq(parse_stat_fixture("stat/real-sleep.stat", &st), 0);
+  ck_assert_uint_eq(st.flags, 4194304);
+  ck_assert(!(st.flags & PIDIO_PF_KTHREAD));
+
+  static const char text[] =
+      "9 (f) S 1 9 9 0 -1 -5 0 0 0 0 0 0 0 0 20 0 1 0 31415";
+  size_t len = sizeof(text) - 1;
+  char *copy = exact_copy(text, len);
+  ck_assert_int_eq(pidio_parse_stat(copy, len, &st), -EINVAL);
+  free(copy);
+  static const char big[] = "9 (f) S 1 9 9 0 -1 18446744073709551616 0 0 0 "
+                            "0 0 0 0 0 20 0 1 0 31415";
+  len = sizeof(big) - 1;
+  copy = exact_copy(big, len);
+  ck_assert_int_eq(pidio_parse_stat(copy, len, &st), -ERANGE);
+  free(copy);
+}
+END_TEST
+
 static const struct {
   const char *file;
   int rc;
@@ -1099,6 +1126,7 @@ Suite *make_parse_suite(void) {
   tcase_add_loop_test(tc, test_stat_good, 0,
                       (int)(sizeof(stat_good) / sizeof(stat_good[0])));
   tcase_add_test(tc, test_stat_literal);
+  tcase_add_test(tc, test_stat_flags);
   tcase_add_loop_test(tc, test_stat_bad, 0,
                       (int)(sizeof(stat_bad) / sizeof(stat_bad[0])));
   suite_add_tcase(s, tc);
