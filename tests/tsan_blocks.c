@@ -220,17 +220,30 @@ int main(void) {
         "%d descriptors open after every block was freed, %d before", fds_after,
         fds_before);
 
-  /* Every slot came back: one block alone can hold the whole budget. */
+  /* Every slot came back: one block alone can hold the whole budget. A
+   * member of this machine-wide block that exits during an update gives
+   * its slot back, and the block takes it up again at a later update (a
+   * member read without a held descriptor holds one once a slot is free);
+   * a slot that leaked never comes back. So the block is updated until it
+   * holds the whole budget, a few times at most. */
   pidio_block_t b;
   make_block(&b, 0);
   pidio_report_t rep;
-  rc = pidio_block_update(&b, &rep);
-  CHECK(rc == 0, "last update: %s", strerror(-rc));
-  int all, io;
-  count_fds(&all, &io);
-  if (rep.matched - rep.unreadable >= 2 * BUDGET)
-    CHECK(io == BUDGET, "one block holds %d io descriptors, budget %d", io,
-          BUDGET);
+  int all, io = -1;
+  unsigned enough = 0;
+  for (int round = 0; round < 10 && io != BUDGET; round++) {
+    rc = pidio_block_update(&b, &rep);
+    CHECK(rc == 0, "last updates: %s", strerror(-rc));
+    if (rc != 0)
+      break;
+    count_fds(&all, &io);
+    enough = rep.matched - rep.unreadable >= 2 * BUDGET;
+    if (!enough)
+      break;
+  }
+  if (enough)
+    CHECK(io == BUDGET, "one block holds %d io descriptors after 10 updates, "
+          "budget %d", io, BUDGET);
   pidio_block_free(&b);
   pidio_proc_close(&proc);
   unlink(pidfile);
