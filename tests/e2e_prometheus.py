@@ -335,6 +335,10 @@ def readme_queries(prom):
     instance=HOST)."""
     def ours(expr):
         return {m["pidio"]: float(v) for m, v in prom.query(expr) if m.get("instance") == HOST}
+    with open(os.path.join(SRCDIR, "README.md")) as f:
+        readme = f.read()
+    for q in (README_BLOCK_RATE, README_TOPK, README_PROCESSES, README_UNREADABLE, README_WINDOWED):
+        R.check("prometheus: the README gives %s word for word" % q, q in readme)
     got = ours(README_BLOCK_RATE)
     R.check("prometheus: README 'bytes/s per block' has a series per block, %s's above 0" % BLOCK,
             set(got) >= {BLOCK, SHORT} and got[BLOCK] > 0, str(got))
