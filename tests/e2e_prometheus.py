@@ -6,7 +6,9 @@ Prometheus' HTTP query API.
 
   test_prometheus  the exact counters, the pidio_rate gauges, count-*,
                    the metric and label names, a PerProcess series of an
-                   exited process going stale, the README's queries and
+                   exited process going stale, a GroupBy block's group
+                   series and "other" exact and adding up to the block
+                   at every scrape, the README's queries and
                    every query of contrib/grafana-prometheus.json run
                    against what was stored
   test_dashboard   every query of contrib/grafana-prometheus.json parsed
@@ -30,7 +32,8 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import SRCDIR, STOCK_PLUGINS, Daemon, Results, Writer, run_tests, wait_for  # noqa: E402
+from e2e_lib import (SRCDIR, STOCK_PLUGINS, Daemon, Results, Writer, run_names,  # noqa: E402
+                     run_tests, wait_for)
 from e2e_pipelines import (RATE_FIELDS, SHUTDOWN_NOTICE, Service, accepts,  # noqa: E402
                            fill, free_port, poll)
 
@@ -50,6 +53,16 @@ WINDOW = 3
 ARRIVAL = 30           # seconds the first value may take to reach Prometheus
 MORE = 10              # seconds for each value that follows
 STALE = 30             # seconds an exited process's series may stay
+GROUPS = "host"        # a GroupBy comm block of two writers (the README's name)
+TAG = run_names("pidioe2e-prom")   # the writers' tag, selecting them
+# The writers' comms and the bytes each writes once its group has series.
+GROUP_WRITES = [(run_names("pidioe2e-p%s" % x), n) for x, n in (("a", 300000), ("b", 100000))]
+FIRST = 1000           # the first write of each, made as its group gets series
+MAX_GROUPS = 2         # a slot for each writer
+COUNTERS = ["collectd_pidio_io_octets_rx_total", "collectd_pidio_io_octets_tx_total",
+            "collectd_pidio_io_ops_read_total", "collectd_pidio_io_ops_write_total",
+            "collectd_pidio_disk_octets_read_total", "collectd_pidio_disk_octets_write_total",
+            "collectd_pidio_total_bytes_total"]
 
 # The metric families write_prometheus makes of pidio's series: collectd_,
 # the plugin, the type, the data source unless it is "value", and _total
@@ -170,8 +183,14 @@ def prometheus_block(writer, short):
     Pid %d
     PerProcess true
   </Process>
+  <Process "%s">
+    CommandLine "--tag %s$"
+    GroupBy comm
+    MaxGroups %d
+    RankBy wchar
+  </Process>
 </Plugin>
-""" % (BLOCK, writer.pid, WINDOW, SHORT, short.pid)
+""" % (BLOCK, writer.pid, WINDOW, SHORT, short.pid, GROUPS, TAG, MAX_GROUPS)
 
 
 def agent(work, writer, short, port):
@@ -227,6 +246,60 @@ def check_rates(prom):
             bool(implied) and abs(implied[0] - WINDOW) < 0.5, str(implied))
 
 
+def group_values(prom, metric, **labels):
+    """{pidio: value} of the GroupBy block's own series, its groups' and
+    other's, as the pidio job last scraped them."""
+    labels = dict(labels, job="pidio")
+    res = prom.query('%s{%s,pidio=~"%s(-.+)?"}' % (
+        metric, ",".join('%s="%s"' % kv for kv in sorted(labels.items())), GROUPS))
+    return {m["pidio"]: float(v) for m, v in res if m.get("instance") == HOST}
+
+
+def check_groups(prom):
+    """The group series of GROUPS, from what the writers wrote: each group
+    exactly its writer's bytes written once it had series, other exactly
+    the first writes (made in the interval each group got its series), the
+    block all of it; and, for every counter, the groups plus other equal
+    the block at every read Prometheus holds."""
+    total = sum(n for _, n in GROUP_WRITES) + FIRST * len(GROUP_WRITES)
+    want = dict(("%s-%s" % (GROUPS, c), float(n)) for c, n in GROUP_WRITES)
+    want.update({"%s-other" % GROUPS: float(FIRST * len(GROUP_WRITES)), GROUPS: float(total)})
+    R.equal("prometheus: each group's io_octets_tx is its writer's bytes, other the first writes, "
+            "the block all of them",
+            poll(lambda: group_values(prom, "collectd_pidio_io_octets_tx_total"), want, MORE), want)
+    want = dict(("%s-%s" % (GROUPS, c), float(n // CHUNK)) for c, n in GROUP_WRITES)
+    want.update({"%s-other" % GROUPS: float(len(GROUP_WRITES)), GROUPS: float(total // CHUNK)})
+    R.equal("prometheus: each group's io_ops_write is its writer's write() calls",
+            poll(lambda: group_values(prom, "collectd_pidio_io_ops_write_total"), want, MORE), want)
+    want = dict(("%s-%s" % (GROUPS, c), 1.0) for c, _ in GROUP_WRITES)
+    want.update({"%s-other" % GROUPS: 0.0, GROUPS: float(len(GROUP_WRITES))})
+    R.equal("prometheus: count-processes of each group, other and the block",
+            group_values(prom, "collectd_pidio_count", type="processes"), want)
+    R.equal("prometheus: at most MaxGroups + 2 instances of the block",
+            len(group_values(prom, "collectd_pidio_count", type="processes")), MAX_GROUPS + 2)
+
+    # Conservation, read by read: the defaults job keeps collectd's own
+    # timestamps, one sample per read and series. One read dispatches the
+    # block, its groups and other within milliseconds, reads are an
+    # interval apart: a sample of a group belongs to the block's read
+    # nearest in time (a read a scrape missed for one of them is left out).
+    groups = ["%s-%s" % (GROUPS, c) for c, _ in GROUP_WRITES] + ["%s-other" % GROUPS]
+    for metric in COUNTERS:
+        labels = {"type": "cancelled_write_bytes"} if metric == "collectd_pidio_total_bytes_total" else {}
+        block = prom.samples(sel(metric, job="defaults", pidio=GROUPS, **labels), 120)
+        parts = [prom.samples(sel(metric, job="defaults", pidio=g, **labels), 120) for g in groups]
+        reads, bad = 0, []
+        for t, v in block:
+            near = [[u for s, u in p if abs(s - t) < 0.3] for p in parts]
+            if any(len(n) != 1 for n in near):
+                continue
+            reads += 1
+            if sum(n[0] for n in near) != v:
+                bad.append((t, v, [n[0] for n in near]))
+        R.check("prometheus: %s: groups + other = the block, exactly, at each of %d reads (at least 5)"
+                % (metric, reads), reads >= 5 and not bad, str(bad[:5]))
+
+
 def check_names(prom):
     got = [n for n in prom.names() if n.startswith("collectd_pidio_")]
     R.equal("prometheus: metric names collectd_pidio_<type>[_<ds>][_total]", got, METRICS)
@@ -249,7 +322,8 @@ def check_names(prom):
 
 # The README's queries, word for word.
 README_BLOCK_RATE = "sum by (instance, pidio) (rate(collectd_pidio_io_octets_tx_total[5m]))"
-README_TOPK = "topk(5, sum by (instance, pidio) (rate(collectd_pidio_disk_octets_write_total[5m])))"
+README_TOPK = ('topk(5, sum by (instance, pidio) (rate(collectd_pidio_disk_octets_write_total'
+               '{pidio=~"host-.+",pidio!="host-other"}[5m])))')
 README_PROCESSES = 'collectd_pidio_count{type="processes"}'
 README_UNREADABLE = 'collectd_pidio_count{type="unreadable"} > 0'
 README_WINDOWED = 'collectd_pidio_pidio_rate{type="write_bytes"}'
@@ -261,19 +335,29 @@ def readme_queries(prom):
     instance=HOST)."""
     def ours(expr):
         return {m["pidio"]: float(v) for m, v in prom.query(expr) if m.get("instance") == HOST}
+    with open(os.path.join(SRCDIR, "README.md")) as f:
+        readme = f.read()
+    for q in (README_BLOCK_RATE, README_TOPK, README_PROCESSES, README_UNREADABLE, README_WINDOWED):
+        R.check("prometheus: the README gives %s word for word" % q, q in readme)
     got = ours(README_BLOCK_RATE)
     R.check("prometheus: README 'bytes/s per block' has a series per block, %s's above 0" % BLOCK,
             set(got) >= {BLOCK, SHORT} and got[BLOCK] > 0, str(got))
-    # Top 5 by write(): the busy block first (the README's is by storage
-    # writes, which this writer to /dev/null does not cause).
+    # The README's top 5 groups by write() (its query is by storage
+    # writes, which these writers to /dev/null do not cause): the groups of
+    # GROUPS, busiest first, neither the block nor other.
     res = prom.query(README_TOPK.replace("disk_octets_write", "io_octets_tx"))
-    R.check("prometheus: top 5 by bytes written ranks the busy block first",
-            bool(res) and res[0][0].get("pidio") == BLOCK and float(res[0][1]) > 0 and len(res) <= 5,
-            str(res))
+    # (Both jobs scrape the one target: four series, so all of them are
+    # in the top 5; the pidio job's have instance=HOST.)
+    ranked = [m.get("pidio") for m, v in sorted(res, key=lambda r: -float(r[1])) if m.get("instance") == HOST]
+    R.equal("prometheus: top 5 groups by bytes written: the writers' groups, the busiest first",
+            ranked, ["%s-%s" % (GROUPS, c) for c, _ in sorted(GROUP_WRITES, key=lambda x: -x[1])])
     res = prom.query(README_TOPK)
-    R.check("prometheus: README 'top 5 by disk writes' answers at most 5 series",
-            1 <= len(res) <= 5 and all(float(v) >= 0 for _, v in res), str(res))
-    R.equal("prometheus: README 'processes matched'", ours(README_PROCESSES), {BLOCK: 1.0, SHORT: 0.0})
+    R.equal("prometheus: README 'top 5 groups by disk writes' answers the groups of %s" % GROUPS,
+            sorted(m.get("pidio") for m, _ in res if m.get("instance") == HOST),
+            sorted("%s-%s" % (GROUPS, c) for c, _ in GROUP_WRITES))
+    want = {BLOCK: 1.0, SHORT: 0.0, GROUPS: float(len(GROUP_WRITES)), GROUPS + "-other": 0.0}
+    want.update(("%s-%s" % (GROUPS, c), 1.0) for c, _ in GROUP_WRITES)
+    R.equal("prometheus: README 'processes matched'", ours(README_PROCESSES), want)
     R.equal("prometheus: README 'figures left incomplete': none", ours(README_UNREADABLE), {})
     R.equal("prometheus: README windowed gauge: write_bytes of each block",
             sorted(ours(README_WINDOWED)), [BLOCK])
@@ -292,6 +376,9 @@ def test_prometheus(work):
         w.send("write %d %d" % (BEFORE, CHUNK))
         short = Writer(work)
         stack.callback(short.stop)
+        gws = [Writer(work, comm=c, tag=TAG) for c, _ in GROUP_WRITES]
+        for g in gws:
+            stack.callback(g.stop)
         d = agent(work, w, short, port)
         stack.callback(d.stop)
         d.start()
@@ -302,6 +389,14 @@ def test_prometheus(work):
         wait_for(lambda: len(d.rows(BLOCK, "io_octets")) >= WINDOW + 2, 20, "a full window of reads")
         wait_for(lambda: all(len(prom.samples(sel("collectd_pidio_io_octets_tx_total", job=j), 60)) >= 2
                              for j in ("pidio", "defaults")), ARRIVAL, "Prometheus to scrape collectd")
+        # A first write gets each group its series (that write is in
+        # other); the known writes follow once both have them.
+        for g in gws:
+            g.send("write %d %d" % (FIRST, CHUNK))
+        wait_for(lambda: all(len(d.rows("%s-%s" % (GROUPS, c), "io_octets")) >= 2 for c, _ in GROUP_WRITES),
+                 20, "the groups' series")
+        for g, (_, n) in zip(gws, GROUP_WRITES):
+            g.send("write %d %d" % (n, CHUNK))
         short.send("write %d %d" % (M, CHUNK))
         w.send("write %d %d" % (N, CHUNK))
         R.equal("agent: pidio read wchar",
@@ -349,9 +444,8 @@ def test_prometheus(work):
         time.sleep(1.5)
         check_rates(prom)
         check_names(prom)
+        check_groups(prom)
         readme_queries(prom)
-        # Where GroupBy lands, its series come out as pidio="<block>-<group>"
-        # with the block's own metric names: check them here then.
         dashboard_queries(prom)
         d.stop()
         bad = log_problems(d)
@@ -389,7 +483,7 @@ def substitute(expr, host, block):
     as a regex alternation)."""
     for k, v in GRAFANA_VARS:
         expr = expr.replace(k, v)
-    return expr.replace("$host", host).replace("$block", block)
+    return expr.replace("$host", host).replace("$block", block).replace("$groups", GROUPS)
 
 
 def dashboard_queries(prom):
@@ -406,6 +500,10 @@ def dashboard_queries(prom):
         names = set(re.findall(r"\b(collectd_\w+)", expr))
         R.check("dashboard: %s runs, returns series and names stored metrics" % where,
                 bool(res) and names and names <= seen, "%s -> %s (names %s)" % (q, res[:3], names - seen))
+        if "$groups" in expr:
+            R.equal("dashboard: %s answers the groups of %s" % (where, GROUPS),
+                    sorted(m.get("pidio") for m, _ in res if m.get("instance") == HOST),
+                    sorted("%s-%s" % (GROUPS, c) for c, _ in GROUP_WRITES))
 
 
 def test_dashboard(work):
