@@ -35,6 +35,9 @@ int main(void) {
   srunner_add_suite(sr, make_select_suite());
   srunner_add_suite(sr, make_block_suite());
   srunner_add_suite(sr, make_adapter_suite());
+#ifdef PIDIO_HAVE_BPF
+  srunner_add_suite(sr, make_bpf_suite());
+#endif
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

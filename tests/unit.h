@@ -11,6 +11,9 @@ Suite *make_window_suite(void);
 Suite *make_select_suite(void);
 Suite *make_block_suite(void);
 Suite *make_adapter_suite(void);
+#ifdef PIDIO_HAVE_BPF
+Suite *make_bpf_suite(void);
+#endif
 
 /* Path of a file under fixtures/ (PIDIO_SRCDIR, or srcdir, or "."). The
  * result is a static buffer, valid until the next call. */
