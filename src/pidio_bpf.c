@@ -35,13 +35,13 @@ struct pidio_bpf {
   struct pidio_kern *skel;
   struct ring_buffer *ring;
   long hz;
-  int iter_link_fd; /* the whole-machine iterator */
+  int iter_link_fd; /* the whole-machine iterator (the skeleton's link) */
 
   /* Processes seen in the last pass, sorted, for the sweep. */
   struct pidio_bpf_key *seen;
   size_t nseen, seen_cap;
   /* Processes to read again after the pass. */
-  uint32_t *again;
+  struct pidio_bpf_key *again;
   size_t nagain, again_cap;
 
   int64_t next_sweep_ns;
@@ -130,7 +130,8 @@ _Static_assert(PIDIO_BPF_NIO == PIDIO_NFIELDS, "io fields in /proc's order");
 _Static_assert(PIDIO_BPF_F_UNSTABLE == PIDIO_BPF_UNSTABLE &&
                    PIDIO_BPF_F_NO_DELAY == PIDIO_BPF_NO_DELAY &&
                    PIDIO_BPF_F_EXEC_SEEN == PIDIO_BPF_EXEC_SEEN &&
-                   PIDIO_BPF_F_ARGS_CUT == PIDIO_BPF_ARGS_CUT,
+                   PIDIO_BPF_F_ARGS_CUT == PIDIO_BPF_ARGS_CUT &&
+                   PIDIO_BPF_F_ENDED == PIDIO_BPF_ENDED,
                "the flags are the BPF side's");
 
 int pidio_bpf_decode_proc(const void *data, size_t len, long hz,
@@ -182,46 +183,35 @@ static void set_why(char *why, size_t whysz, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* Why a load failed, with the remedy, from libbpf's errno. */
+/* Why a load failed, with the remedy, from libbpf's errno (which may be
+ * one of libbpf's own, above 4000). */
 static void explain_load(int err, const char *btf_path, char *why,
                          size_t whysz) {
+  char msg[128];
+  if (libbpf_strerror(err, msg, sizeof(msg)) != 0)
+    snprintf(msg, sizeof(msg), "error %d", err);
   struct stat st;
-  if (btf_path == NULL && stat("/sys/kernel/btf/vmlinux", &st) != 0) {
+  if (btf_path != NULL) {
+    set_why(why, whysz,
+            "the kernel's BTF type information could not be used from %s "
+            "(%s)",
+            btf_path, msg);
+  } else if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
     set_why(why, whysz,
             "the kernel has no BTF type information "
             "(/sys/kernel/btf/vmlinux is missing): it needs a kernel built "
             "with CONFIG_DEBUG_INFO_BTF=y");
-    return;
-  }
-  switch (err) {
-  case EPERM:
-  case EACCES:
+  } else if (err == EPERM || err == EACCES) {
     set_why(why, whysz,
             "loading BPF programs was refused (%s): run as root, or grant "
-            "the capabilities CAP_BPF and CAP_PERFMON (kernel 5.8 or later); "
-            "kernel.unprivileged_bpf_disabled does not matter then",
-            strerror(err));
-    break;
-  case ESRCH:
-  case ENOENT:
-  case EINVAL:
-  case ENOTSUP:
-  case ENOSYS:
-    if (btf_path != NULL)
-      set_why(why, whysz,
-              "the kernel cannot run pidio's BPF programs with the BTF of "
-              "%s (%s)",
-              btf_path, strerror(err));
-    else
-      set_why(why, whysz,
-              "the kernel cannot run pidio's BPF programs (%s): they need "
-              "its BTF type information and Linux 6.7 or later (task "
-              "iterators, BTF tracepoints, thread iteration from BPF)",
-              strerror(err));
-    break;
-  default:
-    set_why(why, whysz, "loading pidio's BPF programs failed: %s",
-            strerror(err));
+            "the capabilities CAP_BPF and CAP_PERFMON (kernel 5.8 or later)",
+            msg);
+  } else {
+    set_why(why, whysz,
+            "the kernel cannot run pidio's BPF programs (%s): they need its "
+            "BTF type information and Linux 6.7 or later (task iterators, "
+            "BTF tracepoints, thread iteration from BPF)",
+            msg);
   }
 }
 
@@ -229,9 +219,7 @@ void pidio_bpf_close(pidio_bpf_t *b) {
   if (b == NULL)
     return;
   ring_buffer__free(b->ring);
-  if (b->iter_link_fd >= 0)
-    close(b->iter_link_fd);
-  /* Destroys the tracepoint links, the programs and the maps. */
+  /* Destroys the links (the iterator's too), the programs and the maps. */
   pidio_kern__destroy(b->skel);
   free(b->seen);
   free(b->again);
@@ -310,15 +298,13 @@ int pidio_bpf_open(pidio_bpf_t **out, const pidio_bpf_opts_t *opts,
     return -err;
   }
   /* The tracepoints are attached: from here on every exit is kept. The
-   * iterator is a link of its own, re-run at each pass. */
-  b->iter_link_fd =
-      bpf_link_create(bpf_program__fd(b->skel->progs.dump_task), 0,
-                      BPF_TRACE_ITER, NULL);
+   * iterator's link (made by the skeleton's attach) is re-run at each
+   * pass. */
+  b->iter_link_fd = bpf_link__fd(b->skel->links.dump_task);
   if (b->iter_link_fd < 0) {
-    err = errno;
-    explain_load(err, o.btf_path, why, whysz);
+    set_why(why, whysz, "the task iterator was not attached");
     pidio_bpf_close(b);
-    return -err;
+    return -EINVAL;
   }
   b->ring = ring_buffer__new(bpf_map__fd(b->skel->maps.exits), on_ring_record,
                              b, NULL);
@@ -376,6 +362,35 @@ void pidio_bpf_get_stats(const pidio_bpf_t *b, pidio_bpf_stats_t *out) {
   out->swept = __atomic_load_n(&b->swept, __ATOMIC_RELAXED);
 }
 
+static uint64_t map_memlock(int fd) {
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+  FILE *f = fopen(path, "re");
+  uint64_t v = 0;
+  if (f == NULL)
+    return 0;
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (strncmp(line, "memlock:", 8) == 0) {
+      const char *s = line + 8;
+      while (*s == ' ' || *s == '\t')
+        s++;
+      size_t n = strcspn(s, "\n");
+      if (pidio_parse_u64(s, n, &v) != 0)
+        v = 0;
+      break;
+    }
+  fclose(f);
+  return v;
+}
+
+uint64_t pidio_bpf_kernel_bytes(const pidio_bpf_t *b) {
+  return map_memlock(bpf_map__fd(b->skel->maps.procs)) +
+         map_memlock(bpf_map__fd(b->skel->maps.execs)) +
+         map_memlock(bpf_map__fd(b->skel->maps.marks)) +
+         map_memlock(bpf_map__fd(b->skel->maps.exits)) +
+         map_memlock(bpf_map__fd(b->skel->maps.scratch));
+}
+
 /* ---- the iterator pass ---- */
 
 static int key_cmp(const void *pa, const void *pb) {
@@ -408,10 +423,10 @@ typedef struct iter_result {
 } iter_result_t;
 
 /* Read one iterator to its end, handing each settled process to fn. In a
- * full pass (full), every process's identity goes to b->seen and the pid of
- * an unsettled one to b->again, to be read again after the pass; in a
+ * full pass (full), an unsettled process goes to b->again, to be read again
+ * after the pass, and with sweep every process's identity to b->seen; in a
  * re-read an unsettled record is dropped and reported in res. */
-static int read_iter(pidio_bpf_t *b, int link_fd, bool full,
+static int read_iter(pidio_bpf_t *b, int link_fd, bool full, bool sweep,
                      pidio_bpf_proc_fn fn, void *ctx, iter_result_t *res) {
   int fd = bpf_iter_create(link_fd);
   if (fd < 0)
@@ -446,7 +461,7 @@ static int read_iter(pidio_bpf_t *b, int link_fd, bool full,
         __atomic_fetch_add(&b->bad, 1, __ATOMIC_RELAXED);
         continue;
       }
-      if (full && grow((void **)&b->seen, &b->seen_cap, b->nseen + 1,
+      if (sweep && grow((void **)&b->seen, &b->seen_cap, b->nseen + 1,
                        sizeof(*b->seen)) == 0)
         b->seen[b->nseen++] = (struct pidio_bpf_key){
             .start_ns = p.start_ns, .tgid = (uint32_t)p.pid};
@@ -456,7 +471,8 @@ static int read_iter(pidio_bpf_t *b, int link_fd, bool full,
           continue;
         if (grow((void **)&b->again, &b->again_cap, b->nagain + 1,
                  sizeof(*b->again)) == 0) {
-          b->again[b->nagain++] = (uint32_t)p.pid;
+          b->again[b->nagain++] = (struct pidio_bpf_key){
+              .start_ns = p.start_ns, .tgid = (uint32_t)p.pid};
           continue;
         }
         /* No memory to read it again: hand it over flagged, no value. */
@@ -474,11 +490,11 @@ static int read_iter(pidio_bpf_t *b, int link_fd, bool full,
 /* Read one process again through an iterator restricted to it, until its
  * snapshot settles; after REREAD_TRIES, hand it over flagged. Returns 0,
  * fn's non-zero value, or a negative errno. */
-static int reread(pidio_bpf_t *b, uint32_t pid, pidio_bpf_proc_fn fn,
-                  void *ctx) {
+static int reread(pidio_bpf_t *b, const struct pidio_bpf_key *k,
+                  pidio_bpf_proc_fn fn, void *ctx) {
   union bpf_iter_link_info linfo;
   memset(&linfo, 0, sizeof(linfo));
-  linfo.task.tid = pid;
+  linfo.task.tid = k->tgid;
   LIBBPF_OPTS(bpf_link_create_opts, lo, .iter_info = &linfo,
               .iter_info_len = sizeof(linfo));
   int link = bpf_link_create(bpf_program__fd(b->skel->progs.dump_task), 0,
@@ -489,7 +505,7 @@ static int reread(pidio_bpf_t *b, uint32_t pid, pidio_bpf_proc_fn fn,
   for (int tries = 0; tries < REREAD_TRIES; tries++) {
     __atomic_fetch_add(&b->rereads, 1, __ATOMIC_RELAXED);
     iter_result_t res;
-    int err = read_iter(b, link, false, fn, ctx, &res);
+    int err = read_iter(b, link, false, false, fn, ctx, &res);
     if (err != 0 && err != -EAGAIN) {
       ret = err;
       goto out;
@@ -505,14 +521,10 @@ static int reread(pidio_bpf_t *b, uint32_t pid, pidio_bpf_proc_fn fn,
   __atomic_fetch_add(&b->unsettled, 1, __ATOMIC_RELAXED);
   pidio_bpf_proc_t p;
   memset(&p, 0, sizeof(p));
-  p.pid = (pid_t)pid;
+  p.pid = (pid_t)k->tgid;
+  p.start_ns = k->start_ns;
+  p.start = ns_to_ticks(p.start_ns, b->hz);
   p.flags = PIDIO_BPF_F_UNSTABLE;
-  for (size_t i = 0; i < b->nseen; i++)
-    if (b->seen[i].tgid == pid) {
-      p.start_ns = b->seen[i].start_ns;
-      p.start = ns_to_ticks(p.start_ns, b->hz);
-      break;
-    }
   if (fn != NULL)
     ret = fn(&p, ctx);
 out:
@@ -561,20 +573,22 @@ _Static_assert(offsetof(struct pidio_bpf_state, created_ns) == 16 &&
 
 int pidio_bpf_pass(pidio_bpf_t *b, pidio_bpf_proc_fn fn, void *ctx) {
   int64_t begun = boot_ns();
+  /* Who is alive is only needed for a sweep, once a minute. */
+  bool sweep = begun >= b->next_sweep_ns;
   b->nseen = 0;
   b->nagain = 0;
   iter_result_t res;
-  int err = read_iter(b, b->iter_link_fd, true, fn, ctx, &res);
+  int err = read_iter(b, b->iter_link_fd, true, sweep, fn, ctx, &res);
   if (err != 0)
     return err;
   if (res.fn_ret != 0)
     return res.fn_ret;
   for (size_t i = 0; i < b->nagain; i++) {
-    int r = reread(b, b->again[i], fn, ctx);
+    int r = reread(b, &b->again[i], fn, ctx);
     if (r != 0)
       return r;
   }
-  if (begun >= b->next_sweep_ns) {
+  if (sweep) {
     qsort(b->seen, b->nseen, sizeof(*b->seen), key_cmp);
     sweep_map(b, bpf_map__fd(b->skel->maps.procs),
               sizeof(struct pidio_bpf_state), begun);

@@ -57,6 +57,9 @@ typedef struct pidio_bpf_opts {
 #define PIDIO_BPF_F_NO_DELAY 0x2  /* a thread had no delay accounting */
 #define PIDIO_BPF_F_EXEC_SEEN 0x4 /* exit: exe and cmdline are from an exec */
 #define PIDIO_BPF_F_ARGS_CUT 0x8  /* exit: cmdline was cut */
+/* Pass: the process has ended (a zombie): its exit record holds the final
+ * figures, and io here is not a value. */
+#define PIDIO_BPF_F_ENDED 0x10
 
 /* One process, from an iterator pass or an exit record. */
 typedef struct pidio_bpf_proc {
@@ -118,7 +121,8 @@ void pidio_bpf_close(pidio_bpf_t *b);
 /* One iterator pass: fn for every process of the machine (of the initial
  * pid namespace), with a settled snapshot; a process whose snapshot did not
  * settle is read again after the pass, and handed over with
- * PIDIO_BPF_F_UNSTABLE only when it never did. fn returning non-zero stops
+ * PIDIO_BPF_F_UNSTABLE only when it never did. A process that has ended
+ * comes with PIDIO_BPF_F_ENDED. With either flag io is not a value. fn returning non-zero stops
  * the pass (that value is returned). 0, or a negative errno. */
 typedef int (*pidio_bpf_proc_fn)(const pidio_bpf_proc_t *p, void *ctx);
 int pidio_bpf_pass(pidio_bpf_t *b, pidio_bpf_proc_fn fn, void *ctx);
@@ -131,6 +135,11 @@ typedef void (*pidio_bpf_exit_fn)(const pidio_bpf_exit_t *e, const void *raw,
 int pidio_bpf_drain(pidio_bpf_t *b, pidio_bpf_exit_fn fn, void *ctx);
 
 void pidio_bpf_get_stats(const pidio_bpf_t *b, pidio_bpf_stats_t *out);
+
+/* Kernel memory the reader's maps use now, as the kernel counts it (the
+ * "memlock" of each map's fdinfo): per process kept, and the ring buffer.
+ * 0 when it cannot be read. */
+uint64_t pidio_bpf_kernel_bytes(const pidio_bpf_t *b);
 
 /* The decoders, pure: a record as the kernel side wrote it (from an
  * iterator pass or the ring buffer) into the caller's struct. hz is the

@@ -12,18 +12,25 @@
  *  - a parent that reaps its children: its own I/O leaves theirs out
  *    (while /proc/<pid>/io folds it in), and each child's exit record is
  *    exact and names the parent;
- *  - 80 short-lived children of one parent, and a storm of 2000 processes
- *    of 1 to 3 threads: every exit record exact, none lost;
+ *  - 80 short-lived children of one parent, and a storm of 4000 processes
+ *    of 1 to 4 threads: every exit record exact, none lost;
  *  - exec: the exit record carries the path and command line;
  *  - a process that creates and ends threads without pause while passes
  *    read it: every figure is within what its threads had written before
- *    and after the pass, and never goes down.
+ *    and after the pass, and never goes down;
+ *  - loading and closing leave no program, link or descriptor behind,
+ *    also when it fails (BTF missing, simulated with libbpf's
+ *    btf_custom_path pointing at a file that is not BTF);
+ *  - nobody with CAP_BPF and CAP_PERFMON loads and reads a root process;
+ *    with CAP_BPF alone, or nothing, it is refused with the remedy.
  * The last line is "bpf_real: N passed, M failed".
  */
 #include "pidio_build.h"
 
 #include "pidio_bpf.h"
 #include "pidio_proc.h"
+
+#include <bpf/bpf.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,15 +142,18 @@ static const pidio_bpf_exit_t *find_exit(pid_t pid) {
   return NULL;
 }
 
-/* Drain until pid's exit record has come (or 5 s have passed). */
+/* Drain until pid's exit record has come (or 5 s have passed; only 0.1 s
+ * after a record was already missing, so that a broken run ends). */
+static int missed;
 static const pidio_bpf_exit_t *await_exit(pidio_bpf_t *b, pid_t pid) {
-  for (int i = 0; i < 500; i++) {
+  for (int i = 0; i < (missed ? 10 : 500); i++) {
     pidio_bpf_drain(b, on_exit_rec, NULL);
     const pidio_bpf_exit_t *e = find_exit(pid);
     if (e != NULL)
       return e;
     nap_us(10000);
   }
+  missed++;
   return NULL;
 }
 
@@ -399,7 +409,9 @@ static void storm(pidio_bpf_t *b, const char *name, int n, int max_threads,
   for (int i = 0; i < n; i++) {
     const pidio_bpf_exit_t *e = await_exit(b, pids[i]);
     if (e == NULL) {
-      missing++;
+      if (missing++ < 3)
+        printf("  %s: no exit record of pid %d (%d threads)\n", name,
+               (int)pids[i], nth[i]);
       continue;
     }
     unsigned long long want = per_proc + 1001ULL * (unsigned)(nth[i] - 1);
@@ -424,8 +436,12 @@ static void storm(pidio_bpf_t *b, const char *name, int n, int max_threads,
         "(%zu records)",
         name, n, exact, wrong, missing, nexits - first);
   check(after.lost == before.lost && after.bad == before.bad,
-        "%s: lost %llu, bad %llu", name,
-        (unsigned long long)(after.lost - before.lost),
+        "%s: lost %llu (ring full %llu, map full %llu, mark failed %llu), "
+        "bad %llu",
+        name, (unsigned long long)(after.lost - before.lost),
+        (unsigned long long)(after.ring_full - before.ring_full),
+        (unsigned long long)(after.map_full - before.map_full),
+        (unsigned long long)(after.mark_failed - before.mark_failed),
         (unsigned long long)(after.bad - before.bad));
   free(pids);
   free(nth);
@@ -522,20 +538,203 @@ static void test_snapshot_storm(pidio_bpf_t *b) {
         (unsigned long long)atomic_load(&sh->done));
 }
 
+/* ---- loading, refusing, closing ---- */
+
+/* The BPF programs of pidio's reader loaded on the machine, and the links
+ * to them: a reader that closes cleanly leaves none. (Other programs come
+ * and go on a shared machine: only these are counted.) */
+static int ours(const char *name) {
+  return strcmp(name, "dump_task") == 0 || strcmp(name, "on_exit") == 0 ||
+         strcmp(name, "on_exec") == 0 || strcmp(name, "on_free") == 0;
+}
+
+static void bpf_objects_now(unsigned *progs, unsigned *links) {
+  __u32 id = 0, prog_ids[64];
+  unsigned np = 0;
+  *progs = *links = 0;
+  while (bpf_prog_get_next_id(id, &id) == 0) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0)
+      continue;
+    struct bpf_prog_info info;
+    __u32 len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && ours(info.name)) {
+      (*progs)++;
+      if (np < 64)
+        prog_ids[np++] = id;
+    }
+    close(fd);
+  }
+  id = 0;
+  while (bpf_link_get_next_id(id, &id) == 0) {
+    int fd = bpf_link_get_fd_by_id(id);
+    if (fd < 0)
+      continue;
+    struct bpf_link_info info;
+    __u32 len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+      for (unsigned i = 0; i < np; i++)
+        if (info.prog_id == prog_ids[i])
+          (*links)++;
+    close(fd);
+  }
+}
+
+/* The same, once what was released has had time to go (a link's id is
+ * freed after its last reference, not always at once). */
+static void bpf_objects(unsigned *progs, unsigned *links) {
+  for (int i = 0; i < 100; i++) {
+    bpf_objects_now(progs, links);
+    if (*progs == 0 && *links == 0)
+      return;
+    nap_us(10000);
+  }
+}
+
+static int count_fds(void) {
+  int n = 0;
+  for (int fd = 0; fd < 4096; fd++)
+    if (fcntl(fd, F_GETFD) >= 0)
+      n++;
+  return n;
+}
+
+/* --open-only: load, read one pass, close; print what happened. Run as
+ * nobody with and without CAP_BPF + CAP_PERFMON by the tests below. */
+static int open_only(pid_t watch) {
+  pidio_bpf_t *b;
+  char why[512];
+  int err = pidio_bpf_open(&b, NULL, why, sizeof(why));
+  if (err != 0) {
+    printf("open: refused: %s\n", why);
+    return 3;
+  }
+  struct want w = {.pid = watch};
+  err = pidio_bpf_pass(b, on_proc, &w);
+  pidio_bpf_close(b);
+  printf("open: ok, pass %d, pid %d found %d, wchar %llu\n", err,
+         (int)watch, w.found, (unsigned long long)w.got.io.v[PIDIO_WCHAR]);
+  return err == 0 && w.found == 1 ? 0 : 4;
+}
+
+/* Run this program as nobody with the given capabilities ("" for none),
+ * --open-only, watching this process; its output into out. */
+static int as_nobody(const char *caps, char *out, size_t outsz) {
+  char self[4096], cmd[8192];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n < 0)
+    return -1;
+  self[n] = '\0';
+  const char *set = caps[0] ? caps : "-all";
+  snprintf(cmd, sizeof(cmd),
+           "setpriv --reuid=nobody --regid=nogroup --clear-groups "
+           "--inh-caps=%s --ambient-caps=%s --bounding-set=%s "
+           "'%s' --open-only %d 2>&1",
+           set, set, set, self, (int)getpid());
+  FILE *p = popen(cmd, "r");
+  if (p == NULL)
+    return -1;
+  size_t len = fread(out, 1, outsz - 1, p);
+  out[len] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_privileges(void) {
+  char out[2048];
+  /* This process has written something of its own to look for. */
+  write_n(4242, 1);
+  int rc = as_nobody("-all,+bpf,+perfmon", out, sizeof(out));
+  check(rc == 0 && strstr(out, "found 1") != NULL,
+        "nobody with CAP_BPF and CAP_PERFMON loads and reads a root "
+        "process: rc %d, %s",
+        rc, strtok(out, "\n") ? out : "");
+  rc = as_nobody("-all,+bpf", out, sizeof(out));
+  check(rc == 3 && strstr(out, "CAP_BPF and CAP_PERFMON") != NULL,
+        "nobody with CAP_BPF alone is refused, with the remedy: rc %d, %s",
+        rc, strtok(out, "\n") ? out : "");
+  rc = as_nobody("", out, sizeof(out));
+  check(rc == 3 && strstr(out, "CAP_BPF and CAP_PERFMON") != NULL,
+        "nobody without capabilities is refused, with the remedy: rc %d, %s",
+        rc, strtok(out, "\n") ? out : "");
+}
+
+static void test_no_btf(void) {
+  /* BTF missing, simulated: libbpf is pointed at a file that is not BTF
+   * (the host's /sys/kernel/btf is not touched). */
+  char path[] = "/tmp/pidio-nobtf.XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0)
+    return;
+  if (write(fd, "not BTF\n", 8) != 8)
+    return;
+  close(fd);
+  unsigned p0, l0, p1, l1;
+  bpf_objects(&p0, &l0);
+  int fds0 = count_fds();
+  pidio_bpf_t *b = NULL;
+  char why[512] = "";
+  pidio_bpf_opts_t o = {.btf_path = path};
+  int err = pidio_bpf_open(&b, &o, why, sizeof(why));
+  bpf_objects(&p1, &l1);
+  int fds1 = count_fds();
+  unlink(path);
+  check(err < 0 && b == NULL && strstr(why, path) != NULL,
+        "BTF missing: refused (%d): %s", err, why);
+  check(p1 == p0 && l1 == l0 && fds1 == fds0,
+        "BTF missing: nothing left behind (programs %u -> %u, links %u -> "
+        "%u, descriptors %d -> %d)",
+        p0, p1, l0, l1, fds0, fds1);
+}
+
+static void test_clean_close(void) {
+  unsigned p0, l0, p1, l1, p2, l2;
+  bpf_objects(&p0, &l0);
+  int fds0 = count_fds();
+  pidio_bpf_t *b;
+  char why[512];
+  int err = pidio_bpf_open(&b, NULL, why, sizeof(why));
+  check(err == 0, "open: %s", err ? why : "ok");
+  if (err != 0)
+    return;
+  bpf_objects_now(&p1, &l1);
+  struct want w = {.pid = getpid()};
+  pidio_bpf_pass(b, on_proc, &w);
+  pidio_bpf_drain(b, NULL, NULL);
+  pidio_bpf_close(b);
+  bpf_objects(&p2, &l2);
+  int fds2 = count_fds();
+  check(p0 == 0 && l0 == 0 && p1 == 4 && l1 == 4 && w.found == 1,
+        "open: 4 programs and 4 links (3 tracepoints, the iterator): %u and "
+        "%u (before: %u and %u)",
+        p1, l1, p0, l0);
+  check(p2 == 0 && l2 == 0 && fds2 == fds0,
+        "close: no program, link or descriptor left (programs %u, links %u, "
+        "descriptors %d -> %d)",
+        p2, l2, fds0, fds2);
+}
+
 static void logger(int level, const char *msg, void *ctx) {
   (void)ctx;
   if (level == 0)
     printf("libbpf: %s\n", msg);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc == 3 && strcmp(argv[1], "--open-only") == 0)
+    return open_only((pid_t)atoi(argv[2]));
   devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (devnull < 0 || sh == MAP_FAILED)
     return 99;
   pidio_bpf_set_logger(logger, NULL);
+  /* First, while no reader of this program is loaded. */
+  test_clean_close();
+  test_no_btf();
   pidio_bpf_t *b;
   char why[512];
   int err = pidio_bpf_open(&b, NULL, why, sizeof(why));
@@ -544,13 +743,14 @@ int main(void) {
     /* Not root: nothing to test here. As root, a failure. */
     return geteuid() != 0 ? 77 : 1;
   }
+  test_privileges();
   test_single(b);
   test_threads(b);
   test_reaping_parent(b);
   storm(b, "short-lived", 80, 1, 777777, 13, 5000);
   test_exec(b);
   test_snapshot_storm(b);
-  storm(b, "storm", 2000, 3, 1000, 1, 0);
+  storm(b, "storm", 4000, 4, 1000, 1, 0);
   pidio_bpf_close(b);
   printf("bpf_real: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

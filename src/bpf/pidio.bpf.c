@@ -28,7 +28,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_core_read.h> /* barrier_var */
 
 #include "pidio_bpf_rec.h"
 
@@ -40,6 +40,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* A plain load the compiler may not merge or move across the others (clang
  * 14 has no acquire load for BPF; on x86 loads are not reordered). */
 #define READ_ONCE_U64(x) (*(volatile u64 *)&(x))
+#define READ_ONCE_INT(x) (*(volatile int *)&(x))
 
 /* Sized by user space before load (pidio_bpf_opts_t). */
 struct {
@@ -90,45 +91,100 @@ extern void bpf_iter_task_destroy(struct bpf_iter_task *it) __ksym;
 extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 
+/* Kernel structures are read by direct loads: the programs get BTF-typed
+ * pointers (tracepoint arguments, the iterator's task), which the verifier
+ * lets them dereference, CO-RE relocated, without a helper call per field. */
 static __always_inline void add_io(u64 *io, const struct task_struct *t) {
-  io[0] += BPF_CORE_READ(t, ioac.rchar);
-  io[1] += BPF_CORE_READ(t, ioac.wchar);
-  io[2] += BPF_CORE_READ(t, ioac.syscr);
-  io[3] += BPF_CORE_READ(t, ioac.syscw);
-  io[4] += BPF_CORE_READ(t, ioac.read_bytes);
-  io[5] += BPF_CORE_READ(t, ioac.write_bytes);
-  io[6] += BPF_CORE_READ(t, ioac.cancelled_write_bytes);
+  io[0] += t->ioac.rchar;
+  io[1] += t->ioac.wchar;
+  io[2] += t->ioac.syscr;
+  io[3] += t->ioac.syscw;
+  io[4] += t->ioac.read_bytes;
+  io[5] += t->ioac.write_bytes;
+  io[6] += t->ioac.cancelled_write_bytes;
 }
 
-/* Block-I/O delay of one thread; *none set when it has no accounting. */
+/* Block-I/O delay of one thread; *none set when it has no accounting
+ * (kernel.task_delayacct was off when it started). */
 static __always_inline u64 thread_delay(const struct task_struct *t,
                                         u64 *none) {
-  struct task_delay_info *d = BPF_CORE_READ(t, delays);
+  struct task_delay_info *d = t->delays;
   if (!d) {
     *none = 1;
     return 0;
   }
-  return BPF_CORE_READ(d, blkio_delay);
+  return d->blkio_delay;
 }
 
 /* Identity fields of a process, from its leader. */
 static __always_inline void fill_ident(struct pidio_bpf_proc_rec *r,
                                        struct task_struct *leader) {
-  struct task_struct *parent = BPF_CORE_READ(leader, real_parent);
-  r->tgid = BPF_CORE_READ(leader, tgid);
-  r->start_ns = BPF_CORE_READ(leader, start_boottime);
-  r->ppid = BPF_CORE_READ(parent, tgid);
-  r->pstart_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
-  r->uid = BPF_CORE_READ(leader, real_cred, uid.val);
-  r->cgroup_id = BPF_CORE_READ(leader, cgroups, dfl_cgrp, kn, id);
-  bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), leader->comm);
+  struct task_struct *parent = leader->real_parent;
+  r->tgid = leader->tgid;
+  r->start_ns = leader->start_boottime;
+  r->ppid = parent->tgid;
+  r->pstart_ns = parent->group_leader->start_boottime;
+  r->uid = leader->real_cred->uid.val;
+  r->cgroup_id = leader->cgroups->dfl_cgrp->kn->id;
+  bpf_probe_read_kernel(r->comm, sizeof(r->comm), leader->comm);
 }
 
 static __always_inline void key_of(struct pidio_bpf_key *k,
                                    struct task_struct *leader) {
-  k->start_ns = BPF_CORE_READ(leader, start_boottime);
-  k->tgid = BPF_CORE_READ(leader, tgid);
+  k->start_ns = leader->start_boottime;
+  k->tgid = leader->tgid;
   k->pad = 0;
+}
+
+/* One attempt at a settled snapshot of a multi-threaded process (or one
+ * with an entry): 1 and r filled, or 0 to try again. */
+static __noinline int snapshot(struct pidio_bpf_proc_rec *r,
+                             struct task_struct *task,
+                             struct pidio_bpf_key *key) {
+  u64 io[PIDIO_BPF_NIO] = {};
+  u64 delay = 0, none = 0;
+  /* live counts threads; any says whether there was one. Only any is
+   * branched on: a branch on the count would make the verifier tell every
+   * count apart and never finish the loop. */
+  u32 live = 0, any = 0;
+  struct pidio_bpf_state *st = bpf_map_lookup_elem(&procs, key);
+  u64 w1 = 0;
+  if (st) {
+    w1 = READ_ONCE_U64(st->word);
+    if ((w1 >> 32) != (w1 & 0xffffffffULL))
+      return 0; /* an exit is part-way through its update */
+    for (int i = 0; i < PIDIO_BPF_NIO; i++)
+      io[i] = st->io[i];
+    delay = st->blkio_delay_ns;
+    none = st->no_delay;
+  }
+  struct bpf_iter_task it;
+  struct task_struct *t;
+  bpf_iter_task_new(&it, task, BPF_TASK_ITER_PROC_THREADS);
+  while ((t = bpf_iter_task_next(&it))) {
+    if (bpf_task_storage_get(&marks, t, 0, 0))
+      continue; /* its exit is in the entry */
+    add_io(io, t);
+    delay += thread_delay(t, &none);
+    live++;
+    any = 1;
+  }
+  bpf_iter_task_destroy(&it);
+  if (st) {
+    if (READ_ONCE_U64(st->word) != w1)
+      return 0;
+  } else if (bpf_map_lookup_elem(&procs, key)) {
+    return 0; /* the first exit came during the sum */
+  }
+  for (int i = 0; i < PIDIO_BPF_NIO; i++)
+    r->io[i] = io[i];
+  r->blkio_delay_ns = delay;
+  r->nthreads = live;
+  if (none)
+    r->flags |= PIDIO_BPF_NO_DELAY;
+  if (!any && task->exit_state)
+    r->flags |= PIDIO_BPF_ENDED;
+  return 1;
 }
 
 SEC("iter/task")
@@ -152,61 +208,43 @@ int dump_task(struct bpf_iter__task *ctx) {
 
   struct pidio_bpf_key key;
   key_of(&key, task);
-  int stable = 0;
-  for (int attempt = 0; attempt < SNAPSHOT_TRIES && !stable; attempt++) {
+  /* A process of one thread that no exit has touched (the common case):
+   * its thread is the whole figure, read at once; if an exit touched it
+   * meanwhile, the full snapshot below decides. */
+  if (READ_ONCE_INT(task->signal->nr_threads) == 1 &&
+      !bpf_map_lookup_elem(&procs, &key)) {
     u64 io[PIDIO_BPF_NIO] = {};
-    u64 delay = 0, none = 0;
-    u32 nthreads = 0;
-    struct pidio_bpf_state *st = bpf_map_lookup_elem(&procs, &key);
-    u64 w1 = 0;
-    if (st) {
-      w1 = READ_ONCE_U64(st->word);
-      if ((w1 >> 32) != (w1 & 0xffffffffULL))
-        continue; /* an exit is part-way through its update */
+    u64 none = 0;
+    add_io(io, task);
+    u64 delay = thread_delay(task, &none);
+    if (!bpf_map_lookup_elem(&procs, &key)) {
       for (int i = 0; i < PIDIO_BPF_NIO; i++)
-        io[i] = st->io[i];
-      delay = st->blkio_delay_ns;
-      none = st->no_delay;
+        r->io[i] = io[i];
+      r->blkio_delay_ns = delay;
+      r->nthreads = 1;
+      if (none)
+        r->flags |= PIDIO_BPF_NO_DELAY;
+      if (task->exit_state)
+        r->flags |= PIDIO_BPF_ENDED;
+      bpf_seq_write(seq, r, sizeof(*r));
+      return 0;
     }
-    struct bpf_iter_task it;
-    struct task_struct *t;
-    bpf_iter_task_new(&it, task, BPF_TASK_ITER_PROC_THREADS);
-    while ((t = bpf_iter_task_next(&it))) {
-      if (bpf_task_storage_get(&marks, t, 0, 0))
-        continue; /* its exit is in the entry */
-      add_io(io, t);
-      delay += thread_delay(t, &none);
-      nthreads++;
-    }
-    bpf_iter_task_destroy(&it);
-    if (st) {
-      if (READ_ONCE_U64(st->word) != w1)
-        continue;
-    } else if (bpf_map_lookup_elem(&procs, &key)) {
-      continue; /* the first exit came during the sum */
-    }
-    for (int i = 0; i < PIDIO_BPF_NIO; i++)
-      r->io[i] = io[i];
-    r->blkio_delay_ns = delay;
-    r->nthreads = nthreads;
-    if (none)
-      r->flags |= PIDIO_BPF_NO_DELAY;
-    stable = 1;
   }
+  int stable = 0;
+  for (int attempt = 0; attempt < SNAPSHOT_TRIES && !stable; attempt++)
+    stable = snapshot(r, task, &key);
   if (!stable)
     r->flags |= PIDIO_BPF_UNSTABLE;
   bpf_seq_write(seq, r, sizeof(*r));
   return 0;
 }
 
-/* Send the exit record of the process whose entry st is, unless sent. */
-static __always_inline void emit_exit(struct pidio_bpf_state *st,
+/* Fill and send an exit record from io/delay, unless the ring is full;
+ * then forget the process's exec identity. */
+static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
                                       struct pidio_bpf_key *key,
                                       struct task_struct *leader) {
-  if (__sync_val_compare_and_swap(&st->emitted, 0, 1) != 0)
-    return;
-  struct pidio_bpf_exit_rec *e =
-      bpf_ringbuf_reserve(&exits, sizeof(*e), 0);
+  struct pidio_bpf_exit_rec *e = bpf_ringbuf_reserve(&exits, sizeof(*e), 0);
   if (!e) {
     __sync_fetch_and_add(&counters.ring_full, 1);
   } else {
@@ -215,9 +253,9 @@ static __always_inline void emit_exit(struct pidio_bpf_state *st,
     e->p.kind = PIDIO_BPF_REC_EXIT;
     fill_ident(&e->p, leader);
     for (int i = 0; i < PIDIO_BPF_NIO; i++)
-      e->p.io[i] = st->io[i];
-    e->p.blkio_delay_ns = st->blkio_delay_ns;
-    if (st->no_delay)
+      e->p.io[i] = io[i];
+    e->p.blkio_delay_ns = delay;
+    if (none)
       e->p.flags |= PIDIO_BPF_NO_DELAY;
     e->exit_ns = bpf_ktime_get_boot_ns();
     struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, key);
@@ -231,7 +269,6 @@ static __always_inline void emit_exit(struct pidio_bpf_state *st,
     __sync_fetch_and_add(&counters.exits, 1);
   }
   bpf_map_delete_elem(&execs, key);
-  bpf_map_delete_elem(&procs, key);
 }
 
 SEC("tp_btf/sched_process_exit")
@@ -242,7 +279,24 @@ int BPF_PROG(on_exit, struct task_struct *p) {
   struct pidio_bpf_key key;
   key_of(&key, leader);
 
+  u64 io[PIDIO_BPF_NIO] = {};
+  u64 none = 0;
+  add_io(io, p);
+  u64 delay = thread_delay(p, &none);
+
+  /* The last and only thread of a process no other exit touched (the
+   * common case): its counters are the final figures. Nothing else can
+   * be part-way through an update of this process, and the iterator,
+   * which reads this thread as live until it is released, agrees. The
+   * thread count is read before the entry: another thread's entry is made
+   * before that thread is released (and no longer counted), so a count of
+   * one and then no entry means no other thread's exit is anywhere. */
+  int nr_threads = READ_ONCE_INT(p->signal->nr_threads);
   struct pidio_bpf_state *st = bpf_map_lookup_elem(&procs, &key);
+  if (!st && nr_threads == 1) {
+    send_exit(io, delay, none, &key, leader);
+    return 0;
+  }
   if (!st) {
     struct pidio_bpf_state init = {};
     init.created_ns = bpf_ktime_get_boot_ns();
@@ -253,11 +307,6 @@ int BPF_PROG(on_exit, struct task_struct *p) {
       return 0;
     }
   }
-
-  u64 io[PIDIO_BPF_NIO] = {};
-  u64 none = 0;
-  add_io(io, p);
-  u64 delay = thread_delay(p, &none);
 
   __sync_fetch_and_add(&st->word, BEGUN_ONE);
   for (int i = 0; i < PIDIO_BPF_NIO; i++)
@@ -277,10 +326,9 @@ int BPF_PROG(on_exit, struct task_struct *p) {
 
   /* The last thread's update is done when every listed thread is marked
    * (group_dead alone is not enough: another thread may still be in its
-   * update). Several threads may find that; the compare-and-swap in
-   * emit_exit lets one send. */
-  /* The walk starts at the leader (it goes from a thread to the end of
-   * the list), which the iterator wants held. */
+   * update). Several threads may find that; the compare-and-swap lets
+   * one send. The walk starts at the leader (it goes from a thread to the
+   * end of the list), which the iterator wants held. */
   struct task_struct *held = bpf_task_acquire(leader);
   if (!held) {
     __sync_fetch_and_add(&counters.mark_failed, 1);
@@ -297,9 +345,27 @@ int BPF_PROG(on_exit, struct task_struct *p) {
     }
   }
   bpf_iter_task_destroy(&it);
-  if (all)
-    emit_exit(st, &key, held);
+  if (all && __sync_val_compare_and_swap(&st->emitted, 0, 1) == 0) {
+    for (int i = 0; i < PIDIO_BPF_NIO; i++)
+      io[i] = st->io[i];
+    send_exit(io, st->blkio_delay_ns, st->no_delay, &key, held);
+    /* Not deleted here: the process may stay a zombie, and the iterator
+     * must still find its threads' sum (ENDED) rather than nothing.
+     * sched_process_free deletes it. */
+  }
   bpf_task_release(held);
+  return 0;
+}
+
+/* The last reference to a task is gone: a leader's entry is of no more
+ * use. (Not every task is seen here; user space sweeps what is left.) */
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(on_free, struct task_struct *p) {
+  if (p->pid != p->tgid)
+    return 0;
+  struct pidio_bpf_key key;
+  key_of(&key, p);
+  bpf_map_delete_elem(&procs, &key);
   return 0;
 }
 
@@ -320,13 +386,12 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid,
   }
   x->flags = 0;
   x->created_ns = bpf_ktime_get_boot_ns();
-  bpf_probe_read_kernel_str(x->exe, sizeof(x->exe),
-                            BPF_CORE_READ(bprm, filename));
+  bpf_probe_read_kernel_str(x->exe, sizeof(x->exe), bprm->filename);
   /* The new program's arguments were just copied onto its stack: the pages
    * are present, and current is the task whose memory they are. */
-  struct mm_struct *mm = BPF_CORE_READ(p, mm);
-  unsigned long a = BPF_CORE_READ(mm, arg_start);
-  unsigned long e = BPF_CORE_READ(mm, arg_end);
+  struct mm_struct *mm = p->mm;
+  unsigned long a = mm->arg_start;
+  unsigned long e = mm->arg_end;
   u32 n = e > a ? (u32)(e - a) : 0;
   if (n > sizeof(x->args)) {
     n = sizeof(x->args);

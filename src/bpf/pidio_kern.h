@@ -59,8 +59,14 @@ struct mm_struct {
   unsigned long arg_end;
 };
 
+struct signal_struct {
+  int nr_threads; /* threads listed, exited ones until they are released */
+};
+
 struct task_struct {
   unsigned int flags;
+  int exit_state; /* non-zero once the task is a zombie or dead */
+  struct signal_struct *signal;
   int pid;
   int tgid;
   u64 start_boottime; /* ns since boot: /proc/<pid>/stat's start_time */
