@@ -21,8 +21,10 @@ PIDIO_BUILD_DEPS="gcc make autoconf automake libtool pkg-config check
   collectd-core collectd-dev python3 util-linux procps
   clang llvm libbpf-dev bpftool"
 
-# What the end-to-end pipelines (carbon-cache, InfluxDB) and the Debian
-# package test need on top.
+# What the end-to-end pipelines (carbon-cache, InfluxDB, Prometheus with
+# collectd's write_prometheus, which needs libmicrohttpd12 and
+# libprotobuf-c1) and the Debian package test need on top.
 PIDIO_CHECK_DEPS="graphite-carbon python3-whisper influxdb
+  prometheus libmicrohttpd12 libprotobuf-c1
   debhelper dpkg-dev fakeroot build-essential
   clang libclang-rt-dev valgrind"
