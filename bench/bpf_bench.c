@@ -14,6 +14,8 @@
  *    picked out by pid (binary search), their own I/O summed;
  *  - floor: an iterator program that does nothing, over every task: the
  *    kernel's walk, the least any iterator pass costs.
+ * At the largest size, the sparse case: 10 more processes (pidio-sp) as
+ * the only members, CPU per pass in all for each method.
  * Exits: a helper forks children that exit at once, paced at RATE per
  * second (default 10000) for SECONDS (default 10), while a thread drains
  * the ring buffer every 100 ms. The exit program's own run time per run
@@ -74,9 +76,9 @@ static void die(const char *what) {
 
 /* ---- the watched processes ---- */
 
-/* n idle children of a helper, named pidio-bm; their pids into *pids,
+/* n idle children of a helper, named name; their pids into *pids,
  * sorted. Returns the helper's pid (kill its process group to end all). */
-static pid_t spawn(int n, pid_t *pids) {
+static pid_t spawn(int n, pid_t *pids, const char *name) {
   int fds[2];
   if (pipe(fds) != 0)
     die("pipe");
@@ -88,7 +90,7 @@ static pid_t spawn(int n, pid_t *pids) {
     for (int i = 0; i < n; i++) {
       pid_t c = fork();
       if (c == 0) {
-        prctl(PR_SET_NAME, "pidio-bm");
+        prctl(PR_SET_NAME, name);
         char buf[1000] = {0};
         if (write(devnull, buf, sizeof(buf)) < 0)
           _exit(1);
@@ -242,6 +244,39 @@ static int count_tasks(void) {
   return all;
 }
 
+/* The sparse case: 10 members among the many. Per pass, in all: the
+ * procfs reader reads its 10 (and looks for new processes), the BPF
+ * reader walks every task. */
+static void bench_sparse(pidio_bpf_t *b, int many, int passes,
+                         int interval_ms, floor_ctx_t *fl) {
+  pid_t pids[10];
+  pid_t helper = spawn(10, pids, "pidio-sp");
+  procfs_ctx_t pc;
+  memset(&pc, 0, sizeof(pc));
+  if (pidio_proc_open(&pc.proc, "/proc") != 0)
+    die("/proc");
+  pidio_select_t sel;
+  char err[256];
+  pidio_select_init(&sel);
+  if (pidio_select_set_name(&sel, "pidio-sp", err, sizeof(err)) != 0)
+    die(err);
+  pidio_block_init(&pc.block, &pc.proc, &sel);
+  method_t mp = {"procfs", procfs_pass, &pc};
+  double t_proc = measure(&mp, 1, passes, interval_ms);
+  pidio_block_free(&pc.block);
+  pidio_proc_close(&pc.proc);
+  bpf_ctx_t bc = {.b = b, .pids = pids, .n = 10};
+  method_t mb = {"bpf", bpf_pass, &bc};
+  double t_bpf = measure(&mb, 1, passes, interval_ms);
+  method_t mf = {"floor", floor_pass, fl};
+  double t_floor = measure(&mf, 1, passes, interval_ms);
+  printf("  sparse: 10 members among %d+ processes, us per pass: procfs "
+         "%.1f, bpf %.1f, floor %.1f (procfs matched %u, bpf %u)\n",
+         many, t_proc, t_bpf, t_floor, pc.matched, bc.matched);
+  fflush(stdout);
+  reap_all(helper);
+}
+
 static void bench_readers(pidio_bpf_t *b, const int *sizes, int nsizes,
                           int passes, int interval_ms) {
   floor_ctx_t fl;
@@ -252,7 +287,7 @@ static void bench_readers(pidio_bpf_t *b, const int *sizes, int nsizes,
   for (int s = 0; s < nsizes; s++) {
     int n = sizes[s];
     pid_t *pids = calloc((size_t)n, sizeof(pid_t));
-    pid_t helper = spawn(n, pids);
+    pid_t helper = spawn(n, pids, "pidio-bm");
     int tasks = count_tasks();
 
     procfs_ctx_t pc;
@@ -288,10 +323,41 @@ static void bench_readers(pidio_bpf_t *b, const int *sizes, int nsizes,
     printf("  kernel memory of the BPF maps: %llu bytes\n",
            (unsigned long long)pidio_bpf_kernel_bytes(b));
     fflush(stdout);
+    if (s == nsizes - 1)
+      bench_sparse(b, n, passes, interval_ms, &fl);
     reap_all(helper);
     free(pids);
   }
   close(fl.link);
+}
+
+/* Kernel memory per process that did exec while the reader was loaded
+ * (its exec identity is kept until it exits): 2000 sleeps. */
+static void bench_exec_memory(pidio_bpf_t *b) {
+  enum { N = 2000 };
+  static pid_t pids[N];
+  pidio_bpf_drain(b, NULL, NULL);
+  uint64_t before = pidio_bpf_kernel_bytes(b);
+  for (int i = 0; i < N; i++) {
+    pids[i] = fork();
+    if (pids[i] == 0) {
+      execl("/bin/sleep", "sleep", "600", (char *)NULL);
+      _exit(127);
+    }
+  }
+  struct timespec ts = {1, 0};
+  nanosleep(&ts, NULL);
+  uint64_t after = pidio_bpf_kernel_bytes(b);
+  for (int i = 0; i < N; i++)
+    kill(pids[i], SIGKILL);
+  for (int i = 0; i < N; i++)
+    waitpid(pids[i], NULL, 0);
+  pidio_bpf_drain(b, NULL, NULL);
+  printf("\nkernel memory: %llu bytes more with %d processes that did "
+         "exec (%.0f bytes each); %llu after they exited\n",
+         (unsigned long long)(after - before), N,
+         (double)(after - before) / N,
+         (unsigned long long)pidio_bpf_kernel_bytes(b));
 }
 
 /* ---- exits ---- */
@@ -363,6 +429,16 @@ static int find_prog(const char *name) {
   return best;
 }
 
+/* A process that only exits. vfork: no page tables to copy, so two
+ * forkers reach the rate on two CPUs. */
+static __attribute__((noinline)) void one_exit(void) {
+  pid_t c = vfork();
+  if (c == 0)
+    _exit(0);
+  if (c > 0)
+    waitpid(c, NULL, 0);
+}
+
 static void bench_exits(pidio_bpf_t *b, int rate, int seconds) {
   int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
   int prog = find_prog("on_exit");
@@ -392,15 +468,8 @@ static void bench_exits(pidio_bpf_t *b, int rate, int seconds) {
       long total = (long)rate * seconds / 2;
       for (long i = 0; i < total; i += 10) {
         sleep_until(start + (double)i / (rate / 2.0));
-        pid_t c[10];
-        for (int k = 0; k < 10; k++) {
-          c[k] = fork();
-          if (c[k] == 0)
-            _exit(0);
-        }
         for (int k = 0; k < 10; k++)
-          if (c[k] > 0)
-            waitpid(c[k], NULL, 0);
+          one_exit();
       }
       _exit(0);
     }
@@ -474,6 +543,7 @@ int main(int argc, char **argv) {
          "process (user + kernel) per matched process per pass\n",
          passes, interval);
   bench_readers(b, sizes, nsizes, passes, interval);
+  bench_exec_memory(b);
   if (rate > 0 && seconds > 0)
     bench_exits(b, rate, seconds);
   pidio_bpf_close(b);

@@ -45,7 +45,7 @@ make -j"$jobs" fuzz FUZZ_SECONDS=10
 step "valgrind: unit tests and fuzz corpora (make check-valgrind)"
 make check-valgrind
 
-step "ThreadSanitizer: unit tests, blocks updated from 4 threads (make check-tsan)"
+step "ThreadSanitizer: unit tests, blocks updated from 4 threads, BPF passes and drains (make check-tsan)"
 make check-tsan
 
 step "ASan+UBSan: unit tests, fuzz corpora, collectd end to end (tests/e2e_asan.sh)"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # pidio under AddressSanitizer and UndefinedBehaviorSanitizer, inside the
 # real collectd. Builds pidio with --enable-sanitizers in a build directory
-# of its own, runs the unit tests and the fuzz corpora there, then
+# of its own, runs the unit tests and the fuzz corpora there (and, with
+# the BPF reader, tests/bpf-real), then
 # end-to-end scenarios with the ASan runtime preloaded into
 # /usr/sbin/collectd (tests/collectd-asan). Fails when a test fails or when
 # a sanitizer report (leaks included) involves pidio. Needs root, as the
@@ -78,11 +79,18 @@ make -s -j"$jobs" pidio.la tests/pidio-writer >build.log 2>&1 || {
   tail -n 50 build.log
   exit 1
 }
-echo "=== unit tests and fuzz corpora under ASan and UBSan"
+# With the BPF reader: its real-process test too (passes, the drain, the
+# exit records, loading and closing).
+bpf_real=""
+if grep -q '^#define PIDIO_HAVE_BPF' pidio_build.h; then
+  bpf_real=tests/bpf-real
+fi
+echo "=== unit tests, fuzz corpora${bpf_real:+ and $bpf_real} under ASan and UBSan"
 # shellcheck disable=SC2016 # $(FUZZ_REPLAYS) is for make to expand
-make -s -j"$jobs" check 'TESTS=tests/unit $(FUZZ_REPLAYS)' >check.log 2>&1 || {
+make -s -j"$jobs" check "TESTS=tests/unit \$(FUZZ_REPLAYS) $bpf_real" \
+  >check.log 2>&1 || {
   cat check.log
-  for log in tests/unit.log fuzz/replay-*.log; do
+  for log in tests/unit.log fuzz/replay-*.log tests/bpf-real.log; do
     if grep -q '^FAIL' "$log" 2>/dev/null; then
       echo "--- $log"
       tail -n 40 "$log"
