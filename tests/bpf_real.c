@@ -135,9 +135,11 @@ static void record(const char *name, pid_t pid) {
     }
 }
 
-static const pidio_bpf_exit_t *find_exit(pid_t pid) {
+/* The exit record of pid whose parent was ppid: another process of the
+ * machine may get the same pid meanwhile (pid_max may be 32768). */
+static const pidio_bpf_exit_t *find_exit(pid_t pid, pid_t ppid) {
   for (size_t i = nexits; i-- > 0;)
-    if (exits[i].p.pid == pid)
+    if (exits[i].p.pid == pid && exits[i].p.ppid == ppid)
       return &exits[i];
   return NULL;
 }
@@ -145,10 +147,11 @@ static const pidio_bpf_exit_t *find_exit(pid_t pid) {
 /* Drain until pid's exit record has come (or 5 s have passed; only 0.1 s
  * after a record was already missing, so that a broken run ends). */
 static int missed;
-static const pidio_bpf_exit_t *await_exit(pidio_bpf_t *b, pid_t pid) {
+static const pidio_bpf_exit_t *await_exit(pidio_bpf_t *b, pid_t pid,
+                                          pid_t ppid) {
   for (int i = 0; i < (missed ? 10 : 500); i++) {
     pidio_bpf_drain(b, on_exit_rec, NULL);
-    const pidio_bpf_exit_t *e = find_exit(pid);
+    const pidio_bpf_exit_t *e = find_exit(pid, ppid);
     if (e != NULL)
       return e;
     nap_us(10000);
@@ -246,7 +249,7 @@ static void test_single(pidio_bpf_t *b) {
         (unsigned)p.uid, p.flags);
   atomic_store(&sh->go[0], 1);
   waitpid(c, NULL, 0);
-  const pidio_bpf_exit_t *e = await_exit(b, c);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
   check(e != NULL, "single: an exit record came");
   record("exit-single.bin", c);
   if (e != NULL)
@@ -300,7 +303,7 @@ static void test_threads(pidio_bpf_t *b) {
         (unsigned long long)p.io.v[PIDIO_SYSCW], p.nthreads);
   atomic_store(&sh->go[1], 1);
   waitpid(c, NULL, 0);
-  const pidio_bpf_exit_t *e = await_exit(b, c);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
   check(e != NULL && e->p.io.v[PIDIO_WCHAR] == 8063 + 3 * 777 &&
             e->p.io.v[PIDIO_SYSCW] == 12,
         "threads: exit_group with 3 threads running: exit wchar %llu syscw "
@@ -358,7 +361,7 @@ static void test_reaping_parent(pidio_bpf_t *b) {
         (int)c, (unsigned long long)pio.v[PIDIO_WCHAR],
         (unsigned long long)(1007 + extra + 5 * 100003));
   for (int i = 0; i < 5; i++) {
-    const pidio_bpf_exit_t *e = await_exit(b, kids[i]);
+    const pidio_bpf_exit_t *e = await_exit(b, kids[i], c);
     check(e != NULL && e->p.io.v[PIDIO_WCHAR] == 100003 &&
               e->p.io.v[PIDIO_SYSCW] == 1 && e->p.ppid == c &&
               e->p.pstart == p.start,
@@ -369,7 +372,7 @@ static void test_reaping_parent(pidio_bpf_t *b) {
   }
   atomic_store(&sh->go[3], 1);
   waitpid(c, NULL, 0);
-  const pidio_bpf_exit_t *e = await_exit(b, c);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
   check(e != NULL && e->p.io.v[PIDIO_WCHAR] == 1007 + extra,
         "reaper: its own exit record leaves the children out: wchar %llu",
         e ? (unsigned long long)e->p.io.v[PIDIO_WCHAR] : 0ULL);
@@ -407,7 +410,7 @@ static void storm(pidio_bpf_t *b, const char *name, int n, int max_threads,
     waitpid(pids[i], NULL, 0);
   int exact = 0, missing = 0, wrong = 0;
   for (int i = 0; i < n; i++) {
-    const pidio_bpf_exit_t *e = await_exit(b, pids[i]);
+    const pidio_bpf_exit_t *e = await_exit(b, pids[i], getpid());
     if (e == NULL) {
       if (missing++ < 3)
         printf("  %s: no exit record of pid %d (%d threads)\n", name,
@@ -455,7 +458,7 @@ static void test_exec(pidio_bpf_t *b) {
   }
   int st;
   waitpid(c, &st, 0);
-  const pidio_bpf_exit_t *e = await_exit(b, c);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
   check(e != NULL && (e->p.flags & PIDIO_BPF_F_EXEC_SEEN) &&
             strcmp(e->exe, "/bin/true") == 0 &&
             strcmp(e->cmdline, "true first arg second") == 0 &&
@@ -530,7 +533,7 @@ static void test_snapshot_storm(pidio_bpf_t *b) {
         passes, inside, flagged, monotone ? "yes" : "no",
         (unsigned long long)atomic_load(&sh->done),
         (unsigned long long)s.rereads);
-  const pidio_bpf_exit_t *e = await_exit(b, c);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
   check(e != NULL && e->p.io.v[PIDIO_WCHAR] ==
                          1001ULL * (unsigned long long)atomic_load(&sh->done),
         "snapshot storm: exit wchar %llu = 1001 x %llu threads",

@@ -11,6 +11,7 @@
 #include "pidio_build.h"
 
 #include "pidio_bpf.h"
+#include "pidio_bpf_feed.h"
 #include "unit.h"
 
 #include <errno.h>
@@ -175,6 +176,170 @@ START_TEST(test_proc_record) {
 }
 END_TEST
 
+/* ---- the feed, over a source that replays the fixtures ---- */
+
+typedef struct fake {
+  pidio_bpf_exit_t rec[3]; /* the three fixtures, decoded */
+  int pending;             /* records the next drain hands over */
+  uint64_t lost;
+  int passes;              /* passes made */
+  int closed;
+} fake_t;
+
+static int fake_pass(void *ctx, pidio_bpf_proc_fn fn, void *fnctx) {
+  fake_t *f = ctx;
+  f->passes++;
+  /* Three processes, out of pid order as after a re-read. */
+  for (int i = 2; i >= 0; i--) {
+    pidio_bpf_proc_t p = f->rec[i].p;
+    p.io.v[PIDIO_WCHAR] += (uint64_t)f->passes;
+    int r = fn(&p, fnctx);
+    if (r != 0)
+      return r;
+  }
+  return 0;
+}
+
+static int fake_drain(void *ctx, pidio_bpf_exit_fn fn, void *fnctx) {
+  fake_t *f = ctx;
+  int n = f->pending;
+  for (int i = 0; i < n; i++)
+    fn(&f->rec[i % 3], NULL, 0, fnctx);
+  f->pending = 0;
+  return n;
+}
+
+static uint64_t fake_lost(void *ctx) { return ((fake_t *)ctx)->lost; }
+static void fake_close(void *ctx) { ((fake_t *)ctx)->closed++; }
+
+static void fake_init(fake_t *f) {
+  static const char *names[3] = {"bpf/exit-single.bin", "bpf/exit-threads.bin",
+                                 "bpf/exit-exec.bin"};
+  memset(f, 0, sizeof(*f));
+  for (int i = 0; i < 3; i++) {
+    unsigned char raw[1024];
+    size_t n = load(names[i], raw, sizeof(raw));
+    ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &f->rec[i]), 0);
+  }
+}
+
+static pidio_bpf_feed_t *fake_feed(fake_t *f) {
+  pidio_bpf_source_t src = {f, fake_pass, fake_drain, fake_lost, fake_close};
+  pidio_bpf_feed_opts_t o = {.drain_ms = -1}; /* drained by hand */
+  pidio_bpf_feed_t *feed;
+  ck_assert_int_eq(pidio_bpf_feed_new(&feed, &src, &o), 0);
+  return feed;
+}
+
+static void collect(const pidio_bpf_exit_t *e, void *ctx) {
+  uint64_t *sum = ctx;
+  *sum += e->p.io.v[PIDIO_WCHAR];
+}
+
+/* Each subscriber gets every record logged after it subscribed, once, and
+ * the exits lost since it last looked; records all have read are gone. */
+START_TEST(test_feed_exits) {
+  fake_t f;
+  fake_init(&f);
+  pidio_bpf_feed_t *feed = fake_feed(&f);
+  pidio_bpf_sub_t a, b;
+  uint64_t sum = 0, lost = 99;
+
+  f.pending = 2; /* before anyone subscribed: nobody gets them */
+  ck_assert_int_eq(pidio_bpf_feed_drain(feed), 2);
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 0);
+
+  ck_assert_int_eq(pidio_bpf_feed_subscribe(feed, &a), 0);
+  f.pending = 2; /* single, threads */
+  f.lost = 5;
+  pidio_bpf_feed_drain(feed);
+  ck_assert_int_eq(pidio_bpf_feed_subscribe(feed, &b), 0);
+  f.pending = 3; /* single, threads, exec */
+  pidio_bpf_feed_drain(feed);
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 5);
+
+  ck_assert_uint_eq(pidio_bpf_feed_exits(feed, &a, collect, &sum, &lost), 5);
+  ck_assert_uint_eq(sum, 2 * (1000008 + 10394) + 0);
+  ck_assert_uint_eq(lost, 5); /* since a subscribed */
+  /* b subscribed after the first two and after the loss. */
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 3);
+  sum = 0;
+  ck_assert_uint_eq(pidio_bpf_feed_exits(feed, &b, collect, &sum, &lost), 3);
+  ck_assert_uint_eq(sum, 1000008 + 10394);
+  ck_assert_uint_eq(lost, 0);
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 0);
+  /* Nothing new: nothing twice. */
+  sum = 0;
+  ck_assert_uint_eq(pidio_bpf_feed_exits(feed, &a, collect, &sum, &lost), 0);
+  ck_assert_uint_eq(lost, 0);
+
+  /* An unsubscribed reader no longer holds records back. */
+  f.pending = 1;
+  pidio_bpf_feed_drain(feed);
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 1);
+  pidio_bpf_feed_unsubscribe(feed, &b);
+  ck_assert_uint_eq(pidio_bpf_feed_exits(feed, &a, collect, &sum, &lost), 1);
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 0);
+  pidio_bpf_feed_unsubscribe(feed, &a);
+  pidio_bpf_feed_free(feed);
+  ck_assert_int_eq(f.closed, 1);
+}
+END_TEST
+
+/* Passes are shared while young enough, sorted by pid, and stay valid for
+ * their holders after a newer pass replaced them. */
+START_TEST(test_feed_passes) {
+  fake_t f;
+  fake_init(&f);
+  pidio_bpf_feed_t *feed = fake_feed(&f);
+  pidio_bpf_snap_t s1, s2, s3;
+  ck_assert_int_eq(pidio_bpf_feed_pass(feed, 0, &s1), 0);
+  ck_assert_int_eq(f.passes, 1);
+  ck_assert_uint_eq(s1.n, 3);
+  for (size_t i = 1; i < s1.n; i++)
+    ck_assert_int_lt(s1.p[i - 1].pid, s1.p[i].pid);
+  ck_assert_int_eq(pidio_bpf_feed_pass(feed, 60LL * 1000000000LL, &s2), 0);
+  ck_assert_int_eq(f.passes, 1); /* shared */
+  ck_assert_ptr_eq(s2.p, s1.p);
+  ck_assert_int_eq(pidio_bpf_feed_pass(feed, 0, &s3), 0); /* a new one */
+  ck_assert_int_eq(f.passes, 2);
+  /* The old pass is still readable by its holders. */
+  const pidio_bpf_proc_t *p = pidio_bpf_snap_find(&s1, f.rec[0].p.pid);
+  ck_assert_ptr_nonnull(p);
+  ck_assert_uint_eq(p->io.v[PIDIO_WCHAR], 1000008 + 1);
+  p = pidio_bpf_snap_find(&s3, f.rec[0].p.pid);
+  ck_assert_uint_eq(p->io.v[PIDIO_WCHAR], 1000008 + 2);
+  ck_assert_ptr_null(pidio_bpf_snap_find(&s3, 1));
+  pidio_bpf_feed_release(feed, &s1);
+  pidio_bpf_feed_release(feed, &s2);
+  pidio_bpf_feed_release(feed, &s3);
+  pidio_bpf_feed_release(feed, &s3); /* twice: nothing */
+  pidio_bpf_feed_free(feed);
+}
+END_TEST
+
+/* A fake pass that fails: the error, and no pass kept. */
+static int fail_pass(void *ctx, pidio_bpf_proc_fn fn, void *fnctx) {
+  (void)ctx;
+  (void)fn;
+  (void)fnctx;
+  return -EAGAIN;
+}
+
+START_TEST(test_feed_pass_error) {
+  fake_t f;
+  fake_init(&f);
+  pidio_bpf_source_t src = {&f, fail_pass, fake_drain, fake_lost, fake_close};
+  pidio_bpf_feed_opts_t o = {.drain_ms = 10}; /* with its thread */
+  pidio_bpf_feed_t *feed;
+  ck_assert_int_eq(pidio_bpf_feed_new(&feed, &src, &o), 0);
+  pidio_bpf_snap_t s;
+  ck_assert_int_eq(pidio_bpf_feed_pass(feed, 1000000000LL, &s), -EAGAIN);
+  pidio_bpf_feed_free(feed);
+  ck_assert_int_eq(f.closed, 1);
+}
+END_TEST
+
 Suite *make_bpf_suite(void) {
   Suite *s = suite_create("bpf");
   TCase *tc = tcase_create("decode");
@@ -186,5 +351,10 @@ Suite *make_bpf_suite(void) {
   tcase_add_test(tc, test_exit_unterminated);
   tcase_add_test(tc, test_proc_record);
   suite_add_tcase(s, tc);
+  TCase *tf = tcase_create("feed");
+  tcase_add_test(tf, test_feed_exits);
+  tcase_add_test(tf, test_feed_passes);
+  tcase_add_test(tf, test_feed_pass_error);
+  suite_add_tcase(s, tf);
   return s;
 }
