@@ -31,6 +31,7 @@
 
 #include "pidio_block.h"
 #include "pidio_bpf.h"
+#include "pidio_fdbudget.h"
 #include "pidio_proc.h"
 #include "pidio_select.h"
 
@@ -532,7 +533,7 @@ int main(int argc, char **argv) {
   }
   struct rlimit rl = {65536, 65536};
   setrlimit(RLIMIT_NOFILE, &rl); /* the procfs reader holds a descriptor each */
-  pidio_block_set_fd_budget(60000);
+  pidio_fdbudget_set(60000);
   pidio_bpf_t *b;
   char why[512];
   if (pidio_bpf_open(&b, NULL, why, sizeof(why)) != 0) {

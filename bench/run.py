@@ -679,7 +679,7 @@ def main():
     command = os.environ.get("PIDIO_BENCH_COMMAND", "").replace(' BENCH_ARGS=""', "") or " ".join(
         shlex.quote(x) for x in ["python3", "bench/run.py"] + sys.argv[1:])
     # pidio holds one io descriptor per process up to half the soft limit
-    # (take_fd_slot): collectd inherits this limit, room for all of them.
+    # (pidio_fdbudget_take): collectd inherits this limit, room for all of them.
     biggest = max(args.size_list) + args.writers + SPARSE_COUNT
     nofile = raise_nofile(4 * biggest + 4096)
     if nofile // 2 < biggest:

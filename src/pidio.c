@@ -10,22 +10,17 @@
 #include "utils_complain.h"
 
 #include "pidio_block.h"
+#include "pidio_options.h"
+#include "pidio_perproc.h"
 #include "pidio_proc.h"
 #include "pidio_select.h"
+#include "pidio_trouble.h"
 #include "pidio_window.h"
 
 #include <time.h>
 
 #define PIDIO_PLUGIN "pidio"
 #define PIDIO_NAME_MAX 63
-#define PIDIO_MAX_PROCESSES_DEFAULT 100
-
-/* A process that has series of its own (PerProcess). */
-typedef struct pidio_pp {
-  pid_t pid;
-  uint64_t start;
-  pidio_window_t win;
-} pidio_pp_t;
 
 /* A warning of pidio's: logged at once, then reminded after an hour and
  * less often while it lasts (c_complain with a longer first step). When
@@ -44,17 +39,13 @@ typedef struct pidio_ctx {
   char *name;
   int window; /* -1: not set in the block, the plugin's default applies */
   cdtime_t interval;
-  pidio_select_t sel;
+  pidio_opts_t opts; /* the table's options; opts.sel goes to blk */
   pidio_block_t blk;
   pidio_window_t win;
-  complaint_t c_denied, c_pidfile, c_garbled, c_list, c_cap, c_failed;
-  bool per_process;
-  bool told_no_cgroup2;
-  unsigned max_processes;
-  pidio_pp_t *pp; /* processes with their own series, by pid */
-  size_t npp;
-  pidio_member_t *mbuf; /* scratch for pidio_block_members */
-  size_t mcap;
+  pidio_perproc_t perproc;                     /* PerProcess */
+  complaint_t c_trouble[PIDIO_TROUBLE_NKINDS]; /* by slot */
+  bool told[PIDIO_TROUBLE_NKINDS];             /* kinds said once */
+  complaint_t c_cap;                           /* MaxProcesses */
   struct pidio_ctx *next; /* configured but not yet registered */
 } pidio_ctx_t;
 
@@ -63,6 +54,7 @@ typedef struct pidio_ctx {
 static pidio_ctx_t *pending;
 static char *proc_root;
 static int default_window;
+static pidio_opts_t plugin_opts; /* the table's options of <Plugin pidio> */
 static bool config_failed;
 static pidio_proc_t proc = {.root_fd = -1};
 
@@ -71,12 +63,9 @@ static void free_ctx(void *p) {
   if (ctx == NULL)
     return;
   pidio_block_free(&ctx->blk);
-  pidio_select_free(&ctx->sel);
+  pidio_opts_free(&ctx->opts);
   pidio_window_free(&ctx->win);
-  for (size_t i = 0; i < ctx->npp; i++)
-    pidio_window_free(&ctx->pp[i].win);
-  free(ctx->pp);
-  free(ctx->mbuf);
+  pidio_perproc_free(&ctx->perproc);
   free(ctx->name);
   free(ctx);
 }
@@ -118,13 +107,6 @@ static int one_number(const char *block, const oconfig_item_t *ci,
   return 0;
 }
 
-static int one_bool(const char *block, const oconfig_item_t *ci, bool *out) {
-  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_BOOLEAN)
-    return bad(block, ci, "takes exactly one boolean argument (true or false)");
-  *out = ci->values[0].value.boolean != 0;
-  return 0;
-}
-
 static int get_window(const char *block, const oconfig_item_t *ci, int *out) {
   double v = 0;
   if (one_number(block, ci, &v) != 0)
@@ -138,6 +120,25 @@ static int get_window(const char *block, const oconfig_item_t *ci, int *out) {
                "a window of 1 interval is the DERIVE counters' own rate: "
                "use 0 (no windowed gauges) or at least 2");
   *out = (int)v;
+  return 0;
+}
+
+/* collectd's value as the table's argument: the table checks the kind. */
+static int optarg_of(const char *block, const oconfig_item_t *ci,
+                     const pidio_opt_t *opt, pidio_optarg_t *a) {
+  if (ci->values_num != 1)
+    return bad(block, ci, "%s", pidio_opts_takes(opt));
+  const oconfig_value_t *v = &ci->values[0];
+  switch (v->type) {
+  case OCONFIG_TYPE_STRING:
+    *a = (pidio_optarg_t){.kind = PIDIO_ARG_STRING, .s = v->value.string};
+    break;
+  case OCONFIG_TYPE_NUMBER:
+    *a = (pidio_optarg_t){.kind = PIDIO_ARG_NUMBER, .num = v->value.number};
+    break;
+  default:
+    *a = (pidio_optarg_t){.kind = PIDIO_ARG_FLAG, .on = v->value.boolean != 0};
+  }
   return 0;
 }
 
@@ -175,95 +176,36 @@ static int config_process(const oconfig_item_t *ci) {
     return -1;
   }
   ctx->window = -1;
-  ctx->max_processes = PIDIO_MAX_PROCESSES_DEFAULT;
-  pidio_select_init(&ctx->sel);
-  C_COMPLAIN_INIT(&ctx->c_denied.c);
-  C_COMPLAIN_INIT(&ctx->c_pidfile.c);
-  C_COMPLAIN_INIT(&ctx->c_garbled.c);
-  C_COMPLAIN_INIT(&ctx->c_list.c);
+  pidio_opts_init(&ctx->opts);
   C_COMPLAIN_INIT(&ctx->c_cap.c);
-  C_COMPLAIN_INIT(&ctx->c_failed.c);
+  for (size_t k = 0; k < PIDIO_TROUBLE_NKINDS; k++) {
+    C_COMPLAIN_INIT(&ctx->c_trouble[k].c);
+  }
 
   int rc = 0;
-  bool have_interval = false, have_children = false, have_pp = false,
-       have_max = false;
+  bool have_interval = false;
   for (int i = 0; i < ci->children_num && rc == 0; i++) {
     const oconfig_item_t *c = ci->children + i;
+    const pidio_opt_t *opt = pidio_opts_find(c->key, PIDIO_SCOPE_BLOCK);
     char err[256] = "";
-    const char *s = NULL;
     double v = 0;
     if (c->children_num != 0) {
       rc = bad(name, c, "is not a block inside <Process>");
-    } else if (strcasecmp(c->key, "Pid") == 0) {
-      if ((rc = one_number(name, c, &v)) == 0 &&
-          pidio_select_set_pid(&ctx->sel, v, err, sizeof(err)) != 0)
+    } else if (opt != NULL) {
+      pidio_optarg_t a;
+      if ((rc = optarg_of(name, c, opt, &a)) == 0 &&
+          pidio_opts_apply(&ctx->opts, opt, &a, err, sizeof(err)) != 0)
         rc = bad(name, c, "%s", err);
-    } else if (strcasecmp(c->key, "PidFile") == 0) {
-      if ((s = one_string(name, c)) == NULL)
-        rc = -1;
-      else if (pidio_select_set_pidfile(&ctx->sel, s, err, sizeof(err)) != 0)
-        rc = bad(name, c, "%s", err);
-    } else if (strcasecmp(c->key, "Name") == 0) {
-      if ((s = one_string(name, c)) == NULL)
-        rc = -1;
-      else if (pidio_select_set_name(&ctx->sel, s, err, sizeof(err)) != 0)
-        rc = bad(name, c, "%s", err);
-    } else if (strcasecmp(c->key, "CommandLine") == 0) {
-      if ((s = one_string(name, c)) == NULL)
-        rc = -1;
-      else if (pidio_select_set_cmdline(&ctx->sel, s, err, sizeof(err)) != 0)
-        rc = bad(name, c, "%s", err);
-    } else if (strcasecmp(c->key, "Exe") == 0) {
-      if ((s = one_string(name, c)) == NULL)
-        rc = -1;
-      else if (pidio_select_set_exe(&ctx->sel, s, err, sizeof(err)) != 0)
-        rc = bad(name, c, "%s", err);
-    } else if (strcasecmp(c->key, "User") == 0) {
-      if (c->values_num == 1 && c->values[0].type == OCONFIG_TYPE_NUMBER) {
-        if (pidio_select_set_uid(&ctx->sel, c->values[0].value.number, err,
-                                 sizeof(err)) != 0)
-          rc = bad(name, c, "%s", err);
-      } else if ((s = one_string(name, c)) == NULL) {
-        rc = -1;
-      } else if (pidio_select_set_user(&ctx->sel, s, err, sizeof(err)) != 0) {
-        rc = bad(name, c, "%s", err);
-      }
-    } else if (strcasecmp(c->key, "Cgroup") == 0) {
-      if ((s = one_string(name, c)) == NULL)
-        rc = -1;
-      else if (pidio_select_set_cgroup(&ctx->sel, s, err, sizeof(err)) != 0)
-        rc = bad(name, c, "%s", err);
-    } else if (strcasecmp(c->key, "Children") == 0) {
-      bool on = false;
-      if (have_children)
-        rc = bad(name, c, "given twice");
-      else if ((rc = one_bool(name, c, &on)) == 0)
-        pidio_select_set_children(&ctx->sel, on);
-      have_children = true;
-    } else if (strcasecmp(c->key, "PerProcess") == 0) {
-      if (have_pp)
-        rc = bad(name, c, "given twice");
-      else
-        rc = one_bool(name, c, &ctx->per_process);
-      have_pp = true;
-    } else if (strcasecmp(c->key, "MaxProcesses") == 0) {
-      if (have_max)
-        rc = bad(name, c, "given twice");
-      else if ((rc = one_number(name, c, &v)) == 0) {
-        if (!(v >= 1 && v <= 100000) || v != (double)(int)v)
-          rc = bad(name, c, "needs a whole number from 1 to 100000");
-        else
-          ctx->max_processes = (unsigned)v;
-      }
-      have_max = true;
     } else if (strcasecmp(c->key, "Window") == 0) {
+      /* Window and Interval mean other things in pidio-stream: they are
+       * the adapter's own. */
       if (ctx->window >= 0)
-        rc = bad(name, c, "given twice");
+        rc = bad(name, c, "given twice; each option is taken once");
       else
         rc = get_window(name, c, &ctx->window);
     } else if (strcasecmp(c->key, "Interval") == 0) {
       if (have_interval)
-        rc = bad(name, c, "given twice");
+        rc = bad(name, c, "given twice; each option is taken once");
       else if ((rc = one_number(name, c, &v)) == 0) {
         if (!(v > 0) || v > 86400)
           rc = bad(name, c, "needs a positive number of seconds");
@@ -272,15 +214,17 @@ static int config_process(const oconfig_item_t *ci) {
         have_interval = true;
       }
     } else {
+      char names[512];
       rc = bad(name, c,
-               "is not a pidio option; a <Process> block takes Pid, "
-               "PidFile, Name, CommandLine, Exe, User, Cgroup, Children, "
-               "PerProcess, MaxProcesses, Window, Interval");
+               "is not a pidio option; a <Process> block takes %s, Window, "
+               "Interval",
+               pidio_opts_names(PIDIO_SCOPE_BLOCK, false, false, names,
+                                sizeof(names)));
     }
   }
   if (rc == 0) {
-    char err[256];
-    if (pidio_select_check(&ctx->sel, err, sizeof(err)) != 0) {
+    char err[512];
+    if (pidio_opts_check(&ctx->opts, false, err, sizeof(err)) != 0) {
       ERROR(PIDIO_PLUGIN ": <Process \"%s\"> %s", name, err);
       config_failed = true;
       rc = -1;
@@ -303,6 +247,7 @@ static int pidio_config(oconfig_item_t *ci) {
   for (int i = 0; i < ci->children_num; i++) {
     const oconfig_item_t *c = ci->children + i;
     const char *s = NULL;
+    const pidio_opt_t *opt = NULL;
     if (strcasecmp(c->key, "Process") == 0) {
       if (config_process(c) != 0)
         rc = -1;
@@ -320,10 +265,20 @@ static int pidio_config(oconfig_item_t *ci) {
     } else if (strcasecmp(c->key, "Window") == 0) {
       if (get_window(NULL, c, &default_window) != 0)
         rc = -1;
+    } else if ((opt = pidio_opts_find(c->key, PIDIO_SCOPE_PLUGIN)) != NULL) {
+      pidio_optarg_t a;
+      char err[256] = "";
+      if (optarg_of(NULL, c, opt, &a) != 0)
+        rc = -1;
+      else if (pidio_opts_apply(&plugin_opts, opt, &a, err, sizeof(err)) != 0)
+        rc = bad(NULL, c, "%s", err);
     } else {
+      char names[512];
+      pidio_opts_names(PIDIO_SCOPE_PLUGIN, false, false, names, sizeof(names));
       rc = bad(NULL, c,
-               "is not a pidio option; <Plugin pidio> takes ProcRoot, Window "
-               "and <Process> blocks");
+               "is not a pidio option; <Plugin pidio> takes ProcRoot, "
+               "Window, %s%s<Process> blocks",
+               names, names[0] != '\0' ? ", " : "");
     }
   }
   return rc;
@@ -374,211 +329,192 @@ static void submit_pair(const char *instance, const char *type,
   submit(instance, type, NULL, v, 2);
 }
 
-/* The counters and, with a window, the rates: a block's or a process's. */
-static void submit_set(const char *instance, const pidio_io_t *c,
-                       pidio_window_t *win, double t) {
+static void submit_counters(const char *instance, const pidio_io_t *c) {
   submit_pair(instance, "io_octets", c, PIDIO_RCHAR, PIDIO_WCHAR);
   submit_pair(instance, "io_ops", c, PIDIO_SYSCR, PIDIO_SYSCW);
   submit_pair(instance, "disk_octets", c, PIDIO_READ_BYTES, PIDIO_WRITE_BYTES);
   value_t v = {.derive = (derive_t)c->v[PIDIO_CANCELLED_WRITE_BYTES]};
   submit(instance, "total_bytes", "cancelled_write_bytes", &v, 1);
-  if (win->n < 2)
-    return;
-  double rate[PIDIO_NFIELDS];
-  pidio_window_push(win, t, c);
-  if (pidio_window_rates(win, rate) != 0)
-    return;
+}
+
+static void submit_rates(const char *instance,
+                         const double rate[PIDIO_NFIELDS]) {
   for (int f = 0; f < PIDIO_NFIELDS; f++) {
-    v = (value_t){.gauge = rate[f]};
+    value_t v = {.gauge = rate[f]};
     submit(instance, "pidio_rate", pidio_field_names[f], &v, 1);
   }
 }
 
-static int pp_cmp(const void *x, const void *y) {
-  pid_t a = ((const pidio_pp_t *)x)->pid, b = ((const pidio_pp_t *)y)->pid;
-  return (a > b) - (a < b);
-}
-
-/* PerProcess: series of their own for up to MaxProcesses members. The set
- * is kept stable: a process keeps its series until it exits, and new ones
- * fill the free places in pid order. */
+/* PerProcess: series <block>-<pid> for the processes pidio_perproc gives
+ * figures of their own. */
 static void submit_processes(pidio_ctx_t *ctx, const pidio_report_t *rep,
                              double t) {
-  size_t need = rep->matched;
-  if (need > ctx->mcap) {
-    pidio_member_t *m = realloc(ctx->mbuf, need * sizeof(*m));
-    if (m == NULL)
-      return;
-    ctx->mbuf = m;
-    ctx->mcap = need;
-  }
-  size_t n = pidio_block_members(&ctx->blk, ctx->mbuf, ctx->mcap);
-  if (ctx->pp == NULL) {
-    ctx->pp = calloc(ctx->max_processes, sizeof(*ctx->pp));
-    if (ctx->pp == NULL)
-      return;
-  }
-  /* Keep the members that already have series; both lists are by pid. */
-  size_t k = 0, j = 0;
-  bool *kept = calloc(n + 1, sizeof(*kept));
-  if (kept == NULL)
+  pidio_perproc_t *pp = &ctx->perproc;
+  if (pidio_perproc_update(pp, &ctx->blk, rep->matched, NULL, t) != 0)
     return;
-  for (size_t i = 0; i < ctx->npp; i++) {
-    pidio_pp_t *p = &ctx->pp[i];
-    while (j < n && ctx->mbuf[j].pid < p->pid)
-      j++;
-    if (j < n && ctx->mbuf[j].pid == p->pid && ctx->mbuf[j].start == p->start) {
-      kept[j] = true;
-      ctx->pp[k++] = *p;
-    } else {
-      pidio_window_free(&p->win); /* exited: its series stop */
-    }
-  }
-  size_t over = 0;
-  for (j = 0; j < n; j++) {
-    if (kept[j])
-      continue;
-    if (k == ctx->max_processes) {
-      over++;
-      continue;
-    }
-    pidio_pp_t *p = &ctx->pp[k];
-    *p = (pidio_pp_t){.pid = ctx->mbuf[j].pid, .start = ctx->mbuf[j].start};
-    if (ctx->win.n >= 2 && pidio_window_init(&p->win, ctx->win.n) != 0)
-      continue;
-    kept[j] = true;
-    k++;
-  }
-  ctx->npp = k;
-  qsort(ctx->pp, k, sizeof(*ctx->pp), pp_cmp);
-  if (over > 0)
+  if (pp->over > 0)
     complain(LOG_WARNING, &ctx->c_cap,
              PIDIO_PLUGIN
              ": <Process \"%s\">: %zu processes match, only "
              "MaxProcesses %u get series of their own (the block's series "
              "still count them all); raise MaxProcesses to see more",
-             ctx->name, n, ctx->max_processes);
+             ctx->name, pp->members, pp->max);
   else
     complaint_over(&ctx->c_cap,
                    PIDIO_PLUGIN ": <Process \"%s\">: every process has its own "
                                 "series again",
                    ctx->name);
-
-  j = 0;
-  for (size_t i = 0; i < ctx->npp; i++) {
-    pidio_pp_t *p = &ctx->pp[i];
-    while (j < n && ctx->mbuf[j].pid < p->pid)
-      j++;
-    if (j == n || ctx->mbuf[j].pid != p->pid)
-      continue;
+  for (size_t i = 0; i < pp->n; i++) {
+    const pidio_perproc_entry_t *e = &pp->e[i];
     char inst[DATA_MAX_NAME_LEN];
-    snprintf(inst, sizeof(inst), "%s-%d", ctx->name, (int)p->pid);
-    submit_set(inst, &ctx->mbuf[j].acc, &p->win, t);
+    snprintf(inst, sizeof(inst), "%s-%d", ctx->name, (int)e->pid);
+    submit_counters(inst, &e->acc);
+    if (e->have_rates)
+      submit_rates(inst, e->rate);
   }
-  free(kept);
 }
 
-static void report_trouble(pidio_ctx_t *ctx, const pidio_report_t *r) {
+/* One cause, as this block's warning (the classifier decided what it is). */
+static void tell(pidio_ctx_t *ctx, const pidio_cause_t *c,
+                 const pidio_report_t *r) {
   const char *root = proc.root != NULL ? proc.root : "/proc";
-  if (r->unreadable == 0 && r->undecided > 0)
-    complain(LOG_WARNING, &ctx->c_denied,
-             PIDIO_PLUGIN
-             ": <Process \"%s\">: permission denied reading "
-             "%s/%d/exe, so Exe cannot tell whether %u process(es) belong to "
-             "this block. Give collectd the capabilities CAP_DAC_READ_SEARCH "
-             "and CAP_SYS_PTRACE, or run it as the user of those processes.",
-             ctx->name, root, (int)r->undecided_pid, r->undecided);
-  else if (r->unreadable > 0)
-    complain(LOG_WARNING, &ctx->c_denied,
+  complaint_t *pc = &ctx->c_trouble[pidio_trouble_info[c->kind].slot];
+  switch (c->kind) {
+  case PIDIO_TROUBLE_DENIED:
+    complain(LOG_WARNING, pc,
              PIDIO_PLUGIN
              ": <Process \"%s\">: permission denied reading "
              "%s/%d/io; %u of %u matched process(es) are left out of this "
              "block's figures. Give collectd the capabilities "
              "CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, or run it as the "
              "user of those processes.",
-             ctx->name, root, (int)r->denied_pid, r->unreadable, r->matched);
-  if (r->unreadable == 0 && r->undecided == 0) {
-    complaint_over(&ctx->c_denied,
-                   PIDIO_PLUGIN ": <Process \"%s\">: every matched process is "
-                                "readable again",
-                   ctx->name);
-  }
-
-  if (r->pidfile_err != 0)
-    complain(LOG_WARNING, &ctx->c_pidfile,
-             PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" %s; no "
-                          "process matches until it holds a valid pid",
-             ctx->name, ctx->blk.sel.pidfile,
-             pidio_pidfile_strerror(r->pidfile_err));
-  else
-    complaint_over(&ctx->c_pidfile,
-                   PIDIO_PLUGIN
-                   ": <Process \"%s\">: PidFile \"%s\" is valid again",
-                   ctx->name, ctx->blk.sel.pidfile);
-
-  if (r->failed > 0)
-    complain(LOG_WARNING, &ctx->c_failed,
+             ctx->name, root, (int)c->pid, c->count, r->matched);
+    break;
+  case PIDIO_TROUBLE_UNDECIDED:
+    complain(LOG_WARNING, pc,
+             PIDIO_PLUGIN
+             ": <Process \"%s\">: permission denied reading "
+             "%s/%d/exe, so Exe cannot tell whether %u process(es) belong to "
+             "this block. Give collectd the capabilities CAP_DAC_READ_SEARCH "
+             "and CAP_SYS_PTRACE, or run it as the user of those processes.",
+             ctx->name, root, (int)c->pid, c->count);
+    break;
+  case PIDIO_TROUBLE_FAILED:
+    complain(LOG_WARNING, pc,
              PIDIO_PLUGIN ": <Process \"%s\">: cannot read %s/%d/io: %s; %u "
                           "process(es) left out of this interval%s",
-             ctx->name, root, (int)r->failed_pid, STRERROR(-r->failed_err),
-             r->failed,
-             r->failed_err == -EMFILE || r->failed_err == -ENFILE
+             ctx->name, root, (int)c->pid, STRERROR(-c->err), c->count,
+             c->err == -EMFILE || c->err == -ENFILE
                  ? ". Raise collectd's open-file limit (LimitNOFILE in its "
                    "systemd unit, ulimit -n)"
                  : "");
-  else
-    complaint_over(&ctx->c_failed,
-                   PIDIO_PLUGIN
-                   ": <Process \"%s\">: every process is read again",
-                   ctx->name);
-
-  if (r->no_cgroup2_pid != 0 && !ctx->told_no_cgroup2) {
-    /* Once: a host does not change its cgroup layout while running. */
+    break;
+  case PIDIO_TROUBLE_GARBLED:
+    complain(LOG_WARNING, pc,
+             PIDIO_PLUGIN
+             ": <Process \"%s\">: %s/%d/io does not parse as "
+             "the kernel's io file; %u process(es) skipped this interval",
+             ctx->name, root, (int)c->pid, c->count);
+    break;
+  case PIDIO_TROUBLE_PIDFILE:
+    complain(LOG_WARNING, pc,
+             PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" %s; no "
+                          "process matches until it holds a valid pid",
+             ctx->name, ctx->blk.sel.pidfile, pidio_pidfile_strerror(c->err));
+    break;
+  case PIDIO_TROUBLE_LIST:
+    complain(LOG_ERR, pc,
+             PIDIO_PLUGIN ": <Process \"%s\">: cannot read ProcRoot "
+                          "\"%s\": %s",
+             ctx->name, root, STRERROR(-c->err));
+    break;
+  case PIDIO_TROUBLE_NO_CGROUP2:
     WARNING(PIDIO_PLUGIN ": <Process \"%s\">: Cgroup \"%s\" selects on "
                          "cgroup v2, but %s/%d/cgroup has no cgroup v2 (0::) "
                          "line: on a cgroup v1 only host this block matches "
                          "nothing",
-            ctx->name, ctx->blk.sel.cgroup, root, (int)r->no_cgroup2_pid);
-    ctx->told_no_cgroup2 = true;
+            ctx->name, ctx->blk.sel.cgroup, root, (int)c->pid);
+    break;
+  default:
+    break;
   }
+}
 
-  if (r->garbled > 0)
-    complain(LOG_WARNING, &ctx->c_garbled,
-             PIDIO_PLUGIN
-             ": <Process \"%s\">: %s/%d/io does not parse as "
-             "the kernel's io file; %u process(es) skipped this interval",
-             ctx->name, root, (int)r->garbled_pid, r->garbled);
-  else
-    complaint_over(&ctx->c_garbled,
-                   PIDIO_PLUGIN ": <Process \"%s\">: io files parse again",
+/* A slot's cause went away: say so once after its warning. */
+static void tell_over(pidio_ctx_t *ctx, enum pidio_trouble_kind slot) {
+  complaint_t *pc = &ctx->c_trouble[slot];
+  switch (slot) {
+  case PIDIO_TROUBLE_DENIED:
+    complaint_over(pc,
+                   PIDIO_PLUGIN ": <Process \"%s\">: every matched process is "
+                                "readable again",
                    ctx->name);
+    break;
+  case PIDIO_TROUBLE_FAILED:
+    complaint_over(
+        pc, PIDIO_PLUGIN ": <Process \"%s\">: every process is read again",
+        ctx->name);
+    break;
+  case PIDIO_TROUBLE_GARBLED:
+    complaint_over(pc, PIDIO_PLUGIN ": <Process \"%s\">: io files parse again",
+                   ctx->name);
+    break;
+  case PIDIO_TROUBLE_PIDFILE:
+    complaint_over(
+        pc, PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" is valid again",
+        ctx->name, ctx->blk.sel.pidfile);
+    break;
+  case PIDIO_TROUBLE_LIST:
+    complaint_over(pc,
+                   PIDIO_PLUGIN ": <Process \"%s\">: ProcRoot readable again",
+                   ctx->name);
+    break;
+  default:
+    break;
+  }
+}
+
+/* Tell this interval's trouble: one warning per slot, rate-limited by
+ * c_complain, and a line when it is over. */
+typedef struct tell_arg {
+  pidio_ctx_t *ctx;
+  const pidio_report_t *r;
+} tell_arg_t;
+
+static void tell_slot(void *arg, enum pidio_trouble_kind slot,
+                      const pidio_cause_t *first) {
+  const tell_arg_t *a = arg;
+  if (first != NULL)
+    tell(a->ctx, first, a->r);
+  else
+    tell_over(a->ctx, slot);
 }
 
 static int pidio_read(user_data_t *ud) {
   pidio_ctx_t *ctx = ud->data;
   pidio_report_t rep;
+  pidio_trouble_t t;
   int rc = pidio_block_update(&ctx->blk, &rep);
-  if (rc != 0) {
-    complain(LOG_ERR, &ctx->c_list,
-             PIDIO_PLUGIN ": <Process \"%s\">: cannot read ProcRoot "
-                          "\"%s\": %s",
-             ctx->name, proc.root, STRERROR(-rc));
+  pidio_trouble_classify(&rep, rc, &t);
+  pidio_trouble_each(&t, rc, ctx->told, tell_slot,
+                     &(tell_arg_t){.ctx = ctx, .r = &rep});
+  if (rc != 0)
     return -1;
-  }
-  complaint_over(&ctx->c_list,
-                 PIDIO_PLUGIN ": <Process \"%s\">: ProcRoot readable again",
-                 ctx->name);
-  report_trouble(ctx, &rep);
 
-  double t = rep.read_at;
-  submit_set(ctx->name, &ctx->blk.total, &ctx->win, t);
+  double now = rep.read_at;
+  submit_counters(ctx->name, &ctx->blk.total);
+  if (ctx->win.n >= 2) {
+    double rate[PIDIO_NFIELDS];
+    pidio_window_push(&ctx->win, now, &ctx->blk.total);
+    if (pidio_window_rates(&ctx->win, rate) == 0)
+      submit_rates(ctx->name, rate);
+  }
   value_t v = {.gauge = (gauge_t)rep.matched};
   submit(ctx->name, "count", "processes", &v, 1);
-  v = (value_t){.gauge =
-                    (gauge_t)(rep.unreadable + rep.undecided + rep.failed)};
+  v = (value_t){.gauge = (gauge_t)t.unreadable};
   submit(ctx->name, "count", "unreadable", &v, 1);
-  if (ctx->per_process)
-    submit_processes(ctx, &rep, t);
+  if (ctx->opts.per_process)
+    submit_processes(ctx, &rep, now);
   return 0;
 }
 
@@ -623,7 +559,9 @@ static int pidio_init(void) {
       free_ctx(ctx);
       continue;
     }
-    pidio_block_init(&ctx->blk, &proc, &ctx->sel);
+    pidio_perproc_init(&ctx->perproc, ctx->opts.max_processes,
+                       w >= 2 ? (unsigned)w : 0);
+    pidio_block_init(&ctx->blk, &proc, &ctx->opts.sel);
 
     char name[DATA_MAX_NAME_LEN];
     snprintf(name, sizeof(name), PIDIO_PLUGIN "/%s", ctx->name);
@@ -648,6 +586,8 @@ static int pidio_shutdown(void) {
   free(proc_root);
   proc_root = NULL;
   default_window = 0;
+  pidio_opts_free(&plugin_opts);
+  pidio_opts_init(&plugin_opts);
   config_failed = false;
   return 0;
 }

@@ -5,87 +5,44 @@
 #include "pidio_build.h"
 
 #include "pidio_block.h"
+#include "pidio_discover.h"
+#include "pidio_fdbudget.h"
+#include "pidio_ledger.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdatomic.h>
-#include <stdio.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+/* Membership; the counting state is the ledger's (pidio_ledger_acct_t). */
 enum {
   E_MEMBER = 1u << 0,
-  E_FRESH = 1u << 1,     /* non-member first seen as a newborn: look again */
-  E_DENIED = 1u << 2,    /* member whose io may not be opened */
-  E_REREAD = 1u << 3,    /* member that absorbed a reaped member this round */
-  E_READ = 1u << 4,      /* read this round: now is valid */
-  E_GONE = 1u << 5,      /* member reaped (ESRCH) this round */
-  E_BASELINE = 1u << 6,  /* next good read sets the baseline, adds nothing */
-  E_ROOT = 1u << 7,      /* member because the selectors match it */
-  E_DESC = 1u << 8,      /* member as a descendant of one (Children) */
-  E_UNDECIDED = 1u << 9, /* a selector could not be read (EACCES) */
-  E_DEFER = 1u << 10,    /* this round's increment waits (defer_ambiguous) */
-  E_SETTLED = 1u << 11,  /* reaped, and its credit passed on (settle) */
+  E_FRESH = 1u << 1,    /* non-member first seen as a newborn: look again */
+  E_DENIED = 1u << 2,   /* member whose io may not be opened */
+  E_ROOT = 1u << 3,     /* member because the selectors match it */
+  E_DESC = 1u << 4,     /* member as a descendant of one (Children) */
+  E_UNDECIDED = 1u << 5 /* a selector could not be read (EACCES) */
 };
-#define E_ROUND (E_READ | E_GONE | E_REREAD)
 
+/* A tracked process: a member, or a non-member looked at again later. */
 struct pidio_entry {
-  pid_t pid, ppid;
-  uint64_t ino, start;
+  pidio_ledger_acct_t a; /* pid, ppid, start time, and what it counted */
+  uint64_t ino;
   uint64_t checked; /* boot ticks of the last evaluation */
   int fd;           /* held io descriptor, or -1 */
-  unsigned flags;
-  pidio_io_t last; /* raw counters at the last good read */
-  pidio_io_t now;  /* this round's read */
-  pidio_io_t debt; /* what reaped member children had counted, until the
-                      next read of this member takes it off */
-  pidio_io_t acc;  /* what this member added to the block (PerProcess) */
+  unsigned flags;   /* E_* */
 };
+
+static pidio_entry_t *entry_of(pidio_ledger_acct_t *a) {
+  return (pidio_entry_t *)((char *)a - offsetof(pidio_entry_t, a));
+}
 
 /* A non-member is looked at again after this long, so that a process that
  * exec()s into something the block selects is found. */
 #define PIDIO_RECHECK_SECONDS 60
-
-/* Held descriptors are shared by every block and by the rest of collectd:
- * pidio holds at most this many and reads the others with
- * open/read/close. */
-static atomic_long fd_budget = -1;
-
-void pidio_block_set_fd_budget(long n) { atomic_store(&fd_budget, n); }
-
-static long hz(void) {
-  long h = sysconf(_SC_CLK_TCK);
-  return h > 0 ? h : 100;
-}
-
-static int take_fd_slot(void) {
-  long cur = atomic_load(&fd_budget);
-  if (cur == -1) {
-    /* Not set by the caller: half of the soft limit. */
-    struct rlimit rl;
-    long dflt = 512;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-      dflt = (long)(rl.rlim_cur / 2);
-    atomic_compare_exchange_strong(&fd_budget, &cur, dflt);
-    cur = atomic_load(&fd_budget);
-  }
-  while (cur > 0)
-    if (atomic_compare_exchange_weak(&fd_budget, &cur, cur - 1))
-      return 1;
-  return 0;
-}
-
-static void drop_fd(pidio_entry_t *en) {
-  if (en->fd >= 0) {
-    close(en->fd);
-    atomic_fetch_add(&fd_budget, 1);
-  }
-  en->fd = -1;
-}
 
 void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
                       pidio_select_t *sel) {
@@ -93,20 +50,24 @@ void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
   b->proc = proc;
   b->sel = *sel;
   pidio_select_init(sel);
+  pidio_discover_init(&b->disc);
+  pidio_ledger_init(&b->ledger, true); /* the kernel folds reaped children */
 }
 
 void pidio_block_free(pidio_block_t *b) {
   for (size_t i = 0; i < b->n; i++)
-    drop_fd(&b->e[i]);
+    pidio_fdbudget_release(b->e[i].fd);
   free(b->e);
   free(b->spare);
   free(b->dead);
   free(b->order);
-  free(b->pending);
-  pidio_pidlist_free(&b->list);
+  pidio_discover_free(&b->disc);
+  pidio_ledger_free(&b->ledger);
   pidio_select_free(&b->sel);
   *b = (pidio_block_t){0};
 }
+
+/* --- the table and its descriptors --------------------------------------- */
 
 static int grow(pidio_entry_t **a, size_t *cap, size_t need) {
   if (need <= *cap)
@@ -122,6 +83,63 @@ static int grow(pidio_entry_t **a, size_t *cap, size_t need) {
   return 0;
 }
 
+static pidio_entry_t *find(pidio_entry_t *a, size_t n, pid_t pid) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (a[mid].a.pid < pid)
+      lo = mid + 1;
+    else if (a[mid].a.pid > pid)
+      hi = mid;
+    else
+      return &a[mid];
+  }
+  return NULL;
+}
+
+/* The one way an entry leaves the table: a member moves to the dead list
+ * with its descriptor, there to get its last read in this round and be
+ * accounted; a non-member's descriptor (none) is closed. Either way en no
+ * longer owns a descriptor. */
+static int retire(pidio_block_t *b, pidio_entry_t *en) {
+  if (en->flags & E_MEMBER) {
+    if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
+      return -ENOMEM;
+    b->dead[b->ndead++] = *en;
+  } else {
+    pidio_fdbudget_release(en->fd);
+  }
+  en->fd = -1;
+  return 0;
+}
+
+/* Retire the members found gone (reaped), keeping the table in order. Out
+ * of memory, a gone member is dropped without its last accounting, as if
+ * it had never been seen. */
+static void compact(pidio_block_t *b) {
+  size_t k = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    if (b->e[i].a.state & PIDIO_LEDGER_GONE) {
+      if (retire(b, &b->e[i]) != 0)
+        pidio_fdbudget_release(b->e[i].fd);
+    } else {
+      if (k != i)
+        b->e[k] = b->e[i];
+      k++;
+    }
+  }
+  b->n = k;
+}
+
+/* Close the dead list's descriptors: its members have been accounted. */
+static void bury(pidio_block_t *b) {
+  for (size_t i = 0; i < b->ndead; i++)
+    pidio_fdbudget_release(b->dead[i].fd);
+  b->ndead = 0;
+}
+
+/* --- reading a member ---------------------------------------------------- */
+
 static int vanished(int rc) { return rc == -ENOENT || rc == -ESRCH; }
 
 /* Read the io file of a member: through its held descriptor, or, when none
@@ -130,14 +148,14 @@ static int read_member(const pidio_block_t *b, pidio_entry_t *en,
                        pidio_io_t *out) {
   if (en->fd >= 0)
     return pidio_proc_read_io(en->fd, out);
-  int dfd = pidio_proc_open_pid(b->proc, en->pid);
+  int dfd = pidio_proc_open_pid(b->proc, en->a.pid);
   if (dfd < 0)
     return dfd;
   /* Without a held descriptor the pid could have been reused: confirm the
    * start time before trusting what the io file says. */
   pidio_stat_t st;
   int rc = pidio_proc_read_stat(dfd, &st);
-  if (rc == 0 && st.start_time != en->start)
+  if (rc == 0 && st.start_time != en->a.start)
     rc = -ESRCH;
   if (rc == 0) {
     int fd = pidio_proc_open_io(dfd);
@@ -145,7 +163,7 @@ static int read_member(const pidio_block_t *b, pidio_entry_t *en,
       rc = fd;
     } else {
       rc = pidio_proc_read_io(fd, out);
-      if (rc == 0 && !(en->flags & E_DENIED) && take_fd_slot()) {
+      if (rc == 0 && !(en->flags & E_DENIED) && pidio_fdbudget_take()) {
         en->fd = fd; /* a slot is free again: hold it from now on */
         fd = -1;
       }
@@ -157,15 +175,79 @@ static int read_member(const pidio_block_t *b, pidio_entry_t *en,
   return rc;
 }
 
+/* A read of a member's io file, told to the ledger or to the report. */
+static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
+  if (rc == 0) {
+    pidio_ledger_read(&en->a);
+  } else if (vanished(rc)) {
+    pidio_ledger_gone(&en->a);
+  } else if (rc == -EACCES || rc == -EPERM) {
+    rep->unreadable++;
+    if (rep->denied_pid == 0)
+      rep->denied_pid = en->a.pid;
+  } else if (rc == -EINVAL || rc == -ERANGE) {
+    rep->garbled++;
+    if (rep->garbled_pid == 0)
+      rep->garbled_pid = en->a.pid;
+  } else {
+    /* Out of descriptors (EMFILE, ENFILE), or an I/O error: this member
+     * is left out of this interval and said so. */
+    rep->failed++;
+    if (rep->failed_pid == 0) {
+      rep->failed_pid = en->a.pid;
+      rep->failed_err = rc;
+    }
+  }
+}
+
+/* A member's io read of this round, or its retry when it was denied. */
+static void read_round(pidio_block_t *b, pidio_entry_t *en,
+                       pidio_report_t *rep) {
+  if (!(en->flags & E_DENIED)) {
+    note_read(en, read_member(b, en, &en->a.now), rep);
+    return;
+  }
+  /* Try again: capabilities can be granted, a uid can change. */
+  int dfd = pidio_proc_open_pid(b->proc, en->a.pid);
+  int fd = dfd >= 0 ? pidio_proc_open_io(dfd) : dfd;
+  if (dfd >= 0)
+    close(dfd);
+  if (fd >= 0 && pidio_proc_read_io(fd, &en->a.now) == 0) {
+    en->flags &= ~(unsigned)E_DENIED;
+    pidio_ledger_read(&en->a); /* counted from now on */
+    pidio_ledger_rebase(&en->a);
+    if (pidio_fdbudget_take())
+      en->fd = fd;
+    else
+      close(fd);
+    return;
+  }
+  if (fd >= 0)
+    close(fd);
+  if (vanished(fd)) {
+    pidio_ledger_gone(&en->a);
+  } else {
+    rep->unreadable++;
+    if (rep->denied_pid == 0)
+      rep->denied_pid = en->a.pid;
+  }
+}
+
+/* --- membership ---------------------------------------------------------- */
+
+static uint64_t recheck_period(void) {
+  return (uint64_t)(PIDIO_RECHECK_SECONDS * pidio_proc_hz());
+}
+
 static int due(const pidio_entry_t *en, uint64_t ticks) {
-  return ticks - en->checked >= (uint64_t)(PIDIO_RECHECK_SECONDS * hz());
+  return ticks - en->checked >= recheck_period();
 }
 
 /* The start of this pid's current recheck period. Periods are spread over
  * the minute by pid, so that the processes found at start-up are not all
  * looked at again in the same interval. */
 static uint64_t recheck_slot(pid_t pid, uint64_t ticks) {
-  uint64_t period = (uint64_t)(PIDIO_RECHECK_SECONDS * hz());
+  uint64_t period = recheck_period();
   uint64_t off = ((uint64_t)pid * 2654435761u) % period;
   return ticks - (ticks + off) % period;
 }
@@ -186,9 +268,8 @@ static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
  * its counting starts. from_birth: it started since the previous interval,
  * so all of its counters count. Returns 0 when it vanished meanwhile. */
 static int join(pidio_entry_t *en, int dfd, int from_birth) {
-  memset(&en->last, 0, sizeof(en->last));
-  memset(&en->acc, 0, sizeof(en->acc));
   en->flags |= E_MEMBER;
+  pidio_ledger_join(&en->a, 0, NULL);
   int fd = pidio_proc_open_io(dfd);
   if (fd < 0) {
     if (vanished(fd))
@@ -196,21 +277,26 @@ static int join(pidio_entry_t *en, int dfd, int from_birth) {
     if (fd == -EACCES || fd == -EPERM)
       en->flags |= E_DENIED;
     else if (!from_birth)
-      en->flags |= E_BASELINE; /* EMFILE: opened each interval instead */
+      pidio_ledger_rebase(&en->a); /* EMFILE: opened each interval instead */
     return 1;
   }
   if (!from_birth) {
     /* Already running: count from now on, not what it did before. */
-    int rc = pidio_proc_read_io(fd, &en->last);
+    pidio_io_t base;
+    int rc = pidio_proc_read_io(fd, &base);
     if (rc != 0) {
       close(fd);
       if (vanished(rc))
         return 0;
-      en->flags |= rc == -EACCES ? E_DENIED : E_BASELINE;
-      return 1; /* garbled: baselined by a later good read */
+      if (rc == -EACCES)
+        en->flags |= E_DENIED;
+      else
+        pidio_ledger_rebase(&en->a); /* garbled: a later good read */
+      return 1;
     }
+    pidio_ledger_join(&en->a, 0, &base);
   }
-  if (take_fd_slot())
+  if (pidio_fdbudget_take())
     en->fd = fd;
   else
     close(fd);
@@ -234,12 +320,11 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
     return vanished(src) ? 0 : -1;
   }
   int fresh = b->rounds > 0 && st.start_time >= b->prev_ticks;
-  *out = (pidio_entry_t){.pid = pid,
-                         .ppid = st.ppid,
-                         .ino = ino,
-                         .start = st.start_time,
-                         .checked = recheck_slot(pid, ticks),
-                         .fd = -1};
+  *out = (pidio_entry_t){
+      .a = {.pid = pid, .ppid = st.ppid, .start = st.start_time},
+      .ino = ino,
+      .checked = recheck_slot(pid, ticks),
+      .fd = -1};
   enum pidio_match m =
       pidio_select_match_proc(&b->sel, dfd, pid, &st, b->target);
   int rc = 1;
@@ -258,47 +343,23 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
   return rc;
 }
 
-/* A member that is no longer listed (or no longer selected): it gets a last
- * read in this round, then leaves. */
-static int retire(pidio_block_t *b, const pidio_entry_t *en) {
-  if (!(en->flags & E_MEMBER))
-    return 0;
-  if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
-    return -ENOMEM;
-  b->dead[b->ndead++] = *en;
-  return 0;
-}
-
-/* Read order: parents before children. A child reaped after its parent
- * was read is then seen gone in the same round and its share settled
- * against a fresh read of the parent; reading the child first (pids wrap,
- * so pid order is not birth order) would count it twice. */
-static int by_start(const void *x, const void *y) {
-  const pidio_entry_t *a = *(pidio_entry_t *const *)x;
-  const pidio_entry_t *c = *(pidio_entry_t *const *)y;
-  if (a->start != c->start)
-    return (a->start > c->start) - (a->start < c->start);
-  return (a->pid > c->pid) - (a->pid < c->pid);
-}
-
 /* Walk the sorted listing and the sorted entries side by side. A listed
  * pid found gone is dropped from the listing too: between full listings
- * (see discover()) the listing is kept, and would otherwise offer it again
- * every interval. */
+ * (see pidio_discover.h) the listing is kept, and would otherwise offer it
+ * again every interval. */
 static int merge(pidio_block_t *b, uint64_t ticks) {
-  pidio_pidlist_t *l = &b->list;
+  pidio_pidlist_t *l = &b->disc.list;
   if (grow(&b->spare, &b->spare_cap, b->n + l->n) != 0)
     return -ENOMEM;
   size_t i = 0, j = 0, k = 0, w = 0;
   while (i < l->n || j < b->n) {
-    if (j == b->n || (i < l->n && l->e[i].pid < b->e[j].pid)) {
-      int kept =
-          evaluate(b, l->e[i].pid, l->e[i].ino, ticks, 0, &b->spare[k]);
+    if (j == b->n || (i < l->n && l->e[i].pid < b->e[j].a.pid)) {
+      int kept = evaluate(b, l->e[i].pid, l->e[i].ino, ticks, 0, &b->spare[k]);
       k += kept > 0;
       if (kept != 0)
         l->e[w++] = l->e[i];
       i++;
-    } else if (i == l->n || b->e[j].pid < l->e[i].pid) {
+    } else if (i == l->n || b->e[j].a.pid < l->e[i].pid) {
       if (retire(b, &b->e[j]) != 0)
         return -ENOMEM;
       j++;
@@ -310,7 +371,7 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
         /* Same pid, new inode: reused, or only a re-created dentry. The
          * start time tells which. */
         pidio_stat_t st;
-        if (same_process(b, le.pid, en->start, &st)) {
+        if (same_process(b, le.pid, en->a.start, &st)) {
           en->ino = le.ino;
         } else {
           if (retire(b, en) != 0)
@@ -367,285 +428,6 @@ static pid_t find_target(pidio_block_t *b, pidio_report_t *rep) {
   return target;
 }
 
-/* The candidate of a Pid/PidFile block without Children, as a listing of
- * zero or one: no need to list every process. */
-static int list_target(pidio_block_t *b) {
-  pidio_pidlist_t *l = &b->list;
-  l->n = 0;
-  if (b->target <= 0)
-    return 0;
-  char name[16];
-  snprintf(name, sizeof(name), "%d", (int)b->target);
-  struct stat st;
-  if (fstatat(b->proc->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-      !S_ISDIR(st.st_mode))
-    return 0;
-  if (l->cap == 0) {
-    l->e = malloc(sizeof(*l->e));
-    if (l->e == NULL)
-      return -ENOMEM;
-    l->cap = 1;
-  }
-  l->e[0] = (pidio_pident_t){.pid = b->target, .ino = (uint64_t)st.st_ino};
-  l->n = 1;
-  return 0;
-}
-
-static pidio_entry_t *find(pidio_entry_t *a, size_t n, pid_t pid) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (a[mid].pid < pid)
-      lo = mid + 1;
-    else if (a[mid].pid > pid)
-      hi = mid;
-    else
-      return &a[mid];
-  }
-  return NULL;
-}
-
-static void io_add(pidio_io_t *a, const pidio_io_t *b) {
-  for (int f = 0; f < PIDIO_NFIELDS; f++)
-    a->v[f] += b->v[f];
-}
-
-static int io_nonzero(const pidio_io_t *a) {
-  for (int f = 0; f < PIDIO_NFIELDS; f++)
-    if (a->v[f] != 0)
-      return 1;
-  return 0;
-}
-
-static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
-  if (rc == 0) {
-    en->flags |= E_READ;
-  } else if (vanished(rc)) {
-    en->flags |= E_GONE;
-  } else if (rc == -EACCES || rc == -EPERM) {
-    rep->unreadable++;
-    if (rep->denied_pid == 0)
-      rep->denied_pid = en->pid;
-  } else if (rc == -EINVAL || rc == -ERANGE) {
-    rep->garbled++;
-    if (rep->garbled_pid == 0)
-      rep->garbled_pid = en->pid;
-  } else {
-    /* Out of descriptors (EMFILE, ENFILE), or an I/O error: this member
-     * is left out of this interval and said so. */
-    rep->failed++;
-    if (rep->failed_pid == 0) {
-      rep->failed_pid = en->pid;
-      rep->failed_err = rc;
-    }
-  }
-}
-
-/* A reaped member's parent, if the parent is a member too: alive, or reaped
- * in this same round. The start times guard against a reused ppid. */
-static pidio_entry_t *member_parent(pidio_block_t *b, const pidio_entry_t *c) {
-  pidio_entry_t *p = find(b->e, b->n, c->ppid);
-  if (p != NULL && (p->flags & E_MEMBER) && !(p->flags & E_GONE) &&
-      p->start <= c->start)
-    return p;
-  for (size_t i = 0; i < b->ndead; i++) {
-    p = &b->dead[i];
-    if (p->pid == c->ppid && p->start <= c->start && p != c)
-      return p;
-  }
-  return NULL;
-}
-
-static int by_start_desc(const void *x, const void *y) {
-  const pidio_entry_t *a = x, *c = y;
-  if (a->start != c->start)
-    return (a->start < c->start) - (a->start > c->start);
-  /* Start times have a resolution of a clock tick: a child forked in the
-   * same tick is usually the higher pid. pass_on() covers the rest. */
-  return (a->pid < c->pid) - (a->pid > c->pid);
-}
-
-/* Give a reaped member's credit to its member parent: alive, it takes it
- * off its next increment; reaped in this round and not settled yet, it
- * passes it on with its own. A parent already settled has passed its
- * credit up, so this one follows the same way. */
-static void pass_on(pidio_block_t *b, const pidio_entry_t *from,
-                    const pidio_io_t *credit) {
-  const pidio_entry_t *c = from;
-  for (int depth = 0; depth < 64; depth++) {
-    pidio_entry_t *p = member_parent(b, c);
-    if (p == NULL)
-      return;
-    if (p->flags & E_SETTLED) {
-      c = p;
-      continue;
-    }
-    io_add(&p->debt, credit);
-    if (p >= b->e && p < b->e + b->n && !(p->flags & E_DENIED))
-      p->flags |= E_REREAD;
-    return;
-  }
-}
-
-/* Move an alive-table member that turned out reaped into the dead list,
- * with its descriptor. */
-static void to_dead(pidio_block_t *b, pidio_entry_t *en) {
-  en->flags |= E_GONE;
-  if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
-    return; /* out of memory: it is dropped by compact() without credit */
-  b->dead[b->ndead++] = *en;
-  en->fd = -1;
-}
-
-/* Its member children now belong to another reaper: learn which. */
-static void reparent_orphans(pidio_block_t *b, const pidio_entry_t *d) {
-  for (size_t k = 0; k < b->n; k++) {
-    pidio_entry_t *o = &b->e[k];
-    if (!(o->flags & E_MEMBER) || (o->flags & E_GONE) || o->ppid != d->pid ||
-        o->start < d->start)
-      continue;
-    pidio_stat_t st;
-    if (same_process(b, o->pid, o->start, &st))
-      o->ppid = st.ppid;
-  }
-}
-
-/* Re-read a member parent whose member children were reaped: those were
- * reaped before this point, so its counters now surely hold them. */
-static void reread_parent(pidio_block_t *b, pidio_entry_t *p,
-                          pidio_report_t *rep) {
-  pidio_io_t v;
-  int rc = read_member(b, p, &v);
-  if (rc == 0) {
-    p->now = v;
-    p->flags |= E_READ;
-  } else if (vanished(rc)) {
-    to_dead(b, p);
-  } else {
-    note_read(p, rc, rep);
-  }
-}
-
-/* The kernel adds a child's totals to its parent's in wait() a moment
- * BEFORE it releases the child: for a few microseconds the child is still
- * readable with its final counters while the parent already holds them. A
- * parent read and a child read can both fall inside that moment, which
- * would count the child twice. A fold adds the child's whole counters to
- * every field of the parent at once, so a parent whose increment is below
- * a child's counters in any field cannot hold it: the usual case, decided
- * without a read. Otherwise the child's state says: running or a zombie,
- * not reaped yet; being reaped ('X') or gone, the parent's figure may hold
- * it, and the parent's increment waits one interval, by when the child is
- * gone and its share is settled against the parent's next read. */
-static void defer_ambiguous(pidio_block_t *b) {
-  /* Decided on every read of the round first, applied after: a member
-   * deferred for its own child is still a child whose read tells about
-   * its parent. */
-  for (size_t i = 0; i < b->n; i++) {
-    pidio_entry_t *c = &b->e[i];
-    if (!(c->flags & E_MEMBER) || !(c->flags & E_READ))
-      continue;
-    pidio_entry_t *p = find(b->e, b->n, c->ppid);
-    if (p == NULL || p == c || !(p->flags & E_MEMBER) || !(p->flags & E_READ) ||
-        (p->flags & E_DEFER) || p->start > c->start)
-      continue;
-    int may_hold = 1;
-    for (int f = 0; f < PIDIO_NFIELDS && may_hold; f++)
-      if (p->now.v[f] < p->last.v[f] ||
-          p->now.v[f] - p->last.v[f] < c->now.v[f])
-        may_hold = 0;
-    if (!may_hold)
-      continue;
-    int dfd = pidio_proc_open_pid(b->proc, c->pid);
-    pidio_stat_t st;
-    int reaped = dfd < 0;
-    if (dfd >= 0) {
-      int rc = pidio_proc_read_stat(dfd, &st);
-      reaped =
-          vanished(rc) || (rc == 0 && (st.state == 'X' || st.state == 'x'));
-      close(dfd);
-    }
-    if (reaped)
-      p->flags |= E_DEFER;
-  }
-  for (size_t i = 0; i < b->n; i++)
-    if (b->e[i].flags & E_DEFER)
-      b->e[i].flags &= ~(unsigned)(E_DEFER | E_READ);
-}
-
-/* Pass what reaped members had counted on to their member parents, whose
- * io files now hold those totals again. Children before parents, so that a
- * parent reaped in the same round passes its children's share on too. */
-#define PIDIO_SETTLE_PASSES 16
-static void settle(pidio_block_t *b, pidio_report_t *rep) {
-  size_t done = 0;
-  for (int pass = 0; done < b->ndead && pass < PIDIO_SETTLE_PASSES; pass++) {
-    size_t from = done;
-    done = b->ndead;
-    qsort(b->dead + from, done - from, sizeof(*b->dead), by_start_desc);
-    for (size_t i = from; i < done; i++) {
-      pidio_entry_t *d = &b->dead[i];
-      if (!(d->flags & E_GONE))
-        continue; /* left the block alive: nothing folds anywhere */
-      /* What the block counted of it: its latest read (its increment is
-       * accounted below) plus what its own reaped children had. */
-      pidio_io_t credit = (d->flags & E_READ) ? d->now : d->last;
-      io_add(&credit, &d->debt);
-      memset(&d->debt, 0, sizeof(d->debt));
-      reparent_orphans(b, d);
-      pass_on(b, d, &credit);
-      d->flags |= E_SETTLED;
-    }
-    for (size_t k = 0; k < b->n; k++)
-      if (b->e[k].flags & E_REREAD) {
-        b->e[k].flags &= ~(unsigned)E_REREAD;
-        reread_parent(b, &b->e[k], rep);
-      }
-  }
-}
-
-/* What a member added since its last read, less what its reaped member
- * children had already counted. */
-static void account(pidio_entry_t *en, pidio_io_t *gain, pidio_report_t *rep) {
-  if (!(en->flags & E_READ))
-    return; /* unread or deferred: its debt waits for its next read */
-  if (en->flags & E_BASELINE) {
-    en->flags &= ~(unsigned)E_BASELINE;
-    en->last = en->now;
-    return;
-  }
-  pidio_io_t d;
-  for (int f = 0; f < PIDIO_NFIELDS; f++) {
-    if (en->now.v[f] < en->last.v[f]) {
-      /* A kernel counter never goes down for one process: this is not a
-       * number to trust. Start again from it, add nothing. */
-      rep->garbled++;
-      if (rep->garbled_pid == 0)
-        rep->garbled_pid = en->pid;
-      en->last = en->now;
-      return;
-    }
-    d.v[f] = en->now.v[f] - en->last.v[f];
-  }
-  if (io_nonzero(&en->debt)) {
-    /* Absorption adds the child's whole totals to every field at once. If
-     * some field grew by less than the children counted, this parent did
-     * not absorb them (it ignores SIGCHLD, or was not their reaper): take
-     * nothing off. */
-    int absorbed = 1;
-    for (int f = 0; f < PIDIO_NFIELDS; f++)
-      if (d.v[f] < en->debt.v[f])
-        absorbed = 0;
-    if (absorbed)
-      for (int f = 0; f < PIDIO_NFIELDS; f++)
-        d.v[f] -= en->debt.v[f];
-    memset(&en->debt, 0, sizeof(en->debt));
-  }
-  io_add(gain, &d);
-  io_add(&en->acc, &d);
-  en->last = en->now;
-}
-
 /* Children: every process whose parent is a member joins, from birth when
  * it started since the previous interval. Repeated until no one joins, so
  * that a new grandchild joins with its new parent. */
@@ -658,16 +440,16 @@ static void adopt_descendants(pidio_block_t *b) {
       pidio_entry_t *en = &b->e[i];
       if (en->flags & E_MEMBER)
         continue;
-      pidio_entry_t *p = find(b->e, b->n, en->ppid);
-      if (p == NULL || !(p->flags & E_MEMBER) || p->start > en->start)
+      pidio_entry_t *p = find(b->e, b->n, en->a.ppid);
+      if (p == NULL || !(p->flags & E_MEMBER) || p->a.start > en->a.start)
         continue;
-      int dfd = pidio_proc_open_pid(b->proc, en->pid);
+      int dfd = pidio_proc_open_pid(b->proc, en->a.pid);
       if (dfd < 0)
         continue;
       pidio_stat_t st;
-      if (pidio_proc_read_stat(dfd, &st) == 0 && st.start_time == en->start) {
+      if (pidio_proc_read_stat(dfd, &st) == 0 && st.start_time == en->a.start) {
         int fresh = (en->flags & E_FRESH) ||
-                    (b->rounds > 0 && en->start >= b->prev_ticks);
+                    (b->rounds > 0 && en->a.start >= b->prev_ticks);
         en->flags &= ~(unsigned)(E_FRESH | E_UNDECIDED);
         if (join(en, dfd, fresh)) {
           en->flags |= E_DESC;
@@ -689,216 +471,57 @@ static int leave_if_untargeted(pidio_block_t *b, uint64_t ticks) {
     return 0;
   for (size_t i = 0; i < b->n; i++) {
     pidio_entry_t *en = &b->e[i];
-    if (!(en->flags & E_ROOT) || en->pid == b->target)
+    if (!(en->flags & E_ROOT) || en->a.pid == b->target)
       continue;
     if (retire(b, en) != 0)
       return -ENOMEM;
-    en->fd = -1; /* the retired copy owns it now */
     en->flags = 0;
-    en->checked = recheck_slot(en->pid, ticks);
+    en->checked = recheck_slot(en->a.pid, ticks);
   }
   return 0;
 }
 
-/* A member's io read of this round, or its retry when it was denied. */
-static void read_round(pidio_block_t *b, pidio_entry_t *en,
-                       pidio_report_t *rep) {
-  if (!(en->flags & E_DENIED)) {
-    note_read(en, read_member(b, en, &en->now), rep);
-    return;
-  }
-  /* Try again: capabilities can be granted, a uid can change. */
-  int dfd = pidio_proc_open_pid(b->proc, en->pid);
-  int fd = dfd >= 0 ? pidio_proc_open_io(dfd) : dfd;
-  if (dfd >= 0)
-    close(dfd);
-  if (fd >= 0 && pidio_proc_read_io(fd, &en->now) == 0) {
-    en->flags &= ~(unsigned)E_DENIED;
-    en->flags |= E_READ | E_BASELINE; /* counted from now on */
-    if (take_fd_slot())
-      en->fd = fd;
-    else
-      close(fd);
-    return;
-  }
-  if (fd >= 0)
-    close(fd);
-  if (vanished(fd)) {
-    en->flags |= E_GONE;
-  } else {
-    rep->unreadable++;
-    if (rep->denied_pid == 0)
-      rep->denied_pid = en->pid;
-  }
-}
+/* --- what the ledger asks of the block ----------------------------------- */
 
-/* Move the members marked gone out of the table, in order. With to_dead,
- * they join the dead list (with their descriptor); without, they are
- * already there. */
-static int compact(pidio_block_t *b, int to_dead) {
-  size_t k = 0;
-  for (size_t i = 0; i < b->n; i++) {
-    if (b->e[i].flags & E_GONE) {
-      if (to_dead && retire(b, &b->e[i]) != 0)
-        return -ENOMEM;
-    } else {
-      if (k != i)
-        b->e[k] = b->e[i];
-      k++;
-    }
-  }
-  b->n = k;
-  return 0;
-}
+typedef struct ledger_ctx {
+  pidio_block_t *b;
+  pidio_report_t *rep;
+} ledger_ctx_t;
 
-/* --- finding new processes ------------------------------------------- */
-
-/* A full listing of ProcRoot costs about a microsecond per process, as
- * much as a third of an interval's work for a block of idle members, yet
- * between two intervals few processes are born, often none. When
- * ProcRoot is this process's own procfs, the kernel's last allocated pid
- * says which pids are new, and only those are looked up. Processes that
- * exit stay in the listing until a read or a lookup finds them gone.
- *
- * The last pid is read before the lookups (or the listing): a process born
- * after the reading has a later pid and is found next interval. A pid in
- * the range that is not there yet (allocated, its process not yet set up)
- * is looked up once more next interval, as a listing would see it then.
- * A full listing is still done at least once per recheck period, and when
- * more pids were handed out than looking them up would be worth, or the
- * pids wrapped around. */
-
-/* At most this many new pids are looked up instead of listing. */
-static size_t probe_limit(const pidio_block_t *b) { return 32 + b->list.n / 8; }
-
-static int pending_add(pidio_block_t *b, pid_t pid) {
-  if (b->npending == b->pending_cap) {
-    size_t cap = b->pending_cap ? b->pending_cap * 2 : 16;
-    pid_t *p = realloc(b->pending, cap * sizeof(*p));
-    if (p == NULL)
-      return -ENOMEM;
-    b->pending = p;
-    b->pending_cap = cap;
-  }
-  b->pending[b->npending++] = pid;
-  return 0;
-}
-
-static int pident_cmp(const void *x, const void *y) {
-  pid_t a = ((const pidio_pident_t *)x)->pid;
-  pid_t c = ((const pidio_pident_t *)y)->pid;
-  return (a > c) - (a < c);
-}
-
-/* Add the found processes (sorted) to the sorted listing: a pid already
- * listed (reused since) takes the new inode, the others are merged in
- * from the back. */
-static int list_insert(pidio_pidlist_t *l, pidio_pident_t *found, size_t nf) {
-  size_t add = 0;
-  for (size_t f = 0; f < nf; f++) {
-    size_t lo = 0, hi = l->n;
-    while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (l->e[mid].pid < found[f].pid)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    if (lo < l->n && l->e[lo].pid == found[f].pid) {
-      l->e[lo].ino = found[f].ino;
-      found[f].pid = 0; /* done: not added */
-    } else {
-      add++;
-    }
-  }
-  if (add == 0)
-    return 0;
-  if (l->n + add > l->cap) {
-    size_t cap = l->cap ? l->cap : 256;
-    while (cap < l->n + add)
-      cap *= 2;
-    pidio_pident_t *e = realloc(l->e, cap * sizeof(*e));
-    if (e == NULL)
-      return -ENOMEM;
-    l->e = e;
-    l->cap = cap;
-  }
-  size_t i = l->n, out = l->n + add, f = nf;
-  while (f > 0) {
-    if (found[f - 1].pid == 0) {
-      f--;
-    } else if (i > 0 && l->e[i - 1].pid > found[f - 1].pid) {
-      l->e[--out] = l->e[--i];
-    } else {
-      l->e[--out] = found[--f];
-    }
-  }
-  l->n += add;
-  return 0;
-}
-
-/* Look up the pids after..last and last interval's pending ones. Returns 0,
- * or a negative errno (then a full listing is done instead). */
-static int probe_new(pidio_block_t *b, pid_t after, pid_t last) {
-  size_t nretry = b->npending;
-  size_t cap = nretry + (size_t)(last - after);
-  pidio_pident_t *found = malloc((cap ? cap : 1) * sizeof(*found));
-  if (found == NULL)
-    return -ENOMEM;
-  size_t nf = 0;
-  int rc = 0;
-  pid_t *retry = b->pending;
-  b->pending = NULL;
-  b->npending = b->pending_cap = 0;
-  for (size_t i = 0; i < nretry + (size_t)(last - after) && rc == 0; i++) {
-    int again = i < nretry;
-    pid_t pid = again ? retry[i] : after + 1 + (pid_t)(i - nretry);
-    int r = pidio_proc_probe(b->proc, pid, &found[nf]);
-    b->probed++;
-    if (r == 1)
-      nf++;
-    else if (r == 0 && !again)
-      rc = pending_add(b, pid); /* maybe not set up yet: once more */
-    else if (r < 0)
-      rc = r;
-  }
-  free(retry);
-  if (rc == 0) {
-    qsort(found, nf, sizeof(*found), pident_cmp);
-    rc = list_insert(&b->list, found, nf);
-  }
-  free(found);
+static int ledger_reread(void *ctx, pidio_ledger_acct_t *a, pidio_io_t *out) {
+  ledger_ctx_t *c = ctx;
+  pidio_entry_t *en = entry_of(a);
+  if (en->flags & E_DENIED)
+    return -EACCES; /* counted as unreadable in this round already */
+  int rc = read_member(c->b, en, out);
+  if (rc != 0 && !vanished(rc))
+    note_read(en, rc, c->rep);
   return rc;
 }
 
-/* Bring the listing up to date for this interval: by looking up new pids,
- * or by listing ProcRoot. */
-static int discover(pidio_block_t *b, uint64_t ticks) {
-  pid_t last = 0;
-  int own = pidio_proc_last_pid(b->proc, &last) == 0;
-  if (own && b->list_ok &&
-      ticks - b->listed_ticks < (uint64_t)(PIDIO_RECHECK_SECONDS * hz())) {
-    if (last == b->last_pid && b->npending == 0)
-      return 0;
-    if (last >= b->last_pid && (size_t)(last - b->last_pid) <= probe_limit(b)) {
-      int rc = probe_new(b, b->last_pid, last);
-      if (rc == 0) {
-        b->last_pid = last;
-        return 0;
-      }
-    }
-  }
-  b->list_ok = 0;
-  b->npending = 0;
-  int rc = pidio_proc_list(b->proc, &b->list);
-  if (rc != 0)
-    return rc;
-  b->full_listings++;
-  b->list_ok = own;
-  b->last_pid = last;
-  b->listed_ticks = ticks;
-  return 0;
+/* Reaped ('X', or gone) rather than running or a zombie. */
+static bool ledger_reaped(void *ctx, const pidio_ledger_acct_t *a) {
+  const ledger_ctx_t *c = ctx;
+  int dfd = pidio_proc_open_pid(c->b->proc, a->pid);
+  if (dfd < 0)
+    return true;
+  pidio_stat_t st;
+  int rc = pidio_proc_read_stat(dfd, &st);
+  close(dfd);
+  return vanished(rc) || (rc == 0 && (st.state == 'X' || st.state == 'x'));
 }
+
+static bool ledger_parent(void *ctx, const pidio_ledger_acct_t *a,
+                          pid_t *ppid) {
+  const ledger_ctx_t *c = ctx;
+  pidio_stat_t st;
+  if (!same_process(c->b, a->pid, a->start, &st))
+    return false;
+  *ppid = st.ppid;
+  return true;
+}
+
+/* --- one interval -------------------------------------------------------- */
 
 static double mono_now(void) {
   struct timespec ts;
@@ -906,23 +529,71 @@ static double mono_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Read order: parents before children. A child reaped after its parent
+ * was read is then seen gone in the same round and its share settled
+ * against a fresh read of the parent; reading the child first (pids wrap,
+ * so pid order is not birth order) would count it twice. */
+static int by_start(const void *x, const void *y) {
+  const pidio_entry_t *a = *(pidio_entry_t *const *)x;
+  const pidio_entry_t *c = *(pidio_entry_t *const *)y;
+  if (a->a.start != c->a.start)
+    return (a->a.start > c->a.start) - (a->a.start < c->a.start);
+  return (a->a.pid > c->a.pid) - (a->a.pid < c->a.pid);
+}
+
+/* Hand the round to the ledger and add its increments to the block. */
+static int account_round(pidio_block_t *b, pidio_report_t *rep) {
+  int rc = 0;
+  for (size_t i = 0; i < b->n && rc == 0; i++)
+    if (b->e[i].flags & E_MEMBER)
+      rc = pidio_ledger_member(&b->ledger, &b->e[i].a);
+  for (size_t i = 0; i < b->ndead && rc == 0; i++)
+    rc = pidio_ledger_depart(&b->ledger, &b->dead[i].a);
+  if (rc != 0) {
+    pidio_ledger_discard(&b->ledger);
+    return rc;
+  }
+  ledger_ctx_t ctx = {.b = b, .rep = rep};
+  const pidio_ledger_ops_t ops = {.ctx = &ctx,
+                                  .reread = ledger_reread,
+                                  .reaped = ledger_reaped,
+                                  .parent = ledger_parent};
+  pidio_io_t gain = {{0}};
+  pidio_ledger_note_t note = {0};
+  pidio_ledger_close(&b->ledger, &ops, &gain, &note);
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    b->total.v[f] += gain.v[f];
+  rep->garbled += note.garbled;
+  if (rep->garbled_pid == 0)
+    rep->garbled_pid = note.garbled_pid;
+  /* Members the ledger found gone on a re-read leave the table too. */
+  compact(b);
+  return 0;
+}
+
 int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   *rep = (pidio_report_t){0};
   uint64_t ticks = pidio_proc_boot_ticks();
-  b->ndead = 0;
+  bury(b); /* none, unless an earlier interval stopped half-way */
   for (size_t i = 0; i < b->n; i++)
-    b->e[i].flags &= ~(unsigned)E_ROUND;
+    pidio_ledger_new_round(&b->e[i].a);
 
   int by_pid = pidio_select_by_pid(&b->sel);
   b->target = by_pid ? find_target(b, rep) : 0;
   /* With Children, descendants of the target are found in the listing. */
-  int rc = by_pid && !b->sel.children ? list_target(b) : discover(b, ticks);
+  int rc =
+      by_pid && !b->sel.children
+          ? pidio_discover_target(&b->disc, b->proc, b->target)
+          /* listed in full at least once per recheck period */
+          : pidio_discover_update(&b->disc, b->proc, ticks, recheck_period());
   if (rc != 0) {
     rep->list_err = rc;
     return rc;
   }
-  if ((rc = merge(b, ticks)) != 0 || (rc = leave_if_untargeted(b, ticks)) != 0) {
-    b->list_ok = 0; /* the merge may have left the listing half compacted */
+  if ((rc = merge(b, ticks)) != 0 ||
+      (rc = leave_if_untargeted(b, ticks)) != 0) {
+    /* the merge may have left the listing half compacted */
+    pidio_discover_distrust(&b->disc);
     return rc;
   }
   adopt_descendants(b);
@@ -931,7 +602,7 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     if (b->e[i].flags & E_UNDECIDED) {
       rep->undecided++;
       if (rep->undecided_pid == 0)
-        rep->undecided_pid = b->e[i].pid;
+        rep->undecided_pid = b->e[i].a.pid;
     }
 
   /* Members in birth order, parents first (see by_start). */
@@ -956,34 +627,25 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   for (size_t i = 0; i < m; i++)
     read_round(b, b->order[i], rep);
   rep->read_at = t0 + (mono_now() - t0) / 2;
-  if ((rc = compact(b, 1)) != 0)
-    return rc;
+  compact(b);
 
   /* Members that left in the merge get their last read. */
   for (size_t i = 0; i < b->ndead; i++) {
     pidio_entry_t *d = &b->dead[i];
-    if (d->flags & (E_READ | E_GONE | E_DENIED))
+    if ((d->a.state & (PIDIO_LEDGER_READ | PIDIO_LEDGER_GONE)) ||
+        (d->flags & E_DENIED))
       continue;
-    int r = read_member(b, d, &d->now);
+    int r = read_member(b, d, &d->a.now);
     if (r == 0)
-      d->flags |= E_READ;
+      pidio_ledger_read(&d->a);
     else if (vanished(r))
-      d->flags |= E_GONE;
+      pidio_ledger_gone(&d->a);
   }
 
-  settle(b, rep);
-  compact(b, 0);
-  defer_ambiguous(b);
-
-  pidio_io_t gain = {{0}};
-  for (size_t i = 0; i < b->n; i++)
-    account(&b->e[i], &gain, rep);
-  for (size_t i = 0; i < b->ndead; i++) {
-    account(&b->dead[i], &gain, rep);
-    drop_fd(&b->dead[i]);
-  }
-  io_add(&b->total, &gain);
-
+  rc = account_round(b, rep);
+  bury(b);
+  if (rc != 0)
+    return rc;
   for (size_t i = 0; i < b->n; i++)
     if (b->e[i].flags & E_MEMBER)
       rep->matched++;
@@ -998,6 +660,6 @@ size_t pidio_block_members(const pidio_block_t *b, pidio_member_t *out,
   for (size_t i = 0; i < b->n && k < max; i++)
     if (b->e[i].flags & E_MEMBER)
       out[k++] = (pidio_member_t){
-          .pid = b->e[i].pid, .start = b->e[i].start, .acc = b->e[i].acc};
+          .pid = b->e[i].a.pid, .start = b->e[i].a.start, .acc = b->e[i].a.acc};
   return k;
 }

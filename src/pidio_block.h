@@ -1,9 +1,11 @@
 /*
  * pidio_block: the state of one <Process> block and one interval's work.
  *
- * A block tracks the processes its selectors match ("members") and keeps
- * the sum of their io counters as the sum of per-member increments since
- * collectd started, so that:
+ * A block composes the modules below it: pidio_discover finds the
+ * processes of ProcRoot, the block decides which are members (selectors,
+ * the Pid/PidFile target, Children) and reads their io files, and
+ * pidio_ledger turns those reads into the block's counters, by the rules
+ * its header states:
  *  - the sum never goes down: a member that exits keeps what it added;
  *  - a process already running at the first interval counts from then on
  *    (no start-up spike); one that started after the previous interval
@@ -17,13 +19,17 @@
  *    increment, so that I/O is counted once. Children that lived less than
  *    an interval and were never seen still reach the block through their
  *    parent.
+ * Held descriptors come out of the process-wide pidio_fdbudget.
  * Not thread-safe: one block is only ever updated by one thread at a time.
  */
 #ifndef PIDIO_BLOCK_H
 #define PIDIO_BLOCK_H
 
+#include "pidio_discover.h"
+#include "pidio_ledger.h"
 #include "pidio_parse.h"
 #include "pidio_proc.h"
+#include "pidio_report.h"
 #include "pidio_select.h"
 
 #include <stddef.h>
@@ -31,28 +37,6 @@
 #include <sys/types.h>
 
 typedef struct pidio_entry pidio_entry_t;
-
-/* What happened in one interval, for the caller to report. */
-typedef struct pidio_report {
-  unsigned matched;    /* members this interval, readable or not */
-  unsigned unreadable; /* members whose io could not be read (EACCES) */
-  pid_t denied_pid;    /* one such member, for the message */
-  unsigned garbled;    /* io files that did not parse */
-  pid_t garbled_pid;
-  int pidfile_err; /* 0, or the negative errno of reading the pidfile */
-  int list_err;    /* 0, or the negative errno of listing ProcRoot */
-  unsigned no_fd;  /* members read without a held descriptor (EMFILE) */
-  unsigned failed; /* members not read for another reason (EMFILE...) */
-  pid_t failed_pid;
-  int failed_err;       /* its negative errno */
-  unsigned undecided;   /* processes a selector could not read (Exe: EACCES) */
-  pid_t no_cgroup2_pid; /* Cgroup: a process without a cgroup v2 line */
-  pid_t undecided_pid;
-  /* CLOCK_MONOTONIC seconds at the middle of the members' reads: the time
-   * the counters are of. Taken there, not before the update, so that a
-   * slow listing or a preemption before the reads does not skew rates. */
-  double read_at;
-} pidio_report_t;
 
 /* One member as the last update left it. */
 typedef struct pidio_member {
@@ -69,20 +53,13 @@ typedef struct pidio_block {
   size_t n, cap;
   pidio_entry_t *spare; /* the merge writes here, then the two swap */
   size_t spare_cap;
-  pidio_entry_t *dead; /* members found reaped this interval */
+  pidio_entry_t *dead; /* members that left or were reaped this interval,
+                          with their descriptors until accounted */
   size_t ndead, dead_cap;
   pidio_entry_t **order; /* members in birth order, for reading */
   size_t order_cap;
-  pidio_pidlist_t list;
-
-  /* Between full listings, the list is brought up to date by looking up
-   * only the pids handed out since (see discover() in pidio_block.c). */
-  int list_ok;           /* list is a full listing kept up to date */
-  pid_t last_pid;        /* the kernel's last pid when it last was */
-  uint64_t listed_ticks; /* boot ticks of the last full listing */
-  pid_t *pending;        /* pids not found last time: looked up once more */
-  size_t npending, pending_cap;
-  uint64_t full_listings, probed; /* how often, for tests and benchmarks */
+  pidio_discover_t disc; /* the processes of ProcRoot */
+  pidio_ledger_t ledger; /* the round's accounting */
 
   pidio_io_t total;     /* the block's counters: never go down */
   uint64_t rounds;      /* intervals done */
@@ -95,10 +72,6 @@ typedef struct pidio_block {
 void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
                       pidio_select_t *sel);
 void pidio_block_free(pidio_block_t *b);
-
-/* Cap the io descriptors held open by all blocks together (the rest are
- * opened each interval). Default: half the soft RLIMIT_NOFILE. */
-void pidio_block_set_fd_budget(long n);
 
 /* Do one interval: find members, read them, update b->total.
  * Returns 0, or a negative errno when nothing could be read at all

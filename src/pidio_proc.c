@@ -74,7 +74,7 @@ void pidio_pidlist_free(pidio_pidlist_t *l) {
   l->n = l->cap = 0;
 }
 
-static int pident_cmp(const void *a, const void *b) {
+int pidio_pident_cmp(const void *a, const void *b) {
   pid_t x = ((const pidio_pident_t *)a)->pid;
   pid_t y = ((const pidio_pident_t *)b)->pid;
   return (x > y) - (x < y);
@@ -134,7 +134,7 @@ int pidio_proc_list(const pidio_proc_t *p, pidio_pidlist_t *out) {
   close(fd);
   /* procfs lists pids in order; a fixture directory need not. */
   if (!sorted)
-    qsort(out->e, out->n, sizeof(*out->e), pident_cmp);
+    qsort(out->e, out->n, sizeof(*out->e), pidio_pident_cmp);
   return 0;
 }
 
@@ -197,6 +197,18 @@ int pidio_proc_last_pid(const pidio_proc_t *p, pid_t *out) {
   if ((size_t)r == sizeof(buf))
     return -EINVAL;
   return pidio_parse_loadavg_last_pid(buf, (size_t)r, out);
+}
+
+int pidio_proc_lookup(const pidio_proc_t *p, pid_t pid, pidio_pident_t *out) {
+  char name[16];
+  snprintf(name, sizeof(name), "%d", (int)pid);
+  struct stat st;
+  if (fstatat(p->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno == ENOENT || errno == ESRCH ? 0 : -errno;
+  if (!S_ISDIR(st.st_mode))
+    return 0;
+  *out = (pidio_pident_t){.pid = pid, .ino = (uint64_t)st.st_ino};
+  return 1;
 }
 
 int pidio_proc_probe(const pidio_proc_t *p, pid_t pid, pidio_pident_t *out) {
@@ -293,12 +305,15 @@ const char *pidio_pidfile_strerror(int err) {
   }
 }
 
+long pidio_proc_hz(void) {
+  long hz = sysconf(_SC_CLK_TCK);
+  return hz > 0 ? hz : 100;
+}
+
 uint64_t pidio_proc_boot_ticks(void) {
   struct timespec ts;
   clock_gettime(CLOCK_BOOTTIME, &ts);
-  long hz = sysconf(_SC_CLK_TCK);
-  if (hz <= 0)
-    hz = 100;
+  long hz = pidio_proc_hz();
   return (uint64_t)ts.tv_sec * (uint64_t)hz +
          (uint64_t)ts.tv_nsec / (1000000000u / (uint64_t)hz);
 }

@@ -50,6 +50,9 @@ void pidio_proc_close(pidio_proc_t *p);
 int pidio_proc_list(const pidio_proc_t *p, pidio_pidlist_t *out);
 void pidio_pidlist_free(pidio_pidlist_t *l);
 
+/* Order of pidio_pident_t by pid, for qsort. */
+int pidio_pident_cmp(const void *a, const void *b);
+
 /* The last pid the kernel allocated in the root's pid namespace: every
  * process born since an earlier reading has a pid after that reading's, up
  * to this one (pids wrap at pid_max). -ENOTSUP when the root is not this
@@ -61,6 +64,11 @@ int pidio_proc_last_pid(const pidio_proc_t *p, pid_t *out);
  * or it is a thread (procfs answers a lookup of a thread id, but does not
  * list it, and its io file is its whole process's), or a negative errno. */
 int pidio_proc_probe(const pidio_proc_t *p, pid_t pid, pidio_pident_t *out);
+
+/* Look up one pid's directory without reading anything in it: 1 and *out
+ * (pid and inode) when <root>/<pid> is a directory (a thread id gives one
+ * too), 0 when there is none, or a negative errno. */
+int pidio_proc_lookup(const pidio_proc_t *p, pid_t pid, pidio_pident_t *out);
 
 /* Open /proc/<pid> as a directory. Files opened relative to it belong to
  * the same process even if the pid is reused in between. */
@@ -91,6 +99,9 @@ int pidio_read_pidfile(const char *path, pid_t *out);
 /* What went wrong with a pidfile, from pidio_read_pidfile's error, as a
  * phrase that follows the file's name: "does not hold a process id". */
 const char *pidio_pidfile_strerror(int err);
+
+/* Clock ticks per second: the unit of stat's start_time. */
+long pidio_proc_hz(void);
 
 /* Clock ticks since boot now, in the unit of stat's start_time. */
 uint64_t pidio_proc_boot_ticks(void);

@@ -1,19 +1,22 @@
 /*
  * pidio-stream: a live stream of the io counters of running processes.
  *
- * The same core as the collectd plugin (pidio_select, pidio_block,
- * pidio_window), without collectd: every interval it updates one block and
- * writes one record on standard output, as a table for people, as JSON
- * lines for programs, or as InfluxDB line protocol for Telegraf's
- * inputs.execd. The counters are the block's exact sums since the stream
- * started (see pidio_block.h for the accounting rules).
+ * The same core as the collectd plugin (pidio_options, pidio_block,
+ * pidio_trouble, pidio_perproc, pidio_window), without collectd: every interval
+ * it updates one block and writes one record on standard output, as a table for
+ * people, as JSON lines for programs, or as InfluxDB line protocol for
+ * Telegraf's inputs.execd. The counters are the block's exact sums since the
+ * stream started (see pidio_block.h for the accounting rules).
  */
 #include "pidio_build.h"
 
 #include "pidio_block.h"
+#include "pidio_options.h"
 #include "pidio_parse.h"
+#include "pidio_perproc.h"
 #include "pidio_proc.h"
 #include "pidio_select.h"
+#include "pidio_trouble.h"
 #include "pidio_window.h"
 
 #include <errno.h>
@@ -42,7 +45,9 @@
 enum format { FMT_AUTO, FMT_TABLE, FMT_JSON, FMT_INFLUX };
 
 typedef struct options {
-  pidio_select_t sel;
+  pidio_opts_t o;              /* the block options of pidio_options' table */
+  char *given[PIDIO_OPTS_MAX]; /* each table option's argument as taken (a flag:
+                                  "") */
   const char *proc_root;
   uint64_t interval_ms;
   unsigned window;
@@ -62,12 +67,14 @@ typedef struct rater {
   pidio_io_t prev;
 } rater_t;
 
-/* One interval's result, as the writers see it. */
+/* One interval's result, as the writers see it: the block's, or with
+ * --per-process one process's (pid not 0). */
 typedef struct record {
   struct timespec wall; /* CLOCK_REALTIME when the interval was read */
   unsigned matched;
-  unsigned unreadable; /* members not read, and processes --exe could not
-                          decide on, as the plugin counts them */
+  unsigned unreadable; /* pidio_trouble's count, as the plugin's */
+  pid_t pid;           /* a process's record: its pid and comm */
+  const char *comm;
   const pidio_io_t *total;
   bool have_rates;
   double rate[PIDIO_NFIELDS];
@@ -86,50 +93,77 @@ static void on_stop_signal(int sig) { stop_signal = sig; }
 
 /* --- options ------------------------------------------------------------- */
 
+/* "  --name COMM        text", the text wrapped at 78 columns. */
+static void usage_line(FILE *f, const char *opt, const char *metavar,
+                       const char *text) {
+  char head[64];
+  snprintf(head, sizeof(head), "--%s%s%s", opt, metavar ? " " : "",
+           metavar ? metavar : "");
+  fprintf(f, "  %-20s", head);
+  if (strlen(head) > 19)
+    fputs("\n                      ", f);
+  size_t col = 22;
+  const char *p = text;
+  while (*p != '\0') {
+    size_t w = strcspn(p, " ");
+    if (col > 22 && col + 1 + w > 78) {
+      fputs("\n                      ", f);
+      col = 22;
+    } else if (col > 22) {
+      fputc(' ', f);
+      col++;
+    }
+    fwrite(p, 1, w, f);
+    col += w;
+    p += w;
+    p += strspn(p, " ");
+  }
+  fputc('\n', f);
+}
+
 static void usage(FILE *f) {
-  fputs(
-      "Usage: " PROG " SELECTOR... [OPTION]...\n"
-      "Stream the I/O of running processes: every interval, one record with\n"
-      "the summed /proc/<pid>/io counters of the processes the selectors\n"
-      "match, counted exactly from the start of the stream, and their rates\n"
-      "per second.\n"
-      "\n"
-      "Selectors (at least one; a process must match every one given):\n"
-      "  --pid N             the process with id N\n"
-      "  --pidfile PATH      the process whose id PATH holds (read every\n"
-      "                      interval)\n"
-      "  --name COMM         processes named COMM (exactly, as in\n"
-      "                      /proc/<pid>/comm: at most 15 characters)\n"
-      "  --cmdline REGEX     processes whose command line, arguments joined\n"
-      "                      by spaces, matches this POSIX extended regex\n"
-      "  --exe PATH          processes running the program PATH (absolute)\n"
-      "  --user USER         processes of USER (a name or a uid; the real\n"
-      "                      uid)\n"
-      "  --cgroup PATH       processes in the cgroup v2 PATH (from the root,\n"
-      "                      like /system.slice/nginx.service) or below it\n"
-      "  --children          also every descendant of a matching process\n"
-      "\n"
-      "Options:\n"
-      "  --interval MS       milliseconds between records (default 1000)\n"
-      "  --window N          rates over the last N intervals (default 5);\n"
-      "                      0 or 1: over the last interval alone\n"
-      "  --count N           stop after N records (default: never)\n"
-      "  --format FORMAT     table, json or influx (default: table when\n"
-      "                      standard output is a terminal, else json)\n"
-      "  --measurement NAME  the measurement of the influx format (default\n"
-      "                      pidio)\n"
-      "  --follow            with --pid or --pidfile, keep going after the\n"
-      "                      process exits (a pidfile across restarts);\n"
-      "                      without it the stream writes a last record and\n"
-      "                      exits with status 0\n"
-      "  --proc-root DIR     read processes under DIR (default /proc)\n"
-      "  --help              show this help and exit\n"
-      "  --version           show the version and exit\n"
-      "\n"
-      "Exit status: 0 when done (--count reached, the watched process\n"
-      "exited, SIGINT or SIGTERM), 1 on a run-time error, 2 on invalid\n"
-      "options.\n",
-      f);
+  fputs("Usage: " PROG " SELECTOR... [OPTION]...\n"
+        "Stream the I/O of running processes: every interval, one record "
+        "with\n"
+        "the summed /proc/<pid>/io counters of the processes the selectors\n"
+        "match, counted exactly from the start of the stream, and their "
+        "rates\n"
+        "per second.\n"
+        "\n"
+        "Selectors (at least one; a process must match every one given) and\n"
+        "what to report of them:\n",
+        f);
+  for (size_t i = 0; i < pidio_opts_count; i++) {
+    const pidio_opt_t *o = &pidio_opts_table[i];
+    usage_line(f, o->longopt, o->metavar, o->help);
+  }
+  fputs("\nOptions:\n", f);
+  usage_line(f, "interval", "MS",
+             "milliseconds between records (default "
+             "1000)");
+  usage_line(f, "window", "N",
+             "rates over the last N intervals (default 5); 0 or 1: over the "
+             "last interval alone");
+  usage_line(f, "count", "N", "stop after N records (default: never)");
+  usage_line(f, "format", "FORMAT",
+             "table, json or influx (default: table when standard output "
+             "is a terminal, else json)");
+  usage_line(f, "measurement", "NAME",
+             "the measurement of the influx format (default pidio)");
+  usage_line(f, "follow", NULL,
+             "with --pid or --pidfile, keep going after the process exits "
+             "(a pidfile across restarts); without it the stream writes a "
+             "last record and exits with status 0");
+  usage_line(f, "proc-root", "DIR",
+             "read processes under DIR (default "
+             "/proc)");
+  usage_line(f, "help", NULL, "show this help and exit");
+  usage_line(f, "version", NULL, "show the version and exit");
+  fputs("\n"
+        "Exit status: 0 when done (--count reached, the watched process\n"
+        "exited, SIGINT or SIGTERM), 1 on a run-time error, 2 on invalid\n"
+        "options.\n",
+        f);
 }
 
 static void die_usage(const char *opt, const char *fmt, ...)
@@ -159,39 +193,59 @@ static bool parse_count(const char *s, uint64_t max, uint64_t *out) {
 }
 
 /* The plugin needs an absolute PidFile because collectd's directory is not
- * the user's; here the current directory is the user's, so a relative path
- * is taken from it. The setter validates the result. */
-static void set_pidfile(pidio_select_t *sel, const char *path) {
-  char err[512];
+ * the user's; here the current directory is the user's, so a relative file
+ * name is taken from it. The setter validates the result. Returns what to
+ * free. */
+static char *absolute(const char *path) {
+  if (path[0] == '/' || path[0] == '\0')
+    return NULL;
+  char *cwd = getcwd(NULL, 0);
+  if (cwd == NULL)
+    return NULL;
+  size_t n = strlen(cwd) + strlen(path) + 2;
+  char *abs = malloc(n);
+  if (abs != NULL)
+    snprintf(abs, n, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
+  free(cwd);
+  return abs;
+}
+
+/* A table option from the command line: argv's text as the argument the
+ * table takes, then the table's own checks and setter. */
+static void apply_table_option(options_t *opts, const pidio_opt_t *opt,
+                               const char *arg) {
+  pidio_opts_t *o = &opts->o;
+  pidio_optarg_t a = {.kind = opt->arg, .s = arg, .on = true};
   char *abs = NULL;
-  if (path[0] != '/' && path[0] != '\0') {
-    char *cwd = getcwd(NULL, 0);
-    if (cwd != NULL) {
-      size_t n = strlen(cwd) + strlen(path) + 2;
-      abs = malloc(n);
-      if (abs != NULL)
-        snprintf(abs, n, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
-      free(cwd);
+  char err[512];
+  uint64_t v = 0;
+  if (opt->arg == PIDIO_ARG_NUMBER)
+    /* Digits only: the table or the setter then checks the range.
+     * Anything else ("0x10", "-3", "1e3") gets their message too. */
+    a.num = parse_count(arg, UINT64_MAX, &v) ? (double)v : (double)NAN;
+  else if (opt->arg == PIDIO_ARG_FILE && (abs = absolute(arg)) != NULL)
+    a.s = abs;
+  int rc = pidio_opts_apply(o, opt, &a, err, sizeof(err));
+  if (rc == 0) {
+    char **g = &opts->given[opt - pidio_opts_table];
+    free(*g);
+    *g = strdup(opt->arg == PIDIO_ARG_FLAG ? "" : a.s);
+    free(abs);
+    if (*g == NULL) {
+      fputs(PROG ": out of memory\n", stderr);
+      exit(1);
     }
+    return;
   }
-  int rc =
-      pidio_select_set_pidfile(sel, abs != NULL ? abs : path, err, sizeof(err));
   free(abs);
-  if (rc != 0)
-    die_usage("pidfile", "%s", err);
+  if (opt->arg == PIDIO_ARG_NUMBER)
+    die_usage(opt->longopt, "\"%s\": %s", arg, err);
+  die_usage(opt->longopt, "%s", err);
 }
 
 static void parse_options(int argc, char **argv, options_t *o) {
   enum {
-    O_PID = 256,
-    O_PIDFILE,
-    O_NAME,
-    O_CMDLINE,
-    O_EXE,
-    O_USER,
-    O_CGROUP,
-    O_CHILDREN,
-    O_PROC_ROOT,
+    O_PROC_ROOT = 256,
     O_INTERVAL,
     O_WINDOW,
     O_COUNT,
@@ -199,16 +253,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
     O_MEASUREMENT,
     O_FOLLOW,
     O_VERSION,
+    O_TABLE, /* O_TABLE + i: entry i of pidio_opts_table */
   };
-  static const struct option longopts[] = {
-      {"pid", required_argument, NULL, O_PID},
-      {"pidfile", required_argument, NULL, O_PIDFILE},
-      {"name", required_argument, NULL, O_NAME},
-      {"cmdline", required_argument, NULL, O_CMDLINE},
-      {"exe", required_argument, NULL, O_EXE},
-      {"user", required_argument, NULL, O_USER},
-      {"cgroup", required_argument, NULL, O_CGROUP},
-      {"children", no_argument, NULL, O_CHILDREN},
+  static const struct option own[] = {
       {"proc-root", required_argument, NULL, O_PROC_ROOT},
       {"interval", required_argument, NULL, O_INTERVAL},
       {"window", required_argument, NULL, O_WINDOW},
@@ -218,56 +265,37 @@ static void parse_options(int argc, char **argv, options_t *o) {
       {"follow", no_argument, NULL, O_FOLLOW},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, O_VERSION},
-      {NULL, 0, NULL, 0},
   };
+  const size_t nown = sizeof(own) / sizeof(own[0]);
+  struct option *longopts =
+      calloc(pidio_opts_count + nown + 1, sizeof(*longopts));
+  if (longopts == NULL) {
+    fputs(PROG ": out of memory\n", stderr);
+    exit(1);
+  }
+  for (size_t i = 0; i < pidio_opts_count; i++) {
+    const pidio_opt_t *t = &pidio_opts_table[i];
+    longopts[i] = (struct option){
+        t->longopt, t->arg == PIDIO_ARG_FLAG ? no_argument : required_argument,
+        NULL, O_TABLE + (int)i};
+  }
+  memcpy(longopts + pidio_opts_count, own, sizeof(own));
 
   *o = (options_t){.proc_root = "/proc",
                    .interval_ms = 1000,
                    .window = 5,
                    .format = FMT_AUTO,
                    .measurement = "pidio"};
-  pidio_select_init(&o->sel);
+  pidio_opts_init(&o->o);
 
   int c;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    char err[512];
     uint64_t v = 0;
+    if (c >= O_TABLE && (size_t)(c - O_TABLE) < pidio_opts_count) {
+      apply_table_option(o, &pidio_opts_table[c - O_TABLE], optarg);
+      continue;
+    }
     switch (c) {
-    case O_PID:
-      /* Digits only: the setter then checks the range. Anything else
-       * ("0x10", "-3", "1e3") gets the setter's message too. */
-      if (pidio_select_set_pid(
-              &o->sel,
-              parse_count(optarg, UINT32_MAX, &v) ? (double)v : (double)NAN,
-              err, sizeof(err)) != 0)
-        die_usage("pid", "\"%s\": %s", optarg, err);
-      break;
-    case O_PIDFILE:
-      set_pidfile(&o->sel, optarg);
-      break;
-    case O_NAME:
-      if (pidio_select_set_name(&o->sel, optarg, err, sizeof(err)) != 0)
-        die_usage("name", "%s", err);
-      break;
-    case O_CMDLINE:
-      if (pidio_select_set_cmdline(&o->sel, optarg, err, sizeof(err)) != 0)
-        die_usage("cmdline", "%s", err);
-      break;
-    case O_EXE:
-      if (pidio_select_set_exe(&o->sel, optarg, err, sizeof(err)) != 0)
-        die_usage("exe", "%s", err);
-      break;
-    case O_USER:
-      if (pidio_select_set_user(&o->sel, optarg, err, sizeof(err)) != 0)
-        die_usage("user", "%s", err);
-      break;
-    case O_CGROUP:
-      if (pidio_select_set_cgroup(&o->sel, optarg, err, sizeof(err)) != 0)
-        die_usage("cgroup", "%s", err);
-      break;
-    case O_CHILDREN:
-      pidio_select_set_children(&o->sel, true);
-      break;
     case O_PROC_ROOT:
       if (optarg[0] == '\0')
         die_usage("proc-root", "needs a directory");
@@ -330,54 +358,34 @@ static void parse_options(int argc, char **argv, options_t *o) {
       exit(EXIT_USAGE);
     }
   }
+  free(longopts);
   if (optind < argc)
     die_usage(NULL, "unexpected argument \"%s\"", argv[optind]);
   char err[512];
-  if (pidio_select_check(&o->sel, err, sizeof(err)) != 0)
-    die_usage(NULL, "no selector: give at least one of --pid, --pidfile, "
-                    "--name, --cmdline, --exe, --user, --cgroup");
+  if (pidio_opts_check(&o->o, true, err, sizeof(err)) != 0)
+    die_usage(NULL, "%s", err);
 }
 
-/* "pid=1 pidfile=/run/x.pid name=nginx cmdline=REGEX exe=PATH user=USER
- * cgroup=PATH children": the selectors given, for messages and the influx
- * tag. */
-static char *describe(const pidio_select_t *s) {
+/* "pid=1 pidfile=/run/x.pid name=nginx ... children": the options of the
+ * table that say which processes are taken, as given (a relative pidfile
+ * made absolute), in the table's order, for messages and the influx tag. */
+static char *describe(char *const given[]) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   if (f == NULL)
     return NULL;
   const char *sep = "";
-  if (s->pid != 0) {
-    fprintf(f, "pid=%d", (int)s->pid);
+  for (size_t i = 0; i < pidio_opts_count; i++) {
+    const pidio_opt_t *o = &pidio_opts_table[i];
+    if (!o->selection || given[i] == NULL)
+      continue;
+    if (o->arg == PIDIO_ARG_FLAG)
+      fprintf(f, "%s%s", sep, o->longopt);
+    else
+      fprintf(f, "%s%s=%s", sep, o->longopt, given[i]);
     sep = " ";
   }
-  if (s->pidfile != NULL) {
-    fprintf(f, "%spidfile=%s", sep, s->pidfile);
-    sep = " ";
-  }
-  if (s->name != NULL) {
-    fprintf(f, "%sname=%s", sep, s->name);
-    sep = " ";
-  }
-  if (s->cmdline != NULL) {
-    fprintf(f, "%scmdline=%s", sep, s->cmdline);
-    sep = " ";
-  }
-  if (s->exe != NULL) {
-    fprintf(f, "%sexe=%s", sep, s->exe);
-    sep = " ";
-  }
-  if (s->user != NULL) {
-    fprintf(f, "%suser=%s", sep, s->user);
-    sep = " ";
-  }
-  if (s->cgroup != NULL) {
-    fprintf(f, "%scgroup=%s", sep, s->cgroup);
-    sep = " ";
-  }
-  if (s->children)
-    fprintf(f, "%schildren", sep);
   if (fclose(f) != 0) {
     free(buf);
     return NULL;
@@ -440,12 +448,32 @@ static void put_escaped(FILE *f, const char *s, bool tag) {
     fputs("\\ ", f);
 }
 
+/* s as a JSON string: a comm may hold quotes, backslashes and control
+ * characters. */
+static void put_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(f, "\\%c", *p);
+    else if (*p < 0x20 || *p == 0x7f)
+      fprintf(f, "\\u%04x", *p);
+    else
+      fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
 static void put_json(FILE *f, const record_t *r) {
-  fprintf(f,
-          "{\"time\": %lld.%06ld, \"processes\": %u, \"unreadable\": %u, "
-          "\"counters\": {",
-          (long long)r->wall.tv_sec, r->wall.tv_nsec / 1000L, r->matched,
-          r->unreadable);
+  fprintf(f, "{\"time\": %lld.%06ld, ", (long long)r->wall.tv_sec,
+          r->wall.tv_nsec / 1000L);
+  if (r->pid != 0) {
+    fprintf(f, "\"pid\": %d, \"comm\": ", (int)r->pid);
+    put_json_string(f, r->comm);
+  } else {
+    fprintf(f, "\"processes\": %u, \"unreadable\": %u", r->matched,
+            r->unreadable);
+  }
+  fputs(", \"counters\": {", f);
   for (int i = 0; i < PIDIO_NFIELDS; i++)
     fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", pidio_field_names[i],
             r->total->v[i]);
@@ -470,9 +498,16 @@ static void put_influx(FILE *f, const record_t *r, const char *measurement,
   put_escaped(f, measurement, false);
   fputs(",selector=", f);
   put_escaped(f, selector, true);
-  fprintf(f, " processes=%ui,unreadable=%ui", r->matched, r->unreadable);
+  if (r->pid != 0) {
+    fprintf(f, ",pid=%d,comm=", (int)r->pid);
+    put_escaped(f, r->comm[0] != '\0' ? r->comm : "?", true);
+    fputc(' ', f);
+  } else {
+    fprintf(f, " processes=%ui,unreadable=%ui,", r->matched, r->unreadable);
+  }
   for (int i = 0; i < PIDIO_NFIELDS; i++)
-    fprintf(f, ",%s=%" PRIu64 "i", pidio_field_names[i], r->total->v[i]);
+    fprintf(f, "%s%s=%" PRIu64 "i", i ? "," : "", pidio_field_names[i],
+            r->total->v[i]);
   if (r->have_rates)
     for (int i = 0; i < PIDIO_NFIELDS; i++)
       if (isfinite(r->rate[i]))
@@ -480,20 +515,31 @@ static void put_influx(FILE *f, const record_t *r, const char *measurement,
   fprintf(f, " %lld%09ld\n", (long long)r->wall.tv_sec, r->wall.tv_nsec);
 }
 
-static void put_table(FILE *f, const record_t *r, uint64_t index) {
-  if (index % HEADER_EVERY == 0)
+/* A row; rows counts the rows written, for the header every 20. With
+ * --per-process the second column is the pid ("all" on the block's row)
+ * and the last one the comm (the number of processes on the block's). */
+static void put_table(FILE *f, const record_t *r, uint64_t *rows,
+                      bool per_process) {
+  if (*rows % HEADER_EVERY == 0)
     fprintf(f,
             "%s%-8s %5s %9s %9s %9s %11s %11s %9s %9s %12s %12s %12s %12s "
-            "%10s %10s\n",
-            index ? "\n" : "", "Time", "Procs", "kB_rd/s", "kB_wr/s",
-            "kB_ccwr/s", "rchar/s", "wchar/s", "syscr/s", "syscw/s",
-            "read_bytes", "write_bytes", "rchar", "wchar", "syscr", "syscw");
+            "%10s %10s%s\n",
+            *rows ? "\n" : "", "Time", per_process ? "PID" : "Procs", "kB_rd/s",
+            "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s", "syscr/s", "syscw/s",
+            "read_bytes", "write_bytes", "rchar", "wchar", "syscr", "syscw",
+            per_process ? " Command" : "");
+  (*rows)++;
   struct tm tm;
   char hms[16] = "?";
   time_t sec = r->wall.tv_sec;
   if (localtime_r(&sec, &tm) != NULL)
     strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
-  fprintf(f, "%-8s %5u", hms, r->matched);
+  if (!per_process)
+    fprintf(f, "%-8s %5u", hms, r->matched);
+  else if (r->pid != 0)
+    fprintf(f, "%-8s %5d", hms, (int)r->pid);
+  else
+    fprintf(f, "%-8s %5s", hms, "all");
   if (r->have_rates)
     fprintf(f, " %9.2f %9.2f %9.2f %11.1f %11.1f %9.1f %9.1f",
             r->rate[PIDIO_READ_BYTES] / 1024.0,
@@ -506,9 +552,14 @@ static void put_table(FILE *f, const record_t *r, uint64_t index) {
   const uint64_t *v = r->total->v;
   fprintf(f,
           " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64
-          " %10" PRIu64 "\n",
+          " %10" PRIu64,
           v[PIDIO_READ_BYTES], v[PIDIO_WRITE_BYTES], v[PIDIO_RCHAR],
           v[PIDIO_WCHAR], v[PIDIO_SYSCR], v[PIDIO_SYSCW]);
+  if (per_process && r->pid != 0)
+    fprintf(f, " %s", r->comm);
+  else if (per_process)
+    fprintf(f, " (%u processes)", r->matched);
+  fputc('\n', f);
 }
 
 /* --- rates --------------------------------------------------------------- */
@@ -570,7 +621,9 @@ static bool complain(complaint_t *c, bool present, double now) {
 }
 
 typedef struct trouble {
-  complaint_t denied, pidfile, garbled, list;
+  complaint_t slot[PIDIO_TROUBLE_NKINDS]; /* by pidio_trouble slot */
+  bool told[PIDIO_TROUBLE_NKINDS];        /* kinds said once */
+  complaint_t cap;                        /* --max-processes */
   bool told_nomatch;
 } trouble_t;
 
@@ -579,27 +632,77 @@ typedef struct trouble {
   "(setcap cap_dac_read_search,cap_sys_ptrace+ep), or run it as the user of "  \
   "those processes."
 
-static void report_trouble(trouble_t *t, const pidio_block_t *b,
-                           const pidio_proc_t *proc, const pidio_report_t *r,
-                           const char *selector, double now) {
-  if (complain(&t->denied, r->unreadable > 0 || r->undecided > 0, now)) {
-    if (r->unreadable > 0)
-      warn("permission denied reading %s/%d/io: %u of %u matched "
-           "process(es) are left out of the figures. " REMEDY,
-           proc->root, (int)r->denied_pid, r->unreadable, r->matched);
-    else
-      warn("permission denied reading %s/%d/exe, so --exe cannot tell "
-           "whether %u process(es) are selected. " REMEDY,
-           proc->root, (int)r->undecided_pid, r->undecided);
-  }
-  if (complain(&t->pidfile, r->pidfile_err != 0, now))
-    warn("--pidfile \"%s\" %s; no process matches until it holds a valid "
-         "pid",
-         b->sel.pidfile, pidio_pidfile_strerror(r->pidfile_err));
-  if (complain(&t->garbled, r->garbled > 0, now))
+/* One cause as a line on standard error (the classifier decided what it
+ * is; the same causes, with the same counts, as the plugin logs). */
+static void tell(const pidio_cause_t *c, const pidio_block_t *b,
+                 const pidio_proc_t *proc, const pidio_report_t *r) {
+  switch (c->kind) {
+  case PIDIO_TROUBLE_DENIED:
+    warn("permission denied reading %s/%d/io: %u of %u matched "
+         "process(es) are left out of the figures. " REMEDY,
+         proc->root, (int)c->pid, c->count, r->matched);
+    break;
+  case PIDIO_TROUBLE_UNDECIDED:
+    warn("permission denied reading %s/%d/exe, so --exe cannot tell "
+         "whether %u process(es) are selected. " REMEDY,
+         proc->root, (int)c->pid, c->count);
+    break;
+  case PIDIO_TROUBLE_FAILED:
+    warn("cannot read %s/%d/io: %s; %u process(es) left out of this "
+         "interval%s",
+         proc->root, (int)c->pid, strerror(-c->err), c->count,
+         c->err == -EMFILE || c->err == -ENFILE
+             ? ". Raise the open-file limit (ulimit -n)"
+             : "");
+    break;
+  case PIDIO_TROUBLE_GARBLED:
     warn("%s/%d/io does not parse as the kernel's io file; %u process(es) "
          "skipped",
-         proc->root, (int)r->garbled_pid, r->garbled);
+         proc->root, (int)c->pid, c->count);
+    break;
+  case PIDIO_TROUBLE_PIDFILE:
+    warn("--pidfile \"%s\" %s; no process matches until it holds a valid "
+         "pid",
+         b->sel.pidfile, pidio_pidfile_strerror(c->err));
+    break;
+  case PIDIO_TROUBLE_LIST:
+    warn("cannot read --proc-root \"%s\": %s; no record until it can",
+         proc->root, strerror(-c->err));
+    break;
+  case PIDIO_TROUBLE_NO_CGROUP2:
+    warn("--cgroup \"%s\" selects on cgroup v2, but %s/%d/cgroup has no "
+         "cgroup v2 (0::) line: on a cgroup v1 only host nothing matches",
+         b->sel.cgroup, proc->root, (int)c->pid);
+    break;
+  default:
+    break;
+  }
+}
+
+typedef struct tell_arg {
+  trouble_t *t;
+  const pidio_block_t *b;
+  const pidio_proc_t *proc;
+  const pidio_report_t *r;
+  double now;
+} tell_arg_t;
+
+/* A slot's cause: told when it starts, and again at most hourly. */
+static void tell_slot(void *arg, enum pidio_trouble_kind slot,
+                      const pidio_cause_t *first) {
+  const tell_arg_t *a = arg;
+  if (complain(&a->t->slot[slot], first != NULL, a->now))
+    tell(first, a->b, a->proc, a->r);
+}
+
+static void report_trouble(trouble_t *t, const pidio_block_t *b,
+                           const pidio_proc_t *proc, const pidio_report_t *r,
+                           const pidio_trouble_t *tr, int update_rc,
+                           const char *selector, double now) {
+  tell_arg_t a = {.t = t, .b = b, .proc = proc, .r = r, .now = now};
+  pidio_trouble_each(tr, update_rc, t->told, tell_slot, &a);
+  if (update_rc != 0)
+    return;
   if (!t->told_nomatch && r->matched == 0 && r->pidfile_err == 0)
     warn("no process matches %s (yet)", selector);
   t->told_nomatch = true;
@@ -647,11 +750,54 @@ static options_t opts;
 static pidio_proc_t proc = {.root_fd = -1};
 static pidio_block_t blk;
 static rater_t rater;
+static pidio_perproc_t perproc;
 static char *selector;
+
+static void put_record(const record_t *r, uint64_t *rows) {
+  switch (opts.format) {
+  case FMT_TABLE:
+    put_table(stdout, r, rows, opts.o.per_process);
+    break;
+  case FMT_INFLUX:
+    put_influx(stdout, r, opts.measurement, selector);
+    break;
+  default:
+    put_json(stdout, r);
+  }
+}
+
+/* --per-process: after the block's record, one per process that has
+ * figures of its own (pidio_perproc), in pid order, at the block's time. */
+static void put_processes(trouble_t *t, const record_t *block, double read_at,
+                          uint64_t *rows, double now) {
+  if (pidio_perproc_update(&perproc, &blk, block->matched, &proc, read_at) !=
+      0) {
+    warn("out of memory: no per-process records this interval");
+    return;
+  }
+  if (complain(&t->cap, perproc.over > 0, now))
+    warn("%zu processes match, only --max-processes %u get records of their "
+         "own (the totals still count them all); raise --max-processes to "
+         "see more",
+         perproc.members, perproc.max);
+  for (size_t i = 0; i < perproc.n; i++) {
+    const pidio_perproc_entry_t *e = &perproc.e[i];
+    record_t r = {.wall = block->wall,
+                  .pid = e->pid,
+                  .comm = e->comm,
+                  .total = &e->acc,
+                  .have_rates = e->have_rates};
+    memcpy(r.rate, e->rate, sizeof(r.rate));
+    put_record(&r, rows);
+  }
+}
 
 static void cleanup(void) {
   pidio_block_free(&blk);
-  pidio_select_free(&opts.sel);
+  pidio_perproc_free(&perproc);
+  pidio_opts_free(&opts.o);
+  for (size_t i = 0; i < pidio_opts_count; i++)
+    free(opts.given[i]);
   pidio_proc_close(&proc);
   rater_free(&rater);
   free(selector);
@@ -663,7 +809,7 @@ int main(int argc, char **argv) {
   if (opts.format == FMT_AUTO)
     opts.format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_JSON;
 
-  selector = describe(&opts.sel);
+  selector = describe(opts.given);
   if (selector == NULL) {
     fputs(PROG ": out of memory\n", stderr);
     cleanup();
@@ -681,8 +827,12 @@ int main(int argc, char **argv) {
     cleanup();
     return 1;
   }
-  bool by_pid = pidio_select_by_pid(&opts.sel);
-  pidio_block_init(&blk, &proc, &opts.sel);
+  bool by_pid = pidio_select_by_pid(&opts.o.sel);
+  /* Each process's rates as the totals': over the window, or over the
+   * last interval for --window 0 and 1. */
+  pidio_perproc_init(&perproc, opts.o.max_processes,
+                     opts.window >= 2 ? opts.window : 1);
+  pidio_block_init(&blk, &proc, &opts.o.sel);
 
   sigset_t stopset;
   sigemptyset(&stopset);
@@ -701,7 +851,7 @@ int main(int argc, char **argv) {
   const int64_t step = (int64_t)opts.interval_ms * 1000000;
   const int64_t start = mono_ns();
   int64_t next = start;
-  uint64_t written = 0;
+  uint64_t written = 0, rows = 0;
   bool seen = false;
   int status = 0;
   trouble_t trouble = {0};
@@ -712,29 +862,21 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &mono);
     double now = (double)mono.tv_sec + (double)mono.tv_nsec / 1e9;
     pidio_report_t rep;
+    pidio_trouble_t tr;
     rc = pidio_block_update(&blk, &rep);
-    if (complain(&trouble.list, rc != 0, now))
-      warn("cannot read --proc-root \"%s\": %s; no record until it can",
-           proc.root, strerror(-rc));
+    pidio_trouble_classify(&rep, rc, &tr);
+    report_trouble(&trouble, &blk, &proc, &rep, &tr, rc, selector, now);
     if (rc == 0) {
-      report_trouble(&trouble, &blk, &proc, &rep, selector, now);
       /* The record's time is when its counters were read, the time its
        * rates are computed against, not when the update began. */
       record_t r = {.wall = wall_plus(wall, rep.read_at - now),
                     .matched = rep.matched,
-                    .unreadable = rep.unreadable + rep.undecided,
+                    .unreadable = tr.unreadable,
                     .total = &blk.total};
       r.have_rates = rater_push(&rater, rep.read_at, &blk.total, r.rate);
-      switch (opts.format) {
-      case FMT_TABLE:
-        put_table(stdout, &r, written);
-        break;
-      case FMT_INFLUX:
-        put_influx(stdout, &r, opts.measurement, selector);
-        break;
-      default:
-        put_json(stdout, &r);
-      }
+      put_record(&r, &rows);
+      if (opts.o.per_process)
+        put_processes(&trouble, &r, rep.read_at, &rows, now);
       if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, PROG ": writing the output: %s\n", strerror(errno));
         status = 1;

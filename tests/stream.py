@@ -689,6 +689,175 @@ def test_permission_denied(work):
             "CAP_SYS_PTRACE" in err[0] and "run it as the user" in err[0], str(err))
 
 
+INFLUX_PROC = re.compile(r"^(?P<m>%s),selector=(?P<tag>%s),pid=(?P<pid>\d+),comm=(?P<comm>%s) "
+                         r"(?P<fields>\S+) (?P<ts>\d{19})$" % (MEAS, TAGC, TAGC))
+
+
+def test_per_process(work):
+    """--per-process: after each record of the selection, one per process
+    with its pid and comm and exactly what it did since the stream started,
+    in json, influx and the table; --max-processes caps them with one
+    warning, the totals still count every process."""
+    comm = "pidiops%d" % UNIQ
+    ws = [Writer(work, comm=comm) for _ in range(3)]
+    for w in ws:
+        w.send("write 0")
+    ws.sort(key=lambda w: w.pid)
+    sizes = [1000, 20000, 300000]
+    want = {}
+    for w, n in zip(ws, sizes):
+        c = dict.fromkeys(FIELDS, 0)
+        c.update(rchar=len("write %d\n" % n), syscr=1, wchar=n, syscw=syscalls(n))
+        want[w.pid] = c
+    total = {f: sum(c[f] for c in want.values()) for f in FIELDS}
+    streams = {fmt: Stream("--name", comm, "--per-process", "--interval", 100, "--window", 2,
+                           "--format", fmt) for fmt in ("json", "influx", "table")}
+    capped = Stream("--name", comm, "--per-process", "--max-processes", 2, "--interval", 100,
+                    "--format", "json")
+    try:
+        for s in list(streams.values()) + [capped]:
+            s.wait_lines(4)
+        for w, n in zip(ws, sizes):
+            w.send("write %d" % n)
+        for s in list(streams.values()) + [capped]:
+            # Three intervals: the last one was surely read after the writes.
+            s.wait_more(12)
+    finally:
+        rcs = [s.stop() for s in list(streams.values()) + [capped]]
+        for w in ws:
+            w.stop()
+    R.equal("per-process: SIGTERM exits 0", rcs, [0] * 4)
+
+    # json: each interval is the selection's record, then one per process.
+    recs = streams["json"].records()
+    last_block = max(i for i, r in enumerate(recs) if "processes" in r)
+    block = recs[last_block]  # the last interval: the block, then its 3 processes
+    procs = recs[last_block + 1:]
+    R.equal("per-process json: the selection's record counts all", (block["processes"], block["counters"]),
+            (3, total))
+    R.equal("per-process json: keys of a process record", list(procs[0]),
+            ["time", "pid", "comm", "counters", "rates"])
+    R.equal("per-process json: one record per process, by pid, with its comm",
+            [(r["pid"], r["comm"]) for r in procs], [(w.pid, comm) for w in ws])
+    R.equal("per-process json: each process's exact counters",
+            {r["pid"]: r["counters"] for r in procs}, want)
+    R.check("per-process json: a process's record has the time of its interval",
+            all(r["time"] == block["time"] for r in procs))
+    R.check("per-process json: rates per process",
+            all(isinstance(r["rates"], dict) and list(r["rates"]) == list(FIELDS) for r in procs))
+    R.equal("per-process json: no process record before the first selection record",
+            "processes" in recs[0], True)
+    R.equal("per-process json: first process records have no rates yet",
+            [r["rates"] for r in recs[1:4]], [None] * 3)
+
+    # influx: the process lines carry pid and comm tags.
+    lines = streams["influx"].lines
+    plines = [INFLUX_PROC.match(x) for x in lines if ",pid=" in x]
+    R.check("per-process influx: every process line parses", plines and all(plines),
+            "\n".join(x for x in lines if ",pid=" in x)[:500])
+    last = {}
+    for m in filter(None, plines):
+        fields = dict(kv.split("=") for kv in m.group("fields").split(","))
+        last[int(m.group("pid"))] = (m.group("comm"), {f: int(fields[f][:-1]) for f in FIELDS})
+    R.equal("per-process influx: each process's comm and exact counters",
+            last, {pid: (comm, c) for pid, c in want.items()})
+
+    # table: PID in the second column, the comm in the last.
+    rows = table_rows(streams["table"].lines)
+    header = streams["table"].lines[0].split()
+    R.equal("per-process table: header", header, ["Time", "PID"] + TABLE_COLUMNS[2:] + ["Command"])
+    got = {}
+    for r in rows:
+        row = dict(zip(header, r))
+        got[row["PID"]] = (row["Command"], [int(row[f]) for f in ("read_bytes", "write_bytes", "rchar",
+                                                                     "wchar", "syscr", "syscw")])
+    cols = ("read_bytes", "write_bytes", "rchar", "wchar", "syscr", "syscw")
+    R.equal("per-process table: each process's exact totals",
+            {k: v for k, v in got.items() if k != "all"},
+            {str(pid): (comm, [c[f] for f in cols]) for pid, c in want.items()})
+    R.equal("per-process table: the totals' row", got.get("all", (None, None))[1], [total[f] for f in cols])
+
+    # --max-processes 2: the two lowest pids, one warning, all counted.
+    recs = capped.records()
+    last_block = max(i for i, r in enumerate(recs) if "processes" in r)
+    R.equal("--max-processes: records for the two lowest pids only",
+            [r["pid"] for r in recs[last_block + 1:]],
+            [ws[0].pid, ws[1].pid])
+    R.equal("--max-processes: the totals count all three",
+            recs[last_block]["counters"], total)
+    R.equal("--max-processes: one warning", len([x for x in capped.err if "--max-processes 2" in x]), 1)
+
+
+def trouble_tree(work):
+    """The tree of tests/test_trouble.c: proc/100..103, comm web, 101's io
+    garbled, 102's of mode 0, cgroup v1 lines only."""
+    root = os.path.join(work, "tree", "proc")
+    os.makedirs(root)
+    for i in range(4):
+        pid = 100 + i
+        d = os.path.join(root, str(pid))
+        os.mkdir(d)
+        files = {
+            "stat": "%d (web) S 1 %d %d 0 -1 4194624 0 0 0 0 0 0 0 0 20 0 1 0 %d 1000 10 "
+                    "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n" % (pid, pid, pid, 1000 + i),
+            "cmdline": "web",
+            "cgroup": "1:name=systemd:/a\n",
+            "io": "rchar: 10\nwchar: x\n" if pid == 101 else
+                  "rchar: 10\nwchar: 20\nsyscr: 1\nsyscw: 2\nread_bytes: 0\nwrite_bytes: 0\n"
+                  "cancelled_write_bytes: 0\n",
+        }
+        for name, text in files.items():
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+        os.chmod(os.path.join(d, "io"), 0 if pid == 102 else 0o644)
+    for dirpath, dirs, _ in os.walk(os.path.join(work, "tree")):
+        os.chmod(dirpath, 0o755)
+    return root
+
+
+def test_trouble_parity(work):
+    """The tree tests/test_trouble.c gives the plugin: the stream names the
+    same causes with the same counts (denied 102 of 4, 101 garbled, the
+    missing pidfile, no cgroup v2 line on 100), unreadable 1 as the plugin's
+    count-unreadable."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        print("SKIP: the parity test reads as nobody: needs root and setpriv", flush=True)
+        return
+    os.chmod(work, 0o755)
+    root = trouble_tree(work)
+    exe = os.path.join(work, "pidio-stream")
+    shutil.copy(stream_bin(), exe)
+    os.chmod(exe, 0o755)
+
+    def as_nobody(*args):
+        return subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                               "--inh-caps=-all", "--bounding-set=-all", exe, "--proc-root", root,
+                               "--interval", "50", "--count", "3", "--format", "json"] +
+                              [str(a) for a in args], capture_output=True, text=True, timeout=20, cwd=work)
+
+    p = as_nobody("--name", "web")
+    recs = [json.loads(x) for x in p.stdout.splitlines()]
+    R.equal("parity: processes and unreadable as the plugin counts them",
+            [(r["processes"], r["unreadable"]) for r in recs], [(4, 1)] * 3)
+    err = p.stderr.splitlines()
+    R.check("parity: two causes, each told once over three intervals", len(err) == 2, "\n".join(err))
+    R.check("parity: denied: 102, 1 of 4",
+            any("permission denied reading %s/102/io" % root in x and "1 of 4 matched" in x for x in err), str(err))
+    R.check("parity: garbled: 101, 1 process",
+            any("%s/101/io does not parse" % root in x and "1 process(es) skipped" in x for x in err), str(err))
+
+    missing = os.path.join(work, "missing.pid")
+    p = as_nobody("--pidfile", missing)
+    R.check("parity: the missing pidfile, once",
+            len(p.stderr.splitlines()) == 1 and missing in p.stderr and "no process matches" in p.stderr,
+            p.stderr)
+
+    p = as_nobody("--cgroup", "/a")
+    err = p.stderr.splitlines()
+    R.check("parity: no cgroup v2 line, first seen on 100, told once",
+            len([x for x in err if "%s/100/cgroup has no cgroup v2 (0::) line" % root in x]) == 1, str(err))
+
+
 def test_signals(work):
     """SIGINT and SIGTERM end a stream at once, with status 0, even in the
     middle of a long interval."""
@@ -721,7 +890,8 @@ def main():
     tests = [test_json_exact, test_influx, test_influx_escaping, test_fixture_counts, test_table,
              test_default_format, test_name_cmdline, test_more_selectors, test_children,
              test_pidfile_follow, test_bad_options,
-             test_rates, test_permission_denied, test_signals]
+             test_rates, test_permission_denied, test_signals, test_per_process,
+             test_trouble_parity]
     for t in tests:
         if only and t.__name__ not in only:
             continue

@@ -384,8 +384,8 @@ START_TEST(t_tree_listed_every_update) {
   for (unsigned i = 1; i <= 3; i++) {
     pidio_report_t r = update();
     ck_assert_uint_eq(r.matched, 3);
-    ck_assert_uint_eq(blk.full_listings, i);
-    ck_assert_uint_eq(blk.probed, 0);
+    ck_assert_uint_eq(blk.disc.full_listings, i);
+    ck_assert_uint_eq(blk.disc.probed, 0);
   }
 }
 END_TEST
@@ -1142,7 +1142,7 @@ START_TEST(t_real_found_without_listing) {
   start_block(w.name, NULL, 0, NULL);
   pidio_report_t r = update();
   ck_assert_uint_eq(r.matched, 0);
-  ck_assert_uint_eq(blk.full_listings, 1);
+  ck_assert_uint_eq(blk.disc.full_listings, 1);
 
   /* Born (with a thread) between two updates: found by lookup. */
   pid_t kid = spawn(threaded_main, &w);
@@ -1151,13 +1151,13 @@ START_TEST(t_real_found_without_listing) {
   proc_io(kid, &born);
   if (!under_valgrind())
     ck_assert_uint_eq(born.v[PIDIO_WCHAR], 200000 + THREAD_BYTES);
-  uint64_t probed = blk.probed;
+  uint64_t probed = blk.disc.probed;
   r = update();
-  ck_assert_msg(blk.full_listings == 1,
+  ck_assert_msg(blk.disc.full_listings == 1,
                 "listed again: more than %zu pids were handed out between "
                 "two updates?",
-                (size_t)32 + blk.list.n / 8);
-  ck_assert_uint_gt(blk.probed, probed);
+                (size_t)32 + blk.disc.list.n / 8);
+  ck_assert_uint_gt(blk.disc.probed, probed);
   ck_assert_uint_eq(r.matched, 1); /* the process, not its thread */
   ck_assert_total(&born);          /* from birth, once */
 
@@ -1168,7 +1168,7 @@ START_TEST(t_real_found_without_listing) {
   ck_assert_total(&born);
   r = update();
   ck_assert_uint_eq(r.matched, 0);
-  ck_assert_uint_eq(blk.full_listings, 1);
+  ck_assert_uint_eq(blk.disc.full_listings, 1);
 }
 END_TEST
 

@@ -2,7 +2,7 @@
  * Blocks updated from several threads at once against the real /proc, as
  * collectd's read threads update them: each block by one thread at a time,
  * all of them sharing one ProcRoot and the descriptor budget of
- * pidio_block.c. Built with ThreadSanitizer by 'make check-tsan'; meant to
+ * pidio_fdbudget.c. Built with ThreadSanitizer by 'make check-tsan'; meant to
  * report no race. Meanwhile a thread forks children that do I/O and are
  * reaped, so that members come and go.
  *
@@ -14,6 +14,7 @@
 #include "pidio_build.h"
 
 #include "pidio_block.h"
+#include "pidio_fdbudget.h"
 #include "pidio_proc.h"
 #include "pidio_select.h"
 
@@ -194,7 +195,7 @@ int main(void) {
   }
   int fds_before, io_before;
   count_fds(&fds_before, &io_before);
-  pidio_block_set_fd_budget(BUDGET);
+  pidio_fdbudget_set(BUDGET);
 
   pthread_t readers[READERS], churner, watcher;
   pthread_barrier_init(&start, NULL, READERS + 2);

@@ -33,8 +33,12 @@ int main(void) {
   SRunner *sr = srunner_create(make_parse_suite());
   srunner_add_suite(sr, make_window_suite());
   srunner_add_suite(sr, make_select_suite());
+  srunner_add_suite(sr, make_ledger_suite());
   srunner_add_suite(sr, make_block_suite());
   srunner_add_suite(sr, make_adapter_suite());
+  srunner_add_suite(sr, make_trouble_suite());
+  srunner_add_suite(sr, make_options_suite());
+  srunner_add_suite(sr, make_perproc_suite());
 #ifdef PIDIO_HAVE_BPF
   srunner_add_suite(sr, make_bpf_suite());
 #endif

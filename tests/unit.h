@@ -9,8 +9,12 @@
 Suite *make_parse_suite(void);
 Suite *make_window_suite(void);
 Suite *make_select_suite(void);
+Suite *make_ledger_suite(void);
 Suite *make_block_suite(void);
 Suite *make_adapter_suite(void);
+Suite *make_trouble_suite(void);
+Suite *make_options_suite(void);
+Suite *make_perproc_suite(void);
 #ifdef PIDIO_HAVE_BPF
 Suite *make_bpf_suite(void);
 #endif

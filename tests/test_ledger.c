@@ -1,0 +1,691 @@
+/*
+ * Unit tests of pidio_ledger: each rule of "How totals are kept" on its own,
+ * with no procfs at all. A small stand-in for the source answers the
+ * ledger's questions (re-read, reaped?, parent now?) from a table, and the
+ * expected totals are what the test's own "processes" wrote.
+ */
+#include "pidio_build.h"
+
+#include "unit.h"
+
+#include "pidio_ledger.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+/* --- a stand-in for the source ------------------------------------------- */
+
+typedef struct fake_proc {
+  pid_t pid;
+  int reread_rc;       /* 0, -ESRCH (gone) or -EACCES (unreadable) */
+  pidio_io_t counters; /* what a re-read gives */
+  bool reaped;         /* being reaped ('X') or gone */
+  pid_t ppid;          /* its parent now; 0: no longer the same process */
+} fake_proc_t;
+
+typedef struct fake {
+  fake_proc_t p[8];
+  size_t n;
+  unsigned rereads, reaped_asks, parent_asks;
+} fake_t;
+
+static fake_proc_t *fake_find(fake_t *f, pid_t pid) {
+  for (size_t i = 0; i < f->n; i++)
+    if (f->p[i].pid == pid)
+      return &f->p[i];
+  ck_abort_msg("the ledger asked about pid %d, which the test did not set up",
+               (int)pid);
+  return NULL;
+}
+
+static fake_proc_t *fake_add(fake_t *f, pid_t pid) {
+  ck_assert_uint_lt(f->n, sizeof(f->p) / sizeof(f->p[0]));
+  f->p[f->n] = (fake_proc_t){.pid = pid};
+  return &f->p[f->n++];
+}
+
+static int fake_reread(void *ctx, pidio_ledger_acct_t *a, pidio_io_t *out) {
+  fake_t *f = ctx;
+  f->rereads++;
+  fake_proc_t *p = fake_find(f, a->pid);
+  if (p->reread_rc == 0)
+    *out = p->counters;
+  return p->reread_rc;
+}
+
+static bool fake_reaped(void *ctx, const pidio_ledger_acct_t *a) {
+  fake_t *f = ctx;
+  f->reaped_asks++;
+  return fake_find(f, a->pid)->reaped;
+}
+
+static bool fake_parent(void *ctx, const pidio_ledger_acct_t *a, pid_t *ppid) {
+  fake_t *f = ctx;
+  f->parent_asks++;
+  fake_proc_t *p = fake_find(f, a->pid);
+  if (p->ppid == 0)
+    return false;
+  *ppid = p->ppid;
+  return true;
+}
+
+/* --- helpers ------------------------------------------------------------- */
+
+/* Counters: wchar bytes written in syscw calls, every other field 0. */
+static pidio_io_t io2(uint64_t wchar, uint64_t syscw) {
+  pidio_io_t c = {{0}};
+  c.v[PIDIO_WCHAR] = wchar;
+  c.v[PIDIO_SYSCW] = syscw;
+  return c;
+}
+
+static pidio_io_t io(uint64_t wchar) { return io2(wchar, 0); }
+
+static void assert_io(const pidio_io_t *got, const pidio_io_t *want,
+                      const char *what) {
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    ck_assert_msg(got->v[f] == want->v[f], "%s: %s is %llu, expected %llu",
+                  what, pidio_field_names[f], (unsigned long long)got->v[f],
+                  (unsigned long long)want->v[f]);
+}
+
+static void io_sum(pidio_io_t *total, const pidio_io_t *inc) {
+  for (int k = 0; k < PIDIO_NFIELDS; k++)
+    total->v[k] += inc->v[k];
+}
+
+/* A process as the source tracks it, joined from birth to destination 0. */
+static pidio_ledger_acct_t born(pid_t pid, pid_t ppid, uint64_t start) {
+  pidio_ledger_acct_t a = {.pid = pid, .ppid = ppid, .start = start};
+  pidio_ledger_join(&a, 0, NULL);
+  return a;
+}
+
+static void observe(pidio_ledger_acct_t *a, pidio_io_t now) {
+  a->now = now;
+  pidio_ledger_read(a);
+}
+
+/* The members of a round, given in pid order as the ledger wants them. */
+static void members(pidio_ledger_t *l, pidio_ledger_acct_t **a, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0)
+      ck_assert_int_lt(a[i - 1]->pid, a[i]->pid);
+    ck_assert_int_eq(pidio_ledger_member(l, a[i]), 0);
+  }
+}
+
+/* Close a round of one destination; returns its increment. Without a
+ * stand-in (f NULL), the ledger gets no ops at all. */
+static pidio_io_t close1(pidio_ledger_t *l, fake_t *f,
+                         pidio_ledger_note_t *note) {
+  const pidio_ledger_ops_t ops = {.ctx = f,
+                                  .reread = fake_reread,
+                                  .reaped = fake_reaped,
+                                  .parent = fake_parent};
+  pidio_io_t gain = {{0}};
+  pidio_ledger_note_t ignored = {0};
+  pidio_ledger_close(l, f ? &ops : NULL, &gain, note ? note : &ignored);
+  return gain;
+}
+
+static void new_round(pidio_ledger_acct_t **a, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    pidio_ledger_new_round(a[i]);
+}
+
+/* --- rule 6: where counting starts --------------------------------------- */
+
+START_TEST(test_join_from_birth_or_from_now) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t newborn = born(10, 1, 500);
+  pidio_ledger_acct_t running = {.pid = 11, .ppid = 1, .start = 20};
+  pidio_io_t base = io2(40000, 7);
+  pidio_ledger_join(&running, 0, &base);
+  pidio_ledger_acct_t *all[] = {&newborn, &running};
+
+  observe(&newborn, io2(100, 1));
+  observe(&running, io2(40060, 9));
+  members(&l, all, 2);
+  pidio_io_t g = close1(&l, &f, NULL);
+  pidio_io_t want = io2(100 + 60, 1 + 2);
+  assert_io(&g, &want, "first round");
+  want = io2(60, 2);
+  assert_io(&running.acc, &want, "running's acc");
+
+  new_round(all, 2);
+  observe(&newborn, io2(150, 2));
+  observe(&running, io2(40060, 9));
+  members(&l, all, 2);
+  g = close1(&l, &f, NULL);
+  want = io2(50, 1);
+  assert_io(&g, &want, "second round");
+  want = io2(150, 2);
+  assert_io(&newborn.acc, &want, "newborn's acc");
+  ck_assert_uint_eq(f.rereads + f.reaped_asks + f.parent_asks, 0);
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+START_TEST(test_rebase_counts_from_next_read) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t a = born(10, 1, 20);
+  pidio_ledger_rebase(&a);
+  pidio_ledger_acct_t *all[] = {&a};
+
+  /* Not read in the first round: nothing, and the rebase waits. */
+  members(&l, all, 1);
+  pidio_io_t g = close1(&l, &f, NULL);
+  pidio_io_t zero = {{0}};
+  assert_io(&g, &zero, "unread");
+
+  new_round(all, 1);
+  observe(&a, io(5000));
+  members(&l, all, 1);
+  g = close1(&l, &f, NULL);
+  assert_io(&g, &zero, "baseline read");
+
+  new_round(all, 1);
+  observe(&a, io(5123));
+  members(&l, all, 1);
+  g = close1(&l, &f, NULL);
+  pidio_io_t want = io(123);
+  assert_io(&g, &want, "after the baseline");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* --- rule 1: never down -------------------------------------------------- */
+
+START_TEST(test_counter_down_adds_nothing_and_rebases) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t a = born(42, 1, 20);
+  pidio_ledger_acct_t *all[] = {&a};
+  observe(&a, io2(100, 10));
+  members(&l, all, 1);
+  close1(&l, &f, NULL);
+
+  /* wchar went up, syscw down: not the kernel's numbers. */
+  new_round(all, 1);
+  observe(&a, io2(300, 9));
+  members(&l, all, 1);
+  pidio_ledger_note_t note = {0};
+  pidio_io_t g = close1(&l, &f, &note);
+  pidio_io_t zero = {{0}};
+  assert_io(&g, &zero, "garbled round");
+  ck_assert_uint_eq(note.garbled, 1);
+  ck_assert_int_eq(note.garbled_pid, 42);
+
+  new_round(all, 1);
+  observe(&a, io2(310, 10));
+  members(&l, all, 1);
+  g = close1(&l, &f, NULL);
+  pidio_io_t want = io2(10, 1);
+  assert_io(&g, &want, "counted from the garbled read on");
+  want = io2(110, 11);
+  assert_io(&a.acc, &want, "acc");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+START_TEST(test_gone_and_left_keep_what_they_added) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t gone = born(10, 1, 20), left = born(11, 1, 21);
+  pidio_ledger_acct_t *all[] = {&gone, &left};
+  observe(&gone, io(100));
+  observe(&left, io(200));
+  members(&l, all, 2);
+  pidio_io_t g = close1(&l, &f, NULL);
+  pidio_io_t want = io(300);
+  assert_io(&g, &want, "first round");
+
+  /* One reaped without a last read, one leaving with a last read. */
+  new_round(all, 2);
+  pidio_ledger_gone(&gone);
+  observe(&left, io(230));
+  ck_assert_int_eq(pidio_ledger_depart(&l, &gone), 0);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &left), 0);
+  g = close1(&l, &f, NULL);
+  want = io(30);
+  assert_io(&g, &want, "departures");
+  /* Their parent (pid 1) is no member: nobody is asked anything. */
+  ck_assert_uint_eq(f.rereads + f.reaped_asks + f.parent_asks, 0);
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* --- rules 2 and 3: folds ------------------------------------------------ */
+
+/* One round of the members P and C (P first in pid order), read at pnow
+ * and cnow. Returns its increment; the next round is begun. */
+static pidio_io_t pair_round(pidio_ledger_t *l, fake_t *f,
+                             pidio_ledger_acct_t *p, pidio_ledger_acct_t *c,
+                             pidio_io_t pnow, pidio_io_t cnow) {
+  pidio_ledger_acct_t *all[] = {p, c};
+  observe(p, pnow);
+  observe(c, cnow);
+  members(l, all, 2);
+  pidio_io_t inc = close1(l, f, NULL);
+  new_round(all, 2);
+  return inc;
+}
+
+/* One round in which C is gone and P alone is alive (read, or not, by the
+ * caller). Returns its increment; the next round is begun. */
+static pidio_io_t child_gone_round(pidio_ledger_t *l, fake_t *f,
+                                   pidio_ledger_acct_t *p,
+                                   pidio_ledger_acct_t *c) {
+  pidio_ledger_gone(c);
+  members(l, &p, 1);
+  ck_assert_int_eq(pidio_ledger_depart(l, c), 0);
+  pidio_io_t inc = close1(l, f, NULL);
+  pidio_ledger_new_round(p);
+  return inc;
+}
+
+/* P (10) forks C (11): C writes 100 bytes in 4 calls, P 10 in 1, then 5 in
+ * 2 more after reaping C. The kernel shows P 10+100+5 then. */
+START_TEST(test_reaped_member_child_counted_once) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
+  pidio_io_t total = pair_round(&l, &f, &p, &c, io2(10, 1), io2(100, 4));
+
+  observe(&p, io2(115, 7));
+  fake_add(&f, 10)->counters = io2(115, 7);
+  pidio_io_t g = child_gone_round(&l, &f, &p, &c);
+  io_sum(&total, &g);
+  pidio_io_t want = io2(10 + 100 + 5, 1 + 4 + 2);
+  assert_io(&total, &want, "P and C together");
+  want = io2(5, 2);
+  assert_io(&g, &want, "second round: P's own");
+  ck_assert_uint_eq(f.rereads, 1); /* P, after the credit */
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+START_TEST(test_unseen_children_reach_the_parent) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t p = born(10, 1, 100);
+  pidio_ledger_acct_t *all[] = {&p};
+  observe(&p, io(10));
+  members(&l, all, 1);
+  close1(&l, &f, NULL);
+
+  /* Three children that lived less than a round wrote 777 each; P reaped
+   * them. No member departed: P's whole increment counts. */
+  new_round(all, 1);
+  observe(&p, io(10 + 3 * 777));
+  members(&l, all, 1);
+  pidio_io_t g = close1(&l, &f, NULL);
+  pidio_io_t want = io(3 * 777);
+  assert_io(&g, &want, "the children through P");
+  ck_assert_uint_eq(f.rereads, 0);
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* P ignores SIGCHLD: C is auto-reaped, never folded. P's increment is below
+ * C's credit in one field (syscw), so nothing is taken off. */
+START_TEST(test_parent_ignoring_sigchld_keeps_its_increment) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
+  pair_round(&l, &f, &p, &c, io2(0, 0), io2(100, 10));
+
+  observe(&p, io2(150, 3));
+  fake_add(&f, 10)->counters = io2(150, 3);
+  pidio_io_t g = child_gone_round(&l, &f, &p, &c);
+  pidio_io_t want = io2(150, 3);
+  assert_io(&g, &want, "P's own, whole");
+  pidio_io_t zero = {{0}};
+  assert_io(&p.debt, &zero, "the debt not absorbed is dropped");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* rule 4: C's ppid names a member that started after C: a reused pid, not
+ * C's parent. */
+START_TEST(test_reused_ppid_is_not_the_parent) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t p = born(10, 1, 200), c = born(11, 10, 105);
+  pair_round(&l, &f, &p, &c, io(0), io(100));
+
+  observe(&p, io(100)); /* its own 100 */
+  pidio_io_t g = child_gone_round(&l, &f, &p, &c);
+  pidio_io_t want = io(100);
+  assert_io(&g, &want, "the newer process's own");
+  ck_assert_uint_eq(f.rereads, 0);
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* --- the ambiguous fold -------------------------------------------------- */
+
+/* P and C read in the same round while the kernel is reaping C: P already
+ * holds C's 100, C still shows them. P's increment waits a round. */
+START_TEST(test_parent_waits_while_child_is_reaped) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
+  fake_proc_t *fc = fake_add(&f, 11);
+  pidio_io_t total = pair_round(&l, &f, &p, &c, io(10), io(100));
+  ck_assert_uint_eq(f.reaped_asks, 0); /* P's increment 10 < C's 100 */
+
+  fc->reaped = true; /* 'X' */
+  pidio_io_t g = pair_round(&l, &f, &p, &c, io(110), io(100));
+  ck_assert_uint_eq(f.reaped_asks, 1);
+  pidio_io_t zero = {{0}};
+  assert_io(&g, &zero, "P deferred, C did nothing new");
+  io_sum(&total, &g);
+
+  observe(&p, io(110));
+  fake_add(&f, 10)->counters = io(110);
+  g = child_gone_round(&l, &f, &p, &c);
+  io_sum(&total, &g);
+  pidio_io_t want = io(110);
+  assert_io(&total, &want, "P's 10 and C's 100, once");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+START_TEST(test_parent_counts_while_child_runs) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
+  fake_add(&f, 11)->reaped = false; /* running, or a zombie not reaped */
+  pidio_io_t g = pair_round(&l, &f, &p, &c, io(1000), io(100));
+  ck_assert_uint_eq(f.reaped_asks, 1);
+  pidio_io_t want = io(1100);
+  assert_io(&g, &want, "both, at once");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* P's increment is below C's counters in one field (syscw): it cannot hold
+ * C, decided without asking the source. */
+START_TEST(test_increment_below_child_is_decided_without_asking) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
+  pidio_io_t g = pair_round(&l, &f, &p, &c, io2(5000, 2), io2(100, 3));
+  ck_assert_uint_eq(f.reaped_asks, 0);
+  pidio_io_t want = io2(5100, 5);
+  assert_io(&g, &want, "both");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* Three generations, G <- P <- C, members from birth, and their first
+ * round: G wrote g0 bytes, P 10 and C 100. Returns its increment. */
+typedef struct family {
+  pidio_ledger_acct_t g, p, c;
+} family_t;
+
+static pidio_io_t family_first_round(pidio_ledger_t *l, fake_t *f,
+                                     family_t *fam, const pid_t pid[3],
+                                     const uint64_t start[3], uint64_t g0) {
+  fam->g = born(pid[0], 1, start[0]);
+  fam->p = born(pid[1], pid[0], start[1]);
+  fam->c = born(pid[2], pid[1], start[2]);
+  pidio_ledger_acct_t *all[3] = {&fam->g, &fam->p, &fam->c};
+  /* pid order for the ledger */
+  for (int i = 0; i < 3; i++)
+    for (int j = i + 1; j < 3; j++)
+      if (all[j]->pid < all[i]->pid) {
+        pidio_ledger_acct_t *t = all[i];
+        all[i] = all[j];
+        all[j] = t;
+      }
+  fake_add(f, pid[2])->reaped = false;
+  fake_add(f, pid[1])->reaped = false;
+  fake_add(f, pid[0]);
+  observe(&fam->g, io(g0));
+  observe(&fam->p, io(10));
+  observe(&fam->c, io(100));
+  members(l, all, 3);
+  pidio_io_t inc = close1(l, f, NULL);
+  pidio_ledger_new_round(&fam->g);
+  pidio_ledger_new_round(&fam->p);
+  pidio_ledger_new_round(&fam->c);
+  return inc;
+}
+
+/* P and C both reaped in one round; C's credit goes to P and up to G with
+ * P's own. */
+static void family_gone_in_one_round(const pid_t pid[3],
+                                     const uint64_t start[3]) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  family_t fam;
+  pidio_io_t total = family_first_round(&l, &f, &fam, pid, start, 1);
+
+  pidio_ledger_gone(&fam.p);
+  pidio_ledger_gone(&fam.c);
+  observe(&fam.g, io(1));
+  fake_find(&f, pid[0])->counters = io(1 + 10 + 100 + 2);
+  pidio_ledger_acct_t *alive[] = {&fam.g};
+  members(&l, alive, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.p), 0);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.c), 0);
+  pidio_io_t inc = close1(&l, &f, NULL);
+  io_sum(&total, &inc);
+  pidio_io_t want = io(1 + 10 + 100 + 2);
+  assert_io(&total, &want, "the family, each byte once");
+  ck_assert_uint_eq(f.rereads, 1);
+  pidio_ledger_free(&l);
+}
+
+START_TEST(test_parent_gone_same_round_passes_credit_up) {
+  family_gone_in_one_round((pid_t[]){10, 11, 12}, (uint64_t[]){50, 101, 102});
+}
+END_TEST
+
+/* P and C started in the same clock tick, and C got the lower pid (pids
+ * wrapped): P is settled first, and C's credit follows it up to G. */
+START_TEST(test_same_tick_start_order) {
+  family_gone_in_one_round((pid_t[]){10, 30, 12}, (uint64_t[]){50, 101, 101});
+}
+END_TEST
+
+/* C's credit arrives at P, whose re-read finds it gone too: P departs and
+ * passes C's credit and its own up to G in the next pass. */
+START_TEST(test_reread_finds_parent_gone) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  family_t fam;
+  pidio_io_t total = family_first_round(&l, &f, &fam, (pid_t[]){10, 11, 12},
+                                        (uint64_t[]){50, 101, 102}, 1);
+
+  observe(&fam.g, io(1));
+  observe(&fam.p, io(10));
+  pidio_ledger_gone(&fam.c);
+  fake_find(&f, 11)->reread_rc = -ESRCH; /* P, after C's credit: gone */
+  fake_find(&f, 10)->counters = io(1 + 110);
+  pidio_ledger_acct_t *alive[] = {&fam.g, &fam.p};
+  members(&l, alive, 2);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.c), 0);
+  pidio_io_t inc = close1(&l, &f, NULL);
+  ck_assert(fam.p.state & PIDIO_LEDGER_GONE);
+  ck_assert_uint_eq(f.rereads, 2); /* P, then G */
+  io_sum(&total, &inc);
+  pidio_io_t want = io(111);
+  assert_io(&total, &want, "each byte once");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* P is reaped; its member child C is an orphan whose new reaper is G, a
+ * member subreaper. When C goes, G holds it. */
+START_TEST(test_orphans_follow_their_new_reaper) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  family_t fam;
+  pidio_io_t total = family_first_round(&l, &f, &fam, (pid_t[]){5, 10, 11},
+                                        (uint64_t[]){50, 100, 105}, 0);
+
+  pidio_ledger_gone(&fam.p);
+  fake_find(&f, 11)->ppid = 5; /* C's parent now */
+  fake_find(&f, 5)->counters = io(10);
+  observe(&fam.g, io(10));
+  observe(&fam.c, io(100));
+  pidio_ledger_acct_t *alive[] = {&fam.g, &fam.c};
+  members(&l, alive, 2);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.p), 0);
+  pidio_io_t inc = close1(&l, &f, NULL);
+  ck_assert_uint_eq(f.parent_asks, 1);
+  ck_assert_int_eq(fam.c.ppid, 5);
+  io_sum(&total, &inc);
+
+  new_round(alive, 2);
+  pidio_ledger_gone(&fam.c);
+  observe(&fam.g, io(110));
+  fake_find(&f, 5)->counters = io(110);
+  pidio_ledger_acct_t *alive2[] = {&fam.g};
+  members(&l, alive2, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.c), 0);
+  inc = close1(&l, &f, NULL);
+  io_sum(&total, &inc);
+  pidio_io_t want = io(110);
+  assert_io(&total, &want, "each byte once");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* P could not be read when its credit came (unreadable): the debt waits
+ * for P's next read. */
+START_TEST(test_debt_waits_for_the_next_read) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
+  fake_add(&f, 11)->reaped = false;
+  pidio_io_t total = pair_round(&l, &f, &p, &c, io(10), io(100));
+
+  fake_add(&f, 10)->reread_rc = -EACCES;
+  pidio_io_t inc = child_gone_round(&l, &f, &p, &c);
+  pidio_io_t want = io(100);
+  assert_io(&p.debt, &want, "waiting debt");
+  io_sum(&total, &inc);
+
+  observe(&p, io(10 + 100 + 1));
+  pidio_ledger_acct_t *alive[] = {&p};
+  members(&l, alive, 1);
+  inc = close1(&l, &f, NULL);
+  io_sum(&total, &inc);
+  want = io(111);
+  assert_io(&total, &want, "each byte once");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* --- destinations and sources -------------------------------------------- */
+
+/* A child counted in its own destination keeps it when a parent in another
+ * destination reaps it; the parent's destination does not count it. */
+START_TEST(test_credit_crosses_destinations) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t p = {.pid = 10, .ppid = 1, .start = 100},
+                      c = {.pid = 11, .ppid = 10, .start = 105};
+  pidio_ledger_join(&p, 0, NULL);
+  pidio_ledger_join(&c, 1, NULL);
+  pidio_ledger_acct_t *all[] = {&p, &c};
+  fake_add(&f, 11)->reaped = false;
+  const pidio_ledger_ops_t ops = {.ctx = &f,
+                                  .reread = fake_reread,
+                                  .reaped = fake_reaped,
+                                  .parent = fake_parent};
+  pidio_ledger_note_t note = {0};
+  pidio_io_t gain[2] = {{{0}}, {{0}}};
+  observe(&p, io(10));
+  observe(&c, io(100));
+  members(&l, all, 2);
+  pidio_ledger_close(&l, &ops, gain, &note);
+
+  new_round(all, 2);
+  pidio_ledger_gone(&c);
+  observe(&p, io(115));
+  fake_add(&f, 10)->counters = io(115);
+  pidio_ledger_acct_t *alive[] = {&p};
+  members(&l, alive, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
+  pidio_ledger_close(&l, &ops, gain, &note);
+  pidio_io_t want = io(15);
+  assert_io(&gain[0], &want, "the parent's destination: its own");
+  want = io(100);
+  assert_io(&gain[1], &want, "the child's destination: the child's");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* A source that reports each process's own I/O and a final read at exit:
+ * nothing is ever taken off, nothing waits, the source is never asked (the
+ * ledger gets no ops at all). */
+START_TEST(test_non_folding_source) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, false);
+  pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
+  pidio_io_t total = pair_round(&l, NULL, &p, &c, io(100), io(100));
+
+  observe(&p, io(200)); /* its own, not C's */
+  observe(&c, io(130)); /* final record at exit */
+  pidio_io_t inc = child_gone_round(&l, NULL, &p, &c);
+  io_sum(&total, &inc);
+  pidio_io_t want = io(330);
+  assert_io(&total, &want, "own I/O of both");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+Suite *make_ledger_suite(void) {
+  Suite *s = suite_create("ledger");
+  TCase *tc = tcase_create("rules");
+  tcase_add_test(tc, test_join_from_birth_or_from_now);
+  tcase_add_test(tc, test_rebase_counts_from_next_read);
+  tcase_add_test(tc, test_counter_down_adds_nothing_and_rebases);
+  tcase_add_test(tc, test_gone_and_left_keep_what_they_added);
+  tcase_add_test(tc, test_reaped_member_child_counted_once);
+  tcase_add_test(tc, test_unseen_children_reach_the_parent);
+  tcase_add_test(tc, test_parent_ignoring_sigchld_keeps_its_increment);
+  tcase_add_test(tc, test_reused_ppid_is_not_the_parent);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("ambiguous");
+  tcase_add_test(tc, test_parent_waits_while_child_is_reaped);
+  tcase_add_test(tc, test_parent_counts_while_child_runs);
+  tcase_add_test(tc, test_increment_below_child_is_decided_without_asking);
+  tcase_add_test(tc, test_parent_gone_same_round_passes_credit_up);
+  tcase_add_test(tc, test_same_tick_start_order);
+  tcase_add_test(tc, test_reread_finds_parent_gone);
+  tcase_add_test(tc, test_orphans_follow_their_new_reaper);
+  tcase_add_test(tc, test_debt_waits_for_the_next_read);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("destinations");
+  tcase_add_test(tc, test_credit_crosses_destinations);
+  tcase_add_test(tc, test_non_folding_source);
+  suite_add_tcase(s, tc);
+  return s;
+}

@@ -1,0 +1,161 @@
+/*
+ * Tests of pidio_options: the table is well formed, every entry is
+ * documented where users look (collectd-pidio(5), pidio-stream(1), the
+ * stream's --help), and the table's own rules (argument kind, bounds,
+ * "given twice") hold.
+ */
+#include "pidio_build.h"
+
+#include "unit.h"
+
+#include "pidio_options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+START_TEST(t_table_well_formed) {
+  for (size_t i = 0; i < pidio_opts_count; i++) {
+    const pidio_opt_t *o = &pidio_opts_table[i];
+    ck_assert_msg(o->name && o->longopt && o->help && o->set, "entry %zu", i);
+    ck_assert_msg((o->metavar == NULL) == (o->arg == PIDIO_ARG_FLAG),
+                  "%s: a flag and only a flag has no metavar", o->name);
+    ck_assert_msg(!o->selector || o->scope == PIDIO_SCOPE_BLOCK,
+                  "%s: a selector belongs to a block", o->name);
+    ck_assert_ptr_eq(pidio_opts_find(o->name, o->scope), o);
+    for (size_t j = 0; j < i; j++) {
+      ck_assert_msg(strcasecmp(o->name, pidio_opts_table[j].name) != 0,
+                    "%s given twice", o->name);
+      ck_assert_msg(strcmp(o->longopt, pidio_opts_table[j].longopt) != 0,
+                    "--%s given twice", o->longopt);
+    }
+  }
+}
+END_TEST
+
+/* The man page has a tagged paragraph whose tag starts with word. */
+static bool man_has(const char *rel, const char *word) {
+  FILE *f = fopen(fixture_path(rel), "r");
+  ck_assert_msg(f != NULL, "cannot open %s", fixture_path(rel));
+  char line[1024];
+  bool found = false;
+  size_t n = strlen(word);
+  while (!found && fgets(line, sizeof(line), f) != NULL) {
+    const char *p = line;
+    if (strncmp(p, ".BI ", 4) == 0)
+      p += 4;
+    else if (strncmp(p, ".B ", 3) == 0)
+      p += 3;
+    else
+      continue;
+    if (*p == '"')
+      p++;
+    found = strncmp(p, word, n) == 0 && strchr(" \"\\\n", p[n]) != NULL;
+  }
+  fclose(f);
+  return found;
+}
+
+START_TEST(t_documented_in_man_pages) {
+  for (size_t i = 0; i < pidio_opts_count; i++) {
+    const pidio_opt_t *o = &pidio_opts_table[i];
+    ck_assert_msg(man_has("../doc/collectd-pidio.5", o->name),
+                  "%s is not described in doc/collectd-pidio.5", o->name);
+    char roff[128] = "\\-\\-";
+    for (const char *p = o->longopt; *p; p++)
+      strncat(roff, *p == '-' ? "\\-" : (char[]){*p, '\0'},
+              sizeof(roff) - strlen(roff) - 1);
+    ck_assert_msg(man_has("../doc/pidio-stream.1", roff),
+                  "--%s is not described in doc/pidio-stream.1 (as %s)",
+                  o->longopt, roff);
+  }
+}
+END_TEST
+
+START_TEST(t_documented_in_help) {
+  const char *dir = getenv("PIDIO_BUILDDIR");
+  char cmd[4096];
+  snprintf(cmd, sizeof(cmd), "'%s/pidio-stream' --help",
+           dir != NULL ? dir : ".");
+  FILE *p = popen(cmd, "r");
+  ck_assert(p != NULL);
+  static char help[16384];
+  size_t n = fread(help, 1, sizeof(help) - 1, p);
+  help[n] = '\0';
+  ck_assert_msg(pclose(p) == 0, "%s failed", cmd);
+  for (size_t i = 0; i < pidio_opts_count; i++) {
+    const pidio_opt_t *o = &pidio_opts_table[i];
+    char want[128];
+    snprintf(want, sizeof(want), "  --%s%s%s ", o->longopt,
+             o->metavar ? " " : "", o->metavar ? o->metavar : "");
+    ck_assert_msg(strstr(help, want) != NULL, "--help lacks \"%s\"", want);
+  }
+}
+END_TEST
+
+START_TEST(t_apply_rules) {
+  pidio_opts_t o;
+  pidio_opts_init(&o);
+  char err[256];
+  const pidio_opt_t *pid = pidio_opts_find("pid", PIDIO_SCOPE_BLOCK);
+  const pidio_opt_t *max = pidio_opts_find("MAXPROCESSES", PIDIO_SCOPE_BLOCK);
+  const pidio_opt_t *children = pidio_opts_find("Children", PIDIO_SCOPE_BLOCK);
+  const pidio_opt_t *user = pidio_opts_find("User", PIDIO_SCOPE_BLOCK);
+  ck_assert(pid && max && children && user);
+  ck_assert(pidio_opts_find("Window", PIDIO_SCOPE_BLOCK) == NULL);
+
+  /* The kind first. */
+  pidio_optarg_t s = {.kind = PIDIO_ARG_STRING, .s = "12"};
+  ck_assert_int_eq(pidio_opts_apply(&o, pid, &s, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "takes exactly one number argument");
+  pidio_optarg_t yes = {.kind = PIDIO_ARG_FLAG, .on = true};
+  ck_assert_int_eq(pidio_opts_apply(&o, max, &yes, err, sizeof(err)), -EINVAL);
+  /* Bounds of a number the table checks itself. */
+  pidio_optarg_t num = {.kind = PIDIO_ARG_NUMBER, .num = 0};
+  ck_assert_int_eq(pidio_opts_apply(&o, max, &num, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "needs a whole number from 1 to 100000");
+  num.num = 2.5;
+  ck_assert_int_eq(pidio_opts_apply(&o, max, &num, err, sizeof(err)), -EINVAL);
+  num.num = 100001;
+  ck_assert_int_eq(pidio_opts_apply(&o, max, &num, err, sizeof(err)), -EINVAL);
+  ck_assert_uint_eq(o.max_processes, PIDIO_MAX_PROCESSES_DEFAULT);
+  num.num = 7;
+  ck_assert_int_eq(pidio_opts_apply(&o, max, &num, err, sizeof(err)), 0);
+  ck_assert_uint_eq(o.max_processes, 7);
+  /* Given twice: refused the same way for every option. */
+  ck_assert_int_eq(pidio_opts_apply(&o, max, &num, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "given twice; each option is taken once");
+  ck_assert_int_eq(pidio_opts_apply(&o, children, &yes, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_opts_apply(&o, children, &yes, err, sizeof(err)),
+                   -EINVAL);
+  ck_assert_str_eq(err, "given twice; each option is taken once");
+  /* A user by name or by number. */
+  num.num = 0;
+  ck_assert_int_eq(pidio_opts_apply(&o, user, &num, err, sizeof(err)), 0);
+  ck_assert_str_eq(o.sel.user, "0");
+
+  /* A block needs a selector; the message names them all. */
+  pidio_opts_t none;
+  pidio_opts_init(&none);
+  ck_assert_int_eq(pidio_opts_check(&none, true, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "selects nothing: give at least one of --pid, "
+                        "--pidfile, --name, --cmdline, --exe, --user, "
+                        "--cgroup");
+  ck_assert_int_eq(pidio_opts_check(&o, false, err, sizeof(err)), 0);
+  pidio_opts_free(&none);
+  pidio_opts_free(&o);
+}
+END_TEST
+
+Suite *make_options_suite(void) {
+  Suite *s = suite_create("options");
+  TCase *tc = tcase_create("table");
+  tcase_add_test(tc, t_table_well_formed);
+  tcase_add_test(tc, t_documented_in_man_pages);
+  tcase_add_test(tc, t_documented_in_help);
+  tcase_add_test(tc, t_apply_rules);
+  suite_add_tcase(s, tc);
+  return s;
+}
