@@ -24,7 +24,15 @@ enum {
   E_DENIED = 1u << 2,   /* member whose io may not be opened */
   E_ROOT = 1u << 3,     /* member because the selectors match it */
   E_DESC = 1u << 4,     /* member as a descendant of one (Children) */
-  E_UNDECIDED = 1u << 5 /* a selector could not be read (EACCES) */
+  E_UNDECIDED = 1u << 5, /* a selector could not be read (EACCES) */
+  E_ENDED = 1u << 6      /* own I/O: ended or not in the pass: its exit
+                            record decides */
+};
+
+/* This round's exit records (own I/O), for the members to find. */
+struct pidio_exitlist {
+  pidio_bpf_exit_t *e;
+  size_t n, cap;
 };
 
 /* A tracked process: a member, or a non-member looked at again later. */
@@ -54,9 +62,20 @@ void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
   pidio_ledger_init(&b->ledger, true); /* the kernel folds reaped children */
 }
 
+void pidio_block_set_ownio(pidio_block_t *b, const pidio_ownio_t *own) {
+  b->own = *own;
+  b->use_own = true;
+  /* Own I/O never holds a reaped child's: nothing to fold. */
+  pidio_ledger_free(&b->ledger);
+  pidio_ledger_init(&b->ledger, false);
+}
+
 void pidio_block_free(pidio_block_t *b) {
   for (size_t i = 0; i < b->n; i++)
     pidio_fdbudget_release(b->e[i].fd);
+  if (b->exits != NULL)
+    free(b->exits->e);
+  free(b->exits);
   free(b->e);
   free(b->spare);
   free(b->dead);
@@ -233,6 +252,156 @@ static void read_round(pidio_block_t *b, pidio_entry_t *en,
   }
 }
 
+/* --- own I/O: a kernel-side reader ----------------------------------------- */
+
+static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
+                        pidio_stat_t *st);
+
+/* Join with own I/O: from birth, or from this round's pass. A process that
+ * has ended is not joined (returns 0): its exit record, in this round or
+ * an earlier one, is its whole story. */
+static int join_own(pidio_block_t *b, pidio_entry_t *en, int from_birth) {
+  pidio_io_t base;
+  int rc = b->own.read(b->own.ctx, en->a.pid, en->a.start, &base);
+  if (rc == -ESRCH)
+    return 0;
+  en->flags |= E_MEMBER;
+  if (from_birth)
+    pidio_ledger_join(&en->a, 0, NULL);
+  else if (rc == 0)
+    pidio_ledger_join(&en->a, 0, &base);
+  else /* not in the pass, or not settled: the next good read is the base */
+    pidio_ledger_rebase(&en->a);
+  return 1;
+}
+
+/* This round's read of a member's own I/O. */
+static void read_own(pidio_block_t *b, pidio_entry_t *en) {
+  int rc = b->own.read(b->own.ctx, en->a.pid, en->a.start, &en->a.now);
+  if (rc == 0)
+    pidio_ledger_read(&en->a);
+  else if (rc == -ESRCH || rc == -ENOENT)
+    en->flags |= E_ENDED;
+  /* -EAGAIN: its snapshot never settled: no value this round */
+}
+
+/* Would the block have selected this process, seen only at its end? */
+static bool exit_selected(const pidio_block_t *b, const pidio_bpf_exit_t *e) {
+  const pidio_select_t *s = &b->sel;
+  bool root = true;
+  bool exec_seen = (e->p.flags & PIDIO_BPF_F_EXEC_SEEN) != 0;
+  if (pidio_select_by_pid(s) && e->p.pid != b->target)
+    root = false;
+  else if (s->user != NULL && e->p.uid != s->uid)
+    root = false;
+  else if (s->cgroup != NULL) /* its cgroup is not known by path */
+    root = false;
+  else if (s->exe != NULL && (!exec_seen || strcmp(e->exe, s->exe) != 0))
+    root = false;
+  else if (s->cmdline != NULL && !exec_seen)
+    root = false;
+  else {
+    pidio_stat_t st = {.ppid = e->p.ppid, .start_time = e->p.start};
+    memcpy(st.comm, e->p.comm, sizeof(st.comm));
+    root = pidio_select_match(s, &st, e->cmdline);
+  }
+  if (root || !s->children)
+    return root;
+  /* A descendant: its parent at its exit is a member. */
+  const pidio_entry_t *p = find(b->e, b->n, e->p.ppid);
+  return p != NULL && (p->flags & E_MEMBER) && p->a.start == e->p.pstart;
+}
+
+static void collect_exit(const pidio_bpf_exit_t *e, void *ctx) {
+  struct pidio_exitlist *l = ctx;
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 64;
+    pidio_bpf_exit_t *ne = realloc(l->e, ncap * sizeof(*ne));
+    if (ne == NULL)
+      return; /* out of memory: as if lost */
+    l->e = ne;
+    l->cap = ncap;
+  }
+  l->e[l->n++] = *e;
+}
+
+/* The exit records of this round: a member's final figures (what it did
+ * after its last read included), and the processes that started and ended
+ * between two rounds and that the block selects, counted from birth. */
+static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
+  struct pidio_exitlist *l = b->exits;
+  if (l == NULL) {
+    if ((l = b->exits = calloc(1, sizeof(*l))) == NULL)
+      return -ENOMEM;
+  }
+  l->n = 0;
+  uint64_t lost = 0;
+  b->own.exits(b->own.ctx, collect_exit, l, &lost);
+  rep->lost = lost > UINT32_MAX ? UINT32_MAX : (unsigned)lost;
+  size_t ndead = b->ndead; /* the merge's; those added below are done */
+  for (size_t i = 0; i < l->n; i++) {
+    const pidio_bpf_exit_t *e = &l->e[i];
+    /* A member the merge retired (gone from the listing, or no longer
+     * the target) gets its final figures. */
+    bool done = false;
+    for (size_t k = 0; k < ndead && !done; k++) {
+      pidio_entry_t *d = &b->dead[k];
+      if (d->a.pid == e->p.pid && d->a.start == e->p.start) {
+        d->a.now = e->p.io;
+        pidio_ledger_read(&d->a);
+        pidio_ledger_gone(&d->a);
+        done = true;
+      }
+    }
+    if (done)
+      continue;
+    pidio_entry_t *en = find(b->e, b->n, e->p.pid);
+    bool newborn = b->rounds > 0 && e->p.start >= b->prev_ticks;
+    if (en != NULL && en->a.start == e->p.start) {
+      pidio_ledger_gone(&en->a);
+      if (en->flags & E_MEMBER) {
+        en->a.now = e->p.io;
+        pidio_ledger_read(&en->a);
+        continue;
+      }
+      /* A non-member may have become one since it was looked at (exec,
+       * a new name): counted from birth if it was a newborn then. */
+      newborn = newborn || (en->flags & E_FRESH);
+    } else if (en == NULL && b->rounds > 0) {
+      /* Not in the table: born since the last listing. */
+      newborn = true;
+    }
+    if (!newborn || !exit_selected(b, e))
+      continue;
+    if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
+      return -ENOMEM;
+    pidio_entry_t *d = &b->dead[b->ndead++];
+    *d = (pidio_entry_t){
+        .a = {.pid = e->p.pid, .ppid = e->p.ppid, .start = e->p.start},
+        .fd = -1,
+        .flags = E_MEMBER | E_ROOT};
+    pidio_ledger_join(&d->a, 0, NULL);
+    d->a.now = e->p.io;
+    pidio_ledger_read(&d->a);
+    pidio_ledger_gone(&d->a);
+  }
+  /* Members that ended without a record: gone without their last figures
+   * once /proc no longer has them (the record was lost). */
+  for (size_t i = 0; i < b->n; i++) {
+    pidio_entry_t *en = &b->e[i];
+    if (!(en->flags & E_ENDED) || (en->a.state & PIDIO_LEDGER_GONE))
+      continue;
+    en->flags &= ~(unsigned)E_ENDED;
+    pidio_stat_t st;
+    if (!(en->flags & E_MEMBER) || !same_process(b, en->a.pid, en->a.start, &st)) {
+      pidio_ledger_gone(&en->a);
+      if (en->flags & E_MEMBER)
+        rep->lost_members++;
+    }
+  }
+  return 0;
+}
+
 /* --- membership ---------------------------------------------------------- */
 
 static uint64_t recheck_period(void) {
@@ -267,7 +436,11 @@ static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
 /* Make a tracked process a member: hold its io descriptor and set where
  * its counting starts. from_birth: it started since the previous interval,
  * so all of its counters count. Returns 0 when it vanished meanwhile. */
-static int join(pidio_entry_t *en, int dfd, int from_birth) {
+static int join_own(pidio_block_t *b, pidio_entry_t *en, int from_birth);
+
+static int join(pidio_block_t *b, pidio_entry_t *en, int dfd, int from_birth) {
+  if (b->use_own)
+    return join_own(b, en, from_birth);
   en->flags |= E_MEMBER;
   pidio_ledger_join(&en->a, 0, NULL);
   int fd = pidio_proc_open_io(dfd);
@@ -330,7 +503,7 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
   int rc = 1;
   if (m == PIDIO_MATCH_YES) {
     out->flags |= E_ROOT;
-    rc = join(out, dfd, fresh || force_fresh);
+    rc = join(b, out, dfd, fresh || force_fresh);
   } else {
     if (m == PIDIO_MATCH_DENIED)
       out->flags |= E_UNDECIDED; /* looked at again every interval */
@@ -451,7 +624,7 @@ static void adopt_descendants(pidio_block_t *b) {
         int fresh = (en->flags & E_FRESH) ||
                     (b->rounds > 0 && en->a.start >= b->prev_ticks);
         en->flags &= ~(unsigned)(E_FRESH | E_UNDECIDED);
-        if (join(en, dfd, fresh)) {
+        if (join(b, en, dfd, fresh)) {
           en->flags |= E_DESC;
           changed = 1;
         } else {
@@ -573,6 +746,7 @@ static int account_round(pidio_block_t *b, pidio_report_t *rep) {
 
 int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   *rep = (pidio_report_t){0};
+  int rc0;
   uint64_t ticks = pidio_proc_boot_ticks();
   bury(b); /* none, unless an earlier interval stopped half-way */
   for (size_t i = 0; i < b->n; i++)
@@ -580,6 +754,12 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
 
   int by_pid = pidio_select_by_pid(&b->sel);
   b->target = by_pid ? find_target(b, rep) : 0;
+  /* The pass first: a process not in it that has ended by the exits'
+   * drain below has its record there. */
+  if (b->use_own && (rc0 = b->own.begin(b->own.ctx)) != 0) {
+    rep->list_err = rc0;
+    return rc0;
+  }
   /* With Children, descendants of the target are found in the listing. */
   int rc =
       by_pid && !b->sel.children
@@ -624,9 +804,17 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   if (sorted < m)
     qsort(b->order, m, sizeof(*b->order), by_start);
   double t0 = mono_now();
-  for (size_t i = 0; i < m; i++)
-    read_round(b, b->order[i], rep);
+  for (size_t i = 0; i < m; i++) {
+    if (b->use_own)
+      read_own(b, b->order[i]);
+    else
+      read_round(b, b->order[i], rep);
+  }
   rep->read_at = t0 + (mono_now() - t0) / 2;
+  if (b->use_own && (rc = apply_exits(b, rep)) != 0) {
+    b->own.end(b->own.ctx);
+    return rc;
+  }
   compact(b);
 
   /* Members that left in the merge get their last read. */
@@ -635,6 +823,16 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     if ((d->a.state & (PIDIO_LEDGER_READ | PIDIO_LEDGER_GONE)) ||
         (d->flags & E_DENIED))
       continue;
+    if (b->use_own) {
+      /* Left alive (a pidfile's new pid): its last read. Gone from the
+       * listing without an exit record: the record was lost. */
+      int r = b->own.read(b->own.ctx, d->a.pid, d->a.start, &d->a.now);
+      if (r == 0)
+        pidio_ledger_read(&d->a);
+      else if (r == -ENOENT || r == -ESRCH)
+        rep->lost_members++;
+      continue;
+    }
     int r = read_member(b, d, &d->a.now);
     if (r == 0)
       pidio_ledger_read(&d->a);
@@ -644,6 +842,8 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
 
   rc = account_round(b, rep);
   bury(b);
+  if (b->use_own)
+    b->own.end(b->own.ctx);
   if (rc != 0)
     return rc;
   for (size_t i = 0; i < b->n; i++)

@@ -27,6 +27,7 @@
 
 #include "pidio_discover.h"
 #include "pidio_ledger.h"
+#include "pidio_ownio.h"
 #include "pidio_parse.h"
 #include "pidio_proc.h"
 #include "pidio_report.h"
@@ -66,12 +67,33 @@ typedef struct pidio_block {
   uint64_t prev_ticks;  /* boot ticks at the start of the previous interval */
   pid_t target;         /* this interval's Pid/PidFile pid, -1 for none */
   pid_t no_cgroup2_pid; /* first process seen without a cgroup v2 line */
+
+  /* With a kernel-side reader: members' own I/O and every exit from it,
+   * no io descriptors (see pidio_block_set_ownio). */
+  pidio_ownio_t own;
+  bool use_own;
+  struct pidio_exitlist *exits; /* this round's exit records */
 } pidio_block_t;
 
 /* Takes ownership of *sel (which is reset). */
 void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
                       pidio_select_t *sel);
 void pidio_block_free(pidio_block_t *b);
+
+/* Read members' own I/O through a kernel-side reader instead of their
+ * /proc/<pid>/io (call before the first update; the block keeps *own and
+ * does not free it). The block then counts "the own I/O of its members
+ * while they were members": a reaped child is never folded into its
+ * parent, and counts only when it is a member itself. Every member's
+ * exit brings its final figures, including what it did after its last
+ * read, and a process that started and ended between two intervals is
+ * counted from its exit record when the block selects it: by Pid or
+ * PidFile, Name, User, Children (its parent at exit a member), and
+ * CommandLine and Exe as its exec showed them (the first 128 bytes of the
+ * command line; the path as given to execve); never by Cgroup. Processes
+ * are still found by listing ProcRoot, which must be this machine's
+ * /proc. */
+void pidio_block_set_ownio(pidio_block_t *b, const pidio_ownio_t *own);
 
 /* Do one interval: find members, read them, update b->total.
  * Returns 0, or a negative errno when nothing could be read at all

@@ -24,6 +24,7 @@
 #ifndef PIDIO_BPF_H
 #define PIDIO_BPF_H
 
+#include "pidio_ownio.h"
 #include "pidio_parse.h"
 
 #include <stdbool.h>
@@ -51,43 +52,6 @@ typedef struct pidio_bpf_opts {
  * every 100 ms holds 1 000. */
 #define PIDIO_BPF_RING_DEFAULT ((size_t)4 << 20)
 #define PIDIO_BPF_PROCS_DEFAULT 65536u
-
-/* Flags of a record (the same bits as the BPF side's). */
-#define PIDIO_BPF_F_UNSTABLE 0x1  /* no value: io and delay are not usable */
-#define PIDIO_BPF_F_NO_DELAY 0x2  /* a thread had no delay accounting */
-#define PIDIO_BPF_F_EXEC_SEEN 0x4 /* exit: exe and cmdline are from an exec */
-#define PIDIO_BPF_F_ARGS_CUT 0x8  /* exit: cmdline was cut */
-/* Pass: the process has ended (a zombie): its exit record holds the final
- * figures, and io here is not a value. */
-#define PIDIO_BPF_F_ENDED 0x10
-
-/* One process, from an iterator pass or an exit record. */
-typedef struct pidio_bpf_proc {
-  pid_t pid;         /* thread group id */
-  uint64_t start;    /* clock ticks after boot, as /proc/<pid>/stat's */
-  uint64_t start_ns; /* the same, in ns (the kernel's own unit) */
-  pid_t ppid;
-  uint64_t pstart; /* the parent's start, clock ticks after boot */
-  uid_t uid;       /* real uid */
-  char comm[16];
-  pidio_io_t io;            /* own I/O */
-  uint64_t blkio_delay_ns;  /* waiting for block I/O, live + exited threads */
-  uint64_t cgroup_id;       /* cgroup v2 id (the inode number of its dir) */
-  unsigned nthreads;        /* live threads summed (exit records: 0) */
-  unsigned flags;           /* PIDIO_BPF_F_* */
-} pidio_bpf_proc_t;
-
-/* A process's end. */
-typedef struct pidio_bpf_exit {
-  pidio_bpf_proc_t p;
-  uint64_t exit_ns; /* ns after boot (CLOCK_BOOTTIME) */
-  /* With PIDIO_BPF_F_EXEC_SEEN: the path given to execve at the process's
-   * last exec (as given: it may be relative, and for a script it is the
-   * script's), and the start of its command line, arguments joined by
-   * single spaces as pidio_parse_cmdline does. Empty otherwise. */
-  char exe[129];
-  char cmdline[129];
-} pidio_bpf_exit_t;
 
 /* What the reader counted since it was opened. */
 typedef struct pidio_bpf_stats {

@@ -286,6 +286,77 @@ const pidio_bpf_proc_t *pidio_bpf_snap_find(const pidio_bpf_snap_t *s,
   return lo < s->n && s->p[lo].pid == pid ? &s->p[lo] : NULL;
 }
 
+/* ---- a block's view ---- */
+
+typedef struct attached {
+  pidio_bpf_feed_t *f;
+  pidio_bpf_sub_t sub;
+  pidio_bpf_snap_t snap;
+  int64_t max_age_ns;
+} attached_t;
+
+static int att_begin(void *ctx) {
+  attached_t *a = ctx;
+  pidio_bpf_feed_release(a->f, &a->snap);
+  return pidio_bpf_feed_pass(a->f, a->max_age_ns, &a->snap);
+}
+
+static int att_read(void *ctx, pid_t pid, uint64_t start, pidio_io_t *io) {
+  attached_t *a = ctx;
+  const pidio_bpf_proc_t *p = pidio_bpf_snap_find(&a->snap, pid);
+  if (p == NULL || p->start != start)
+    return -ENOENT;
+  if (p->flags & PIDIO_BPF_F_ENDED)
+    return -ESRCH;
+  if (p->flags & PIDIO_BPF_F_UNSTABLE)
+    return -EAGAIN;
+  *io = p->io;
+  return 0;
+}
+
+static void att_exits(void *ctx, void (*fn)(const pidio_bpf_exit_t *e, void *c),
+                      void *c, uint64_t *lost) {
+  attached_t *a = ctx;
+  /* Everything that ended before now, not only up to the last period. */
+  pidio_bpf_feed_drain(a->f);
+  pidio_bpf_feed_exits(a->f, &a->sub, fn, c, lost);
+}
+
+static void att_end(void *ctx) {
+  attached_t *a = ctx;
+  pidio_bpf_feed_release(a->f, &a->snap);
+}
+
+int pidio_bpf_feed_attach(pidio_bpf_feed_t *f, int64_t max_age_ns,
+                          pidio_ownio_t *out) {
+  attached_t *a = calloc(1, sizeof(*a));
+  if (a == NULL)
+    return -ENOMEM;
+  a->f = f;
+  a->max_age_ns = max_age_ns;
+  int err = pidio_bpf_feed_subscribe(f, &a->sub);
+  if (err != 0) {
+    free(a);
+    return err;
+  }
+  *out = (pidio_ownio_t){.ctx = a,
+                         .begin = att_begin,
+                         .read = att_read,
+                         .exits = att_exits,
+                         .end = att_end};
+  return 0;
+}
+
+void pidio_bpf_feed_detach(pidio_bpf_feed_t *f, pidio_ownio_t *o) {
+  attached_t *a = o->ctx;
+  if (a == NULL)
+    return;
+  pidio_bpf_feed_release(f, &a->snap);
+  pidio_bpf_feed_unsubscribe(f, &a->sub);
+  free(a);
+  o->ctx = NULL;
+}
+
 /* ---- life ---- */
 
 int pidio_bpf_feed_new(pidio_bpf_feed_t **out, const pidio_bpf_source_t *src,

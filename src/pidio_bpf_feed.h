@@ -92,6 +92,13 @@ void pidio_bpf_feed_release(pidio_bpf_feed_t *f, pidio_bpf_snap_t *s);
 const pidio_bpf_proc_t *pidio_bpf_snap_find(const pidio_bpf_snap_t *s,
                                             pid_t pid);
 
+/* A block's view of the feed (see pidio_ownio.h): a subscription, passes
+ * shared within max_age_ns, and a drain before each read of the exits.
+ * 0 and *out, or -ENOMEM. pidio_bpf_feed_detach undoes it. */
+int pidio_bpf_feed_attach(pidio_bpf_feed_t *f, int64_t max_age_ns,
+                          pidio_ownio_t *out);
+void pidio_bpf_feed_detach(pidio_bpf_feed_t *f, pidio_ownio_t *o);
+
 /* Records in the log now (for tests and memory checks). */
 size_t pidio_bpf_feed_logged(pidio_bpf_feed_t *f);
 

@@ -22,12 +22,19 @@
  *    also when it fails (BTF missing, simulated with libbpf's
  *    btf_custom_path pointing at a file that is not BTF);
  *  - nobody with CAP_BPF and CAP_PERFMON loads and reads a root process;
- *    with CAP_BPF alone, or nothing, it is refused with the remedy.
+ *    with CAP_BPF alone, or nothing, it is refused with the remedy;
+ *  - blocks reading own I/O through a feed (pidio_block_set_ownio): a
+ *    parent that reaps children counts its own I/O only (Pid), its
+ *    children theirs (Name), the two together once (Pid + Children), and
+ *    40 children of an unselected parent that lived 5 ms each count
+ *    exactly from their exit records.
  * The last line is "bpf_real: N passed, M failed".
  */
 #include "pidio_build.h"
 
+#include "pidio_block.h"
 #include "pidio_bpf.h"
+#include "pidio_bpf_feed.h"
 #include "pidio_proc.h"
 
 #include <bpf/bpf.h>
@@ -42,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -719,6 +727,164 @@ static void test_clean_close(void) {
         p2, l2, fds0, fds2);
 }
 
+/* ---- blocks reading own I/O through a feed ---- */
+
+typedef struct oblock {
+  pidio_proc_t proc;
+  pidio_block_t blk;
+  pidio_ownio_t own;
+  unsigned lost, lost_members, rounds;
+} oblock_t;
+
+static void oblock_open(oblock_t *k, pidio_bpf_feed_t *feed, pid_t pid,
+                        const char *name, bool children) {
+  char err[256];
+  pidio_select_t sel;
+  memset(k, 0, sizeof(*k));
+  pidio_select_init(&sel);
+  if (pid != 0)
+    pidio_select_set_pid(&sel, (double)pid, err, sizeof(err));
+  if (name != NULL)
+    pidio_select_set_name(&sel, name, err, sizeof(err));
+  pidio_select_set_children(&sel, children);
+  pidio_proc_open(&k->proc, "/proc");
+  pidio_block_init(&k->blk, &k->proc, &sel);
+  pidio_bpf_feed_attach(feed, 0, &k->own);
+  pidio_block_set_ownio(&k->blk, &k->own);
+}
+
+static void oblock_round(oblock_t *k) {
+  pidio_report_t rep;
+  pidio_block_update(&k->blk, &rep);
+  k->lost += rep.lost;
+  k->lost_members += rep.lost_members;
+  k->rounds++;
+  if (getenv("PIDIO_BPF_DEBUG"))
+    printf("  round %u: matched %u wchar %llu\n", k->rounds, rep.matched,
+           (unsigned long long)k->blk.total.v[PIDIO_WCHAR]);
+}
+
+static void oblock_close(oblock_t *k, pidio_bpf_feed_t *feed) {
+  pidio_bpf_feed_detach(feed, &k->own);
+  pidio_block_free(&k->blk);
+  pidio_proc_close(&k->proc);
+}
+
+/* A parent (by Pid) that reaps children: its block counts its own I/O
+ * only; the children's block (Name) counts theirs, whether a round saw
+ * them alive or only their exit; the parent's block with Children counts
+ * both, once. Then 40 children of a parent no block selects, each living
+ * about 5 ms: counted exactly from their exit records. */
+static void test_blocks(void) {
+  pidio_bpf_feed_t *feed;
+  char why[512];
+  if (pidio_bpf_feed_open(&feed, NULL, NULL, why, sizeof(why)) != 0) {
+    check(0, "blocks: feed: %s", why);
+    return;
+  }
+  atomic_store(&sh->stage[10], 0);
+  atomic_store(&sh->go[10], 0);
+  pid_t c = fork();
+  if (c == 0) {
+    prctl(PR_SET_NAME, "bpfr-par");
+    wait_for(&sh->go[10], 1);
+    write_n(1007, 2);
+    pid_t kids[5];
+    for (int i = 0; i < 5; i++) {
+      kids[i] = fork();
+      if (kids[i] == 0) {
+        prctl(PR_SET_NAME, "bpfr-kid");
+        write_n(100003, 1);
+        nap_us(5000);
+        _exit(0);
+      }
+    }
+    for (int i = 0; i < 5; i++)
+      waitpid(kids[i], NULL, 0);
+    atomic_store(&sh->stage[10], 1);
+    wait_for(&sh->go[10], 2);
+    write_n(55, 1); /* after the last round it was read in */
+    _exit(0);
+  }
+  oblock_t par, kid, fam;
+  oblock_open(&par, feed, c, NULL, false);
+  oblock_open(&kid, feed, 0, "bpfr-kid", false);
+  oblock_open(&fam, feed, c, NULL, true);
+  oblock_t *all[3] = {&par, &kid, &fam};
+  /* The parent is running already: counted from the first round on. */
+  for (int k = 0; k < 3; k++)
+    oblock_round(all[k]);
+  atomic_store(&sh->go[10], 1);
+  while (atomic_load(&sh->stage[10]) < 1) {
+    for (int k = 0; k < 3; k++)
+      oblock_round(all[k]);
+    nap_us(3000);
+  }
+  for (int k = 0; k < 3; k++)
+    oblock_round(all[k]);
+  atomic_store(&sh->go[10], 2);
+  waitpid(c, NULL, 0);
+  for (int k = 0; k < 3; k++)
+    oblock_round(all[k]);
+  uint64_t wp = par.blk.total.v[PIDIO_WCHAR], wk = kid.blk.total.v[PIDIO_WCHAR],
+           wf = fam.blk.total.v[PIDIO_WCHAR];
+  check(wp == 1007 + 55 && par.blk.total.v[PIDIO_SYSCW] == 3,
+        "blocks: Pid parent: own wchar %llu syscw %llu (want 1062 3; "
+        "/proc would fold in 500015)",
+        (unsigned long long)wp,
+        (unsigned long long)par.blk.total.v[PIDIO_SYSCW]);
+  check(wk == 5 * 100003 && kid.blk.total.v[PIDIO_SYSCW] == 5,
+        "blocks: Name children: wchar %llu syscw %llu (want 500015 5)",
+        (unsigned long long)wk,
+        (unsigned long long)kid.blk.total.v[PIDIO_SYSCW]);
+  check(wf == 1062 + 5 * 100003,
+        "blocks: Pid parent with Children: wchar %llu (want 501077)",
+        (unsigned long long)wf);
+  check(par.lost + kid.lost + fam.lost == 0 &&
+            par.lost_members + kid.lost_members + fam.lost_members == 0,
+        "blocks: nothing lost (%u, %u)", par.lost + kid.lost + fam.lost,
+        par.lost_members + kid.lost_members + fam.lost_members);
+
+  /* Short-lived children of a parent no block selects. */
+  oblock_t sl;
+  oblock_open(&sl, feed, 0, "bpfr-short", false);
+  oblock_round(&sl);
+  nap_us(20000); /* the children start after the first round's tick */
+  pid_t pp = fork();
+  if (pp == 0) {
+    prctl(PR_SET_NAME, "bpfr-spawner");
+    pid_t kids[40];
+    for (int i = 0; i < 40; i++) {
+      kids[i] = fork();
+      if (kids[i] == 0) {
+        prctl(PR_SET_NAME, "bpfr-short");
+        write_n(777777, 13);
+        nap_us(5000);
+        _exit(0);
+      }
+    }
+    for (int i = 0; i < 40; i++)
+      waitpid(kids[i], NULL, 0);
+    _exit(0);
+  }
+  for (int i = 0; i < 20; i++) {
+    oblock_round(&sl);
+    nap_us(10000);
+  }
+  waitpid(pp, NULL, 0);
+  oblock_round(&sl);
+  check(sl.blk.total.v[PIDIO_WCHAR] == 40ULL * 777777 &&
+            sl.blk.total.v[PIDIO_SYSCW] == 40 * 13 && sl.lost == 0,
+        "blocks: 40 short-lived children of an unselected parent: wchar "
+        "%llu syscw %llu (want 31111080 520), lost %u",
+        (unsigned long long)sl.blk.total.v[PIDIO_WCHAR],
+        (unsigned long long)sl.blk.total.v[PIDIO_SYSCW], sl.lost);
+  oblock_close(&sl, feed);
+  for (int k = 0; k < 3; k++)
+    oblock_close(all[k], feed);
+  pidio_bpf_feed_free(feed);
+}
+
 static void logger(int level, const char *msg, void *ctx) {
   (void)ctx;
   if (level == 0)
@@ -747,6 +913,7 @@ int main(int argc, char **argv) {
     return geteuid() != 0 ? 77 : 1;
   }
   test_privileges();
+  test_blocks();
   test_single(b);
   test_threads(b);
   test_reaping_parent(b);
