@@ -24,7 +24,8 @@ make -j"$jobs"
 
 step "unit and end-to-end tests (make check)"
 e2e_logs="tests/e2e.log tests/e2e_lifecycle.log tests/e2e_pipelines.log tests/e2e_prometheus.log
-  tests/e2e_fleet.log tests/e2e_reliability.log tests/stream.log tests/bpf-real.log"
+  tests/e2e_fleet.log tests/e2e_reliability.log tests/stream.log tests/bpf-real.log
+  tests/e2e_bpf.log"
 # Tests one after another: several run collectd and time-sensitive writers.
 if ! make check; then
   for log in tests/unit.log $e2e_logs; do

@@ -13,6 +13,7 @@
 #include "pidio_options.h"
 #include "pidio_perproc.h"
 #include "pidio_proc.h"
+#include "pidio_reader.h"
 #include "pidio_select.h"
 #include "pidio_trouble.h"
 #include "pidio_window.h"
@@ -46,6 +47,7 @@ typedef struct pidio_ctx {
   complaint_t c_trouble[PIDIO_TROUBLE_NKINDS]; /* by slot */
   bool told[PIDIO_TROUBLE_NKINDS];             /* kinds said once */
   complaint_t c_cap;                           /* MaxProcesses */
+  complaint_t c_lost;                          /* exit records lost */
   struct pidio_ctx *next; /* configured but not yet registered */
 } pidio_ctx_t;
 
@@ -57,11 +59,13 @@ static int default_window;
 static pidio_opts_t plugin_opts; /* the table's options of <Plugin pidio> */
 static bool config_failed;
 static pidio_proc_t proc = {.root_fd = -1};
+static pidio_reader_t *reader; /* Reader: opened at init */
 
 static void free_ctx(void *p) {
   pidio_ctx_t *ctx = p;
   if (ctx == NULL)
     return;
+  pidio_reader_detach(reader, &ctx->blk);
   pidio_block_free(&ctx->blk);
   pidio_opts_free(&ctx->opts);
   pidio_window_free(&ctx->win);
@@ -178,6 +182,7 @@ static int config_process(const oconfig_item_t *ci) {
   ctx->window = -1;
   pidio_opts_init(&ctx->opts);
   C_COMPLAIN_INIT(&ctx->c_cap.c);
+  C_COMPLAIN_INIT(&ctx->c_lost.c);
   for (size_t k = 0; k < PIDIO_TROUBLE_NKINDS; k++) {
     C_COMPLAIN_INIT(&ctx->c_trouble[k].c);
   }
@@ -513,12 +518,38 @@ static int pidio_read(user_data_t *ud) {
   submit(ctx->name, "count", "processes", &v, 1);
   v = (value_t){.gauge = (gauge_t)t.unreadable};
   submit(ctx->name, "count", "unreadable", &v, 1);
+  if (pidio_reader_is_bpf(reader)) {
+    /* Exits whose record the kernel side could not send (its ring buffer
+     * was full when they came), and members that ended without one: the
+     * block's figures miss what they did since their last read. */
+    unsigned lost = rep.lost + rep.lost_members;
+    v = (value_t){.gauge = (gauge_t)lost};
+    submit(ctx->name, "count", "lost", &v, 1);
+    if (lost > 0)
+      complain(LOG_WARNING, &ctx->c_lost,
+               PIDIO_PLUGIN ": <Process \"%s\">: %u process exit(s) were "
+                            "lost by the BPF reader (its ring buffer was "
+                            "full): what they did since their last read is "
+                            "missing from this block's figures",
+               ctx->name, lost);
+  }
   if (ctx->opts.per_process)
     submit_processes(ctx, &rep, now);
   return 0;
 }
 
 /* --- life cycle ---------------------------------------------------------- */
+
+/* libbpf's messages: its warnings as collectd's INFO (pidio says itself,
+ * once, what a failed load means), the rest as DEBUG. */
+static void libbpf_log(int level, const char *msg, void *ctx) {
+  (void)ctx;
+  if (level == 0) {
+    INFO(PIDIO_PLUGIN ": libbpf: %s", msg);
+  } else {
+    DEBUG(PIDIO_PLUGIN ": libbpf: %s", msg);
+  }
+}
 
 static int pidio_init(void) {
   if (config_failed) {
@@ -549,6 +580,23 @@ static int pidio_init(void) {
     WARNING(PIDIO_PLUGIN ": loaded without any <Process> block: nothing to "
                          "read");
 
+  char why[512];
+  enum pidio_reader_kind want = plugin_opts.reader;
+  pidio_reader_set_logger(libbpf_log, NULL);
+  rc = pidio_reader_open(&reader, want, &proc, why, sizeof(why));
+  if (rc != 0) {
+    ERROR(PIDIO_PLUGIN ": Reader \"bpf\": not starting: %s", why);
+    return -1;
+  }
+  if (want == PIDIO_READER_AUTO && !pidio_reader_is_bpf(reader))
+    NOTICE(PIDIO_PLUGIN ": Reader \"auto\": reading /proc/<pid>/io, "
+                        "because %s",
+           why);
+  else if (want != PIDIO_READER_PROCFS)
+    INFO(PIDIO_PLUGIN ": Reader \"%s\": each process's own I/O and every "
+                      "exit, from the kernel (BPF)",
+         want == PIDIO_READER_AUTO ? "auto" : "bpf");
+
   while (pending != NULL) {
     pidio_ctx_t *ctx = pending;
     pending = ctx->next;
@@ -562,6 +610,11 @@ static int pidio_init(void) {
     pidio_perproc_init(&ctx->perproc, ctx->opts.max_processes,
                        w >= 2 ? (unsigned)w : 0);
     pidio_block_init(&ctx->blk, &proc, &ctx->opts.sel);
+    if (pidio_reader_attach(reader, &ctx->blk) != 0) {
+      ERROR(PIDIO_PLUGIN ": <Process \"%s\">: out of memory", ctx->name);
+      free_ctx(ctx);
+      continue;
+    }
 
     char name[DATA_MAX_NAME_LEN];
     snprintf(name, sizeof(name), PIDIO_PLUGIN "/%s", ctx->name);
@@ -582,6 +635,9 @@ static int pidio_shutdown(void) {
     pending = ctx->next;
     free_ctx(ctx);
   }
+  /* The blocks were detached from it by their free_ctx. */
+  pidio_reader_close(reader);
+  reader = NULL;
   pidio_proc_close(&proc);
   free(proc_root);
   proc_root = NULL;

@@ -71,6 +71,22 @@ static int set_max_processes(pidio_opts_t *o, const pidio_optarg_t *a,
   return 0;
 }
 
+static int set_reader(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
+                      size_t errsz) {
+  if (strcasecmp(a->s, "procfs") == 0)
+    o->reader = PIDIO_READER_PROCFS;
+  else if (strcasecmp(a->s, "bpf") == 0)
+    o->reader = PIDIO_READER_BPF;
+  else if (strcasecmp(a->s, "auto") == 0)
+    o->reader = PIDIO_READER_AUTO;
+  else {
+    snprintf(err, errsz, "is \"procfs\", \"bpf\" or \"auto\", not \"%s\"",
+             a->s);
+    return -EINVAL;
+  }
+  return 0;
+}
+
 /* --- the table ----------------------------------------------------------- */
 
 /* The order is the order of the manual pages and of --help. Unset
@@ -156,6 +172,15 @@ const pidio_opt_t pidio_opts_table[] = {
      .set = set_max_processes,
      .help = "at most N processes get figures of their own (1 to 100000, "
              "default 100)"},
+    {.name = "Reader",
+     .longopt = "reader",
+     .metavar = "KIND",
+     .arg = PIDIO_ARG_STRING,
+     .scope = PIDIO_SCOPE_PLUGIN,
+     .set = set_reader,
+     .help = "procfs (default): /proc/<pid>/io; bpf: each process's own I/O "
+             "and every exit, from the kernel (or refuse to start); auto: "
+             "bpf where it loads, else procfs"},
 };
 const size_t pidio_opts_count =
     sizeof(pidio_opts_table) / sizeof(pidio_opts_table[0]);

@@ -15,6 +15,7 @@
 #include "pidio_parse.h"
 #include "pidio_perproc.h"
 #include "pidio_proc.h"
+#include "pidio_reader.h"
 #include "pidio_select.h"
 #include "pidio_trouble.h"
 #include "pidio_window.h"
@@ -749,6 +750,7 @@ static void sleep_until(int64_t next, const sigset_t *stopset) {
 static options_t opts;
 static pidio_proc_t proc = {.root_fd = -1};
 static pidio_block_t blk;
+static pidio_reader_t *reader; /* --reader */
 static rater_t rater;
 static pidio_perproc_t perproc;
 static char *selector;
@@ -793,7 +795,10 @@ static void put_processes(trouble_t *t, const record_t *block, double read_at,
 }
 
 static void cleanup(void) {
+  pidio_reader_detach(reader, &blk);
   pidio_block_free(&blk);
+  pidio_reader_close(reader);
+  reader = NULL;
   pidio_perproc_free(&perproc);
   pidio_opts_free(&opts.o);
   for (size_t i = 0; i < pidio_opts_count; i++)
@@ -833,6 +838,21 @@ int main(int argc, char **argv) {
   pidio_perproc_init(&perproc, opts.o.max_processes,
                      opts.window >= 2 ? opts.window : 1);
   pidio_block_init(&blk, &proc, &opts.o.sel);
+  char why[512];
+  rc = pidio_reader_open(&reader, opts.o.reader, &proc, why, sizeof(why));
+  if (rc != 0) {
+    fprintf(stderr, PROG ": --reader bpf: %s\n", why);
+    cleanup();
+    return 1;
+  }
+  if (opts.o.reader == PIDIO_READER_AUTO && !pidio_reader_is_bpf(reader))
+    warn("--reader auto: reading /proc/<pid>/io, because %s", why);
+  if (pidio_reader_attach(reader, &blk) != 0) {
+    fputs(PROG ": out of memory\n", stderr);
+    cleanup();
+    return 1;
+  }
+  bool lost_said = false;
 
   sigset_t stopset;
   sigemptyset(&stopset);
@@ -866,6 +886,13 @@ int main(int argc, char **argv) {
     rc = pidio_block_update(&blk, &rep);
     pidio_trouble_classify(&rep, rc, &tr);
     report_trouble(&trouble, &blk, &proc, &rep, &tr, rc, selector, now);
+    if (rep.lost + rep.lost_members > 0 && !lost_said) {
+      warn("%u process exit(s) were lost by the BPF reader (its ring "
+           "buffer was full): what they did since their last read is "
+           "missing from the figures",
+           rep.lost + rep.lost_members);
+      lost_said = true;
+    }
     if (rc == 0) {
       /* The record's time is when its counters were read, the time its
        * rates are computed against, not when the update began. */
