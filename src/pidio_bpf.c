@@ -61,6 +61,8 @@ static pidio_bpf_log_fn log_fn;
 static void *log_ctx;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 2, 0)));
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
                         va_list ap) {
   char msg[1024];
   int lvl = level == LIBBPF_WARN ? 0 : level == LIBBPF_INFO ? 1 : 2;
