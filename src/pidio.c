@@ -583,7 +583,8 @@ static int pidio_init(void) {
   char why[512];
   enum pidio_reader_kind want = plugin_opts.reader;
   pidio_reader_set_logger(libbpf_log, NULL);
-  rc = pidio_reader_open(&reader, want, &proc, why, sizeof(why));
+  rc = pidio_reader_open(&reader, want, plugin_opts.ring_bytes, &proc, why,
+                         sizeof(why));
   if (rc != 0) {
     ERROR(PIDIO_PLUGIN ": Reader \"bpf\": not starting: %s", why);
     return -1;

@@ -87,6 +87,17 @@ static int set_reader(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
   return 0;
 }
 
+static int set_ring_size(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
+                         size_t errsz) {
+  size_t n = (size_t)a->num; /* within the entry's bounds */
+  if ((n & (n - 1)) != 0) {
+    snprintf(err, errsz, "needs a power of two (4096, 8192, ... 1073741824)");
+    return -EINVAL;
+  }
+  o->ring_bytes = n;
+  return 0;
+}
+
 /* --- the table ----------------------------------------------------------- */
 
 /* The order is the order of the manual pages and of --help. Unset
@@ -181,6 +192,17 @@ const pidio_opt_t pidio_opts_table[] = {
      .help = "procfs (default): /proc/<pid>/io; bpf: each process's own I/O "
              "and every exit, from the kernel (or refuse to start); auto: "
              "bpf where it loads, else procfs"},
+    {.name = "RingSize",
+     .longopt = "ring-size",
+     .metavar = "BYTES",
+     .arg = PIDIO_ARG_NUMBER,
+     .scope = PIDIO_SCOPE_PLUGIN,
+     .min = 4096,
+     .max = 1073741824,
+     .set = set_ring_size,
+     .help = "the BPF reader's ring buffer of exit records: a power of two "
+             "from 4096 to 1073741824 bytes (default 4194304, about 10000 "
+             "exits)"},
 };
 const size_t pidio_opts_count =
     sizeof(pidio_opts_table) / sizeof(pidio_opts_table[0]);

@@ -61,6 +61,7 @@ enum pidio_reader_kind {
 typedef struct pidio_opts {
   pidio_select_t sel;
   enum pidio_reader_kind reader; /* Reader (PIDIO_SCOPE_PLUGIN) */
+  size_t ring_bytes;              /* RingSize (PIDIO_SCOPE_PLUGIN); 0: default */
   bool per_process;
   unsigned max_processes;
   uint64_t seen; /* bit i: option i of the table was given */

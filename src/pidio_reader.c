@@ -25,7 +25,8 @@ struct pidio_reader {
 };
 
 int pidio_reader_open(pidio_reader_t **out, enum pidio_reader_kind want,
-                      const pidio_proc_t *proc, char *why, size_t whysz) {
+                      size_t ring_bytes, const pidio_proc_t *proc, char *why,
+                      size_t whysz) {
   if (whysz > 0)
     why[0] = '\0';
   pidio_reader_t *r = calloc(1, sizeof(*r));
@@ -44,8 +45,10 @@ int pidio_reader_open(pidio_reader_t **out, enum pidio_reader_kind want,
     err = -EINVAL;
   } else {
 #ifdef PIDIO_HAVE_BPF
-    err = pidio_bpf_feed_open(&r->feed, NULL, NULL, why, whysz);
+    pidio_bpf_opts_t o = {.ring_bytes = ring_bytes};
+    err = pidio_bpf_feed_open(&r->feed, &o, NULL, why, whysz);
 #else
+    (void)ring_bytes;
     snprintf(why, whysz,
              "pidio was built without the BPF reader (configure "
              "--without-bpf, or clang, bpftool or libbpf were missing)");

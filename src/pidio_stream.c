@@ -839,7 +839,8 @@ int main(int argc, char **argv) {
                      opts.window >= 2 ? opts.window : 1);
   pidio_block_init(&blk, &proc, &opts.o.sel);
   char why[512];
-  rc = pidio_reader_open(&reader, opts.o.reader, &proc, why, sizeof(why));
+  rc = pidio_reader_open(&reader, opts.o.reader, opts.o.ring_bytes, &proc,
+                         why, sizeof(why));
   if (rc != 0) {
     fprintf(stderr, PROG ": --reader bpf: %s\n", why);
     cleanup();

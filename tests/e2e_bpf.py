@@ -13,6 +13,12 @@ the same processes, with exact byte counts in the csv files.
   byte is counted from their exit records; with procfs most are never
   seen (the documented limit), and never more than they wrote.
 - count-lost is 0 with bpf and not dispatched with procfs.
+- A storm of thousands of short-lived processes a second for 60 s: exact,
+  count-lost 0 at the default ring buffer; with a ring buffer made too
+  small on purpose (RingSize 4096), count-lost above 0 and one warning.
+- BTF missing, simulated in a mount namespace of collectd's own (the
+  kernel's BTF file bound to /dev/null there): auto says why and reads
+  /proc exactly, bpf does not start.
 - Privileges: nobody with CAP_BPF and CAP_PERFMON runs Reader "bpf" and
   counts a root process exactly; nobody without them: Reader "auto" says
   once why and reads /proc, Reader "bpf" refuses to start.
@@ -199,11 +205,116 @@ def test_privileges(work):
         w.stop()
 
 
+STORM = """
+LoadPlugin pidio
+<Plugin pidio>
+  Reader "bpf"
+  %s
+  <Process "storm">
+    Name "pidioe2e-storm"
+  </Process>
+</Plugin>
+"""
+
+
+def storm(work, ring, seconds):
+    """A writer named pidioe2e-storm forking children that each write 1000
+    bytes and exit at once, for the given seconds. Returns the daemon and
+    how many children there were."""
+    w = Writer(work, comm="pidioe2e-storm")
+    d = Daemon(work, STORM % (ring,))
+    children = 0
+    try:
+        d.start()
+        wait_for(lambda: len(d.rows("storm", "io_octets")) >= 2, 10, "two reads")
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            w.send("fork 500 1000")
+            children += 500
+        time.sleep(2.5)
+    finally:
+        d.stop()
+        w.stop()
+    return d, children
+
+
+def test_storm(work):
+    """Thousands of short-lived processes a second for 60 s: exact, and
+    count-lost 0 at the default ring buffer."""
+    d, n = storm(work, "", 60)
+    rate = n / 60.0
+    R.check("storm: %d processes, %.0f a second" % (n, rate), rate >= 1000)
+    R.equal("storm: every child's 1000 bytes counted", d.last("storm", "io_octets")[2], 1000 * n)
+    R.equal("storm: their syscw", d.last("storm", "io_ops")[2], n)
+    lost = [row[1] for row in d.rows("storm", "count-lost")]
+    R.check("storm: count-lost always 0", len(lost) > 0 and all(v == 0 for v in lost),
+            str([v for v in lost if v]))
+    R.check("storm: no warning", "[warning]" not in d.log(), d.log()[-2000:])
+
+
+def test_storm_small_ring(work):
+    """A ring buffer made too small on purpose (4096 bytes, ten records):
+    exits are lost, counted in count-lost, with one warning."""
+    d, n = storm(work, "RingSize 4096", 5)
+    lost = sum(row[1] for row in d.rows("storm", "count-lost"))
+    got = d.last("storm", "io_octets")[2]
+    R.check("small ring: count-lost above 0 (%d of %d)" % (lost, n), lost > 0)
+    R.check("small ring: the figures miss what was lost (%d of %d bytes)" % (got, 1000 * n),
+            got < 1000 * n)
+    R.equal("small ring: one warning", d.log().count("were lost by the BPF reader"), 1)
+
+
+class NoBTF(Daemon):
+    """collectd in a mount namespace of its own where the kernel's BTF file
+    is empty (/dev/null bound over it): BTF missing, the host untouched."""
+
+    def command(self, *extra):
+        inner = " ".join("'%s'" % a for a in Daemon.command(self, *extra))
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                "mount --bind /dev/null /sys/kernel/btf/vmlinux && exec " + inner]
+
+
+def test_no_btf(work):
+    """Without kernel BTF: auto says so once and reads /proc exactly; bpf
+    does not start."""
+    w = Writer(work)
+    try:
+        d = NoBTF(os.path.join(work, "auto"), ONE % ("auto", w.pid))
+        d.start()
+        try:
+            wait_for(lambda: len(d.rows("w", "io_octets")) >= 2, 10, "two reads")
+            w.send("write 31337 1000")
+            wait_for(lambda: (d.last("w", "io_octets") or (0, 0, 0))[2] == 31337, 10,
+                     "the write counted")
+        finally:
+            d.stop()
+        log = d.log()
+        R.check("no BTF: Reader auto says why, once",
+                log.count('Reader "auto": reading /proc/<pid>/io, because') == 1 and
+                "BTF" in log, log[-2000:])
+        R.equal("no BTF: Reader auto reads /proc exactly", d.last("w", "io_octets")[2], 31337)
+        d = NoBTF(os.path.join(work, "bpf"), ONE % ("bpf", w.pid))
+        try:
+            d.start()
+            time.sleep(2.5)
+        except AssertionError:
+            pass
+        finally:
+            d.stop()
+        log = d.log() + d.stdout()
+        R.check("no BTF: Reader bpf does not read, and says why",
+                'Reader "bpf": not starting' in log and "BTF" in log and
+                d.rows("w", "io_octets") == [], log[-2000:])
+    finally:
+        w.stop()
+
+
 def main():
     if not have_bpf():
         print("SKIP: pidio was built without the BPF reader")
         return 77
-    return run_tests([test_readers_side_by_side, test_privileges], R, sys.argv[1:])
+    return run_tests([test_readers_side_by_side, test_privileges, test_no_btf,
+                      test_storm, test_storm_small_ring], R, sys.argv[1:])
 
 
 if __name__ == "__main__":
