@@ -48,6 +48,8 @@ typedef struct pidio_ctx {
   bool told[PIDIO_TROUBLE_NKINDS];             /* kinds said once */
   complaint_t c_cap;                           /* MaxProcesses */
   complaint_t c_lost;                          /* exit records lost */
+  uint64_t delay_prev_ns; /* the block's blkio delay at the last read */
+  double delay_prev_t;    /* ... and when (0: none yet) */
   struct pidio_ctx *next; /* configured but not yet registered */
 } pidio_ctx_t;
 
@@ -525,6 +527,16 @@ static int pidio_read(user_data_t *ud) {
     unsigned lost = rep.lost + rep.lost_members;
     v = (value_t){.gauge = (gauge_t)lost};
     submit(ctx->name, "count", "lost", &v, 1);
+    /* Seconds spent waiting for block I/O per second, over the interval,
+     * summed over the members (from the second interval on). */
+    if (ctx->delay_prev_t > 0 && now > ctx->delay_prev_t) {
+      v = (value_t){.gauge = (gauge_t)(ctx->blk.blkio_delay_ns -
+                                       ctx->delay_prev_ns) /
+                             1e9 / (now - ctx->delay_prev_t)};
+      submit(ctx->name, "pidio_delay", "blkio", &v, 1);
+    }
+    ctx->delay_prev_ns = ctx->blk.blkio_delay_ns;
+    ctx->delay_prev_t = now;
     if (lost > 0)
       complain(LOG_WARNING, &ctx->c_lost,
                PIDIO_PLUGIN ": <Process \"%s\">: %u process exit(s) were "
@@ -539,6 +551,18 @@ static int pidio_read(user_data_t *ud) {
 }
 
 /* --- life cycle ---------------------------------------------------------- */
+
+/* True unless /proc/sys/kernel/task_delayacct says 0 (off by default
+ * since Linux 5.14): without it the kernel keeps no block-I/O delay. */
+static bool delayacct_on(void) {
+  char buf[8] = "";
+  FILE *f = fopen("/proc/sys/kernel/task_delayacct", "re");
+  if (f == NULL)
+    return true; /* older kernels: on unless booted with nodelayacct */
+  bool on = fgets(buf, sizeof(buf), f) == NULL || buf[0] != '0';
+  fclose(f);
+  return on;
+}
 
 /* libbpf's messages: its warnings as collectd's INFO (pidio says itself,
  * once, what a failed load means), the rest as DEBUG. */
@@ -560,8 +584,11 @@ static int pidio_init(void) {
 
   static data_source_t rate_ds = {"value", DS_TYPE_GAUGE, 0.0, (double)NAN};
   static data_set_t rate_set = {"pidio_rate", 1, &rate_ds};
-  if (plugin_register_data_set(&rate_set) != 0) {
-    ERROR(PIDIO_PLUGIN ": cannot register the type \"pidio_rate\"");
+  static data_set_t delay_set = {"pidio_delay", 1, &rate_ds};
+  if (plugin_register_data_set(&rate_set) != 0 ||
+      plugin_register_data_set(&delay_set) != 0) {
+    ERROR(PIDIO_PLUGIN ": cannot register the types \"pidio_rate\" and "
+                       "\"pidio_delay\"");
     return -1;
   }
 
@@ -597,6 +624,11 @@ static int pidio_init(void) {
     INFO(PIDIO_PLUGIN ": Reader \"%s\": each process's own I/O and every "
                       "exit, from the kernel (BPF)",
          want == PIDIO_READER_AUTO ? "auto" : "bpf");
+  if (pidio_reader_is_bpf(reader) && !delayacct_on())
+    NOTICE(PIDIO_PLUGIN ": kernel.task_delayacct is off: pidio_delay-blkio "
+                        "stays 0. Switch it on with \"sysctl "
+                        "kernel.task_delayacct=1\"; only processes started "
+                        "after that have figures");
 
   while (pending != NULL) {
     pidio_ctx_t *ctx = pending;

@@ -42,7 +42,11 @@ struct pidio_entry {
   uint64_t checked; /* boot ticks of the last evaluation */
   int fd;           /* held io descriptor, or -1 */
   unsigned flags;   /* E_* */
+  uint64_t dlast;   /* own I/O: block-I/O delay at the last read, or
+                       DELAY_UNKNOWN until a read sets the base */
 };
+
+#define DELAY_UNKNOWN UINT64_MAX
 
 static pidio_entry_t *entry_of(pidio_ledger_acct_t *a) {
   return (pidio_entry_t *)((char *)a - offsetof(pidio_entry_t, a));
@@ -262,26 +266,42 @@ static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
  * an earlier one, is its whole story. */
 static int join_own(pidio_block_t *b, pidio_entry_t *en, int from_birth) {
   pidio_io_t base;
-  int rc = b->own.read(b->own.ctx, en->a.pid, en->a.start, &base);
+  uint64_t delay = 0;
+  int rc = b->own.read(b->own.ctx, en->a.pid, en->a.start, &base, &delay);
   if (rc == -ESRCH)
     return 0;
   en->flags |= E_MEMBER;
-  if (from_birth)
+  if (from_birth) {
     pidio_ledger_join(&en->a, 0, NULL);
-  else if (rc == 0)
+    en->dlast = 0;
+  } else if (rc == 0) {
     pidio_ledger_join(&en->a, 0, &base);
-  else /* not in the pass, or not settled: the next good read is the base */
+    en->dlast = delay;
+  } else {
+    /* not in the pass, or not settled: the next good read is the base */
     pidio_ledger_rebase(&en->a);
+    en->dlast = DELAY_UNKNOWN;
+  }
   return 1;
+}
+
+/* A member's block-I/O delay now: what it added since its last read. */
+static void add_delay(pidio_block_t *b, pidio_entry_t *en, uint64_t delay) {
+  if (en->dlast != DELAY_UNKNOWN && delay >= en->dlast)
+    b->blkio_delay_ns += delay - en->dlast;
+  en->dlast = delay;
 }
 
 /* This round's read of a member's own I/O. */
 static void read_own(pidio_block_t *b, pidio_entry_t *en) {
-  int rc = b->own.read(b->own.ctx, en->a.pid, en->a.start, &en->a.now);
-  if (rc == 0)
+  uint64_t delay = 0;
+  int rc = b->own.read(b->own.ctx, en->a.pid, en->a.start, &en->a.now, &delay);
+  if (rc == 0) {
     pidio_ledger_read(&en->a);
-  else if (rc == -ESRCH || rc == -ENOENT)
+    add_delay(b, en, delay);
+  } else if (rc == -ESRCH || rc == -ENOENT) {
     en->flags |= E_ENDED;
+  }
   /* -EAGAIN: its snapshot never settled: no value this round */
 }
 
@@ -350,6 +370,7 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
         d->a.now = e->p.io;
         pidio_ledger_read(&d->a);
         pidio_ledger_gone(&d->a);
+        add_delay(b, d, e->p.blkio_delay_ns);
         done = true;
       }
     }
@@ -362,6 +383,7 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
       if (en->flags & E_MEMBER) {
         en->a.now = e->p.io;
         pidio_ledger_read(&en->a);
+        add_delay(b, en, e->p.blkio_delay_ns);
         continue;
       }
       /* A non-member may have become one since it was looked at (exec,
@@ -384,6 +406,7 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
     d->a.now = e->p.io;
     pidio_ledger_read(&d->a);
     pidio_ledger_gone(&d->a);
+    b->blkio_delay_ns += e->p.blkio_delay_ns; /* from birth */
   }
   /* Members that ended without a record: gone without their last figures
    * once /proc no longer has them (the record was lost). */
@@ -826,9 +849,12 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     if (b->use_own) {
       /* Left alive (a pidfile's new pid): its last read. Gone from the
        * listing without an exit record: the record was lost. */
-      int r = b->own.read(b->own.ctx, d->a.pid, d->a.start, &d->a.now);
-      if (r == 0)
+      uint64_t delay = 0;
+      int r = b->own.read(b->own.ctx, d->a.pid, d->a.start, &d->a.now, &delay);
+      if (r == 0) {
         pidio_ledger_read(&d->a);
+        add_delay(b, d, delay);
+      }
       else if (r == -ENOENT || r == -ESRCH)
         rep->lost_members++;
       continue;

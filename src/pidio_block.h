@@ -72,6 +72,9 @@ typedef struct pidio_block {
    * no io descriptors (see pidio_block_set_ownio). */
   pidio_ownio_t own;
   bool use_own;
+  /* ns the members waited for block I/O while members (own I/O only):
+   * like total, the sum of each member's increments; never goes down. */
+  uint64_t blkio_delay_ns;
   struct pidio_exitlist *exits; /* this round's exit records */
 } pidio_block_t;
 

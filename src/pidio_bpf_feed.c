@@ -301,7 +301,8 @@ static int att_begin(void *ctx) {
   return pidio_bpf_feed_pass(a->f, a->max_age_ns, &a->snap);
 }
 
-static int att_read(void *ctx, pid_t pid, uint64_t start, pidio_io_t *io) {
+static int att_read(void *ctx, pid_t pid, uint64_t start, pidio_io_t *io,
+                    uint64_t *blkio_delay_ns) {
   attached_t *a = ctx;
   const pidio_bpf_proc_t *p = pidio_bpf_snap_find(&a->snap, pid);
   if (p == NULL || p->start != start)
@@ -311,6 +312,7 @@ static int att_read(void *ctx, pid_t pid, uint64_t start, pidio_io_t *io) {
   if (p->flags & PIDIO_BPF_F_UNSTABLE)
     return -EAGAIN;
   *io = p->io;
+  *blkio_delay_ns = p->blkio_delay_ns;
   return 0;
 }
 

@@ -60,11 +60,13 @@ typedef struct pidio_ownio {
   /* A round begins: take (or share) a pass (releasing one an earlier
    * round kept, if it ended early). 0, or a negative errno. */
   int (*begin)(void *ctx);
-  /* (pid, start)'s own I/O in this round's pass: 0 and *io; -ENOENT when
+  /* (pid, start)'s own I/O in this round's pass: 0 and *io (and the ns
+   * its threads waited for block I/O, live and exited); -ENOENT when
    * the pass does not have it (born after the pass began, or gone);
    * -ESRCH when it has ended (its exit record has or will have its final
    * figures); -EAGAIN when its snapshot never settled (no value). */
-  int (*read)(void *ctx, pid_t pid, uint64_t start, pidio_io_t *io);
+  int (*read)(void *ctx, pid_t pid, uint64_t start, pidio_io_t *io,
+              uint64_t *blkio_delay_ns);
   /* Every exit record since the last call (drained now), and in *lost
    * the exits whose record was lost meanwhile. */
   void (*exits)(void *ctx, void (*fn)(const pidio_bpf_exit_t *e, void *c),

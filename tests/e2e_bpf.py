@@ -12,7 +12,9 @@ the same processes, with exact byte counts in the csv files.
   selects (this test), selected by Name and by CommandLine: with bpf every
   byte is counted from their exit records; with procfs most are never
   seen (the documented limit), and never more than they wrote.
-- count-lost is 0 with bpf and not dispatched with procfs.
+- count-lost is 0 with bpf and not dispatched with procfs; so is
+  pidio_delay-blkio (never negative; 0, with one notice naming the
+  sysctl, while kernel.task_delayacct is off, as it is by default).
 - A storm of thousands of short-lived processes a second for 60 s: exact,
   count-lost 0 at the default ring buffer; with a ring buffer made too
   small on purpose (RingSize 4096), count-lost above 0 and one warning.
@@ -128,6 +130,20 @@ def test_readers_side_by_side(work):
         R.check("bpf: %s: count-lost dispatched, always 0" % blk,
                 len(lost) > 0 and all(v == 0 for v in lost), str(lost))
         R.equal("procfs: %s: no count-lost" % blk, p.rows(blk, "count-lost"), [])
+    delays = [row[1] for row in b.rows("par", "pidio_delay-blkio")]
+    R.check("bpf: pidio_delay-blkio dispatched, never negative",
+            len(delays) > 0 and all(v >= 0 for v in delays), str(delays))
+    R.equal("procfs: no pidio_delay-blkio", p.rows("par", "pidio_delay-blkio"), [])
+    with open("/proc/sys/kernel/task_delayacct") as f:
+        delayacct = f.read().strip()
+    if delayacct == "0":
+        # Off (the default since Linux 5.14): said once, and nothing waits.
+        R.equal("bpf: task_delayacct off: one notice with the sysctl",
+                b.log().count("sysctl kernel.task_delayacct=1"), 1)
+        R.check("bpf: task_delayacct off: pidio_delay-blkio 0", all(v == 0 for v in delays))
+    else:
+        R.equal("bpf: task_delayacct on: no notice",
+                b.log().count("sysctl kernel.task_delayacct=1"), 0)
     for name, d in daemons.items():
         R.check("%s: no warning or error in the log" % name,
                 "[warning]" not in d.log() and "[error]" not in d.log(), d.log()[-2000:])
