@@ -349,9 +349,11 @@ static void parse_options(int argc, char **argv, options_t *o) {
       break;
     case 'h':
       usage(stdout);
+      free(longopts); /* LeakSanitizer checks --help in the ASan build */
       exit(0);
     case O_VERSION:
       printf(PROG " (" PACKAGE_NAME ") " PACKAGE_VERSION "\n");
+      free(longopts);
       exit(0);
     default:
       /* getopt has named the option. */
