@@ -112,9 +112,17 @@ static size_t nexits;
 static unsigned char raws[64][512];
 static size_t rawlens[64];
 
+/* Only the records of this program's children (and of the one child whose
+ * children are watched): the machine's other exits, from other programs
+ * running meanwhile, would fill the array. */
+static pid_t watched_parent;
+
 static void on_exit_rec(const pidio_bpf_exit_t *e, const void *raw,
                         size_t rawlen, void *ctx) {
   (void)ctx;
+  if (e->p.ppid != getpid() &&
+      (watched_parent == 0 || e->p.ppid != watched_parent))
+    return;
   if (nexits < MAXEXIT) {
     if (rawlen <= sizeof(raws[0])) {
       memcpy(raws[nexits % 64], raw, rawlen);
@@ -348,6 +356,7 @@ static void test_reaping_parent(pidio_bpf_t *b) {
     wait_for(&sh->go[3], 1);
     _exit(0);
   }
+  watched_parent = c; /* its children's records are kept too */
   close(kp[1]);
   if (read(kp[0], kids, sizeof(kids)) != (ssize_t)sizeof(kids))
     kids[0] = 0;
@@ -775,7 +784,17 @@ static void oblock_close(oblock_t *k, pidio_bpf_feed_t *feed) {
  * them alive or only their exit; the parent's block with Children counts
  * both, once. Then 40 children of a parent no block selects, each living
  * about 5 ms: counted exactly from their exit records. */
+/* Names of this run's processes: with the run's pid in them, so that two
+ * runs on one machine (blocks select by name machine-wide) never count
+ * each other's. At most 15 characters. */
+static char n_par[16], n_kid[16], n_short[16], n_spawner[16];
+
 static void test_blocks(void) {
+  int run = (int)(getpid() % 100000);
+  snprintf(n_par, sizeof(n_par), "b%05d-par", run);
+  snprintf(n_kid, sizeof(n_kid), "b%05d-kid", run);
+  snprintf(n_short, sizeof(n_short), "b%05d-short", run);
+  snprintf(n_spawner, sizeof(n_spawner), "b%05d-spawn", run);
   pidio_bpf_feed_t *feed;
   char why[512];
   if (pidio_bpf_feed_open(&feed, NULL, NULL, why, sizeof(why)) != 0) {
@@ -786,14 +805,14 @@ static void test_blocks(void) {
   atomic_store(&sh->go[10], 0);
   pid_t c = fork();
   if (c == 0) {
-    prctl(PR_SET_NAME, "bpfr-par");
+    prctl(PR_SET_NAME, n_par);
     wait_for(&sh->go[10], 1);
     write_n(1007, 2);
     pid_t kids[5];
     for (int i = 0; i < 5; i++) {
       kids[i] = fork();
       if (kids[i] == 0) {
-        prctl(PR_SET_NAME, "bpfr-kid");
+        prctl(PR_SET_NAME, n_kid);
         write_n(100003, 1);
         nap_us(5000);
         _exit(0);
@@ -808,7 +827,7 @@ static void test_blocks(void) {
   }
   oblock_t par, kid, fam;
   oblock_open(&par, feed, c, NULL, false);
-  oblock_open(&kid, feed, 0, "bpfr-kid", false);
+  oblock_open(&kid, feed, 0, n_kid, false);
   oblock_open(&fam, feed, c, NULL, true);
   oblock_t *all[3] = {&par, &kid, &fam};
   /* The parent is running already: counted from the first round on. */
@@ -847,17 +866,17 @@ static void test_blocks(void) {
 
   /* Short-lived children of a parent no block selects. */
   oblock_t sl;
-  oblock_open(&sl, feed, 0, "bpfr-short", false);
+  oblock_open(&sl, feed, 0, n_short, false);
   oblock_round(&sl);
   nap_us(20000); /* the children start after the first round's tick */
   pid_t pp = fork();
   if (pp == 0) {
-    prctl(PR_SET_NAME, "bpfr-spawner");
+    prctl(PR_SET_NAME, n_spawner);
     pid_t kids[40];
     for (int i = 0; i < 40; i++) {
       kids[i] = fork();
       if (kids[i] == 0) {
-        prctl(PR_SET_NAME, "bpfr-short");
+        prctl(PR_SET_NAME, n_short);
         write_n(777777, 13);
         nap_us(5000);
         _exit(0);
