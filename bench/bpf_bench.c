@@ -245,13 +245,10 @@ static int count_tasks(void) {
   return all;
 }
 
-/* The sparse case: 10 members among the many. Per pass, in all: the
- * procfs reader reads its 10 (and looks for new processes), the BPF
- * reader walks every task. */
-static void bench_sparse(pidio_bpf_t *b, int many, int passes,
-                         int interval_ms, floor_ctx_t *fl) {
-  pid_t pids[10];
-  pid_t helper = spawn(10, pids, "pidio-sp");
+/* The procfs reader alone: a block selecting name; its matched count of
+ * the last pass in *matched. */
+static double measure_procfs(const char *name, int n, int passes,
+                             int interval_ms, unsigned *matched) {
   procfs_ctx_t pc;
   memset(&pc, 0, sizeof(pc));
   if (pidio_proc_open(&pc.proc, "/proc") != 0)
@@ -259,13 +256,27 @@ static void bench_sparse(pidio_bpf_t *b, int many, int passes,
   pidio_select_t sel;
   char err[256];
   pidio_select_init(&sel);
-  if (pidio_select_set_name(&sel, "pidio-sp", err, sizeof(err)) != 0)
+  if (pidio_select_set_name(&sel, name, err, sizeof(err)) != 0)
     die(err);
   pidio_block_init(&pc.block, &pc.proc, &sel);
   method_t mp = {"procfs", procfs_pass, &pc};
-  double t_proc = measure(&mp, 1, passes, interval_ms);
+  double t = measure(&mp, n, passes, interval_ms);
+  *matched = pc.matched;
   pidio_block_free(&pc.block);
   pidio_proc_close(&pc.proc);
+  return t;
+}
+
+/* The sparse case: 10 members among the many. Per pass, in all: the
+ * procfs reader reads its 10 (and looks for new processes), the BPF
+ * reader walks every task. */
+static void bench_sparse(pidio_bpf_t *b, int many, int passes,
+                         int interval_ms, floor_ctx_t *fl) {
+  pid_t pids[10];
+  pid_t helper = spawn(10, pids, "pidio-sp");
+  unsigned proc_matched;
+  double t_proc = measure_procfs("pidio-sp", 1, passes, interval_ms,
+                                 &proc_matched);
   bpf_ctx_t bc = {.b = b, .pids = pids, .n = 10};
   method_t mb = {"bpf", bpf_pass, &bc};
   double t_bpf = measure(&mb, 1, passes, interval_ms);
@@ -273,7 +284,7 @@ static void bench_sparse(pidio_bpf_t *b, int many, int passes,
   double t_floor = measure(&mf, 1, passes, interval_ms);
   printf("  sparse: 10 members among %d+ processes, us per pass: procfs "
          "%.1f, bpf %.1f, floor %.1f (procfs matched %u, bpf %u)\n",
-         many, t_proc, t_bpf, t_floor, pc.matched, bc.matched);
+         many, t_proc, t_bpf, t_floor, proc_matched, bc.matched);
   fflush(stdout);
   reap_all(helper);
 }
@@ -291,21 +302,9 @@ static void bench_readers(pidio_bpf_t *b, const int *sizes, int nsizes,
     pid_t helper = spawn(n, pids, "pidio-bm");
     int tasks = count_tasks();
 
-    procfs_ctx_t pc;
-    memset(&pc, 0, sizeof(pc));
-    if (pidio_proc_open(&pc.proc, "/proc") != 0)
-      die("/proc");
-    pidio_select_t sel;
-    char err[256];
-    pidio_select_init(&sel);
-    if (pidio_select_set_name(&sel, "pidio-bm", err, sizeof(err)) != 0)
-      die(err);
-    pidio_block_init(&pc.block, &pc.proc, &sel);
-    method_t mp = {"procfs", procfs_pass, &pc};
-    double t_proc = measure(&mp, n, passes, interval_ms);
-    size_t proc_matched = pc.matched;
-    pidio_block_free(&pc.block);
-    pidio_proc_close(&pc.proc);
+    unsigned proc_matched;
+    double t_proc = measure_procfs("pidio-bm", n, passes, interval_ms,
+                                   &proc_matched);
 
     bpf_ctx_t bc = {.b = b, .pids = pids, .n = n};
     method_t mb = {"bpf", bpf_pass, &bc};
@@ -319,8 +318,8 @@ static void bench_readers(pidio_bpf_t *b, const int *sizes, int nsizes,
     if (bc.matched != (unsigned)n || bc.wchar != 1000ULL * (unsigned)n)
       printf("  bpf matched %u of %d, wchar %llu (want %llu)\n", bc.matched,
              n, (unsigned long long)bc.wchar, 1000ULL * (unsigned)n);
-    if (proc_matched != (size_t)n)
-      printf("  procfs matched %zu of %d\n", proc_matched, n);
+    if (proc_matched != (unsigned)n)
+      printf("  procfs matched %u of %d\n", proc_matched, n);
     printf("  kernel memory of the BPF maps: %llu bytes\n",
            (unsigned long long)pidio_bpf_kernel_bytes(b));
     fflush(stdout);
