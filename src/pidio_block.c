@@ -25,8 +25,10 @@ enum {
   E_ROOT = 1u << 3,     /* member because the selectors match it */
   E_DESC = 1u << 4,     /* member as a descendant of one (Children) */
   E_UNDECIDED = 1u << 5, /* a selector could not be read (EACCES) */
-  E_ENDED = 1u << 6      /* own I/O: ended or not in the pass: its exit
+  E_ENDED = 1u << 6,     /* own I/O: ended or not in the pass: its exit
                             record decides */
+  E_AWAIT = 1u << 7      /* own I/O: gone from /proc without a record yet:
+                            one more round for it */
 };
 
 /* This round's exit records (own I/O), for the members to find. */
@@ -408,18 +410,23 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
     pidio_ledger_gone(&d->a);
     b->blkio_delay_ns += e->p.blkio_delay_ns; /* from birth */
   }
-  /* Members that ended without a record: gone without their last figures
-   * once /proc no longer has them (the record was lost). */
+  /* Members that ended without a record: once /proc no longer has them,
+   * their record gets one more round (it may have been sent just after
+   * this round's drain); then they are gone without their last figures
+   * (the record was lost). */
   for (size_t i = 0; i < b->n; i++) {
     pidio_entry_t *en = &b->e[i];
     if (!(en->flags & E_ENDED) || (en->a.state & PIDIO_LEDGER_GONE))
       continue;
     en->flags &= ~(unsigned)E_ENDED;
     pidio_stat_t st;
-    if (!(en->flags & E_MEMBER) || !same_process(b, en->a.pid, en->a.start, &st)) {
+    if (same_process(b, en->a.pid, en->a.start, &st)) {
+      en->flags &= ~(unsigned)E_AWAIT;
+    } else if (!(en->flags & E_AWAIT)) {
+      en->flags |= E_AWAIT;
+    } else {
       pidio_ledger_gone(&en->a);
-      if (en->flags & E_MEMBER)
-        rep->lost_members++;
+      rep->lost_members++;
     }
   }
   return 0;
