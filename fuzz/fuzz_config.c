@@ -241,20 +241,36 @@ static bool compare_only(const char *key) {
   return false;
 }
 
-/* glibc's regcomp takes time and memory exponential in stacked repetitions
- * (".*+++++++++++++" runs for seconds, "((a{99}){99}){99}" for gigabytes):
- * that is glibc's, reported apart, and would only slow the search here. A
- * CommandLine with a bound or more than four repetition operators becomes
- * ".". */
+/* glibc's regcomp takes time and memory that grow with the product of the
+ * bounds of nested repetitions ("((a{99}){99}){99}" takes gigabytes): a
+ * CommandLine whose bounds multiply to more than 1000 becomes ".". Every
+ * other expression reaches pidio as it is, so stacked repetitions
+ * (".*++++++++++++++", which glibc compiles in exponential time) meet
+ * pidio's own refusal, and the replay's time limit catches a regression. */
 static bool costly_regex(const char *s) {
-  unsigned reps = 0;
+  unsigned long product = 1;
   for (; *s != '\0'; s++) {
-    if (*s == '{')
+    if (*s != '{')
+      continue;
+    unsigned long bound = 0, n = 0;
+    for (s++; *s != '\0' && *s != '}'; s++) {
+      if (*s >= '0' && *s <= '9') {
+        n = n * 10 + (unsigned long)(*s - '0');
+        if (n > 100000)
+          return true;
+      } else {
+        bound = n > bound ? n : bound;
+        n = 0;
+      }
+    }
+    bound = n > bound ? n : bound;
+    product *= bound > 0 ? bound : 1;
+    if (product > 1000)
       return true;
-    if (*s == '*' || *s == '+' || *s == '?')
-      reps++;
+    if (*s == '\0')
+      break;
   }
-  return reps > 4;
+  return false;
 }
 
 static void add_string(oconfig_item_t *ci, const char *s) {

@@ -4,11 +4,14 @@
  * Any input either fails with -EINVAL or -ERANGE, or parses to a comm of
  * at most 15 bytes, a ppid within the kernel's range and a start time;
  * those, printed back the way the kernel prints them, parse to the same.
+ * Every result is also what an independent reading of the format
+ * (fuzz/reference.h) gives: the same error, or the same fields.
  */
 #include "pidio_build.h"
 
 #include "fuzz.h"
 #include "pidio_parse.h"
+#include "reference.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -16,10 +19,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pidio_stat_t st;
+  memset(&st, 0, sizeof(st));
   int rc = pidio_parse_stat((const char *)data, size, &st);
   FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ERANGE);
+  char comm[16], state = 0;
+  uint64_t ppid = 0, start = 0;
+  FUZZ_CHECK(ref_stat((const char *)data, size, comm, &state, &ppid, &start) ==
+             rc);
   if (rc != 0)
     return 0;
+  FUZZ_CHECK(sizeof(st.comm) == sizeof(comm));
+  FUZZ_CHECK(memcmp(st.comm, comm, sizeof(comm)) == 0);
+  FUZZ_CHECK(st.state == state && (uint64_t)st.ppid == ppid);
+  FUZZ_CHECK(st.start_time == start);
   FUZZ_CHECK(memchr(st.comm, '\0', sizeof(st.comm)) != NULL);
   FUZZ_CHECK(st.ppid >= 0 && st.ppid <= PIDIO_PID_MAX);
   FUZZ_CHECK(st.state != ' ' && st.state != '\n');

@@ -6,12 +6,14 @@
  * Any input either fails with -EINVAL or -ERANGE, or gives a uid other
  * than (uid_t)-1, which means "no uid", and a tgid in 1..PIDIO_PID_MAX;
  * those, put in a status file the way the kernel writes one, parse back to
- * the same.
+ * the same. Every result is also what an independent reading of the
+ * format (fuzz/reference.h) gives: the same error, or the same number.
  */
 #include "pidio_build.h"
 
 #include "fuzz.h"
 #include "pidio_parse.h"
+#include "reference.h"
 
 #include <errno.h>
 
@@ -19,8 +21,16 @@ static void check_tgid(const uint8_t *data, size_t size) {
   pid_t tgid = 0;
   int rc = pidio_parse_status_tgid((const char *)data, size, &tgid);
   FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ERANGE);
+  uint64_t want = 0;
+  int ref = ref_status((const char *)data, size, "Tgid", &want);
+  if (ref == 0 && want == 0)
+    ref = -EINVAL; /* pid 0 is no process */
+  else if (ref == 0 && want > PIDIO_PID_MAX)
+    ref = -ERANGE;
+  FUZZ_CHECK(ref == rc);
   if (rc != 0)
     return;
+  FUZZ_CHECK((uint64_t)tgid == want);
   FUZZ_CHECK(tgid >= 1 && tgid <= PIDIO_PID_MAX);
   char text[128];
   int n = snprintf(text, sizeof(text),
@@ -38,8 +48,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uid_t uid = 0;
   int rc = pidio_parse_status_uid((const char *)data, size, &uid);
   FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ERANGE);
+  uint64_t want = 0;
+  int ref = ref_status((const char *)data, size, "Uid", &want);
+  if (ref == 0 && want >= 0xffffffffu) /* (uid_t)-1 is "no uid" */
+    ref = -ERANGE;
+  FUZZ_CHECK(ref == rc);
   if (rc != 0)
     return 0;
+  FUZZ_CHECK((uint64_t)uid == want);
   FUZZ_CHECK(uid != (uid_t)-1);
 
   char text[256];

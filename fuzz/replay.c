@@ -1,6 +1,7 @@
 /*
  * Replays one fuzz target's corpus without libFuzzer, for 'make check':
- * every file under fixtures/fuzz/<target>/ (the seeds, and every input that
+ * every file under fixtures/fuzz/<target>/, <target> taken from the
+ * program's name fuzz/replay-<target> (the seeds, and every input that
  * once crashed, kept as a regression), or the files and directories given
  * as arguments. Each input is copied into a buffer of exactly its size, as
  * libFuzzer does, so that a sanitizer build sees any read past its end.
@@ -12,16 +13,30 @@
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#ifndef FUZZ_TARGET
-#error "FUZZ_TARGET must name the corpus directory under fixtures/fuzz/"
-#endif
 
 /* Only the fuzz targets that need a sandbox define it. */
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static unsigned replayed;
+
+/* An input that takes longer than this fails the replay, as it would fail
+ * libFuzzer's -timeout (fuzz/run.sh): a regression to exponential work,
+ * such as a regex compile, is a failure, not a hang. Generous for
+ * valgrind and a loaded machine: a sound input takes milliseconds. */
+#define REPLAY_SECONDS 30
+
+static void too_slow(int sig) {
+  (void)sig;
+  static const char msg[] = "replay: an input took more than 30 s (the "
+                            "file named last above)\n";
+  ssize_t rc = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+  (void)rc;
+  _exit(1);
+}
 
 static int run_file(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -60,7 +75,10 @@ static int run_file(const char *path) {
   free(buf);
   /* The last line before a crash names the input that caused it. */
   fprintf(stderr, "replay %s\n", path);
+  signal(SIGALRM, too_slow);
+  alarm(REPLAY_SECONDS);
   LLVMFuzzerTestOneInput(exact, n);
+  alarm(0);
   free(exact);
   replayed++;
   return 0;
@@ -94,7 +112,23 @@ static int run_path(const char *path) {
   return rc;
 }
 
+/* "io" from ".../fuzz/replay-io" (or libtool's "lt-replay-io"). */
+static const char *target_of(const char *argv0) {
+  const char *base = strrchr(argv0, '/');
+  base = base != NULL ? base + 1 : argv0;
+  if (strncmp(base, "lt-", 3) == 0)
+    base += 3;
+  if (strncmp(base, "replay-", 7) == 0 && base[7] != '\0')
+    return base + 7;
+  return NULL;
+}
+
 int main(int argc, char **argv) {
+  const char *target = target_of(argv[0]);
+  if (target == NULL) {
+    fprintf(stderr, "%s: not named replay-<target>\n", argv[0]);
+    return 1;
+  }
   if (LLVMFuzzerInitialize != NULL)
     LLVMFuzzerInitialize(&argc, &argv);
   int rc = 0;
@@ -109,13 +143,13 @@ int main(int argc, char **argv) {
     if (top == NULL)
       top = ".";
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/fixtures/fuzz/%s", top, FUZZ_TARGET);
+    snprintf(dir, sizeof(dir), "%s/fixtures/fuzz/%s", top, target);
     if (run_path(dir) != 0)
       rc = 1;
   }
-  printf("%s: %u inputs replayed\n", FUZZ_TARGET, replayed);
+  printf("%s: %u inputs replayed\n", target, replayed);
   if (replayed == 0) {
-    fprintf(stderr, "%s: no input found\n", FUZZ_TARGET);
+    fprintf(stderr, "%s: no input found\n", target);
     rc = 1;
   }
   return rc;

@@ -22,6 +22,9 @@ int stub_log_level[STUB_MAX];
 size_t stub_nlog;
 bool stub_has_rate_type;
 
+#define STUB_EPOCH TIME_T_TO_CDTIME_T_STATIC(1000000000)
+cdtime_t stub_now = STUB_EPOCH;
+
 void stub_reset(void) {
   stub_config_cb = NULL;
   stub_init_cb = NULL;
@@ -30,6 +33,7 @@ void stub_reset(void) {
   stub_nvalues = 0;
   stub_nlog = 0;
   stub_has_rate_type = false;
+  stub_now = STUB_EPOCH;
   module_register();
 }
 
@@ -155,15 +159,21 @@ void plugin_log(int level, const char *format, ...) {
   va_end(ap);
 }
 
-/* Rate limiting as collectd does it, on the stand-in's fixed clock: the
- * first complaint is logged and sets last and interval, repeats within the
- * interval are not. */
+/* Rate limiting as collectd's utils_complain.c does it, on the stand-in's
+ * clock (stub_now): the first complaint is logged and sets the interval
+ * to the plugin's; each one logged later doubles it, up to a day; repeats
+ * within the interval are not logged. */
 void c_complain(int level, c_complain_t *c, const char *format, ...) {
   cdtime_t now = cdtime();
   if (c->last != 0 && c->last + c->interval > now)
     return;
   c->last = now;
-  c->interval = c->interval == 0 ? plugin_get_interval() : 2 * c->interval;
+  if (c->interval < plugin_get_interval())
+    c->interval = plugin_get_interval();
+  else
+    c->interval *= 2;
+  if (c->interval > TIME_T_TO_CDTIME_T_STATIC(86400))
+    c->interval = TIME_T_TO_CDTIME_T_STATIC(86400);
   va_list ap;
   va_start(ap, format);
   vlog(level, format, ap);
@@ -193,7 +203,7 @@ char *sstrerror(int errnum, char *buf, size_t buflen) {
 
 cdtime_t plugin_get_interval(void) { return TIME_T_TO_CDTIME_T_STATIC(1); }
 
-cdtime_t cdtime(void) { return TIME_T_TO_CDTIME_T_STATIC(1000000000); }
+cdtime_t cdtime(void) { return stub_now; }
 
 /* --- configuration trees ------------------------------------------------- */
 

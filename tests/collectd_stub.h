@@ -43,6 +43,9 @@ extern char stub_log[STUB_MAX][512];
 extern int stub_log_level[STUB_MAX];
 extern size_t stub_nlog;
 extern bool stub_has_rate_type;
+/* What cdtime() returns: a fixed time that stub_reset() sets and a test
+ * may move on. */
+extern cdtime_t stub_now;
 
 /* Forget everything recorded; calls module_register() again. */
 void stub_reset(void);

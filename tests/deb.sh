@@ -191,9 +191,21 @@ LoadPlugin pidio
   </Process>
 </Plugin>
 CONF
-/usr/sbin/collectd -f -C "$work/collectd.conf" >"$work/values" 2>>"$work/collectd.log" &
+# Line-buffered, so that the values can be watched as they come.
+stdbuf -oL /usr/sbin/collectd -f -C "$work/collectd.conf" >"$work/values" \
+  2>>"$work/collectd.log" &
 daemon=$!
-sleep 4.5
+# Until the values are there rather than for a fixed time: windowed rates
+# from two reads on, and the reaped children's writes counted (at most
+# 60 s on a busy machine; the checks below say what is missing).
+i=0
+until [ "$(grep -c '^PUTVAL deb/pidio-load/pidio_rate-wchar ' "$work/values")" -ge 2 ] &&
+  tx=$(grep '^PUTVAL deb/pidio-load/io_octets ' "$work/values" | tail -n 1 | sed 's/.*://') &&
+  [ "${tx:-0}" -ge 65536 ]; do
+  i=$((i + 1))
+  [ "$i" -ge 600 ] && break
+  sleep 0.1
+done
 kill "$daemon" 2>/dev/null || true
 wait "$daemon" 2>/dev/null || true
 daemon=""

@@ -126,6 +126,10 @@ BAD_CONFIGS = [
     ("unknown option", '<Process "web">\n Name "x"\n Color "red"\n</Process>', ['<Process "web">', 'option "Color"']),
     ("wrong type", '<Process "web">\n Pid "abc"\n</Process>', ['<Process "web">', 'option "Pid"', "number"]),
     ("bad regex", '<Process "web">\n CommandLine "("\n</Process>', ['<Process "web">', 'option "CommandLine"', "regular expression"]),
+    # glibc would compile this for minutes (the -T run's 30 s timeout fails
+    # the test): refused at once instead.
+    ("stacked regex repetitions", '<Process "web">\n CommandLine ".*++++++++++++++++++++++++"\n</Process>',
+     ['<Process "web">', 'option "CommandLine"', "a repetition of a repetition"]),
     ("duplicate block", '<Process "web">\n Name "a"\n</Process>\n<Process "web">\n Name "b"\n</Process>',
      ['<Process "web"> is given twice']),
     ("no selector", '<Process "web">\n Window 5\n</Process>', ['<Process "web"> selects nothing']),

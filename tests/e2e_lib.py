@@ -152,6 +152,11 @@ class Daemon:
                     if line.startswith("epoch"):
                         continue
                     out.append(tuple(float(x) for x in line.strip().split(",")))
+        # collectd's write threads take value lists from one queue; a thread
+        # preempted between taking a list and appending it lets the next
+        # interval's row of the same series land first. The values' own
+        # times give the order.
+        out.sort(key=lambda r: r[0])
         return out
 
     def last(self, plugin_instance, type_, **kw):
@@ -162,14 +167,14 @@ class Daemon:
 class Writer:
     """A pidio-writer process; each command is acknowledged by a mkdir."""
 
-    def __init__(self, workdir, comm=None, tag=None, user=None):
+    def __init__(self, workdir, comm=None, tag=None, user=None, exe=None):
         # On tmpfs where there is one: a mkdir on a disk file system dirties
         # a directory block, which the kernel counts as the writer's
         # write_bytes.
         shm = "/dev/shm" if os.path.isdir("/dev/shm") else workdir
         self.ackdir = tempfile.mkdtemp(prefix="pidio-ack.", dir=shm)
         os.chmod(self.ackdir, 0o777)
-        cmd = [built("tests/pidio-writer"), "--ack", self.ackdir]
+        cmd = [exe or built("tests/pidio-writer"), "--ack", self.ackdir]
         if comm:
             comm = run_names(comm)
             cmd += ["--comm", comm]
@@ -212,29 +217,60 @@ class Writer:
                 self.proc.wait()
 
 
-def run_tests(tests, results, argv):
+class CannotRun(Exception):
+    """Raised by a test whose precondition this machine lacks (e.g. root):
+    the run then ends as skipped (77), which contrib/check.sh counts as a
+    failure, never as a pass."""
+
+
+def run_tests(tests, results, argv, why=None, prefix="pidio-e2e.", timed=False):
     """Run each test function in a fresh work directory (kept with
     PIDIO_KEEP), or only those named in argv; a test that raises is a
-    failure with its reason. Returns the exit status: 77 (skipped) where
-    the tests cannot run here."""
-    why = skip_reason()
+    failure with its reason, and so is a test that made no check, a name in
+    argv that is no test, and a run in which no check ran. Returns the exit
+    status: 1 on any failure, else 77 (skipped) where the tests cannot run
+    here (why, by default skip_reason()) or a test raised CannotRun, else 0."""
+    why = why if why is not None else skip_reason()
     if why:
         print("SKIP: " + why)
         return 77
+    names = [t.__name__ for t in tests]
+    for a in argv:
+        results.check("test name %r exists" % a, a in names, "(tests: %s)" % ", ".join(names))
+    cannot = []
+    t_all = time.monotonic()
     for t in tests:
         if argv and t.__name__ not in argv:
             continue
-        work = tempfile.mkdtemp(prefix="pidio-e2e.")
+        work = tempfile.mkdtemp(prefix=prefix)
         print("== %s" % t.__name__, flush=True)
+        before = results.passed + results.failed
+        t0 = time.monotonic()
         try:
             t(work)
+        except CannotRun as exc:
+            cannot.append("%s: %s" % (t.__name__, exc))
+            print("CANNOT RUN: %s: %s" % (t.__name__, exc), flush=True)
         except Exception as exc:  # a crash is a failure, with its reason
             results.check(t.__name__, False, "%s: %s" % (type(exc).__name__, exc))
+        else:
+            results.check("%s made a check" % t.__name__, results.passed + results.failed > before,
+                          "(it ran and asserted nothing)")
+        if timed:
+            print("   (%.1f s)" % (time.monotonic() - t0), flush=True)
         if os.environ.get("PIDIO_KEEP") is None:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print("kept " + work)
-    return results.close()
+    if timed:
+        print("all: %.1f s" % (time.monotonic() - t_all), flush=True)
+    if results.passed + results.failed == 0:
+        results.check("at least one check ran", False)
+    rc = results.close()
+    if rc == 0 and cannot:
+        print("SKIP: " + "; ".join(cannot), flush=True)
+        return 77
+    return rc
 
 
 class Results:

@@ -5,7 +5,9 @@ Children and PerProcess, with the real collectd daemon and exact byte
 counts. Exit 77 (skipped) where it cannot run: not root, or no collectd.
 """
 import os
+import shutil
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import Daemon, Results, Writer, built, run_tests, wait_for  # noqa: E402
@@ -53,22 +55,28 @@ LoadPlugin pidio
         ws.append(f3)
         settle(d, "unseen")
         f1.send("write 12345 12345")
-        f1.send("fork 50 100000 100000 1500", timeout=30)   # seen alive
-        f2.send("fork 50 100000 100000 1500", timeout=30)   # members by Children
+        # Children that live 2.5 s span at least two reads of a 1 s
+        # interval, so that pidio sees them alive and must take what it
+        # counted of them off the parent when the parent reaps them.
+        f1.send("fork 50 100000 100000 2500", timeout=30)   # seen alive
+        f2.send("fork 50 100000 100000 2500", timeout=30)   # members by Children
         f2.send("write 777 777")
         f3.send("fork 50 100000 100000 0", timeout=30)      # gone within an interval
         f3.send("write 1 1")
         settle(d, "seen", 3)
         peak = max(r[1] for r in d.rows("children", "count-processes"))
+        peak_seen = max(r[1] for r in d.rows("seen", "count-processes"))
     finally:
         d.stop()
         for w in ws:
             w.stop()
+    R.equal("children seen alive: all 50 children and the parent were members at once",
+            peak_seen, 51)
     R.equal("children seen alive: wchar exactly 5000000 + 12345", d.last("seen", "io_octets")[2], 5012345)
     R.equal("children seen alive: syscw exactly 50 + 1", d.last("seen", "io_ops")[2], 51)
     R.equal("Children true: wchar exactly 5000000 + 777", d.last("children", "io_octets")[2], 5000777)
     R.equal("Children true: syscw exactly 51", d.last("children", "io_ops")[2], 51)
-    R.check("Children true: children were members", peak > 1, "peak count-processes %r" % peak)
+    R.equal("Children true: all 50 children and the parent were members at once", peak, 51)
     R.equal("children never seen: wchar exactly 5000000 + 1", d.last("unseen", "io_octets")[2], 5000001)
     R.equal("children never seen: syscw exactly 51", d.last("unseen", "io_ops")[2], 51)
     for blk in ("seen", "children", "unseen"):
@@ -133,6 +141,84 @@ LoadPlugin pidio
         R.check("%s reused: wchar never goes down" % blk, tx == sorted(tx), str(tx))
 
 
+def test_pid_reuse_within_interval(work):
+    """The old process exits and a new one gets its pid between two reads:
+    no read sees the pid free, and still the new process is a new member,
+    counted from birth, never a continuation of the old one (Pid and
+    PidFile). A scenario that a read happens to fall into (the machine may
+    be slow) is measured again; only one wholly between two reads is
+    judged."""
+    for attempt in range(5):
+        sub = os.path.join(work, "try%d" % attempt)
+        os.mkdir(sub)
+        verdict = pid_reuse_between_reads(sub)
+        if verdict is not None:
+            break
+        print("pid reuse: a read fell between the exit and the reuse; measuring again", flush=True)
+    else:
+        R.check("pid reuse within an interval: a scenario between two reads", False,
+                "a read fell inside it in 5 tries")
+        return
+    d, pid, b_pid = verdict
+    for blk in ("bypid", "bypidfile"):
+        R.equal("%s reused at once: wchar exactly 5000 + 200" % blk, d.last(blk, "io_octets")[2], 5200)
+        R.equal("%s reused at once: syscw exactly 5 + 2" % blk, d.last(blk, "io_ops")[2], 7)
+        counts = [r[1] for r in d.rows(blk, "count-processes")]
+        R.check("%s reused at once: count-processes 1 at every read" % blk,
+                counts and set(counts) == {1.0}, str(counts))
+        tx = [r[2] for r in d.rows(blk, "io_octets")]
+        R.check("%s reused at once: wchar never goes down" % blk, tx == sorted(tx), str(tx))
+    R.equal("pid reuse at once: the new process has the old one's pid", b_pid, pid)
+
+
+def pid_reuse_between_reads(work):
+    """One try: (daemon, pid, new process's pid) when no read fell between
+    the old process's exit and the new one's birth, else None."""
+    a = Writer(work)
+    pid = a.pid
+    pidfile = os.path.join(work, "x.pid")
+    with open(pidfile, "w") as f:
+        f.write("%d\n" % pid)
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "bypid">
+    Pid %d
+  </Process>
+  <Process "bypidfile">
+    PidFile "%s"
+  </Process>
+</Plugin>
+""" % (pid, pidfile))
+    b = None
+    try:
+        d.start()
+        rows_after(d, "bypid", "io_octets", 2)
+        a.send("write 5000 1000")
+        settle(d, "bypid")
+        # Right after a read, so that the next one is an interval away.
+        n = len(d.rows("bypid", "count-processes"))
+        wait_for(lambda: len(d.rows("bypid", "count-processes")) > n, 5, "a read", step=0.005)
+        t0 = time.time()
+        a.stop()
+        b = spawn_with_pid(work, pid)
+        t1 = time.time()
+        b.send("write 200 100")
+        settle(d, "bypid", 3)
+    finally:
+        d.stop()
+        a.stop()
+        if b:
+            b.stop()
+    # A read that saw the pid free would have dispatched at or after the
+    # exit (t0); one that dispatched within a moment of the birth (t1) may
+    # have looked before it.
+    inside = [r[0] for r in d.rows("bypid", "count-processes") if t0 <= r[0] <= t1 + 0.25]
+    if inside:
+        return None
+    return d, pid, b.pid
+
+
 def test_pidfile_restarts(work):
     """PidFile follows a restart: the old process keeps what it added, the
     new one adds; a garbage pidfile means 0 processes and one warning."""
@@ -161,6 +247,10 @@ LoadPlugin pidio
         settle(d, "daemon")
         b = Writer(work)
         point("%d\n" % b.pid)
+        # b writes once pidio follows it: had a read fallen between b's
+        # start and the rename, b would be an older process, counted from
+        # the read that first saw it in the pidfile.
+        settle(d, "daemon")
         b.send("write 2000 1000")
         settle(d, "daemon")
         a.send("write 500 500")           # no longer selected: not counted
@@ -199,7 +289,11 @@ def cgroup2_root():
 
 def test_selectors(work):
     """Exe, User and Cgroup select exactly the processes they name."""
-    exe = os.path.realpath(built("tests/pidio-writer"))
+    # A copy of the writer of this test's own: Exe alone (no Name) then
+    # selects only the processes started from it, whatever their name.
+    exe = os.path.join(work, "pidio-writer-exe")
+    shutil.copy(os.path.realpath(built("tests/pidio-writer")), exe)
+    os.chmod(exe, 0o755)
     root = cgroup2_root()
     cg = "/pidio-e2e-%d" % os.getpid()
     body = """
@@ -207,7 +301,6 @@ LoadPlugin pidio
 <Plugin pidio>
   <Process "byexe">
     Exe "%s"
-    Name "pidioe2e-exe"
   </Process>
   <Process "byuser">
     User "nobody"
@@ -223,10 +316,11 @@ LoadPlugin pidio
     try:
         d.start()
         rows_after(d, "byexe", "io_octets", 2)
-        e = Writer(work, comm="pidioe2e-exe")
+        e = Writer(work, comm="pidioe2e-exe", exe=exe)
+        e_other = Writer(work, comm="pidioe2e-exe")     # same name, other program: not selected
         u = Writer(work, comm="pidioe2e-usr", user=65534)
         u_root = Writer(work, comm="pidioe2e-usr")      # same name, root: not selected
-        ws += [e, u, u_root]
+        ws += [e, e_other, u, u_root]
         if root:
             inner = os.path.join(root, cg.lstrip("/"), "inner")
             os.makedirs(inner)
@@ -238,6 +332,7 @@ LoadPlugin pidio
                 f.write(str(c_in.pid))
         settle(d, "byexe")
         e.send("write 3333 1111")
+        e_other.send("write 88888")
         u.send("write 4444 1111")
         u_root.send("write 99999")
         if root:
@@ -253,14 +348,17 @@ LoadPlugin pidio
                 os.rmdir(p)
             except OSError:
                 pass
-    R.equal("Exe: wchar exactly", d.last("byexe", "io_octets")[2], 3333)
+    R.equal("Exe: wchar exactly (the same name from another program left out)",
+            d.last("byexe", "io_octets")[2], 3333)
+    R.equal("Exe: count-processes", d.last("byexe", "count-processes")[1], 1)
     R.equal("User nobody: wchar exactly (root's twin left out)", d.last("byuser", "io_octets")[2], 4444)
     R.equal("User nobody: count-processes", d.last("byuser", "count-processes")[1], 1)
     if root:
         R.equal("Cgroup: wchar exactly (outside writer left out)", d.last("bycgroup", "io_octets")[2], 5555)
         R.equal("Cgroup: count-processes", d.last("bycgroup", "count-processes")[1], 1)
     else:
-        print("SKIP: Cgroup check: no cgroup v2 hierarchy is mounted here", flush=True)
+        R.check("Cgroup: a cgroup v2 hierarchy is mounted to test it in", False,
+                "(none in /proc/self/mountinfo)")
 
 
 def test_per_process(work):
@@ -309,7 +407,7 @@ LoadPlugin pidio
 
 
 def main():
-    return run_tests([test_families, test_pid_reuse, test_pidfile_restarts, test_selectors, test_per_process], R, sys.argv[1:])
+    return run_tests([test_families, test_pid_reuse, test_pid_reuse_within_interval, test_pidfile_restarts, test_selectors, test_per_process], R, sys.argv[1:])
 
 
 if __name__ == "__main__":

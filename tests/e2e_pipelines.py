@@ -31,7 +31,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import (SRCDIR, STOCK_PLUGINS, TYPES_DB, Daemon, Results,  # noqa: E402
-                     Writer, skip_reason, wait_for)
+                     Writer, run_tests, skip_reason, wait_for)
 
 R = Results()
 PIPELINES = os.path.join(SRCDIR, "tests", "pipelines")
@@ -510,30 +510,13 @@ def missing(tests):
 
 def main():
     only = sys.argv[1:]
-    tests = [t for t in TESTS if not only or t.__name__ in only]
     why = skip_reason()
     if why is None:
-        lack = missing(tests)
+        lack = missing([t for t in TESTS if not only or t.__name__ in only])
         if lack:
             why = ("pipeline tests need the packages: %s (DEBIAN_FRONTEND=noninteractive apt-get install -y "
                    "--no-install-recommends graphite-carbon python3-whisper influxdb)" % ", ".join(lack))
-    if why:
-        print("SKIP: " + why)
-        return 77
-    for t in tests:
-        work = tempfile.mkdtemp(prefix="pidio-pipe.")
-        print("== %s" % t.__name__, flush=True)
-        t0 = time.monotonic()
-        try:
-            t(work)
-        except Exception as exc:  # a crash is a failure, with its reason
-            R.check(t.__name__, False, "%s: %s" % (type(exc).__name__, exc))
-        print("   (%.1f s)" % (time.monotonic() - t0), flush=True)
-        if os.environ.get("PIDIO_KEEP") is None:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print("kept " + work)
-    return R.close()
+    return run_tests(TESTS, R, only, why=why or "", prefix="pidio-pipe.", timed=True)
 
 
 if __name__ == "__main__":

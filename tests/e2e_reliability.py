@@ -28,21 +28,24 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import (Daemon, Results, Writer, built, run_names,  # noqa: E402
-                     skip_reason, wait_for)
+                     run_tests, wait_for)
 
 R = Results()
 
 CHURN_SECONDS = 60
 # VmRSS is sampled every second from the start of the churn; the largest
 # sample of the last 30 s may exceed the sample at 30 s by at most
-# RSS_SLACK_KIB. Every block keeps a table entry for every process on the
-# machine (members or not), so its memory follows the largest number of
-# processes it has seen at once, and another test starting thousands of
-# processes meanwhile is not a leak: a new high of N processes in the last
-# 30 s allows N * RSS_PER_PROCESS_KIB per block more, and N members of the
-# 'all' block leaving at once (its list of the departed) N * that.
+# RSS_SLACK_KIB. Every block keeps a table entry for every process present
+# (the test runs alone in a pid namespace, so these are its own), so its
+# memory follows the largest number of processes it has seen at once: a
+# new high of N processes in the last 30 s (the count is sampled every
+# 0.1 s) allows N * RSS_PER_PROCESS_KIB per block more, and N members of
+# the 'all' block leaving at once (its list of the departed) N * that. The
+# whole allowance, spread over the processes churned in the last 30 s,
+# must stay under LEAK_BYTES: a leak of that much per process fails.
 RSS_SLACK_KIB = 512
 RSS_PER_PROCESS_KIB = 1
+LEAK_BYTES = 50
 CHILD_BYTES = 1000          # every churned child writes exactly this, in one call
 DERIVE_TYPES = ("io_octets", "io_ops", "disk_octets", "total_bytes-cancelled_write_bytes")
 
@@ -70,6 +73,9 @@ def csv_series(d):
         with open(path) as f:
             rows = [line.strip().split(",") for line in f if not line.startswith("epoch")]
         out.setdefault((inst, typ), []).extend(rows)
+    # In the values' time order, not the file's (see Daemon.rows in e2e_lib).
+    for rows in out.values():
+        rows.sort(key=lambda r: float(r[0]))
     return out
 
 
@@ -242,9 +248,10 @@ class Idle:
 
 
 class Churn(threading.Thread):
-    """Drives a pidio-writer: every `period` seconds it forks k children
-    that each write CHILD_BYTES bytes, linger `linger` ms and exit, and
-    reaps them. Counts the children whose command was acknowledged."""
+    """Drives a pidio-writer: k children every `period` seconds on average
+    (k / period a second), each writing CHILD_BYTES bytes, lingering
+    `linger` ms and exiting, reaped by the writer. Counts the children
+    whose command was acknowledged."""
 
     def __init__(self, writer, k, linger, period, stop):
         super().__init__(daemon=True)
@@ -254,11 +261,19 @@ class Churn(threading.Thread):
 
     def run(self):
         try:
-            nxt = time.monotonic()
+            # Paced by the total: a command that comes late (a loaded
+            # machine, Python's own scheduling) forks the children that
+            # are due, up to four times k, so the rate is what it is set to
+            # as long as the machine can fork that fast at all.
+            rate = self.k / self.period
+            t0 = time.monotonic()
             while not self.stop_ev.is_set():
+                # One batch ahead of the pace: k at once at the start.
+                due = int(rate * (time.monotonic() - t0)) + self.k - self.children
+                k = max(1, min(due, 4 * self.k))
                 w = self.w
                 w.n += 1
-                w.proc.stdin.write(b"fork %d %d %d %d\n" % (self.k, CHILD_BYTES, CHILD_BYTES, self.linger))
+                w.proc.stdin.write(b"fork %d %d %d %d\n" % (k, CHILD_BYTES, CHILD_BYTES, self.linger))
                 w.proc.stdin.flush()
                 ack = os.path.join(w.ackdir, "ack.%d" % w.n)
                 end = time.monotonic() + 30
@@ -266,13 +281,11 @@ class Churn(threading.Thread):
                     if time.monotonic() > end or w.proc.poll() is not None:
                         raise AssertionError("fork command %d not acknowledged" % w.n)
                     time.sleep(0.002)
-                self.children += self.k
-                nxt += self.period
-                delay = nxt - time.monotonic()
+                self.children += k
+                # The next batch is due when the total falls behind again.
+                delay = t0 + self.children / rate - time.monotonic()
                 if delay > 0:
                     self.stop_ev.wait(delay)
-                else:
-                    nxt = time.monotonic()
         except Exception as exc:  # reported by the test
             self.error = "%s: %s" % (type(exc).__name__, exc)
 
@@ -282,7 +295,8 @@ def churn_writers(work, tag):
     churn1, churn2: pidioe2e-churn (churn1 also by its command line);
     lingr: children that live 300 ms, so that reads find them alive;
     noise: a name no block selects."""
-    spec = [("pidioe2e-churn", tag + "-c1", 10, 0, 0.05),
+    # 300 + 100 + 57 + 100 = 557 children a second in all.
+    spec = [("pidioe2e-churn", tag + "-c1", 15, 0, 0.05),
             ("pidioe2e-churn", tag + "-c2", 10, 0, 0.1),
             ("pidioe2e-lingr", tag + "-lg", 20, 300, 0.35),
             ("pidioe2e-noise", tag + "-nz", 10, 0, 0.1)]
@@ -344,26 +358,38 @@ def test_churn(work):
             body += '  <Process "%s">\n    %s\n  </Process>\n' % (b, opts)
         body += "</Plugin>\n"
         d = Daemon(work, body)
-        d.start()
+        # One malloc arena: glibc gives each of collectd's threads an arena
+        # of its own, which grows in steps of a hundred KiB or more at its
+        # own pace (seen: +436 KiB in a second half that ends flat with
+        # one arena); with one arena what remains is what the program keeps.
+        os.environ["MALLOC_ARENA_MAX"] = "1"
+        try:
+            d.start()
+        finally:
+            del os.environ["MALLOC_ARENA_MAX"]
         pid = d.proc.pid
         settle(d, names, 2)
         base_lines = len(pidio_lines(d))
         fds_before, _ = fd_census(pid, gap=0.3)
 
-        rss = []
-        nproc = []
+        rss = []      # (time, KiB, children churned so far), every second
+        nproc = []    # (time, processes present), every 0.1 s
 
         def sample():
+            i = 0
             while not stop.is_set():
-                try:
-                    rss.append(vmrss_kib(pid))
-                except OSError:
-                    return
-                nproc.append(count_processes())
-                stop.wait(1.0)
+                t = time.monotonic()
+                if i % 10 == 0:
+                    try:
+                        rss.append((t, vmrss_kib(pid), sum(c.children for c in churns)))
+                    except OSError:
+                        return
+                nproc.append((t, count_processes()))
+                i += 1
+                stop.wait(0.1)
         t_start = time.monotonic()
-        threads = [Churn(w, k, linger, period, stop) for w, k, linger, period in drivers]
-        threads.append(threading.Thread(target=sample, daemon=True))
+        churns = [Churn(w, k, linger, period, stop) for w, k, linger, period in drivers]
+        threads = churns + [threading.Thread(target=sample, daemon=True)]
         for t in threads:
             t.start()
         kept = [0, 0, 0]
@@ -404,30 +430,41 @@ def test_churn(work):
     total = sum(kids)
     rate = total / churned
     print("churn: %d short-lived processes in %.1f s (%.0f/s): %s" % (total, churned, rate, kids), flush=True)
-    R.check("churn: at least 200 processes a second were forked and reaped", rate >= 200, "%.0f/s" % rate)
+    R.check("churn: at least 400 processes a second were forked and reaped (the README's figure)",
+            rate >= 400, "%.0f/s" % rate)
     R.check("churn: collectd still running during and after the churn", alive_during and alive)
     R.equal("churn: collectd exits 0 on SIGTERM", rc, 0)
     log = d.log() + d.stdout()
     R.check("churn: no crash in the log", not crash_text(log), str(crash_text(log)[:5]))
 
     # Memory: flat after warm-up.
-    print("churn: VmRSS KiB every second: %s" % rss, flush=True)
-    print("churn: processes on the machine every second: %s" % nproc, flush=True)
+    print("churn: VmRSS KiB every second: %s" % [v for _, v, _ in rss], flush=True)
+    print("churn: processes present, largest each second: %s" % [
+        max([n for t, n in nproc if int(t - t_start) == sec] or [0])
+        for sec in range(int(churned) + 1)], flush=True)
     # Samples are taken about every second; on a loaded machine the sampler
     # itself gets fewer turns, so the run is split at its middle sample
     # (about 30 s) rather than at a fixed index.
     if len(rss) >= 35:
-        m, n = len(rss) // 2, len(rss)
-        at30, late = rss[m], max(rss[m:n])
-        new_high = max(0, max(nproc[m:n]) - max(nproc[:m]))
-        left = max(0, max(nproc[m - 1:n]) - min(nproc[m:n]))
+        m = len(rss) // 2
+        t_mid, at30, kids_mid = rss[m]
+        late = max(v for _, v, _ in rss[m:])
+        first = [n for t, n in nproc if t < t_mid]
+        second = [n for t, n in nproc if t >= t_mid]
+        new_high = max(0, max(second) - max(first))
+        left = max(0, max(n for t, n in nproc if t >= rss[m - 1][0]) - min(second))
         allow = RSS_SLACK_KIB + RSS_PER_PROCESS_KIB * (new_high * len(names) + left)
-        print("churn: VmRSS at 30 s %d KiB, largest after %d KiB (+%d); processes on the machine: "
-              "%d more than before at most, %d left; allowed +%d KiB" % (
-                  at30, late, late - at30, new_high, left, allow), flush=True)
+        churned_late = total - kids_mid
+        per_proc = allow * 1024.0 / max(1, churned_late)
+        print("churn: VmRSS at 30 s %d KiB, largest after %d KiB (+%d); processes present: "
+              "%d more than before at most, %d left; allowed +%d KiB, %.1f bytes for each of "
+              "the %d processes churned since" % (
+                  at30, late, late - at30, new_high, left, allow, per_proc, churned_late), flush=True)
         R.check("churn: VmRSS flat: over the last 30 s at most %d KiB above its value at 30 s"
-                " (%d KiB + what the machine's process count explains)" % (allow, RSS_SLACK_KIB),
+                " (%d KiB + what the process count explains)" % (allow, RSS_SLACK_KIB),
                 late - at30 <= allow, "(at 30 s %d KiB, then up to %d KiB)" % (at30, late))
+        R.check("churn: the memory check would see a leak of %d bytes per churned process" % LEAK_BYTES,
+                per_proc < LEAK_BYTES, "(%.1f bytes allowed per process)" % per_proc)
     else:
         R.check("churn: VmRSS sampled about every second", False, "only %d samples" % len(rss))
 
@@ -509,9 +546,11 @@ LoadPlugin pidio
         running = d.proc.poll() is None
     finally:
         d.stop()
-    errs = [l for l in d.log().splitlines() if "[error]" in l and "pidio" in l]
-    R.check("ProcRoot missing: an error naming ProcRoot and the path",
-            any("ProcRoot" in l and missing in l for l in errs), str(errs))
+    # pidio's own lines: collectd adds its own that the init failed.
+    errs = [l for l in pidio_lines(d) if "[error]" in l]
+    R.equal("ProcRoot missing: pidio logs one error", len(errs), 1)
+    R.check("ProcRoot missing: the error names ProcRoot and the path",
+            errs and "ProcRoot" in errs[0] and missing in errs[0], str(errs))
     R.check("ProcRoot missing: collectd keeps running and reading", running)
     R.equal("ProcRoot missing: pidio dispatches nothing",
             glob.glob(os.path.join(d.csvdir, d.hostname, "pidio-*")), [])
@@ -712,8 +751,8 @@ SIGTERM_ROUNDS = (0.0, 0.15, 0.3)   # seconds after a read's first row: mid-read
 
 def test_sigterm_churn(work):
     """SIGTERM while the reads of 16 blocks run through heavy churn, at
-    several moments of the interval: collectd exits 0 within a few
-    seconds, no crash in the log."""
+    several moments of the interval: collectd exits 0 at once (within a
+    second), no crash in the log."""
     tag = "relt-%d" % os.getpid()
     ws = []
     stop = threading.Event()
@@ -756,9 +795,13 @@ def test_sigterm_churn(work):
     R.check("SIGTERM during churn: the drivers ran without a hitch", not errors, str(errors))
     for (d, rc, took), offset in zip(daemons, SIGTERM_ROUNDS):
         what = "SIGTERM %.2f s into an interval of churn" % offset
-        print("%s: exit status %r after %.2f s" % (what, rc, took or 0), flush=True)
+        print("%s: exit status %r after %.3f s" % (what, rc, took or 0), flush=True)
         R.equal("%s: collectd exits 0" % what, rc, 0)
-        R.check("%s: within 5 s" % what, took is not None and took < 5, "%.2f s" % (took or 0))
+        # "At once": collectd stops its read threads between two reads; a
+        # read in progress (a few ms here) finishes first. A second is
+        # what a loaded two-core machine may add in scheduling delay.
+        R.check("%s: exits at once (within 1 s)" % what, took is not None and took < 1,
+                "%.3f s" % (took or 0))
         log = d.log() + d.stdout()
         R.check("%s: the log says it exited normally" % what, "Exiting normally" in log)
         R.check("%s: no crash or sanitizer text" % what, not crash_text(log), str(crash_text(log)[:5]))
@@ -809,35 +852,22 @@ LoadPlugin pidio
     warns = [l for l in lines if "permission denied" in l]
     again = [l for l in lines if "readable again" in l]
     R.equal("unreadable churn: one permission warning for %d unreadable processes" % n, len(warns), 1)
-    R.check("unreadable churn: at most one 'readable again'", len(again) <= 1, "%d lines" % len(again))
+    R.equal("unreadable churn: exactly one 'readable again' (after the last one exited)", len(again), 1)
 
 
 def main():
-    why = skip_reason()
-    if why:
-        print("SKIP: " + why)
-        return 77
-    only = sys.argv[1:]
+    if os.geteuid() == 0 and os.environ.get("PIDIO_PIDNS") is None:
+        # Alone in a pid namespace with a /proc of its own: pidio's memory
+        # follows the processes present, and other work on this machine
+        # (thousands of processes at a time) would move it. Inside, the
+        # processes present are this test's, and the memory allowance can
+        # be small enough to catch a leak of a few bytes per process.
+        env = dict(os.environ, PIDIO_PIDNS="1")
+        return subprocess.call(["unshare", "--pid", "--fork", "--mount-proc", sys.executable,
+                                os.path.abspath(__file__)] + sys.argv[1:], env=env)
     tests = [test_procroot_missing, test_procroot_not_procfs, test_pidfiles, test_fd_exhausted,
              test_sigterm_churn, test_unreadable_churn, test_churn]
-    t_all = time.monotonic()
-    for t in tests:
-        if only and t.__name__ not in only:
-            continue
-        work = tempfile.mkdtemp(prefix="pidio-e2e.")
-        print("== %s" % t.__name__, flush=True)
-        t0 = time.monotonic()
-        try:
-            t(work)
-        except Exception as exc:
-            R.check(t.__name__, False, "%s: %s" % (type(exc).__name__, exc))
-        print("   (%.1f s)" % (time.monotonic() - t0), flush=True)
-        if os.environ.get("PIDIO_KEEP") is None:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print("kept " + work)
-    print("all: %.1f s" % (time.monotonic() - t_all), flush=True)
-    return R.close()
+    return run_tests(tests, R, sys.argv[1:], timed=True)
 
 
 if __name__ == "__main__":

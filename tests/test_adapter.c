@@ -6,6 +6,7 @@
  */
 #include "collectd_stub.h"
 
+#include "fixture_tree.h"
 #include "unit.h"
 
 #include "pidio_parse.h"
@@ -21,154 +22,31 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-#define PATHSZ 4096
+#define PATHSZ TREE_PATHSZ
 
 static char base[PATHSZ]; /* mkdtemp directory: proc/ and pidfiles */
 static char root[PATHSZ]; /* base/proc: a copy of fixtures/proc-basic */
 
 /* --- files and trees ----------------------------------------------------- */
 
-static void join(char *out, const char *a, const char *b) {
-  int n = snprintf(out, PATHSZ, "%s/%s", a, b);
-  ck_assert_msg(n > 0 && n < PATHSZ, "path too long: %s/%s", a, b);
-}
-
-static void write_all(int fd, const char *data, size_t len, const char *what) {
-  while (len > 0) {
-    ssize_t w = write(fd, data, len);
-    if (w < 0 && errno == EINTR)
-      continue;
-    ck_assert_msg(w > 0, "cannot write %s: %s", what, strerror(errno));
-    data += w;
-    len -= (size_t)w;
-  }
-}
-
-static void copy_file(const char *src, const char *dst) {
-  int in = open(src, O_RDONLY | O_CLOEXEC);
-  ck_assert_msg(in >= 0, "cannot open %s: %s", src, strerror(errno));
-  int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  ck_assert_msg(out >= 0, "cannot create %s: %s", dst, strerror(errno));
-  char buf[8192];
-  for (;;) {
-    ssize_t r = read(in, buf, sizeof(buf));
-    if (r < 0 && errno == EINTR)
-      continue;
-    ck_assert_msg(r >= 0, "cannot read %s: %s", src, strerror(errno));
-    if (r == 0)
-      break;
-    write_all(out, buf, (size_t)r, dst);
-  }
-  close(in);
-  close(out);
-}
-
-static void copy_tree(const char *src, const char *dst) {
-  DIR *d = opendir(src);
-  ck_assert_msg(d != NULL, "cannot open fixture tree %s: %s", src,
-                strerror(errno));
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    char s[PATHSZ], t[PATHSZ];
-    join(s, src, de->d_name);
-    join(t, dst, de->d_name);
-    struct stat st;
-    ck_assert_int_eq(lstat(s, &st), 0);
-    if (S_ISDIR(st.st_mode)) {
-      ck_assert_msg(mkdir(t, 0755) == 0, "mkdir %s: %s", t, strerror(errno));
-      copy_tree(s, t);
-    } else if (S_ISREG(st.st_mode)) {
-      copy_file(s, t);
-    }
-  }
-  closedir(d);
-}
-
-static void rm_tree(const char *path) {
-  DIR *d = opendir(path);
-  if (d != NULL) {
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-        continue;
-      char p[PATHSZ];
-      if (snprintf(p, sizeof(p), "%s/%s", path, de->d_name) >= PATHSZ)
-        continue;
-      struct stat st;
-      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-        rm_tree(p);
-      else
-        unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(path);
-}
-
-/* A directory per test case, made and removed by the runner itself (an
- * unchecked fixture): in fork mode a failed test skips its own teardown,
- * and what it left is removed with this. */
-static char case_dir[PATHSZ];
-
-static void case_dir_make(void) {
-  const char *tmp = getenv("TMPDIR");
-  snprintf(case_dir, sizeof(case_dir), "%s/pidio-adapter-XXXXXX",
-           tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
-  if (mkdtemp(case_dir) == NULL)
-    case_dir[0] = '\0';
-}
-
-static void case_dir_remove(void) {
-  if (case_dir[0] != '\0')
-    rm_tree(case_dir);
-  case_dir[0] = '\0';
-}
-
 /* A writable copy of fixtures/proc-basic in base/proc. */
-static void open_tree(void) {
-  ck_assert_msg(case_dir[0] != '\0', "no temporary directory");
-  join(base, case_dir, "test-XXXXXX");
-  ck_assert_msg(mkdtemp(base) != NULL, "mkdtemp: %s", strerror(errno));
-  join(root, base, "proc");
-  ck_assert_int_eq(mkdir(root, 0755), 0);
-  char src[PATHSZ];
-  snprintf(src, sizeof(src), "%s", fixture_path("proc-basic"));
-  copy_tree(src, root);
-}
+static void open_tree(void) { tree_open("proc-basic", base, root); }
 
 static void io_path(char *out, pid_t pid) {
   char rel[32];
   snprintf(rel, sizeof(rel), "%d/io", (int)pid);
-  join(out, root, rel);
+  tree_join(out, root, rel);
 }
 
-static void io_get(pid_t pid, pidio_io_t *io) {
-  char p[PATHSZ], buf[1024];
-  io_path(p, pid);
-  int fd = open(p, O_RDONLY | O_CLOEXEC);
-  ck_assert_msg(fd >= 0, "cannot open %s: %s", p, strerror(errno));
-  ssize_t r = read(fd, buf, sizeof(buf));
-  close(fd);
-  ck_assert_msg(r >= 0, "cannot read %s", p);
-  ck_assert_int_eq(pidio_parse_io(buf, (size_t)r, io), 0);
-}
+static void io_get(pid_t pid, pidio_io_t *io) { tree_io_get(root, pid, io); }
 
 /* In place: the plugin holds the io files open. */
 static void io_put(pid_t pid, const pidio_io_t *io) {
-  char p[PATHSZ], buf[1024];
-  size_t len = 0;
-  for (int f = 0; f < PIDIO_NFIELDS; f++)
-    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s: %" PRIu64 "\n",
-                            pidio_field_names[f], io->v[f]);
-  io_path(p, pid);
-  int fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
-  ck_assert_msg(fd >= 0, "cannot write %s: %s", p, strerror(errno));
-  write_all(fd, buf, len, p);
-  close(fd);
+  tree_io_put(root, pid, io);
 }
 
 /* Raise pid's counters by inc (different for every field and seed); add
@@ -237,6 +115,30 @@ static const char *log_text(void) {
   return text;
 }
 
+/* The monotonic clock (the plugin's own) just before and just after each
+ * read of the test, so that a windowed rate can be checked against the
+ * elapsed time between two reads: it lies between those brackets. */
+#define MAX_READS 64
+static double read_before[MAX_READS], read_after[MAX_READS];
+static size_t nreads;
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One read of every block. The reads are 20 ms apart at least, so that the
+ * brackets (microseconds) are small against the time between reads. */
+static void read_once(void) {
+  stub_nvalues = 0;
+  usleep(20000);
+  ck_assert_uint_lt(nreads, MAX_READS);
+  read_before[nreads] = mono();
+  ck_assert_int_eq(stub_read_all(), 0);
+  read_after[nreads++] = mono();
+}
+
 /* --- dispatched values --------------------------------------------------- */
 
 static size_t count_type(const char *plugin_instance, const char *type) {
@@ -257,6 +159,39 @@ static const stub_value_t *must_find(const char *pi, const char *type,
   ck_assert_str_eq(v->plugin, "pidio");
   ck_assert_uint_eq(v->values_len, values_len);
   return v;
+}
+
+/* The seven pidio_rate gauges of pi, exactly: each is inc (the increment
+ * of its field over the window) divided by the time between read `from`
+ * and read `to` (counted from 0) by the plugin's monotonic clock. That time
+ * is known to lie between the brackets of the two reads; and it is the same
+ * time for all seven, which fixes their ratios to within rounding. */
+static void assert_rates(const char *pi, const pidio_io_t *inc, size_t from,
+                         size_t to) {
+  ck_assert_uint_lt(to, nreads);
+  ck_assert_uint_lt(from, to);
+  double lo = read_before[to] - read_after[from];
+  double hi = read_after[to] - read_before[from];
+  ck_assert_uint_eq(count_type(pi, "pidio_rate"), PIDIO_NFIELDS);
+  const stub_value_t *r0 =
+      must_find(pi, "pidio_rate", pidio_field_names[PIDIO_RCHAR], 1);
+  for (int f = 0; f < PIDIO_NFIELDS; f++) {
+    const stub_value_t *v =
+        must_find(pi, "pidio_rate", pidio_field_names[f], 1);
+    double rate = v->values[0].gauge, n = (double)inc->v[f];
+    ck_assert_msg(rate * lo <= n * (1 + 1e-12) && rate * hi >= n * (1 - 1e-12),
+                  "%s: rate %s is %.9g, expected %" PRIu64
+                  " over %.6f to %.6f s (%.9g to %.9g)",
+                  pi, pidio_field_names[f], rate, inc->v[f], lo, hi, n / hi,
+                  n / lo);
+    double got = rate * (double)inc->v[PIDIO_RCHAR];
+    double want = r0->values[0].gauge * n;
+    ck_assert_msg(got >= want * (1 - 1e-9) && got <= want * (1 + 1e-9),
+                  "%s: rate %s is %.9g, rchar's is %.9g: not the ratio "
+                  "%" PRIu64 "/%" PRIu64 " of one elapsed time",
+                  pi, pidio_field_names[f], rate, r0->values[0].gauge,
+                  inc->v[f], inc->v[PIDIO_RCHAR]);
+  }
 }
 
 static void assert_derive(const char *pi, const char *type, const char *ti,
@@ -290,19 +225,18 @@ static void assert_series(const char *pi, const pidio_io_t *t,
 }
 
 /* One read of every block, recording only what it dispatches. */
-static void read_once(void) {
-  stub_nvalues = 0;
-  ck_assert_int_eq(stub_read_all(), 0);
-}
 
 /* --- setup and teardown ------------------------------------------------- */
 
-static void setup(void) { base[0] = root[0] = '\0'; }
+static void setup(void) {
+  base[0] = root[0] = '\0';
+  nreads = 0;
+}
 
 static void teardown(void) {
   stub_shutdown(); /* harmless when the test did it already */
   if (base[0] != '\0')
-    rm_tree(base);
+    tree_remove(base);
   base[0] = '\0';
 }
 
@@ -617,26 +551,22 @@ START_TEST(t_good_config_series) {
   assert_series("web", &web, 3);
   assert_series("py", &py, 1);
   assert_series("pg", &pg, 1);
+  /* Window 3, two reads so far: over the one interval there is. */
+  assert_rates("web", &web, 0, 1);
   for (int f = 0; f < PIDIO_NFIELDS; f++) {
-    const stub_value_t *v = must_find("web", "pidio_rate", names[f], 1);
-    ck_assert_msg(v->values[0].gauge > 0, "web rate %s is %g", names[f],
-                  v->values[0].gauge);
-    v = must_find("pg", "pidio_rate", names[f], 1);
+    const stub_value_t *v = must_find("pg", "pidio_rate", names[f], 1);
     ck_assert_msg(v->values[0].gauge == 0, "pg rate %s is %g", names[f],
                   v->values[0].gauge);
   }
   ck_assert_uint_eq(count_type("py", "pidio_rate"), 0); /* Window 0 */
   ck_assert_uint_eq(stub_nvalues, 3 * 6 + 2 * PIDIO_NFIELDS);
 
-  /* Third read, nothing moved: same totals, rates still there and >= 0. */
+  /* Third read, nothing moved: same totals; the rates are the same
+   * increments over both intervals (Window 3 reaches back to read 0). */
   read_once();
   assert_series("web", &web, 3);
   assert_series("py", &py, 1);
-  for (int f = 0; f < PIDIO_NFIELDS; f++) {
-    const stub_value_t *v = must_find("web", "pidio_rate", names[f], 1);
-    ck_assert(v->values[0].gauge >= 0);
-  }
-  ck_assert_uint_eq(count_type("web", "pidio_rate"), PIDIO_NFIELDS);
+  assert_rates("web", &web, 0, 2);
   ck_assert_uint_eq(count_type("py", "pidio_rate"), 0);
   stub_shutdown();
 }
@@ -676,7 +606,7 @@ END_TEST
 START_TEST(t_pidfile_missing_warns_once) {
   char pf[PATHSZ];
   open_tree();
-  join(pf, base, "svc.pid");
+  tree_join(pf, base, "svc.pid");
   stub_reset();
   oconfig_item_t *ci = plugin_ci();
   opt_str(ci, "ProcRoot", root);
@@ -698,7 +628,7 @@ START_TEST(t_pidfile_missing_warns_once) {
    */
   int fd = open(pf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   ck_assert_int_ge(fd, 0);
-  write_all(fd, "520\n", 4, pf);
+  tree_write_all(fd, "520\n", 4, pf);
   close(fd);
   read_once();
   assert_series("svc", &zero, 1);
@@ -732,7 +662,7 @@ START_TEST(t_garbled_io_warns) {
     io_bump(410, (uint64_t)i + 1, &want);
     int fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
-    write_all(fd, "garbage\n", 8, p);
+    tree_write_all(fd, "garbage\n", 8, p);
     close(fd);
     read_once();
     assert_series("web", &want, 3);
@@ -741,6 +671,176 @@ START_TEST(t_garbled_io_warns) {
                              "does not parse") == 1,
                 "log:%s", log_text());
   stub_shutdown();
+}
+END_TEST
+
+/* A Cgroup block on a host with cgroup v1 only (no 0:: line in any
+ * process's cgroup file): it matches nothing, and one warning says why,
+ * however many reads. */
+START_TEST(t_cgroup_v1_only_warns_once) {
+  static const char v1[] = "4:memory:/system.slice/nginx.service\n"
+                           "1:name=systemd:/system.slice/nginx.service\n";
+  static const pid_t pids[] = {1, 410, 411, 412, 520, 521, 630, 740};
+  open_tree();
+  for (size_t i = 0; i < sizeof(pids) / sizeof(pids[0]); i++) {
+    char rel[32];
+    snprintf(rel, sizeof(rel), "%d/cgroup", (int)pids[i]);
+    tree_put(root, rel, v1, sizeof(v1) - 1);
+  }
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  opt_str(process_ci(ci, "svc"), "Cgroup", "/system.slice/nginx.service");
+  ck_assert_int_eq(stub_config_cb(ci), 0);
+  stub_ci_free(ci);
+  ck_assert_int_eq(stub_init_cb(), 0);
+  pidio_io_t zero = {{0}};
+  for (int i = 0; i < 5; i++) {
+    read_once();
+    assert_series("svc", &zero, 0);
+  }
+  ck_assert_msg(count_logged(LOG_WARNING, "<Process \"svc\">",
+                             "cgroup v1 only host", "matches nothing") == 1,
+                "log:%s", log_text());
+  ck_assert_msg(count_logged(LOG_WARNING, NULL, NULL, NULL) == 1, "log:%s",
+                log_text());
+  stub_shutdown();
+}
+END_TEST
+
+/* The permission warning as collectd's clock moves on (the stand-in's
+ * clock, a read every minute for 55 hours): logged at the first read,
+ * reminded after an hour, then after 2, 4, 8 and 16 hours, then once a day
+ * (collectd's c_complain doubles the interval up to a day); when the file
+ * is readable again, one line says so, and a cause that comes back before
+ * the next reminder is due is neither warned about again nor said over
+ * again. The reads run in a child process that cannot read 412's io file
+ * (mode 0): as root, the child runs as nobody (its effective uid), keeping
+ * root as its real and saved uid to change the file's mode. */
+#define CHILD_CHECK(cond, ...)                                                 \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                          \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fprintf(stderr, "\nlog:%s\n", log_text());                               \
+      _exit(1);                                                                \
+    }                                                                          \
+  } while (0)
+
+static bool child_is_root;
+
+static void child_chmod(const char *path, mode_t mode) {
+  if (child_is_root)
+    CHILD_CHECK(seteuid(0) == 0, "seteuid(0): %s", strerror(errno));
+  CHILD_CHECK(chmod(path, mode) == 0, "chmod %s: %s", path, strerror(errno));
+  if (child_is_root)
+    CHILD_CHECK(seteuid(65534) == 0, "seteuid: %s", strerror(errno));
+}
+
+static unsigned denied_warnings(void) {
+  return count_logged(LOG_WARNING, "<Process \"web\">", "permission denied",
+                      "412/io");
+}
+
+static unsigned readable_lines(void) {
+  return count_logged(LOG_INFO, "<Process \"web\">", "readable again", NULL);
+}
+
+static double unreadable_gauge(void) {
+  const stub_value_t *v = stub_find("web", "count", "unreadable");
+  return v != NULL ? v->values[0].gauge : -1;
+}
+
+static void reminders_child(const char *io412) {
+  child_is_root = geteuid() == 0;
+  if (child_is_root) {
+    char dir[PATHSZ];
+    snprintf(dir, sizeof(dir), "%s", base);
+    CHILD_CHECK(chmod(base, 0755) == 0, "chmod %s", base);
+    *strrchr(dir, '/') = '\0';
+    CHILD_CHECK(chmod(dir, 0755) == 0, "chmod %s", dir);
+    /* Only the effective ids: the real and saved uid stay root, so
+     * that child_chmod can take root's back for a moment. */
+    CHILD_CHECK(setegid(65534) == 0, "setegid: %s", strerror(errno));
+    CHILD_CHECK(seteuid(65534) == 0, "seteuid: %s", strerror(errno));
+  }
+  child_chmod(io412, 0);
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(ci, "ProcRoot", root);
+  opt_str(process_ci(ci, "web"), "Name", "nginx");
+  CHILD_CHECK(stub_config_cb(ci) == 0, "config refused");
+  stub_ci_free(ci);
+  CHILD_CHECK(stub_init_cb() == 0, "init failed");
+
+  static const unsigned want[] = {0, 3600, 10800, 25200, 54000, 111600, 198000};
+  const size_t nwant = sizeof(want) / sizeof(want[0]);
+  unsigned got[16];
+  size_t ngot = 0;
+  const cdtime_t t0 = stub_now;
+  unsigned t = 0;
+  for (; t <= want[nwant - 1] + 600; t += 60) {
+    stub_now = t0 + TIME_T_TO_CDTIME_T_STATIC(t);
+    unsigned before = denied_warnings();
+    stub_nvalues = 0;
+    CHILD_CHECK(stub_read_all() == 0, "a read failed at %u s", t);
+    CHILD_CHECK(unreadable_gauge() == 1, "count-unreadable %g at %u s",
+                unreadable_gauge(), t);
+    if (denied_warnings() != before && ngot < 16)
+      got[ngot++] = t;
+  }
+  CHILD_CHECK(ngot == nwant, "%zu warnings, expected %zu", ngot, nwant);
+  for (size_t i = 0; i < nwant; i++)
+    CHILD_CHECK(got[i] == want[i], "warning %zu at %u s, expected at %u s", i,
+                got[i], want[i]);
+  CHILD_CHECK(readable_lines() == 0, "readable again while unreadable");
+
+  /* Readable again: one line, however long it stays readable. */
+  child_chmod(io412, 0644);
+  for (int i = 0; i < 10; i++, t += 60) {
+    stub_now = t0 + TIME_T_TO_CDTIME_T_STATIC(t);
+    stub_nvalues = 0;
+    CHILD_CHECK(stub_read_all() == 0, "a read failed at %u s", t);
+    CHILD_CHECK(unreadable_gauge() == 0, "count-unreadable %g at %u s",
+                unreadable_gauge(), t);
+  }
+  CHILD_CHECK(readable_lines() == 1, "%u 'readable again' lines",
+              readable_lines());
+  /* Unreadable for an hour, readable again, well before the next reminder
+   * (due a day after the last one): no new warning, no new line. */
+  child_chmod(io412, 0);
+  for (int i = 0; i < 60; i++, t += 60) {
+    stub_now = t0 + TIME_T_TO_CDTIME_T_STATIC(t);
+    CHILD_CHECK(stub_read_all() == 0, "a read failed at %u s", t);
+  }
+  child_chmod(io412, 0644);
+  for (int i = 0; i < 10; i++, t += 60) {
+    stub_now = t0 + TIME_T_TO_CDTIME_T_STATIC(t);
+    CHILD_CHECK(stub_read_all() == 0, "a read failed at %u s", t);
+  }
+  CHILD_CHECK(denied_warnings() == nwant, "%u warnings after a flicker",
+              denied_warnings());
+  CHILD_CHECK(readable_lines() == 1, "%u 'readable again' lines",
+              readable_lines());
+  stub_shutdown();
+  _exit(0);
+}
+
+START_TEST(t_permission_reminders) {
+  open_tree();
+  char io412[PATHSZ];
+  io_path(io412, 412);
+  fflush(NULL);
+  pid_t kid = fork();
+  ck_assert_int_ge(kid, 0);
+  if (kid == 0)
+    reminders_child(io412);
+  int status = 0;
+  ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "the reads as an unprivileged user failed (status 0x%x): "
+                "see its messages above",
+                status);
 }
 END_TEST
 
@@ -774,8 +874,8 @@ static void bump_pp(pid_t pid, uint64_t seed, pidio_io_t *block,
 static void remove_pid_dir(pid_t pid) {
   char rel[32], p[PATHSZ];
   snprintf(rel, sizeof(rel), "%d", (int)pid);
-  join(p, root, rel);
-  rm_tree(p);
+  tree_join(p, root, rel);
+  tree_remove(p);
   ck_assert_msg(access(p, F_OK) != 0, "%s still there", p);
 }
 
@@ -797,29 +897,6 @@ static size_t count_instance(const char *pi) {
     if (strcmp(stub_values[i].plugin_instance, pi) == 0)
       n++;
   return n;
-}
-
-/* The seven pidio_rate gauges of pi are there, positive, and in the
- * proportions of inc (the increment of every field over the window): the
- * elapsed time is the same for all seven. */
-static void assert_rates_like(const char *pi, const pidio_io_t *inc) {
-  ck_assert_uint_eq(count_type(pi, "pidio_rate"), PIDIO_NFIELDS);
-  const stub_value_t *r0 =
-      must_find(pi, "pidio_rate", pidio_field_names[PIDIO_RCHAR], 1);
-  ck_assert_msg(r0->values[0].gauge > 0, "%s: rate rchar %g", pi,
-                r0->values[0].gauge);
-  for (int f = 0; f < PIDIO_NFIELDS; f++) {
-    const stub_value_t *v =
-        must_find(pi, "pidio_rate", pidio_field_names[f], 1);
-    double got = v->values[0].gauge * (double)inc->v[PIDIO_RCHAR];
-    double want = r0->values[0].gauge * (double)inc->v[f];
-    ck_assert_msg(got > 0 && got >= want * (1 - 1e-9) &&
-                      got <= want * (1 + 1e-9),
-                  "%s: rate %s is %g, rchar's is %g, expected the ratio "
-                  "%" PRIu64 "/%" PRIu64,
-                  pi, pidio_field_names[f], v->values[0].gauge,
-                  r0->values[0].gauge, inc->v[f], inc->v[PIDIO_RCHAR]);
-  }
 }
 
 /* <Process "web"> Name "nginx"; PerProcess true; MaxProcesses 2 selects
@@ -930,9 +1007,9 @@ START_TEST(t_per_process_window) {
   assert_series("web", &web, 3);
   assert_pp_series("web-410", &p410);
   assert_pp_series("web-411", &p411);
-  assert_rates_like("web", &web);
-  assert_rates_like("web-410", &p410);
-  assert_rates_like("web-411", &p411);
+  assert_rates("web", &web, 0, 1);
+  assert_rates("web-410", &p410, 0, 1);
+  assert_rates("web-411", &p411, 0, 1);
   ck_assert_uint_eq(count_instance("web-412"), 0);
   ck_assert_uint_eq(stub_nvalues,
                     (6 + PIDIO_NFIELDS) + 2 * (4 + PIDIO_NFIELDS));
@@ -947,7 +1024,7 @@ START_TEST(t_per_process_window) {
   assert_pp_series("web-412", &p412);
   ck_assert_uint_eq(count_type("web-412", "pidio_rate"), 0);
   ck_assert_uint_eq(count_instance("web-411"), 0);
-  assert_rates_like("web-410", &p410); /* its window still holds read 1 */
+  assert_rates("web-410", &p410, 0, 2); /* its window still holds read 0 */
   ck_assert_uint_eq(count_type(NULL, "pidio_rate"), 2 * PIDIO_NFIELDS);
 
   /* Its second read: rates over what it did in between. */
@@ -956,7 +1033,7 @@ START_TEST(t_per_process_window) {
   io_plus(&p412, &inc412b);
   read_once();
   assert_pp_series("web-412", &p412);
-  assert_rates_like("web-412", &inc412b);
+  assert_rates("web-412", &inc412b, 2, 3);
   ck_assert_uint_eq(count_type(NULL, "pidio_rate"), 3 * PIDIO_NFIELDS);
   stub_shutdown();
 }
@@ -966,7 +1043,7 @@ Suite *make_adapter_suite(void) {
   Suite *s = suite_create("adapter");
 
   TCase *tc = tcase_create("config");
-  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_unchecked_fixture(tc, tree_case_dir_make, tree_case_dir_remove);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_loop_test(tc, t_bad_config, 0,
                       (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
@@ -975,15 +1052,17 @@ Suite *make_adapter_suite(void) {
   suite_add_tcase(s, tc);
 
   tc = tcase_create("read");
-  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_unchecked_fixture(tc, tree_case_dir_make, tree_case_dir_remove);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, t_good_config_series);
   tcase_add_test(tc, t_window_off_by_default);
   tcase_add_test(tc, t_pidfile_missing_warns_once);
   tcase_add_test(tc, t_garbled_io_warns);
+  tcase_add_test(tc, t_permission_reminders);
+  tcase_add_test(tc, t_cgroup_v1_only_warns_once);
   suite_add_tcase(s, tc);
   tc = tcase_create("per-process");
-  tcase_add_unchecked_fixture(tc, case_dir_make, case_dir_remove);
+  tcase_add_unchecked_fixture(tc, tree_case_dir_make, tree_case_dir_remove);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, t_per_process_max);
   tcase_add_test(tc, t_per_process_window);

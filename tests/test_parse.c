@@ -84,25 +84,26 @@ static void poison_io(pidio_io_t *io) { memset(io, 0xa5, sizeof(*io)); }
 
 /* ---- pidio_parse_u64 ---------------------------------------------------- */
 
+/* 20 characters, leading zeros included, is the most there may be. */
+static const struct {
+  const char *text;
+  uint64_t value;
+} u64_good[] = {
+    {"0", 0},
+    {"1", 1},
+    {"4096", 4096},
+    {"007", 7},
+    {"00000000000000000042", 42},
+    {"18446744073709551615", UINT64_MAX},
+    {"18446744073709551610", UINT64_MAX - 5},
+    {"9999999999999999999", UINT64_C(9999999999999999999)},
+};
+
 START_TEST(test_u64_valid) {
   uint64_t v = 7;
-  ck_assert_int_eq(parse_u64_str("0", &v), 0);
-  ck_assert_uint_eq(v, 0);
-  ck_assert_int_eq(parse_u64_str("1", &v), 0);
-  ck_assert_uint_eq(v, 1);
-  ck_assert_int_eq(parse_u64_str("4096", &v), 0);
-  ck_assert_uint_eq(v, 4096);
-  ck_assert_int_eq(parse_u64_str("007", &v), 0);
-  ck_assert_uint_eq(v, 7);
-  /* 20 characters, leading zeros included, is the most there may be. */
-  ck_assert_int_eq(parse_u64_str("00000000000000000042", &v), 0);
-  ck_assert_uint_eq(v, 42);
-  ck_assert_int_eq(parse_u64_str("18446744073709551615", &v), 0);
-  ck_assert_uint_eq(v, UINT64_MAX);
-  ck_assert_int_eq(parse_u64_str("18446744073709551610", &v), 0);
-  ck_assert_uint_eq(v, UINT64_MAX - 5);
-  ck_assert_int_eq(parse_u64_str("9999999999999999999", &v), 0);
-  ck_assert_uint_eq(v, UINT64_C(9999999999999999999));
+  ck_assert_msg(parse_u64_str(u64_good[_i].text, &v) == 0, "\"%s\" refused",
+                u64_good[_i].text);
+  ck_assert_uint_eq(v, u64_good[_i].value);
 }
 END_TEST
 
@@ -177,28 +178,32 @@ START_TEST(test_io_field_names) {
 }
 END_TEST
 
-START_TEST(test_io_real_sleep) {
-  pidio_io_t io;
-  poison_io(&io);
-  ck_assert_int_eq(parse_io_fixture("io/real-sleep.io", &io), 0);
-  assert_io(&io, 6976, 0, 10, 0, 0, 0, 0);
-}
-END_TEST
+/* Real captures and odd but valid files, with the counters each holds:
+ * rchar, wchar, syscr, syscw, read_bytes, write_bytes, cancelled. */
+static const struct {
+  const char *file;
+  uint64_t v[PIDIO_NFIELDS];
+} io_good[] = {
+    {"io/real-sleep.io", {6976, 0, 10, 0, 0, 0, 0}},
+    /* A dd that had copied 5 MiB from a pipe to /dev/null. */
+    {"io/real-dd.io", {5249856, 5242880, 510, 500, 0, 0, 0}},
+    {"io/real-self.io", {6976, 0, 10, 0, 0, 4096, 0}},
+    {"io/ok-uint64-max.io", {1001, UINT64_MAX, 3003, 4004, 5005, 6006, 7007}},
+    /* Unknown keys are skipped, whatever their value. */
+    {"io/ok-extra-key.io", {1001, 2002, 3003, 4004, 5005, 6006, 7007}},
+    {"io/ok-reordered.io", {1001, 2002, 3003, 4004, 5005, 6006, 7007}},
+    /* Tabs and spaces after the colon, or none at all. */
+    {"io/ok-blanks.io", {1001, 2002, 3003, 4004, 5005, 6006, 7007}},
+    {"io/ok-leading-zeros.io", {1001, 2002, 42, 4004, 5005, 6006, 7007}},
+};
 
-START_TEST(test_io_real_dd) {
-  /* A dd that had copied 5 MiB from a pipe to /dev/null. */
+START_TEST(test_io_good) {
   pidio_io_t io;
   poison_io(&io);
-  ck_assert_int_eq(parse_io_fixture("io/real-dd.io", &io), 0);
-  assert_io(&io, 5249856, 5242880, 510, 500, 0, 0, 0);
-}
-END_TEST
-
-START_TEST(test_io_real_self) {
-  pidio_io_t io;
-  poison_io(&io);
-  ck_assert_int_eq(parse_io_fixture("io/real-self.io", &io), 0);
-  assert_io(&io, 6976, 0, 10, 0, 0, 4096, 0);
+  ck_assert_msg(parse_io_fixture(io_good[_i].file, &io) == 0, "%s refused",
+                io_good[_i].file);
+  const uint64_t *v = io_good[_i].v;
+  assert_io(&io, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
 }
 END_TEST
 
@@ -222,48 +227,6 @@ START_TEST(test_io_literal) {
   ck_assert_int_eq(pidio_parse_io(copy, 9, &io), -EINVAL);
   ck_assert_int_eq(pidio_parse_io(copy, 0, &io), -EINVAL);
   free(copy);
-}
-END_TEST
-
-START_TEST(test_io_uint64_max) {
-  pidio_io_t io;
-  poison_io(&io);
-  ck_assert_int_eq(parse_io_fixture("io/ok-uint64-max.io", &io), 0);
-  assert_io(&io, 1001, UINT64_MAX, 3003, 4004, 5005, 6006, 7007);
-}
-END_TEST
-
-START_TEST(test_io_extra_key) {
-  /* Unknown keys are skipped, whatever their value. */
-  pidio_io_t io;
-  poison_io(&io);
-  ck_assert_int_eq(parse_io_fixture("io/ok-extra-key.io", &io), 0);
-  assert_io(&io, 1001, 2002, 3003, 4004, 5005, 6006, 7007);
-}
-END_TEST
-
-START_TEST(test_io_reordered) {
-  pidio_io_t io;
-  poison_io(&io);
-  ck_assert_int_eq(parse_io_fixture("io/ok-reordered.io", &io), 0);
-  assert_io(&io, 1001, 2002, 3003, 4004, 5005, 6006, 7007);
-}
-END_TEST
-
-START_TEST(test_io_blanks) {
-  /* Tabs and spaces after the colon, or none at all. */
-  pidio_io_t io;
-  poison_io(&io);
-  ck_assert_int_eq(parse_io_fixture("io/ok-blanks.io", &io), 0);
-  assert_io(&io, 1001, 2002, 3003, 4004, 5005, 6006, 7007);
-}
-END_TEST
-
-START_TEST(test_io_leading_zeros) {
-  pidio_io_t io;
-  poison_io(&io);
-  ck_assert_int_eq(parse_io_fixture("io/ok-leading-zeros.io", &io), 0);
-  assert_io(&io, 1001, 2002, 42, 4004, 5005, 6006, 7007);
 }
 END_TEST
 
@@ -300,80 +263,31 @@ END_TEST
 
 /* ---- pidio_parse_stat --------------------------------------------------- */
 
-START_TEST(test_stat_real_sleep) {
-  pidio_stat_t st;
-  memset(&st, 0xa5, sizeof(st));
-  ck_assert_int_eq(parse_stat_fixture("stat/real-sleep.stat", &st), 0);
-  ck_assert_str_eq(st.comm, "sleep");
-  ck_assert_int_eq(st.state, 'S');
-  ck_assert_int_eq(st.ppid, 10191);
-  ck_assert_uint_eq(st.start_time, 57104);
-}
-END_TEST
+static const struct {
+  const char *file, *comm;
+  char state;
+  pid_t ppid;
+  uint64_t start_time;
+} stat_good[] = {
+    {"stat/real-sleep.stat", "sleep", 'S', 10191, 57104},
+    {"stat/real-dd.stat", "dd", 'S', 1, 56834},
+    {"stat/comm-parens.stat", "(a) b) c)", 'R', 17, 99999},
+    {"stat/comm-15.stat", "abcdefghijklmno", 'S', 2, 100},
+    {"stat/comm-empty.stat", "", 'Z', 0, 0},
+    /* tpgid -1, cutime -5, cstime -7, priority -100, nice -20. */
+    {"stat/negative-fields.stat", "neg", 'S', 300, 123456},
+    {"stat/start-uint64-max.stat", "max", 'S', PIDIO_PID_MAX, UINT64_MAX},
+};
 
-START_TEST(test_stat_real_dd) {
+START_TEST(test_stat_good) {
   pidio_stat_t st;
   memset(&st, 0xa5, sizeof(st));
-  ck_assert_int_eq(parse_stat_fixture("stat/real-dd.stat", &st), 0);
-  ck_assert_str_eq(st.comm, "dd");
-  ck_assert_int_eq(st.state, 'S');
-  ck_assert_int_eq(st.ppid, 1);
-  ck_assert_uint_eq(st.start_time, 56834);
-}
-END_TEST
-
-START_TEST(test_stat_comm_parens) {
-  pidio_stat_t st;
-  memset(&st, 0xa5, sizeof(st));
-  ck_assert_int_eq(parse_stat_fixture("stat/comm-parens.stat", &st), 0);
-  ck_assert_str_eq(st.comm, "(a) b) c)");
-  ck_assert_int_eq(st.state, 'R');
-  ck_assert_int_eq(st.ppid, 17);
-  ck_assert_uint_eq(st.start_time, 99999);
-}
-END_TEST
-
-START_TEST(test_stat_comm_15) {
-  pidio_stat_t st;
-  memset(&st, 0xa5, sizeof(st));
-  ck_assert_int_eq(parse_stat_fixture("stat/comm-15.stat", &st), 0);
-  ck_assert_str_eq(st.comm, "abcdefghijklmno");
-  ck_assert_int_eq(st.state, 'S');
-  ck_assert_int_eq(st.ppid, 2);
-  ck_assert_uint_eq(st.start_time, 100);
-}
-END_TEST
-
-START_TEST(test_stat_comm_empty) {
-  pidio_stat_t st;
-  memset(&st, 0xa5, sizeof(st));
-  ck_assert_int_eq(parse_stat_fixture("stat/comm-empty.stat", &st), 0);
-  ck_assert_str_eq(st.comm, "");
-  ck_assert_int_eq(st.state, 'Z');
-  ck_assert_int_eq(st.ppid, 0);
-  ck_assert_uint_eq(st.start_time, 0);
-}
-END_TEST
-
-START_TEST(test_stat_negative_fields) {
-  /* tpgid -1, cutime -5, cstime -7, priority -100, nice -20. */
-  pidio_stat_t st;
-  memset(&st, 0xa5, sizeof(st));
-  ck_assert_int_eq(parse_stat_fixture("stat/negative-fields.stat", &st), 0);
-  ck_assert_str_eq(st.comm, "neg");
-  ck_assert_int_eq(st.state, 'S');
-  ck_assert_int_eq(st.ppid, 300);
-  ck_assert_uint_eq(st.start_time, 123456);
-}
-END_TEST
-
-START_TEST(test_stat_extremes) {
-  pidio_stat_t st;
-  memset(&st, 0xa5, sizeof(st));
-  ck_assert_int_eq(parse_stat_fixture("stat/start-uint64-max.stat", &st), 0);
-  ck_assert_str_eq(st.comm, "max");
-  ck_assert_int_eq(st.ppid, PIDIO_PID_MAX);
-  ck_assert_uint_eq(st.start_time, UINT64_MAX);
+  ck_assert_msg(parse_stat_fixture(stat_good[_i].file, &st) == 0, "%s refused",
+                stat_good[_i].file);
+  ck_assert_str_eq(st.comm, stat_good[_i].comm);
+  ck_assert_int_eq(st.state, stat_good[_i].state);
+  ck_assert_int_eq(st.ppid, stat_good[_i].ppid);
+  ck_assert_uint_eq(st.start_time, stat_good[_i].start_time);
 }
 END_TEST
 
@@ -426,18 +340,19 @@ END_TEST
 
 /* ---- pidio_parse_pidfile ------------------------------------------------ */
 
+static const struct {
+  const char *text;
+  pid_t pid;
+} pidfile_good[] = {
+    {"1234\n", 1234}, {"  1234  \n\n", 1234},     {"\t42\r\n", 42},
+    {"1", 1},         {"4194304", PIDIO_PID_MAX},
+};
+
 START_TEST(test_pidfile_valid) {
   pid_t pid = 0;
-  ck_assert_int_eq(parse_pidfile_str("1234\n", &pid), 0);
-  ck_assert_int_eq(pid, 1234);
-  ck_assert_int_eq(parse_pidfile_str("  1234  \n\n", &pid), 0);
-  ck_assert_int_eq(pid, 1234);
-  ck_assert_int_eq(parse_pidfile_str("\t42\r\n", &pid), 0);
-  ck_assert_int_eq(pid, 42);
-  ck_assert_int_eq(parse_pidfile_str("1", &pid), 0);
-  ck_assert_int_eq(pid, 1);
-  ck_assert_int_eq(parse_pidfile_str("4194304", &pid), 0);
-  ck_assert_int_eq(pid, PIDIO_PID_MAX);
+  ck_assert_msg(parse_pidfile_str(pidfile_good[_i].text, &pid) == 0,
+                "\"%s\" refused", pidfile_good[_i].text);
+  ck_assert_int_eq(pid, pidfile_good[_i].pid);
 }
 END_TEST
 
@@ -723,52 +638,34 @@ static int parse_status_str(const char *s, uid_t *out) {
   return rc;
 }
 
-START_TEST(test_status_real_root) {
+/* The real uid, from fixtures (real captures, a real uid 1000 with
+ * effective, saved and filesystem uid 1001, the highest uid, tabs and
+ * spaces mixed) and from literal files: tabs (the kernel's separator)
+ * and spaces, several of them. */
+static const struct {
+  const char *file, *text;
+  uid_t uid;
+} status_good[] = {
+    {"status/real.status", NULL, 0},
+    {"status/real-nobody.status", NULL, 65534},
+    {"status/real-ruid-euid.status", NULL, 1000},
+    {"status/ok-uid-4294967294.status", NULL, 4294967294u},
+    {"status/ok-uid-mixed-blanks.status", NULL, 1000},
+    {NULL, "Uid:\t1\t2\t3\t4\n", 1},
+    {NULL, "Uid: 5 6 7 8\n", 5},
+    {NULL, "Uid:\t\t\t9\t\t10\t11\t12\n", 9},
+    {NULL, "Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t7\n", 0},
+};
+
+START_TEST(test_status_good) {
   uid_t uid = 12345;
-  ck_assert_int_eq(parse_status_fixture("status/real.status", &uid), 0);
-  ck_assert_uint_eq(uid, 0);
-}
-END_TEST
-
-START_TEST(test_status_real_nobody) {
-  uid_t uid = 0;
-  ck_assert_int_eq(parse_status_fixture("status/real-nobody.status", &uid), 0);
-  ck_assert_uint_eq(uid, 65534);
-}
-END_TEST
-
-/* Real uid 1000, effective, saved and filesystem uid 1001: the real one. */
-START_TEST(test_status_real_ruid_euid) {
-  uid_t uid = 0;
-  ck_assert_int_eq(parse_status_fixture("status/real-ruid-euid.status", &uid),
-                   0);
-  ck_assert_uint_eq(uid, 1000);
-}
-END_TEST
-
-START_TEST(test_status_uid_max) {
-  uid_t uid = 0;
-  ck_assert_int_eq(
-      parse_status_fixture("status/ok-uid-4294967294.status", &uid), 0);
-  ck_assert_uint_eq(uid, 4294967294u);
-}
-END_TEST
-
-/* Tabs (the kernel's separator) and spaces, several of them. */
-START_TEST(test_status_blanks) {
-  uid_t uid = 0;
-  ck_assert_int_eq(
-      parse_status_fixture("status/ok-uid-mixed-blanks.status", &uid), 0);
-  ck_assert_uint_eq(uid, 1000);
-  ck_assert_int_eq(parse_status_str("Uid:\t1\t2\t3\t4\n", &uid), 0);
-  ck_assert_uint_eq(uid, 1);
-  ck_assert_int_eq(parse_status_str("Uid: 5 6 7 8\n", &uid), 0);
-  ck_assert_uint_eq(uid, 5);
-  ck_assert_int_eq(parse_status_str("Uid:\t\t\t9\t\t10\t11\t12\n", &uid), 0);
-  ck_assert_uint_eq(uid, 9);
-  ck_assert_int_eq(
-      parse_status_str("Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t7\n", &uid), 0);
-  ck_assert_uint_eq(uid, 0);
+  const char *what =
+      status_good[_i].file ? status_good[_i].file : status_good[_i].text;
+  int rc = status_good[_i].file
+               ? parse_status_fixture(status_good[_i].file, &uid)
+               : parse_status_str(status_good[_i].text, &uid);
+  ck_assert_msg(rc == 0, "%s refused: %d", what, rc);
+  ck_assert_uint_eq(uid, status_good[_i].uid);
 }
 END_TEST
 
@@ -979,54 +876,29 @@ static int parse_cgroup_fixture(const char *rel, char *path_out, size_t outsz,
   return rc;
 }
 
-START_TEST(test_cgroup_v2) {
-  char path[256];
-  size_t plen = 0, off = 0;
-  ck_assert_int_eq(
-      parse_cgroup_fixture("cgroup/v2.cgroup", path, sizeof(path), &plen, &off),
-      0);
-  ck_assert_str_eq(path, "/system.slice/nginx.service");
-  ck_assert_uint_eq(plen, 27);
-  ck_assert_uint_eq(off, 3);
-}
-END_TEST
+/* The v2 path and where it starts in the file: v2 only, a hybrid system
+ * (twelve v1 hierarchies, then the v2 line), and a hybrid one with the
+ * process left in the v2 root while a v1 controller has it elsewhere (the
+ * v2 line is what counts). */
+static const struct {
+  const char *file, *path;
+  size_t off;
+} cgroup_good[] = {
+    {"cgroup/v2.cgroup", "/system.slice/nginx.service", 3},
+    {"cgroup/v2-root.cgroup", "/", 3},
+    {"cgroup/hybrid-systemd.cgroup", "/system.slice/nginx.service", 317},
+    {"cgroup/hybrid-root.cgroup", "/", 118},
+};
 
-START_TEST(test_cgroup_v2_root) {
+START_TEST(test_cgroup_good) {
   char path[256];
   size_t plen = 0, off = 0;
-  ck_assert_int_eq(parse_cgroup_fixture("cgroup/v2-root.cgroup", path,
-                                        sizeof(path), &plen, &off),
-                   0);
-  ck_assert_str_eq(path, "/");
-  ck_assert_uint_eq(plen, 1);
-  ck_assert_uint_eq(off, 3);
-}
-END_TEST
-
-/* A hybrid system: twelve v1 hierarchies, then the v2 line. */
-START_TEST(test_cgroup_hybrid_systemd) {
-  char path[256];
-  size_t plen = 0, off = 0;
-  ck_assert_int_eq(parse_cgroup_fixture("cgroup/hybrid-systemd.cgroup", path,
-                                        sizeof(path), &plen, &off),
-                   0);
-  ck_assert_str_eq(path, "/system.slice/nginx.service");
-  ck_assert_uint_eq(plen, 27);
-  ck_assert_uint_eq(off, 317);
-}
-END_TEST
-
-/* Hybrid with the process left in the v2 root while a v1 controller has
- * it elsewhere: the v2 line is what counts. */
-START_TEST(test_cgroup_hybrid_root) {
-  char path[256];
-  size_t plen = 0, off = 0;
-  ck_assert_int_eq(parse_cgroup_fixture("cgroup/hybrid-root.cgroup", path,
-                                        sizeof(path), &plen, &off),
-                   0);
-  ck_assert_str_eq(path, "/");
-  ck_assert_uint_eq(plen, 1);
-  ck_assert_uint_eq(off, 118);
+  ck_assert_msg(parse_cgroup_fixture(cgroup_good[_i].file, path, sizeof(path),
+                                     &plen, &off) == 0,
+                "%s refused", cgroup_good[_i].file);
+  ck_assert_str_eq(path, cgroup_good[_i].path);
+  ck_assert_uint_eq(plen, strlen(cgroup_good[_i].path));
+  ck_assert_uint_eq(off, cgroup_good[_i].off);
 }
 END_TEST
 
@@ -1075,7 +947,8 @@ Suite *make_parse_suite(void) {
   Suite *s = suite_create("parse");
 
   TCase *tc = tcase_create("u64");
-  tcase_add_test(tc, test_u64_valid);
+  tcase_add_loop_test(tc, test_u64_valid, 0,
+                      (int)(sizeof(u64_good) / sizeof(u64_good[0])));
   tcase_add_test(tc, test_u64_uses_len_only);
   tcase_add_test(tc, test_u64_empty);
   tcase_add_test(tc, test_u64_not_digits);
@@ -1085,34 +958,24 @@ Suite *make_parse_suite(void) {
 
   tc = tcase_create("io");
   tcase_add_test(tc, test_io_field_names);
-  tcase_add_test(tc, test_io_real_sleep);
-  tcase_add_test(tc, test_io_real_dd);
-  tcase_add_test(tc, test_io_real_self);
+  tcase_add_loop_test(tc, test_io_good, 0,
+                      (int)(sizeof(io_good) / sizeof(io_good[0])));
   tcase_add_test(tc, test_io_literal);
-  tcase_add_test(tc, test_io_uint64_max);
-  tcase_add_test(tc, test_io_extra_key);
-  tcase_add_test(tc, test_io_reordered);
-  tcase_add_test(tc, test_io_blanks);
-  tcase_add_test(tc, test_io_leading_zeros);
   tcase_add_loop_test(tc, test_io_bad, 0,
                       (int)(sizeof(io_bad) / sizeof(io_bad[0])));
   suite_add_tcase(s, tc);
 
   tc = tcase_create("stat");
-  tcase_add_test(tc, test_stat_real_sleep);
-  tcase_add_test(tc, test_stat_real_dd);
-  tcase_add_test(tc, test_stat_comm_parens);
-  tcase_add_test(tc, test_stat_comm_15);
-  tcase_add_test(tc, test_stat_comm_empty);
-  tcase_add_test(tc, test_stat_negative_fields);
-  tcase_add_test(tc, test_stat_extremes);
+  tcase_add_loop_test(tc, test_stat_good, 0,
+                      (int)(sizeof(stat_good) / sizeof(stat_good[0])));
   tcase_add_test(tc, test_stat_literal);
   tcase_add_loop_test(tc, test_stat_bad, 0,
                       (int)(sizeof(stat_bad) / sizeof(stat_bad[0])));
   suite_add_tcase(s, tc);
 
   tc = tcase_create("pidfile");
-  tcase_add_test(tc, test_pidfile_valid);
+  tcase_add_loop_test(tc, test_pidfile_valid, 0,
+                      (int)(sizeof(pidfile_good) / sizeof(pidfile_good[0])));
   tcase_add_test(tc, test_pidfile_invalid);
   tcase_add_test(tc, test_pidfile_range);
   suite_add_tcase(s, tc);
@@ -1141,11 +1004,8 @@ Suite *make_parse_suite(void) {
   suite_add_tcase(s, tc);
 
   tc = tcase_create("status");
-  tcase_add_test(tc, test_status_real_root);
-  tcase_add_test(tc, test_status_real_nobody);
-  tcase_add_test(tc, test_status_real_ruid_euid);
-  tcase_add_test(tc, test_status_uid_max);
-  tcase_add_test(tc, test_status_blanks);
+  tcase_add_loop_test(tc, test_status_good, 0,
+                      (int)(sizeof(status_good) / sizeof(status_good[0])));
   tcase_add_test(tc, test_status_uid_key_exact);
   tcase_add_test(tc, test_status_cut);
   tcase_add_loop_test(tc, test_status_bad, 0,
@@ -1157,10 +1017,8 @@ Suite *make_parse_suite(void) {
   suite_add_tcase(s, tc);
 
   tc = tcase_create("cgroup");
-  tcase_add_test(tc, test_cgroup_v2);
-  tcase_add_test(tc, test_cgroup_v2_root);
-  tcase_add_test(tc, test_cgroup_hybrid_systemd);
-  tcase_add_test(tc, test_cgroup_hybrid_root);
+  tcase_add_loop_test(tc, test_cgroup_good, 0,
+                      (int)(sizeof(cgroup_good) / sizeof(cgroup_good[0])));
   tcase_add_test(tc, test_cgroup_literal);
   tcase_add_loop_test(tc, test_cgroup_bad, 0,
                       (int)(sizeof(cgroup_bad) / sizeof(cgroup_bad[0])));

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ERRSZ 256
@@ -165,6 +166,43 @@ START_TEST(test_cmdline_invalid) {
   /* Still settable after refusals. */
   ck_assert_int_eq(pidio_select_set_cmdline(&sel, "ok", err, ERRSZ), 0);
   ck_assert_str_eq(sel.cmdline, "ok");
+}
+END_TEST
+
+/* A repetition of a repetition is refused before regcomp, which in glibc
+ * takes time exponential in their count (".*" and fourteen "+" run for
+ * more than 20 s); repetitions that are not stacked, escaped operators and
+ * operators inside a bracket expression are accepted, and quickly. */
+START_TEST(test_cmdline_stacked_repetition) {
+  static const char *const stacked[] = {
+      "a**", ".*+", "x{2}{3}", "a+?", "a?*", "b{1,}+", "^a.*++++++++++++++++$",
+      ".*++++++++++++++++++++++++", "(ab)*{2}", "[x]+*"};
+  for (size_t i = 0; i < sizeof(stacked) / sizeof(stacked[0]); i++) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    err[0] = '\0';
+    ck_assert_msg(pidio_select_set_cmdline(&sel, stacked[i], err, ERRSZ) ==
+                      -EINVAL,
+                  "stacked repetition \"%s\" accepted", stacked[i]);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_err_contains("invalid regular expression");
+    assert_err_contains(stacked[i]);
+    assert_err_contains("a repetition of a repetition");
+    ck_assert_ptr_null(sel.cmdline);
+    /* Refused before regcomp: far below a second even on a busy machine. */
+    ck_assert_msg(t1.tv_sec - t0.tv_sec < 1, "refusing \"%s\" took %lds",
+                  stacked[i], (long)(t1.tv_sec - t0.tv_sec));
+  }
+  static const char *const fine[] = {
+      "a*b*",     "(a*)*",    "a\\**",  "[*+?]+", "[]*]+",  "[^]*]?",
+      "x{2}y{3}", "(x{2}){3}", "\\{a*", "a*|b+", "((a+)+)+"};
+  for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+    ck_assert_msg(pidio_select_set_cmdline(&sel, fine[i], err, ERRSZ) == 0,
+                  "\"%s\" refused: %s", fine[i], err);
+    ck_assert_str_eq(sel.cmdline, fine[i]);
+    pidio_select_free(&sel);
+    pidio_select_init(&sel);
+  }
 }
 END_TEST
 
@@ -636,6 +674,7 @@ Suite *make_select_suite(void) {
   tcase_add_test(tc, test_name);
   tcase_add_test(tc, test_name_one_char);
   tcase_add_test(tc, test_cmdline_invalid);
+  tcase_add_test(tc, test_cmdline_stacked_repetition);
   tcase_add_test(tc, test_cmdline_twice);
   tcase_add_test(tc, test_err_truncated);
   suite_add_tcase(s, tc);
