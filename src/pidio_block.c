@@ -379,7 +379,6 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
     if (done)
       continue;
     pidio_entry_t *en = find(b->e, b->n, e->p.pid);
-    bool newborn = b->rounds > 0 && e->p.start >= b->prev_ticks;
     if (en != NULL && en->a.start == e->p.start) {
       pidio_ledger_gone(&en->a);
       if (en->flags & E_MEMBER) {
@@ -388,14 +387,12 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
         add_delay(b, en, e->p.blkio_delay_ns);
         continue;
       }
-      /* A non-member may have become one since it was looked at (exec,
-       * a new name): counted from birth if it was a newborn then. */
-      newborn = newborn || (en->flags & E_FRESH);
-    } else if (en == NULL && b->rounds > 0) {
-      /* Not in the table: born since the last listing. */
-      newborn = true;
     }
-    if (!newborn || !exit_selected(b, e))
+    /* Never a member (not found yet, or not matching when looked at: a
+     * new name or an exec came later): none of its I/O was counted, so
+     * a process that started after the block's first interval and that
+     * the block selects at its end counts from birth. */
+    if (b->rounds == 0 || e->p.start < b->first_ticks || !exit_selected(b, e))
       continue;
     if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
       return -ENOMEM;
@@ -522,7 +519,13 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
     close(dfd);
     return vanished(src) ? 0 : -1;
   }
-  int fresh = b->rounds > 0 && st.start_time >= b->prev_ticks;
+  /* With own I/O a newcomer's whole figures are its own, never counted
+   * elsewhere: one that discovery found an interval late (a pid not
+   * visible yet is looked up again the next interval) still counts from
+   * birth; otherwise its exit, if it comes to match then, would count
+   * nothing. */
+  uint64_t since = b->use_own && b->rounds > 1 ? b->prev2_ticks : b->prev_ticks;
+  int fresh = b->rounds > 0 && st.start_time >= since;
   *out = (pidio_entry_t){
       .a = {.pid = pid, .ppid = st.ppid, .start = st.start_time},
       .ino = ino,
@@ -882,6 +885,9 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   for (size_t i = 0; i < b->n; i++)
     if (b->e[i].flags & E_MEMBER)
       rep->matched++;
+  if (b->rounds == 0)
+    b->first_ticks = ticks;
+  b->prev2_ticks = b->prev_ticks;
   b->prev_ticks = ticks;
   b->rounds++;
   return 0;

@@ -65,6 +65,8 @@ typedef struct pidio_block {
   pidio_io_t total;     /* the block's counters: never go down */
   uint64_t rounds;      /* intervals done */
   uint64_t prev_ticks;  /* boot ticks at the start of the previous interval */
+  uint64_t prev2_ticks; /* ... and of the one before it */
+  uint64_t first_ticks; /* boot ticks at the start of the first interval */
   pid_t target;         /* this interval's Pid/PidFile pid, -1 for none */
   pid_t no_cgroup2_pid; /* first process seen without a cgroup v2 line */
 
@@ -89,8 +91,10 @@ void pidio_block_free(pidio_block_t *b);
  * while they were members": a reaped child is never folded into its
  * parent, and counts only when it is a member itself. Every member's
  * exit brings its final figures, including what it did after its last
- * read, and a process that started and ended between two intervals is
- * counted from its exit record when the block selects it: by Pid or
+ * read, and a process that started after the block's first interval and
+ * ended without having been a member (between two intervals, or found
+ * late, or matching only at its end) is counted from birth by its exit
+ * record when the block selects it then: by Pid or
  * PidFile, Name, User, Children (its parent at exit a member), and
  * CommandLine and Exe as its exec showed them (the first 128 bytes of the
  * command line; the path as given to execve); never by Cgroup. Processes
