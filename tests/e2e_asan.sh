@@ -13,7 +13,9 @@
 # A TEST is a test function of tests/e2e.py, or of tests/SCRIPT. The
 # default: every configuration error and least privilege (e2e.py), and
 # every lifecycle test (e2e_lifecycle.py: every selector, Children, pid
-# reuse, pidfile restarts, PerProcess with windowed rates). They assert
+# reuse, pidfile restarts, PerProcess with windowed rates), and both
+# readers side by side (e2e_bpf.py: the BPF reader's feed, its drain
+# thread and the blocks' exit records inside collectd). They assert
 # exact byte counts; the tests that assert rates within 2% are left out,
 # since ASan slows the daemon down.
 #   PIDIO_ASAN_BUILDDIR    the build directory (default: build-asan in the
@@ -26,7 +28,7 @@ build=${PIDIO_ASAN_BUILDDIR:-$top/build-asan}
 [ "$#" -gt 0 ] || set -- test_bad_configs test_least_privilege \
   e2e_lifecycle.py:test_families e2e_lifecycle.py:test_pid_reuse \
   e2e_lifecycle.py:test_pidfile_restarts e2e_lifecycle.py:test_selectors \
-  e2e_lifecycle.py:test_per_process
+  e2e_lifecycle.py:test_per_process e2e_bpf.py:test_readers_side_by_side
 
 if [ "$(id -u)" != 0 ]; then
   echo "SKIP: the end-to-end tests need root"
