@@ -250,8 +250,13 @@ int pidio_bpf_feed_pass(pidio_bpf_feed_t *f, int64_t max_age_ns,
       pthread_mutex_unlock(&f->pass_lock);
       return err < 0 ? err : -EIO;
     }
-    /* In pid order, except the processes read again after the pass. */
-    qsort(sb->p, sb->n, sizeof(*sb->p), by_pid);
+    /* In pid order (the iterator walks pids in order), except the
+     * processes read again after the pass: sort only then. */
+    size_t sorted = 1;
+    while (sorted < sb->n && sb->p[sorted - 1].pid < sb->p[sorted].pid)
+      sorted++;
+    if (sorted < sb->n)
+      qsort(sb->p, sb->n, sizeof(*sb->p), by_pid);
     snap_put(f->latest);
     f->latest = sb;
   }
