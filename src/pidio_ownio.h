@@ -22,8 +22,8 @@
 #define PIDIO_BPF_F_NO_DELAY 0x2  /* a thread had no delay accounting */
 #define PIDIO_BPF_F_EXEC_SEEN 0x4 /* exit: exe and cmdline are from an exec */
 #define PIDIO_BPF_F_ARGS_CUT 0x8  /* exit: cmdline was cut */
-/* Pass: the process has ended (a zombie): its exit record holds the final
- * figures, and io here is not a value. */
+/* Pass: the process is exiting or has ended (a zombie): its exit record
+ * holds the final figures, and io here is not a value. */
 #define PIDIO_BPF_F_ENDED 0x10
 
 /* One process, from an iterator pass or an exit record. */

@@ -167,7 +167,8 @@ static __noinline int snapshot(struct pidio_bpf_proc_rec *r,
     add_io(io, t);
     delay += thread_delay(t, &none);
     live++;
-    any = 1;
+    if (!(t->flags & PF_EXITING))
+      any = 1;
   }
   bpf_iter_task_destroy(&it);
   if (st) {
@@ -182,7 +183,12 @@ static __noinline int snapshot(struct pidio_bpf_proc_rec *r,
   r->nthreads = live;
   if (none)
     r->flags |= PIDIO_BPF_NO_DELAY;
-  if (!any && task->exit_state)
+  /* Every thread is exiting or has exited: the process has ended, or its
+   * last thread's exit will send the final figures. A thread stays in
+   * the list, its counters final, for a while after its exit hook (files
+   * are closed, then the parent is told); its figures must not be taken
+   * for a live process's. */
+  if (!any)
     r->flags |= PIDIO_BPF_ENDED;
   return 1;
 }
@@ -224,7 +230,8 @@ int dump_task(struct bpf_iter__task *ctx) {
       r->nthreads = 1;
       if (none)
         r->flags |= PIDIO_BPF_NO_DELAY;
-      if (task->exit_state)
+      /* Exiting (from the start of do_exit) or a zombie: see snapshot. */
+      if (task->exit_state || (task->flags & PF_EXITING))
         r->flags |= PIDIO_BPF_ENDED;
       bpf_seq_write(seq, r, sizeof(*r));
       return 0;

@@ -30,8 +30,9 @@
 #define PIDIO_BPF_EXEC_SEEN 0x4
 /* The args were cut at PIDIO_BPF_ARGS bytes. */
 #define PIDIO_BPF_ARGS_CUT 0x8
-/* Iterator record of a process that has ended (a zombie): its exit record
- * has, or will have, the final figures; io here is NOT a value. */
+/* Iterator record of a process that is exiting or has ended (every thread
+ * past the start of its exit, or a zombie): its exit record has, or will
+ * have, the final figures; io here is NOT a value. */
 #define PIDIO_BPF_ENDED 0x10
 
 /* One process: its own I/O (live threads plus threads that exited since the

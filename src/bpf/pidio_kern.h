@@ -105,7 +105,8 @@ struct bpf_iter_task {
   u64 __opaque[3];
 } __attribute__((aligned(8)));
 
-#define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
+#define PF_EXITING 0x00000004 /* include/linux/sched.h */
+#define PF_KTHREAD 0x00200000
 #define BPF_TASK_ITER_PROC_THREADS 2 /* kernel/bpf/task_iter.c */
 
 #endif /* PIDIO_KERN_H */
