@@ -9,10 +9,13 @@
 #   disk    a shell that runs dd with fsync every 2 s      (CommandLine)
 #           dd's own I/O reaches the shell when it reaps dd
 #   self    collectd itself                                (Name)
+#   host    every process of the machine, by comm: the 4 busiest by wchar
+#           as host-<comm>, the rest as host-other   (All, GroupBy)
 # DEMO_SECONDS=N stops the demo after N seconds.
 # --png FILE: also store the values with collectd's rrdtool writer and,
 # after DEMO_SECONDS (default 90), draw the rates into FILE with
-# 'rrdtool graph'.
+# 'rrdtool graph', and the host block's groups into FILE's name with
+# -groups before .png.
 set -eu
 png=""
 if [ "${1:-}" = "--png" ] && [ -n "${2:-}" ]; then
@@ -93,6 +96,12 @@ LoadPlugin pidio
   <Process "self">
     Name "collectd"
   </Process>
+  <Process "host">
+    All true
+    GroupBy comm
+    MaxGroups 4
+    RankBy wchar
+  </Process>
 </Plugin>
 CONF
 
@@ -141,6 +150,24 @@ if [ -n "${DEMO_SECONDS:-}" ]; then
       "LINE2:d#d62728:disk    write_bytes (dd, fsync, reaped by its shell)" \
       "LINE2:s#2ca02c:collectd rchar" >/dev/null
     echo "pidio demo: graph written to $png"
+    # The host block's groups, stacked: they and "other" add up to the
+    # block. A group's line starts when it gets its series.
+    set -- --start "end-$((DEMO_SECONDS - 5))s" --end now --width 760 \
+      --height 260 --vertical-label "bytes/s" --lower-limit 0 \
+      --title "pidio demo: who writes, All true + GroupBy comm (wchar, 5 s windows)"
+    i=0
+    for d in "$r"/pidio-host-*; do
+      [ -f "$d/pidio_rate-wchar.rrd" ] || continue
+      g=${d##*/pidio-host-}
+      colour=$(echo "1f77b4 d62728 2ca02c ff7f0e 9467bd 8c564b 7f7f7f" |
+        cut -d' ' -f$((i % 7 + 1)))
+      set -- "$@" "DEF:g$i=$d/pidio_rate-wchar.rrd:value:AVERAGE" \
+        "AREA:g$i#$colour:$g:STACK"
+      i=$((i + 1))
+    done
+    groups_png="${png%.png}-groups.png"
+    rrdtool graph "$groups_png" "$@" >/dev/null
+    echo "pidio demo: groups graph written to $groups_png"
   fi
 else
   wait

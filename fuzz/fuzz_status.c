@@ -1,7 +1,7 @@
 /*
  * Fuzz target: the parsers of /proc/<pid>/status, pidio_parse_status_uid
- * (the real uid of the "Uid:" line) and pidio_parse_status_tgid (the
- * "Tgid:" line).
+ * (the real uid of the "Uid:" line), pidio_parse_status_tgid (the
+ * "Tgid:" line) and pidio_parse_status_sigign (the "SigIgn:" mask).
  *
  * Any input either fails with -EINVAL or -ERANGE, or gives a uid other
  * than (uid_t)-1, which means "no uid", and a tgid in 1..PIDIO_PID_MAX;
@@ -43,8 +43,27 @@ static void check_tgid(const uint8_t *data, size_t size) {
   FUZZ_CHECK(again == tgid);
 }
 
+/* Any mask parses back from the kernel's 16 hex digits. */
+static void check_sigign(const uint8_t *data, size_t size) {
+  uint64_t mask = 0;
+  int rc = pidio_parse_status_sigign((const char *)data, size, &mask);
+  FUZZ_CHECK(rc == 0 || rc == -EINVAL);
+  if (rc != 0)
+    return;
+  char text[128];
+  int n = snprintf(text, sizeof(text),
+                   "Name:\tfuzz\nSigBlk:\t0000000000000000\n"
+                   "SigIgn:\t%016llx\nSigCgt:\t0000000000000000\n",
+                   (unsigned long long)mask);
+  FUZZ_CHECK(n > 0 && (size_t)n < sizeof(text));
+  uint64_t again = ~mask;
+  FUZZ_CHECK(pidio_parse_status_sigign(text, (size_t)n, &again) == 0);
+  FUZZ_CHECK(again == mask);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check_tgid(data, size);
+  check_sigign(data, size);
   uid_t uid = 0;
   int rc = pidio_parse_status_uid((const char *)data, size, &uid);
   FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ERANGE);

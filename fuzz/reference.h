@@ -23,16 +23,16 @@ static inline int ref_u64(const char *s, size_t len, uint64_t *out) {
   size_t digits = 0;
   while (digits < len && s[digits] >= '0' && s[digits] <= '9')
     digits++;
-  size_t lead = 0;
-  while (lead + 1 < digits && s[lead] == '0')
-    lead++;
-  size_t sig = digits - lead;
-  if (sig > 20 || (sig == 20 && memcmp(s + lead, max, 20) > 0))
+  size_t zeros = 0;
+  while (zeros + 1 < digits && s[zeros] == '0')
+    zeros++;
+  size_t sig = digits - zeros;
+  if (sig > 20 || (sig == 20 && memcmp(s + zeros, max, 20) > 0))
     return -ERANGE;
   if (digits == 0 || digits != len)
     return -EINVAL;
   uint64_t v = 0;
-  for (size_t i = lead; i < len; i++)
+  for (size_t i = zeros; i < len; i++)
     v = v * 10 + (uint64_t)(s[i] - '0');
   *out = v;
   return 0;
@@ -99,10 +99,12 @@ static inline int ref_io(const char *buf, size_t len, uint64_t v[7]) {
 }
 
 /* /proc/<pid>/stat: comm between the first '(' and the last ')', at most
- * 15 bytes; after it fields 3 (state, one byte), 4 (ppid) ... 22 (start
- * time), each a run of bytes other than ' ' and '\n' after a run of ' '. */
+ * 15 bytes; after it fields 3 (state, one byte), 4 (ppid), 9 (flags) ...
+ * 22 (start time), each a run of bytes other than ' ' and '\n' after a run
+ * of ' '. */
 static inline int ref_stat(const char *buf, size_t len, char comm[16],
-                           char *state, uint64_t *ppid, uint64_t *start) {
+                           char *state, uint64_t *ppid, uint64_t *flags,
+                           uint64_t *start) {
   size_t open = 0;
   while (open < len && buf[open] != '(')
     open++;
@@ -135,6 +137,8 @@ static inline int ref_stat(const char *buf, size_t len, char comm[16],
       rc = ref_u64(buf + from, n, ppid);
       if (rc == 0 && *ppid > 4194304)
         rc = -ERANGE;
+    } else if (field == 9) {
+      rc = ref_u64(buf + from, n, flags);
     } else if (field == 22) {
       rc = ref_u64(buf + from, n, start);
     }

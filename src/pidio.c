@@ -10,6 +10,8 @@
 #include "utils_complain.h"
 
 #include "pidio_block.h"
+#include "pidio_group.h"
+#include "pidio_groups.h"
 #include "pidio_options.h"
 #include "pidio_perproc.h"
 #include "pidio_proc.h"
@@ -381,6 +383,35 @@ static void submit_processes(pidio_ctx_t *ctx, const pidio_report_t *rep,
   }
 }
 
+/* GroupBy: series <block>-<group> for the groups holding a slot, and
+ * <block>-other for every other group (pidio_groups). */
+static void submit_one_group(const char *block, const char *name,
+                             const pidio_io_t *c, const pidio_window_t *win,
+                             unsigned processes, unsigned unreadable) {
+  char inst[DATA_MAX_NAME_LEN];
+  if (pidio_group_instance(block, name, inst, sizeof(inst)) != 0)
+    return; /* cannot be: names are cut to the room the block leaves */
+  submit_counters(inst, c);
+  double rate[PIDIO_NFIELDS];
+  if (win->n >= 2 && pidio_window_rates(win, rate) == 0)
+    submit_rates(inst, rate);
+  value_t v = {.gauge = (gauge_t)processes};
+  submit(inst, "count", "processes", &v, 1);
+  v = (value_t){.gauge = (gauge_t)unreadable};
+  submit(inst, "count", "unreadable", &v, 1);
+}
+
+static void submit_groups(const pidio_ctx_t *ctx) {
+  const pidio_groups_t *t = ctx->blk.groups;
+  for (size_t i = 0; i < t->nslot; i++) {
+    const pidio_groups_entry_t *g = t->slot[i];
+    submit_one_group(ctx->name, g->name, &g->series, &g->win, g->processes,
+                     g->unreadable);
+  }
+  submit_one_group(ctx->name, PIDIO_GROUP_OTHER, &t->other, &t->other_win,
+                   t->other_processes, t->other_unreadable);
+}
+
 /* One cause, as this block's warning (the classifier decided what it is). */
 static void tell(pidio_ctx_t *ctx, const pidio_cause_t *c,
                  const pidio_report_t *r) {
@@ -441,6 +472,13 @@ static void tell(pidio_ctx_t *ctx, const pidio_cause_t *c,
                          "line: on a cgroup v1 only host this block matches "
                          "nothing",
             ctx->name, ctx->blk.sel.cgroup, root, (int)c->pid);
+    break;
+  case PIDIO_TROUBLE_CMDLINE_CUT:
+    WARNING(PIDIO_PLUGIN ": <Process \"%s\">: CommandLine: %s/%d/cmdline "
+                         "is longer than %d bytes; only its first %d bytes "
+                         "are matched (this block may miss such processes)",
+            ctx->name, root, (int)c->pid, PIDIO_CMDLINE_MAX,
+            PIDIO_CMDLINE_MAX);
     break;
   default:
     break;
@@ -547,6 +585,8 @@ static int pidio_read(user_data_t *ud) {
   }
   if (ctx->opts.per_process)
     submit_processes(ctx, &rep, now);
+  if (ctx->blk.groups != NULL)
+    submit_groups(ctx);
   return 0;
 }
 
@@ -573,6 +613,26 @@ static void libbpf_log(int level, const char *msg, void *ctx) {
   } else {
     DEBUG(PIDIO_PLUGIN ": libbpf: %s", msg);
   }
+}
+
+/* A block with GroupBy names its series "<block>-<group>": another block
+ * named "<block>-..." could meet one of them. Refused, naming both. */
+static bool groups_clash(void) {
+  for (const pidio_ctx_t *a = pending; a != NULL; a = a->next) {
+    if (!a->opts.groups.by)
+      continue;
+    size_t len = strlen(a->name);
+    for (const pidio_ctx_t *b = pending; b != NULL; b = b->next)
+      if (b != a && strncmp(b->name, a->name, len) == 0 &&
+          b->name[len] == '-') {
+        ERROR(PIDIO_PLUGIN ": <Process \"%s\">: GroupBy names its series "
+                           "\"%s-<group>\", which <Process \"%s\"> could "
+                           "meet; rename one of the two blocks",
+              a->name, a->name, b->name);
+        return true;
+      }
+  }
+  return false;
 }
 
 static int pidio_init(void) {
@@ -606,6 +666,8 @@ static int pidio_init(void) {
   if (pending == NULL)
     WARNING(PIDIO_PLUGIN ": loaded without any <Process> block: nothing to "
                          "read");
+  if (groups_clash())
+    return -1;
 
   char why[512];
   enum pidio_reader_kind want = plugin_opts.reader;
@@ -647,6 +709,16 @@ static int pidio_init(void) {
       ERROR(PIDIO_PLUGIN ": <Process \"%s\">: out of memory", ctx->name);
       free_ctx(ctx);
       continue;
+    }
+    if (ctx->opts.groups.by) {
+      pidio_groups_conf_t gc;
+      pidio_groups_conf_of(&ctx->opts.groups, ctx->name,
+                           w >= 2 ? (unsigned)w : 0, &gc);
+      if (pidio_block_group_by(&ctx->blk, ctx->opts.groups.key, &gc) != 0) {
+        ERROR(PIDIO_PLUGIN ": <Process \"%s\">: out of memory", ctx->name);
+        free_ctx(ctx);
+        continue;
+      }
     }
 
     char name[DATA_MAX_NAME_LEN];

@@ -25,9 +25,10 @@ enum {
   E_ROOT = 1u << 3,     /* member because the selectors match it */
   E_DESC = 1u << 4,     /* member as a descendant of one (Children) */
   E_UNDECIDED = 1u << 5, /* a selector could not be read (EACCES) */
-  E_ENDED = 1u << 6,     /* own I/O: ended or not in the pass: its exit
+  E_MISSED = 1u << 6,    /* member not read this round (unreadable) */
+  E_ENDED = 1u << 7,     /* own I/O: ended or not in the pass: its exit
                             record decides */
-  E_AWAIT = 1u << 7      /* own I/O: gone from /proc without a record yet:
+  E_AWAIT = 1u << 8      /* own I/O: gone from /proc without a record yet:
                             one more round for it */
 };
 
@@ -46,6 +47,7 @@ struct pidio_entry {
   unsigned flags;   /* E_* */
   uint64_t dlast;   /* own I/O: block-I/O delay at the last read, or
                        DELAY_UNKNOWN until a read sets the base */
+  pidio_groups_entry_t *grp; /* GroupBy: its group while a member */
 };
 
 #define DELAY_UNKNOWN UINT64_MAX
@@ -76,16 +78,39 @@ void pidio_block_set_ownio(pidio_block_t *b, const pidio_ownio_t *own) {
   pidio_ledger_init(&b->ledger, false);
 }
 
+int pidio_block_group_by(pidio_block_t *b, enum pidio_group_key key,
+                         const pidio_groups_conf_t *conf) {
+  pidio_groups_t *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return -ENOMEM;
+  int rc = pidio_groups_init(t, conf);
+  if (rc != 0) {
+    free(t);
+    return rc;
+  }
+  b->groups = t;
+  b->group_key = key;
+  return 0;
+}
+
 void pidio_block_free(pidio_block_t *b) {
   for (size_t i = 0; i < b->n; i++)
     pidio_fdbudget_release(b->e[i].fd);
   if (b->exits != NULL)
     free(b->exits->e);
   free(b->exits);
+  if (b->groups != NULL) {
+    pidio_groups_free(b->groups);
+    free(b->groups);
+  }
+  pidio_group_users_free(&b->users);
+  free(b->gain);
   free(b->e);
   free(b->spare);
   free(b->dead);
   free(b->order);
+  free(b->vacated);
+  free(b->left);
   pidio_discover_free(&b->disc);
   pidio_ledger_free(&b->ledger);
   pidio_select_free(&b->sel);
@@ -124,18 +149,36 @@ static pidio_entry_t *find(pidio_entry_t *a, size_t n, pid_t pid) {
 
 /* The one way an entry leaves the table: a member moves to the dead list
  * with its descriptor, there to get its last read in this round and be
- * accounted; a non-member's descriptor (none) is closed. Either way en no
+ * accounted; so does a non-member that holds a member's credit
+ * (PIDIO_LEDGER_HOLDS), as gone: it leaves only when it is no longer
+ * listed or found gone, and its credit moves on to its reaper. Any other
+ * non-member's descriptor (none) is closed, and it is remembered for
+ * this round (b->left): a member it reaped may be reaped in the same
+ * round, and its credit must find the way up past it. Either way en no
  * longer owns a descriptor. */
 static int retire(pidio_block_t *b, pidio_entry_t *en) {
-  if (en->flags & E_MEMBER) {
+  if (en->flags & E_MEMBER || en->a.state & PIDIO_LEDGER_HOLDS) {
     if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
       return -ENOMEM;
     b->dead[b->ndead++] = *en;
+    if (!(en->flags & E_MEMBER))
+      pidio_ledger_gone(&b->dead[b->ndead - 1].a);
   } else {
     pidio_fdbudget_release(en->fd);
+    if (grow(&b->left, &b->left_cap, b->nleft + 1) == 0) {
+      b->left[b->nleft] = *en;
+      b->left[b->nleft++].fd = -1;
+    }
   }
   en->fd = -1;
   return 0;
+}
+
+/* A member no longer: it leaves its group. */
+static void ungroup(pidio_block_t *b, pidio_entry_t *en) {
+  if (en->grp != NULL)
+    pidio_groups_leave(b->groups, en->grp);
+  en->grp = NULL;
 }
 
 /* Retire the members found gone (reaped), keeping the table in order. Out
@@ -145,8 +188,10 @@ static void compact(pidio_block_t *b) {
   size_t k = 0;
   for (size_t i = 0; i < b->n; i++) {
     if (b->e[i].a.state & PIDIO_LEDGER_GONE) {
-      if (retire(b, &b->e[i]) != 0)
+      if (retire(b, &b->e[i]) != 0) {
         pidio_fdbudget_release(b->e[i].fd);
+        ungroup(b, &b->e[i]);
+      }
     } else {
       if (k != i)
         b->e[k] = b->e[i];
@@ -158,8 +203,10 @@ static void compact(pidio_block_t *b) {
 
 /* Close the dead list's descriptors: its members have been accounted. */
 static void bury(pidio_block_t *b) {
-  for (size_t i = 0; i < b->ndead; i++)
+  for (size_t i = 0; i < b->ndead; i++) {
     pidio_fdbudget_release(b->dead[i].fd);
+    ungroup(b, &b->dead[i]);
+  }
   b->ndead = 0;
 }
 
@@ -207,6 +254,7 @@ static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
   } else if (vanished(rc)) {
     pidio_ledger_gone(&en->a);
   } else if (rc == -EACCES || rc == -EPERM) {
+    en->flags |= E_MISSED;
     rep->unreadable++;
     if (rep->denied_pid == 0)
       rep->denied_pid = en->a.pid;
@@ -217,6 +265,7 @@ static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
   } else {
     /* Out of descriptors (EMFILE, ENFILE), or an I/O error: this member
      * is left out of this interval and said so. */
+    en->flags |= E_MISSED;
     rep->failed++;
     if (rep->failed_pid == 0) {
       rep->failed_pid = en->a.pid;
@@ -252,6 +301,7 @@ static void read_round(pidio_block_t *b, pidio_entry_t *en,
   if (vanished(fd)) {
     pidio_ledger_gone(&en->a);
   } else {
+    en->flags |= E_MISSED;
     rep->unreadable++;
     if (rep->denied_pid == 0)
       rep->denied_pid = en->a.pid;
@@ -262,11 +312,16 @@ static void read_round(pidio_block_t *b, pidio_entry_t *en,
 
 static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
                         pidio_stat_t *st);
+static unsigned group_of_exit(pidio_block_t *b, pidio_entry_t *en,
+                              const pidio_bpf_exit_t *e);
+static void vacated_add(pidio_block_t *b, pid_t pid, uint64_t since);
 
-/* Join with own I/O: from birth, or from this round's pass. A process that
- * has ended is not joined (returns 0): its exit record, in this round or
- * an earlier one, is its whole story. */
-static int join_own(pidio_block_t *b, pidio_entry_t *en, int from_birth) {
+/* Join with own I/O, to the ledger destination dest (its group): from
+ * birth, or from this round's pass. A process that has ended is not joined
+ * (returns 0): its exit record, in this round or an earlier one, is its
+ * whole story. */
+static int join_own(pidio_block_t *b, pidio_entry_t *en, unsigned dest,
+                    int from_birth) {
   pidio_io_t base;
   uint64_t delay = 0;
   int rc = b->own.read(b->own.ctx, en->a.pid, en->a.start, &base, &delay);
@@ -274,13 +329,14 @@ static int join_own(pidio_block_t *b, pidio_entry_t *en, int from_birth) {
     return 0;
   en->flags |= E_MEMBER;
   if (from_birth) {
-    pidio_ledger_join(&en->a, 0, NULL);
+    pidio_ledger_join(&en->a, dest, NULL);
     en->dlast = 0;
   } else if (rc == 0) {
-    pidio_ledger_join(&en->a, 0, &base);
+    pidio_ledger_join(&en->a, dest, &base);
     en->dlast = delay;
   } else {
     /* not in the pass, or not settled: the next good read is the base */
+    pidio_ledger_join(&en->a, dest, NULL);
     pidio_ledger_rebase(&en->a);
     en->dlast = DELAY_UNKNOWN;
   }
@@ -373,6 +429,8 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
         pidio_ledger_read(&d->a);
         pidio_ledger_gone(&d->a);
         add_delay(b, d, e->p.blkio_delay_ns);
+        if (d->flags & E_MEMBER)
+          vacated_add(b, d->a.pid, b->prev_ticks);
         done = true;
       }
     }
@@ -401,7 +459,7 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
         .a = {.pid = e->p.pid, .ppid = e->p.ppid, .start = e->p.start},
         .fd = -1,
         .flags = E_MEMBER | E_ROOT};
-    pidio_ledger_join(&d->a, 0, NULL);
+    pidio_ledger_join(&d->a, group_of_exit(b, d, e), NULL);
     d->a.now = e->p.io;
     pidio_ledger_read(&d->a);
     pidio_ledger_gone(&d->a);
@@ -460,16 +518,100 @@ static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
   return same;
 }
 
-/* Make a tracked process a member: hold its io descriptor and set where
- * its counting starts. from_birth: it started since the previous interval,
- * so all of its counters count. Returns 0 when it vanished meanwhile. */
-static int join_own(pidio_block_t *b, pidio_entry_t *en, int from_birth);
+/* A process is counted from birth when it started since the previous
+ * interval: discovery finds it within one. But a pid can be handed out
+ * again below the last one (ns_last_pid, clone3 with set_tid), which the
+ * last-pid shortcut of pidio_discover does not see: a newcomer at a
+ * member's pid is then found when the merge looks at that pid again (the
+ * listing keeps it until it is found empty), or by the next full listing,
+ * perhaps an interval or more after its birth. Every pid a member vacates
+ * is therefore remembered with the time before its last good read: the
+ * first process found at it that started later was born after that member
+ * was reaped, and counts from birth. Kept two recheck periods, longer than
+ * it takes a full listing to come. (The kernel's fork count in /proc/stat
+ * could tell that a pid was chosen, but forks under way when it is read
+ * make it disagree with the last pid often enough on a busy machine to
+ * cost many needless full listings.) */
+#define PIDIO_VACATED_SECONDS (2 * PIDIO_RECHECK_SECONDS)
 
-static int join(pidio_block_t *b, pidio_entry_t *en, int dfd, int from_birth) {
-  if (b->use_own)
-    return join_own(b, en, from_birth);
-  en->flags |= E_MEMBER;
-  pidio_ledger_join(&en->a, 0, NULL);
+static void vacated_add(pidio_block_t *b, pid_t pid, uint64_t since) {
+  if (b->nvacated == b->vacated_cap) {
+    size_t cap = b->vacated_cap ? b->vacated_cap * 2 : 16;
+    struct pidio_vacated *v = realloc(b->vacated, cap * sizeof(*v));
+    if (v == NULL)
+      return; /* only a newcomer's first moments are at stake */
+    b->vacated = v;
+    b->vacated_cap = cap;
+  }
+  b->vacated[b->nvacated++] = (struct pidio_vacated){pid, since};
+}
+
+static void vacated_expire(pidio_block_t *b, uint64_t ticks) {
+  uint64_t keep = (uint64_t)(PIDIO_VACATED_SECONDS * pidio_proc_hz());
+  size_t k = 0;
+  for (size_t i = 0; i < b->nvacated; i++)
+    if (ticks - b->vacated[i].since < keep)
+      b->vacated[k++] = b->vacated[i];
+  b->nvacated = k;
+}
+
+/* True (and forgotten) when pid was vacated by a member and this process
+ * started after that member's last read. */
+static int vacated_take(pidio_block_t *b, pid_t pid, uint64_t start) {
+  for (size_t i = 0; i < b->nvacated; i++)
+    if (b->vacated[i].pid == pid && start >= b->vacated[i].since) {
+      b->vacated[i] = b->vacated[--b->nvacated];
+      return 1;
+    }
+  return 0;
+}
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* GroupBy: the group of a joining member, by the key read from its pid
+ * directory; a key that is not there or may not be read is the unknown
+ * group. Its ledger destination is the group's id; 0 ("other") when out
+ * of memory. */
+static unsigned group_of(pidio_block_t *b, pidio_entry_t *en, int dfd,
+                         const char *comm) {
+  if (b->groups == NULL)
+    return 0;
+  char key[PIDIO_GROUP_KEY_MAX];
+  size_t len = 0;
+  int rc = pidio_group_read_key(b->group_key, dfd, comm, &b->users,
+                                mono_now(), key, sizeof(key), &len);
+  en->grp = pidio_groups_join(b->groups, rc == 0 ? key : NULL, len);
+  return en->grp != NULL ? en->grp->id : 0;
+}
+
+/* GroupBy, own I/O: the group of a process seen only in its exit record,
+ * by the key the record holds: its comm, or its uid's user name. Other
+ * keys (exe, cgroup, unit) are not in the record: the unknown group. */
+static unsigned group_of_exit(pidio_block_t *b, pidio_entry_t *en,
+                              const pidio_bpf_exit_t *e) {
+  if (b->groups == NULL)
+    return 0;
+  char comm[sizeof(e->p.comm) + 1];
+  memcpy(comm, e->p.comm, sizeof(e->p.comm));
+  comm[sizeof(e->p.comm)] = '\0';
+  pidio_group_facts_t f = {.comm = comm, .have_uid = true, .uid = e->p.uid};
+  char key[PIDIO_GROUP_KEY_MAX];
+  size_t len = 0;
+  int rc = -ENODATA;
+  if (b->group_key == PIDIO_GROUP_COMM || b->group_key == PIDIO_GROUP_USER)
+    rc = pidio_group_key_cached(b->group_key, &f, &b->users, mono_now(), key,
+                                sizeof(key), &len);
+  en->grp = pidio_groups_join(b->groups, rc == 0 ? key : NULL, len);
+  return en->grp != NULL ? en->grp->id : 0;
+}
+
+/* The io side of join. */
+static int join_read(pidio_entry_t *en, int dfd, unsigned dest,
+                     int from_birth) {
   int fd = pidio_proc_open_io(dfd);
   if (fd < 0) {
     if (vanished(fd))
@@ -494,7 +636,7 @@ static int join(pidio_block_t *b, pidio_entry_t *en, int dfd, int from_birth) {
         pidio_ledger_rebase(&en->a); /* garbled: a later good read */
       return 1;
     }
-    pidio_ledger_join(&en->a, 0, &base);
+    pidio_ledger_join(&en->a, dest, &base);
   }
   if (pidio_fdbudget_take())
     en->fd = fd;
@@ -502,6 +644,27 @@ static int join(pidio_block_t *b, pidio_entry_t *en, int dfd, int from_birth) {
     close(fd);
   return 1;
 }
+
+/* Make a tracked process a member: hold its io descriptor, put it in its
+ * group and set where its counting starts. from_birth: it started since
+ * the previous interval, so all of its counters count. Returns 0 when it
+ * vanished meanwhile (then it is in no group). */
+static int join(pidio_block_t *b, pidio_entry_t *en, int dfd,
+                const char *comm, int from_birth) {
+  unsigned dest = group_of(b, en, dfd, comm);
+  int rc;
+  if (b->use_own) {
+    rc = join_own(b, en, dest, from_birth);
+  } else {
+    en->flags |= E_MEMBER;
+    pidio_ledger_join(&en->a, dest, NULL);
+    rc = join_read(en, dfd, dest, from_birth);
+  }
+  if (rc == 0)
+    ungroup(b, en);
+  return rc;
+}
+
 
 /* Look at a process for the first time (or again). Returns 1 and fills *out
  * when it is to be tracked, 0 when it vanished, -1 when it could not be
@@ -525,18 +688,22 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
    * birth; otherwise its exit, if it comes to match then, would count
    * nothing. */
   uint64_t since = b->use_own && b->rounds > 1 ? b->prev2_ticks : b->prev_ticks;
-  int fresh = b->rounds > 0 && st.start_time >= since;
+  int fresh = b->rounds > 0 && (st.start_time >= since ||
+                                vacated_take(b, pid, st.start_time));
   *out = (pidio_entry_t){
       .a = {.pid = pid, .ppid = st.ppid, .start = st.start_time},
       .ino = ino,
       .checked = recheck_slot(pid, ticks),
       .fd = -1};
+  bool cut = false;
   enum pidio_match m =
-      pidio_select_match_proc(&b->sel, dfd, pid, &st, b->target);
+      pidio_select_match_proc(&b->sel, dfd, pid, &st, b->target, &cut);
+  if (cut && b->cmdline_cut_pid == 0)
+    b->cmdline_cut_pid = pid;
   int rc = 1;
   if (m == PIDIO_MATCH_YES) {
     out->flags |= E_ROOT;
-    rc = join(b, out, dfd, fresh || force_fresh);
+    rc = join(b, out, dfd, st.comm, fresh || force_fresh);
   } else {
     if (m == PIDIO_MATCH_DENIED)
       out->flags |= E_UNDECIDED; /* looked at again every interval */
@@ -595,6 +762,20 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
           (en->flags & (E_FRESH | E_UNDECIDED) || due(en, ticks))) {
         kept = evaluate(b, le.pid, le.ino, ticks, (en->flags & E_FRESH) != 0,
                         &b->spare[k]);
+        if (kept > 0 && (en->a.state & PIDIO_LEDGER_HOLDS) &&
+            !(b->spare[k].flags & E_MEMBER)) {
+          /* Still the process that holds a credit: it keeps holding it.
+           * (One that became a member passes on its whole counters, which
+           * hold the credit, when it is reaped.) */
+          b->spare[k].a.state |= PIDIO_LEDGER_HOLDS;
+          b->spare[k].a.debt = en->a.debt;
+          b->spare[k].a.debt_cond = en->a.debt_cond;
+        }
+        /* Gone since it was listed: it leaves the way every entry does,
+         * so that a member it reaped finds its way past it (b->left), and
+         * a credit it held moves on. */
+        if (kept == 0 && retire(b, en) != 0)
+          return -ENOMEM;
         k += kept > 0;
       } else {
         b->spare[k++] = *en;
@@ -657,7 +838,7 @@ static void adopt_descendants(pidio_block_t *b) {
         int fresh = (en->flags & E_FRESH) ||
                     (b->rounds > 0 && en->a.start >= b->prev_ticks);
         en->flags &= ~(unsigned)(E_FRESH | E_UNDECIDED);
-        if (join(b, en, dfd, fresh)) {
+        if (join(b, en, dfd, st.comm, fresh)) {
           en->flags |= E_DESC;
           changed = 1;
         } else {
@@ -666,6 +847,26 @@ static void adopt_descendants(pidio_block_t *b) {
       }
       close(dfd);
     }
+  }
+}
+
+/* A member whose parent is no longer tracked (it exited and left the
+ * listing, or its pid now names a younger process) was handed to another
+ * reaper when its parent exited: read which, once, so that its credit
+ * finds its way when it is reaped in turn (a subreaper in the block
+ * would otherwise count it a second time). Only where the whole listing
+ * is tracked: a block that follows one pid knows no parents. */
+static void reparent_untracked(pidio_block_t *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    pidio_entry_t *en = &b->e[i];
+    if (!(en->flags & E_MEMBER) || en->a.ppid <= 1)
+      continue;
+    const pidio_entry_t *p = find(b->e, b->n, en->a.ppid);
+    if (p != NULL && p->a.start <= en->a.start)
+      continue;
+    pidio_stat_t st;
+    if (same_process(b, en->a.pid, en->a.start, &st))
+      en->a.ppid = st.ppid;
   }
 }
 
@@ -682,6 +883,7 @@ static int leave_if_untargeted(pidio_block_t *b, uint64_t ticks) {
     if (retire(b, en) != 0)
       return -ENOMEM;
     en->flags = 0;
+    en->grp = NULL; /* the retired copy leaves the group */
     en->checked = recheck_slot(en->a.pid, ticks);
   }
   return 0;
@@ -727,13 +929,55 @@ static bool ledger_parent(void *ctx, const pidio_ledger_acct_t *a,
   return true;
 }
 
-/* --- one interval -------------------------------------------------------- */
-
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+static pidio_ledger_acct_t *ledger_tracked(void *ctx, pid_t pid,
+                                           bool *member) {
+  const ledger_ctx_t *c = ctx;
+  pidio_entry_t *en = find(c->b->e, c->b->n, pid);
+  for (size_t i = 0; en == NULL && i < c->b->nleft; i++)
+    if (c->b->left[i].a.pid == pid)
+      en = &c->b->left[i]; /* left the listing this round: gone */
+  if (en == NULL)
+    return NULL;
+  *member = (en->flags & E_MEMBER) != 0;
+  return &en->a;
 }
+
+/* Exited: a zombie reaps nothing (its children went to the nearest
+ * subreaper above it, or init), and a gone process nothing either. */
+static enum pidio_ledger_life ledger_exited(void *ctx,
+                                            const pidio_ledger_acct_t *a) {
+  const ledger_ctx_t *c = ctx;
+  pidio_stat_t st;
+  if (!same_process(c->b, a->pid, a->start, &st) || st.state == 'X' ||
+      st.state == 'x')
+    return PIDIO_LEDGER_REAPED;
+  return st.state == 'Z' ? PIDIO_LEDGER_ZOMBIE : PIDIO_LEDGER_RUNS;
+}
+
+/* A process that ignores SIGCHLD folds no child (the kernel reaps them);
+ * one that absorbed less in its life than a child's totals did not fold
+ * that child. What cannot be read says nothing. */
+static bool ledger_may_absorb(void *ctx, const pidio_ledger_acct_t *a,
+                              const pidio_io_t *credit) {
+  const ledger_ctx_t *c = ctx;
+  int dfd = pidio_proc_open_pid(c->b->proc, a->pid);
+  if (dfd < 0)
+    return true;
+  pidio_stat_t st;
+  pidio_io_t abs;
+  bool may = pidio_proc_read_stat(dfd, &st) != 0 || st.start_time != a->start;
+  if (!may && pidio_proc_ignores_sigchld(dfd) != 1) {
+    may = true;
+    if (pidio_proc_read_absorbed(dfd, &abs) == 0)
+      for (int f = 0; f < PIDIO_NFIELDS; f++)
+        if (abs.v[f] < credit->v[f])
+          may = false;
+  }
+  close(dfd);
+  return may;
+}
+
+/* --- one interval -------------------------------------------------------- */
 
 /* Read order: parents before children. A child reaped after its parent
  * was read is then seen gone in the same round and its share settled
@@ -763,12 +1007,33 @@ static int account_round(pidio_block_t *b, pidio_report_t *rep) {
   const pidio_ledger_ops_t ops = {.ctx = &ctx,
                                   .reread = ledger_reread,
                                   .reaped = ledger_reaped,
-                                  .parent = ledger_parent};
-  pidio_io_t gain = {{0}};
+                                  .parent = ledger_parent,
+                                  .tracked = ledger_tracked,
+                                  .exited = ledger_exited,
+                                  .may_absorb = ledger_may_absorb};
+  /* One destination per group id (0: the block, or "other"). */
+  size_t ndest = b->groups != NULL ? b->groups->nids : 1;
+  if (ndest < 1)
+    ndest = 1;
+  if (ndest > b->gain_cap) {
+    pidio_io_t *g = realloc(b->gain, ndest * sizeof(*g));
+    if (g == NULL) {
+      pidio_ledger_discard(&b->ledger);
+      return -ENOMEM;
+    }
+    b->gain = g;
+    b->gain_cap = ndest;
+  }
+  memset(b->gain, 0, ndest * sizeof(*b->gain));
   pidio_ledger_note_t note = {0};
-  pidio_ledger_close(&b->ledger, &ops, &gain, &note);
-  for (int f = 0; f < PIDIO_NFIELDS; f++)
-    b->total.v[f] += gain.v[f];
+  pidio_ledger_close(&b->ledger, &ops, b->gain, &note);
+  for (size_t d = 0; d < ndest; d++) {
+    for (int f = 0; f < PIDIO_NFIELDS; f++)
+      b->total.v[f] += b->gain[d].v[f];
+    if (b->groups != NULL)
+      pidio_groups_add(b->groups, d == 0 ? NULL : b->groups->byid[d],
+                       &b->gain[d]);
+  }
   rep->garbled += note.garbled;
   if (rep->garbled_pid == 0)
     rep->garbled_pid = note.garbled_pid;
@@ -782,8 +1047,11 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   int rc0;
   uint64_t ticks = pidio_proc_boot_ticks();
   bury(b); /* none, unless an earlier interval stopped half-way */
-  for (size_t i = 0; i < b->n; i++)
+  b->nleft = 0;
+  for (size_t i = 0; i < b->n; i++) {
     pidio_ledger_new_round(&b->e[i].a);
+    b->e[i].flags &= ~(unsigned)E_MISSED;
+  }
 
   int by_pid = pidio_select_by_pid(&b->sel);
   b->target = by_pid ? find_target(b, rep) : 0;
@@ -810,7 +1078,10 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     return rc;
   }
   adopt_descendants(b);
+  if (!by_pid || b->sel.children)
+    reparent_untracked(b);
   rep->no_cgroup2_pid = b->no_cgroup2_pid;
+  rep->cmdline_cut_pid = b->cmdline_cut_pid;
   for (size_t i = 0; i < b->n; i++)
     if (b->e[i].flags & E_UNDECIDED) {
       rep->undecided++;
@@ -848,6 +1119,19 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     b->own.end(b->own.ctx);
     return rc;
   }
+  vacated_expire(b, ticks);
+  for (size_t i = 0; i < m; i++)
+    if (b->order[i]->a.state & PIDIO_LEDGER_GONE)
+      vacated_add(b, b->order[i]->a.pid, b->prev_ticks);
+  /* Holders outside the block that were reaped: their credit moves on.
+   * (Own I/O folds nothing: no member holds another's credit.) */
+  for (size_t i = 0; i < b->n && !b->use_own; i++) {
+    pidio_entry_t *w = &b->e[i];
+    pidio_stat_t st;
+    if ((w->a.state & PIDIO_LEDGER_HOLDS) && !(w->flags & E_MEMBER) &&
+        !same_process(b, w->a.pid, w->a.start, &st))
+      pidio_ledger_gone(&w->a);
+  }
   compact(b);
 
   /* Members that left in the merge get their last read. */
@@ -870,10 +1154,13 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
       continue;
     }
     int r = read_member(b, d, &d->a.now);
-    if (r == 0)
+    if (r == 0) {
       pidio_ledger_read(&d->a);
-    else if (vanished(r))
+    } else if (vanished(r)) {
       pidio_ledger_gone(&d->a);
+      if (d->flags & E_MEMBER)
+        vacated_add(b, d->a.pid, b->prev_ticks);
+    }
   }
 
   rc = account_round(b, rep);
@@ -883,8 +1170,20 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   if (rc != 0)
     return rc;
   for (size_t i = 0; i < b->n; i++)
-    if (b->e[i].flags & E_MEMBER)
+    if (b->e[i].flags & E_MEMBER) {
       rep->matched++;
+      if (b->groups != NULL)
+        pidio_groups_count(b->groups, b->e[i].grp, 1,
+                           (b->e[i].flags & E_MISSED) != 0);
+    }
+  if (b->groups != NULL) {
+    /* Processes an Exe selector could not decide on belong to no group:
+     * "other" counts them unreadable, as the block does. */
+    pidio_groups_count(b->groups, NULL, 0, rep->undecided);
+    /* Out of memory only a group's rate window can be missing: the
+     * figures are exact either way. */
+    (void)pidio_groups_settle(b->groups, rep->read_at);
+  }
   if (b->rounds == 0)
     b->first_ticks = ticks;
   b->prev2_ticks = b->prev_ticks;

@@ -13,12 +13,25 @@
  *  - a process is identified by (pid, start time) and read through a held
  *    descriptor, which fails with ESRCH once it is reaped, so a reused pid
  *    is always a new member, never a continuation;
- *  - the kernel folds a reaped child's totals into its parent's io file:
- *    when a member is reaped by a parent that is also a member, what the
- *    block already counted of the child is taken off the parent's
- *    increment, so that I/O is counted once. Children that lived less than
- *    an interval and were never seen still reach the block through their
- *    parent.
+ *  - the kernel folds a reaped child's totals into its reaper's io file:
+ *    when a member is reaped by a member, what the block already counted
+ *    of the child is taken off the reaper's increment, so that I/O is
+ *    counted once. The reaper is the parent, or, when the parent had
+ *    exited first, the nearest member above that can reap (a subreaper).
+ *    A non-member that reaps a member holds its share until it is reaped
+ *    in turn. A share is taken off only when the member's increment, what
+ *    it absorbed in its life (io less its live threads') and its SIGCHLD
+ *    disposition all allow the fold: where they allow it wrongly (a busy
+ *    parent with SA_NOCLDWAIT...), the share is lost, never counted twice.
+ *    Children that lived less than an interval and were never seen still
+ *    reach the block through their parent;
+ *  - a newcomer at the pid of a reaped member (ns_last_pid, clone3) is
+ *    counted from birth however late discovery finds it.
+ * With GroupBy (pidio_block_group_by) each member also belongs to a group,
+ * fixed when it joins (its key is read then); the ledger splits the
+ * block's increments by group (a child counted in its own group keeps it
+ * when a parent of another group reaps it), and pidio_groups hands out
+ * the slots. The groups' increments and "other" sum to the block's.
  * Held descriptors come out of the process-wide pidio_fdbudget.
  * Not thread-safe: one block is only ever updated by one thread at a time.
  */
@@ -26,6 +39,8 @@
 #define PIDIO_BLOCK_H
 
 #include "pidio_discover.h"
+#include "pidio_group.h"
+#include "pidio_groups.h"
 #include "pidio_ledger.h"
 #include "pidio_ownio.h"
 #include "pidio_parse.h"
@@ -61,6 +76,23 @@ typedef struct pidio_block {
   size_t order_cap;
   pidio_discover_t disc; /* the processes of ProcRoot */
   pidio_ledger_t ledger; /* the round's accounting */
+  /* Pids of members found reaped: a process found later at one of them
+   * and born after that member's last read counts from birth, however
+   * late discovery finds it (see vacated_take() in pidio_block.c). */
+  struct pidio_vacated {
+    pid_t pid;
+    uint64_t since; /* boot ticks before the member's last good read */
+  } *vacated;
+  size_t nvacated, vacated_cap;
+  pidio_entry_t *left; /* non-members that left the listing this round */
+  size_t nleft, left_cap;
+
+  /* GroupBy: NULL without. */
+  pidio_groups_t *groups;
+  enum pidio_group_key group_key;
+  pidio_group_users_t users; /* user names, for the user key */
+  pidio_io_t *gain;          /* the ledger's increments by destination */
+  size_t gain_cap;
 
   pidio_io_t total;     /* the block's counters: never go down */
   uint64_t rounds;      /* intervals done */
@@ -78,6 +110,7 @@ typedef struct pidio_block {
    * like total, the sum of each member's increments; never goes down. */
   uint64_t blkio_delay_ns;
   struct pidio_exitlist *exits; /* this round's exit records */
+  pid_t cmdline_cut_pid; /* first process seen with a cut command line */
 } pidio_block_t;
 
 /* Takes ownership of *sel (which is reset). */
@@ -102,7 +135,13 @@ void pidio_block_free(pidio_block_t *b);
  * /proc. */
 void pidio_block_set_ownio(pidio_block_t *b, const pidio_ownio_t *own);
 
-/* Do one interval: find members, read them, update b->total.
+/* GroupBy: split the block by key into the groups of conf (see
+ * pidio_groups.h). Before the first update. 0, -EINVAL, -ENOMEM. */
+int pidio_block_group_by(pidio_block_t *b, enum pidio_group_key key,
+                         const pidio_groups_conf_t *conf);
+
+/* Do one interval: find members, read them, update b->total (and, with
+ * GroupBy, settle b->groups: its slot holders and "other").
  * Returns 0, or a negative errno when nothing could be read at all
  * (ProcRoot unreadable); the report says more in either case. */
 int pidio_block_update(pidio_block_t *b, pidio_report_t *rep);

@@ -21,13 +21,21 @@
  *     trust: that member adds nothing this round and counts from it on
  *     (note.garbled).
  *  2. No double counting. With a source that folds reaped children into
- *     their parent (procfs: the kernel adds a reaped child's totals into
- *     its parent's io file), a gone member's credit (what was counted of
- *     it, plus the credit of its own gone member children) is taken off the
- *     next increment of its member parent, so the child's I/O counts once.
- *     The credit follows the parent, whatever the destinations: a child
- *     counted in its own destination keeps it there, and the parent's
- *     destination does not count it again.
+ *     their reaper (procfs: the kernel adds a reaped child's totals into
+ *     its reaper's io file), a gone member's credit (what was counted of
+ *     it) is taken off the next increment of the member that reaped it, so
+ *     the child's I/O counts once. The reaper is the child's parent,
+ *     unless the parent had exited first (a zombie reaps nothing: its
+ *     children went to the nearest subreaper above it, or init): then the
+ *     nearest process above that may have absorbed the child. A process
+ *     outside every destination that reaps a member holds its credit
+ *     (PIDIO_LEDGER_HOLDS) until it is gone in turn, and passes it on to
+ *     its own reaper. The credit of a gone member's own gone children
+ *     reaches its reaper only if it had reaped them before it exited: that
+ *     share is kept apart (debt_cond). The credit follows the reaper,
+ *     whatever the destinations: a child counted in its own destination
+ *     keeps it there, and the reaper's destination does not count it
+ *     again.
  *  3. Nothing lost from children never seen: a parent's whole increment
  *     counts, including what children that lived less than a round and
  *     were never members added to it when it reaped them.
@@ -43,10 +51,16 @@
  *     join (no spike when pidio starts), or, when those could not be read,
  *     from its next good read.
  * And where a folding source is ambiguous:
- *  - A parent that ignores SIGCHLD (or is not the reaper) does not absorb
- *    its children: the credit is taken off only when the parent's increment
- *    is at least the credit in every field; otherwise nothing is taken off
- *    and the credit is dropped.
+ *  - A parent that ignores SIGCHLD or set SA_NOCLDWAIT (or is not the
+ *    reaper) does not absorb its children: the credit is taken off only
+ *    when the parent's increment is at least the credit in every field and
+ *    the source says it may have absorbed it (ops->may_absorb: procfs
+ *    checks SIGCHLD ignored, and that what the process absorbed in its
+ *    life, its io less its live threads', covers the credit); otherwise
+ *    nothing is taken off and the credit is dropped. The uncertain share
+ *    (debt_cond) is taken off only when both tests pass with it too. Where
+ *    the tests pass and the parent did not absorb it after all, the share
+ *    is lost, never counted twice.
  *  - The kernel adds a child into its parent a moment before it releases
  *    the child, so a parent and a child read in the same round may both
  *    show the child's I/O. A parent whose increment is below a child's
@@ -82,6 +96,21 @@ enum {
   PIDIO_LEDGER_REREAD = 1u << 3,   /* got credit this round: read again */
   PIDIO_LEDGER_DEFER = 1u << 4,    /* this round's increment waits */
   PIDIO_LEDGER_SETTLED = 1u << 5,  /* gone, and its credit passed on */
+  PIDIO_LEDGER_HOLDS = 1u << 6,    /* outside every destination, it holds a
+                                      gone member's credit in its counters
+                                      (debt): the source watches it and
+                                      departs it, gone, when it is */
+  PIDIO_LEDGER_CHECKED = 1u << 7,  /* ops->exited asked this round */
+  PIDIO_LEDGER_EXITED = 1u << 8,   /* ... and it had: it reaps nothing */
+  PIDIO_LEDGER_VANISHED = 1u << 9, /* ... and it is gone: what it held went
+                                      on to its own reaper already */
+};
+
+/* What ops->exited says of a process. */
+enum pidio_ledger_life {
+  PIDIO_LEDGER_RUNS,   /* it can reap children */
+  PIDIO_LEDGER_ZOMBIE, /* exited, not reaped: its counters are final */
+  PIDIO_LEDGER_REAPED, /* gone */
 };
 
 /* One member's account, kept by the caller (for example inside its own
@@ -95,6 +124,9 @@ typedef struct pidio_ledger_acct {
   pidio_io_t now;  /* this round's read */
   pidio_io_t debt; /* credit of gone member children, until the next read
                       takes it off */
+  pidio_io_t debt_cond; /* credit of their own gone children: in this
+                           account's counters only if the child reaped them
+                           before it exited, which a source may not tell */
   pidio_io_t acc;  /* what it added to its destination in all */
 } pidio_ledger_acct_t;
 
@@ -113,6 +145,21 @@ typedef struct pidio_ledger_ops {
   /* True and *ppid when a's process is still the one that started at
    * a->start: its parent now. */
   bool (*parent)(void *ctx, const pidio_ledger_acct_t *a, pid_t *ppid);
+  /* The next three may be NULL: the ledger then knows only its members,
+   * takes every parent for running, and every member for one that may
+   * have absorbed (never counting twice, losing more).
+   * The account of a tracked process with this pid, a member or not
+   * (*member says), or NULL: to walk up a family through processes outside
+   * every destination, and to let one of them hold a credit. Accounts
+   * returned must stay where they are until the round is closed. */
+  pidio_ledger_acct_t *(*tracked)(void *ctx, pid_t pid, bool *member);
+  /* Whether a's process still runs (it can reap children), has exited
+   * (a zombie), or is gone. */
+  enum pidio_ledger_life (*exited)(void *ctx, const pidio_ledger_acct_t *a);
+  /* False only when a's process cannot have absorbed a child with these
+   * totals (it ignores SIGCHLD, or absorbed less in its life). */
+  bool (*may_absorb)(void *ctx, const pidio_ledger_acct_t *a,
+                     const pidio_io_t *credit);
 } pidio_ledger_ops_t;
 
 /* What closing a round found wrong. */
@@ -162,8 +209,9 @@ void pidio_ledger_gone(pidio_ledger_acct_t *a);
  * Returns 0 or -ENOMEM. */
 int pidio_ledger_member(pidio_ledger_t *l, pidio_ledger_acct_t *a);
 
-/* A member that is gone (pidio_ledger_gone) or that left alive: the
- * ledger keeps a copy for this round. Returns 0 or -ENOMEM. */
+/* A member that is gone (pidio_ledger_gone) or that left alive, or a
+ * holder (PIDIO_LEDGER_HOLDS) that is gone: the ledger keeps a copy for
+ * this round. Returns 0 or -ENOMEM. */
 int pidio_ledger_depart(pidio_ledger_t *l, const pidio_ledger_acct_t *a);
 
 /* Forget this round's members and departures without accounting them

@@ -98,6 +98,26 @@ static int set_ring_size(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
   return 0;
 }
 
+static int set_all(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
+                   size_t errsz) {
+  return pidio_select_set_all(&o->sel, a->on, err, errsz);
+}
+
+static int set_group_by(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
+                        size_t errsz) {
+  return pidio_groups_set_by(&o->groups, a->s, err, errsz);
+}
+
+static int set_max_groups(pidio_opts_t *o, const pidio_optarg_t *a,
+                          char *err, size_t errsz) {
+  return pidio_groups_set_max(&o->groups, a->num, err, errsz);
+}
+
+static int set_rank_by(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
+                       size_t errsz) {
+  return pidio_groups_set_rank(&o->groups, a->s, err, errsz);
+}
+
 /* --- the table ----------------------------------------------------------- */
 
 /* The order is the order of the manual pages and of --help. Unset
@@ -162,6 +182,13 @@ const pidio_opt_t pidio_opts_table[] = {
      .set = set_cgroup,
      .help = "processes in the cgroup v2 PATH (from the root, like "
              "/system.slice/nginx.service) or below it"},
+    {.name = "All",
+     .longopt = "all",
+     .arg = PIDIO_ARG_FLAG,
+     .selector = true,
+     .selection = true,
+     .set = set_all,
+     .help = "every process (but kernel threads); All false is refused"},
     {.name = "Children",
      .longopt = "children",
      .arg = PIDIO_ARG_FLAG,
@@ -203,6 +230,29 @@ const pidio_opt_t pidio_opts_table[] = {
      .help = "the BPF reader's ring buffer of exit records: a power of two "
              "from 4096 to 1073741824 bytes (default 4194304, about 10000 "
              "exits)"},
+    {.name = "GroupBy",
+     .longopt = "group-by",
+     .metavar = "KEY",
+     .arg = PIDIO_ARG_STRING,
+     .set = set_group_by,
+     .help = "also the figures of each group of processes with the same "
+             "KEY: comm, exe, user, cgroup or unit"},
+    {.name = "MaxGroups",
+     .longopt = "top",
+     .metavar = "N",
+     .arg = PIDIO_ARG_NUMBER,
+     .min = 1,
+     .max = PIDIO_GROUPS_MAX,
+     .set = set_max_groups,
+     .help = "at most N groups get figures of their own, the busiest; the "
+             "others are summed as \"other\" (1 to 1000)"},
+    {.name = "RankBy",
+     .longopt = "sort",
+     .metavar = "FIELD",
+     .arg = PIDIO_ARG_STRING,
+     .set = set_rank_by,
+     .help = "rank groups by FIELD over the window: bytes (read_bytes + "
+             "write_bytes, the default) or a counter"},
 };
 const size_t pidio_opts_count =
     sizeof(pidio_opts_table) / sizeof(pidio_opts_table[0]);
@@ -214,6 +264,7 @@ _Static_assert(sizeof(pidio_opts_table) / sizeof(pidio_opts_table[0]) <=
 void pidio_opts_init(pidio_opts_t *o) {
   *o = (pidio_opts_t){.max_processes = PIDIO_MAX_PROCESSES_DEFAULT};
   pidio_select_init(&o->sel);
+  pidio_groups_opts_init(&o->groups);
 }
 
 void pidio_opts_free(pidio_opts_t *o) {
@@ -297,13 +348,39 @@ const char *pidio_opts_names(enum pidio_optscope scope, bool selectors_only,
   return buf;
 }
 
+/* An option's name as the front end spells it. */
+static const char *spelled(const char *name, bool longopts, char *buf,
+                           size_t bufsz) {
+  const pidio_opt_t *opt = pidio_opts_find(name, PIDIO_SCOPE_BLOCK);
+  if (opt == NULL || !longopts)
+    return name;
+  snprintf(buf, bufsz, "--%s", opt->longopt);
+  return buf;
+}
+
 int pidio_opts_check(const pidio_opts_t *o, bool longopts, char *err,
                      size_t errsz) {
-  char names[512];
-  if (pidio_select_check(&o->sel, names, sizeof(names)) == 0)
-    return 0;
-  snprintf(err, errsz, "selects nothing: give at least one of %s",
-           pidio_opts_names(PIDIO_SCOPE_BLOCK, true, longopts, names,
-                            sizeof(names)));
-  return -EINVAL;
+  char names[512], a[32], b[32];
+  if (pidio_select_check(&o->sel, names, sizeof(names)) != 0) {
+    snprintf(err, errsz, "selects nothing: give at least one of %s",
+             pidio_opts_names(PIDIO_SCOPE_BLOCK, true, longopts, names,
+                              sizeof(names)));
+    return -EINVAL;
+  }
+  if (!o->groups.by && (o->groups.max_groups != 0 || o->groups.rank >= 0)) {
+    snprintf(err, errsz, "%s needs %s: without groups there is nothing to "
+                         "rank or cap",
+             spelled(o->groups.max_groups != 0 ? "MaxGroups" : "RankBy",
+                     longopts, a, sizeof(a)),
+             spelled("GroupBy", longopts, b, sizeof(b)));
+    return -EINVAL;
+  }
+  if (o->groups.by && o->per_process) {
+    snprintf(err, errsz,
+             "takes %s or %s, not both: use two blocks, one with each",
+             spelled("PerProcess", longopts, a, sizeof(a)),
+             spelled("GroupBy", longopts, b, sizeof(b)));
+    return -EINVAL;
+  }
+  return 0;
 }

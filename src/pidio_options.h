@@ -20,6 +20,7 @@
 #ifndef PIDIO_OPTIONS_H
 #define PIDIO_OPTIONS_H
 
+#include "pidio_groups.h"
 #include "pidio_select.h"
 
 #include <stdbool.h>
@@ -64,6 +65,7 @@ typedef struct pidio_opts {
   size_t ring_bytes;              /* RingSize (PIDIO_SCOPE_PLUGIN); 0: default */
   bool per_process;
   unsigned max_processes;
+  pidio_groups_opts_t groups; /* GroupBy, MaxGroups, RankBy */
   uint64_t seen; /* bit i: option i of the table was given */
 } pidio_opts_t;
 
@@ -117,7 +119,10 @@ int pidio_opts_apply(pidio_opts_t *o, const pidio_opt_t *opt,
 const char *pidio_opts_takes(const pidio_opt_t *opt);
 
 /* A block needs at least one selector: 0, or -EINVAL with a message that
- * names them (as options of the plugin, or long options of the stream). */
+ * names them (as options of the plugin, or long options of the stream).
+ * MaxGroups and RankBy need GroupBy; PerProcess and GroupBy are not taken
+ * together (a group's series and a process's would share the plugin
+ * instance "<block>-<...>": a user without a name is a number). */
 int pidio_opts_check(const pidio_opts_t *o, bool longopts, char *err,
                      size_t errsz);
 

@@ -167,7 +167,7 @@ int pidio_parse_stat(const char *buf, size_t len, pidio_stat_t *out) {
   memcpy(out->comm, open + 1, clen);
   out->comm[clen] = '\0';
 
-  /* Fields after the comm: 3 state, 4 ppid, ..., 22 starttime. Some in
+  /* Fields after the comm: 3 state, 4 ppid, 9 flags, 22 starttime. Some in
    * between are signed (cutime, priority, nice), so only the ones used are
    * parsed as numbers; the others are only counted. */
   size_t pos = (size_t)(close + 1 - buf);
@@ -183,6 +183,9 @@ int pidio_parse_stat(const char *buf, size_t len, pidio_stat_t *out) {
       out->state = tok[0];
     } else if (field == 4) {
       if ((rc = parse_pid(tok, tlen, &out->ppid)) != 0)
+        return rc;
+    } else if (field == 9) {
+      if ((rc = pidio_parse_u64(tok, tlen, &out->flags)) != 0)
         return rc;
     } else if (field == 22) {
       if ((rc = pidio_parse_u64(tok, tlen, &out->start_time)) != 0)
@@ -252,6 +255,28 @@ static int status_number(const char *buf, size_t len, const char *key,
   return -EINVAL;
 }
 
+/* The line of buf that starts with key, without its newline: its start
+ * and length (*llen), or NULL when there is none. -EINVAL in *err when the
+ * file ends without a newline before the line is found (the kernel ends
+ * every line: the file was cut). */
+static const char *line_with(const char *buf, size_t len, const char *key,
+                             size_t *llen, int *err) {
+  size_t klen = strlen(key);
+  size_t pos = 0;
+  *err = -EINVAL;
+  while (pos < len) {
+    const char *line = buf + pos;
+    const char *nl = memchr(line, '\n', len - pos);
+    if (nl == NULL)
+      return NULL;
+    *llen = (size_t)(nl - line);
+    pos += *llen + 1;
+    if (*llen >= klen && memcmp(line, key, klen) == 0)
+      return line;
+  }
+  return NULL;
+}
+
 int pidio_parse_status_uid(const char *buf, size_t len, uid_t *out) {
   uint64_t v;
   int rc = status_number(buf, len, "Uid", &v);
@@ -273,6 +298,30 @@ int pidio_parse_status_tgid(const char *buf, size_t len, pid_t *out) {
   if (v > PIDIO_PID_MAX)
     return -ERANGE;
   *out = (pid_t)v;
+  return 0;
+}
+
+int pidio_parse_status_sigign(const char *buf, size_t len, uint64_t *out) {
+  size_t llen, p = 7;
+  int err;
+  const char *line = line_with(buf, len, "SigIgn:", &llen, &err);
+  if (line == NULL)
+    return err;
+  while (p < llen && (line[p] == '\t' || line[p] == ' '))
+    p++;
+  if (llen - p != 16)
+    return -EINVAL;
+  uint64_t v = 0;
+  for (; p < llen; p++) {
+    char c = line[p];
+    unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                 : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                        : 16;
+    if (d == 16)
+      return -EINVAL;
+    v = v << 4 | d;
+  }
+  *out = v;
   return 0;
 }
 

@@ -39,8 +39,13 @@ typedef struct pidio_stat {
   char comm[16]; /* at most 15 characters, NUL-terminated */
   char state;    /* 'R', 'S', 'Z', ... */
   pid_t ppid;
+  uint64_t flags;      /* field 9: the kernel's PF_* flags */
   uint64_t start_time; /* field 22: clock ticks after boot */
 } pidio_stat_t;
+
+/* A kernel thread (PF_KTHREAD in stat's flags): it has an io file, but
+ * never does I/O of a program, and is never a member of a block. */
+#define PIDIO_PF_KTHREAD 0x00200000u
 
 /* Parse a decimal uint64_t occupying exactly s[0..len): no sign, no space. */
 int pidio_parse_u64(const char *s, size_t len, uint64_t *out);
@@ -66,6 +71,10 @@ int pidio_parse_status_uid(const char *buf, size_t len, uid_t *out);
 /* The thread group id from the "Tgid:" line of /proc/<pid>/status: a pid
  * whose Tgid is another number is a thread, not a process. */
 int pidio_parse_status_tgid(const char *buf, size_t len, pid_t *out);
+
+/* The "SigIgn:" mask of /proc/<pid>/status (16 hex digits, bit N-1 for
+ * signal N). */
+int pidio_parse_status_sigign(const char *buf, size_t len, uint64_t *out);
 
 /* The last pid the kernel allocated, the fifth field of /proc/loadavg
  * ("0.15 0.10 0.05 2/78 12505\n"), in 0..PIDIO_PID_MAX. */

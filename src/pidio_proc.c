@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,54 @@ int pidio_proc_read_at(int dirfd, const char *name, char *buf, size_t bufsz,
   return 0;
 }
 
+int pidio_proc_read_long(int dirfd, const char *name, char *buf, size_t bufsz,
+                         size_t cap, char **out, size_t *len, int *truncated) {
+  int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  char *b = buf;
+  size_t sz = bufsz, got = 0;
+  int more = 0, rc = 0;
+  for (;;) {
+    if (got == sz - 1) {
+      if (sz - 1 >= cap) {
+        char c;
+        more = read_retry(fd, &c, 1, 0) == 1;
+        break;
+      }
+      size_t nsz = sz - 1 < cap / 2 ? 2 * sz : cap + 1;
+      char *nb = b == buf ? malloc(nsz) : realloc(b, nsz);
+      if (nb == NULL) {
+        rc = -ENOMEM;
+        break;
+      }
+      if (b == buf)
+        memcpy(nb, buf, got);
+      b = nb;
+      sz = nsz;
+    }
+    ssize_t r = read_retry(fd, b + got, sz - 1 - got, 0);
+    if (r < 0) {
+      rc = -errno;
+      break;
+    }
+    if (r == 0)
+      break;
+    got += (size_t)r;
+  }
+  close(fd);
+  if (rc != 0) {
+    if (b != buf)
+      free(b);
+    return rc;
+  }
+  b[got] = '\0';
+  *out = b;
+  *len = got;
+  *truncated = more;
+  return 0;
+}
+
 int pidio_proc_last_pid(const pidio_proc_t *p, pid_t *out) {
   if (p->root_fd < 0 || p->loadavg_fd < 0)
     return -ENOTSUP;
@@ -252,6 +301,80 @@ int pidio_proc_read_io(int io_fd, pidio_io_t *out) {
   return pidio_parse_io(buf, (size_t)r, out);
 }
 
+int pidio_proc_read_absorbed(int pid_dirfd, pidio_io_t *out) {
+  int tfd = openat(pid_dirfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (tfd < 0)
+    return -errno;
+  pidio_io_t live = {{0}};
+  char buf[4096] __attribute__((aligned(8)));
+  int rc = 0;
+  for (;;) {
+    long nread = syscall(SYS_getdents64, tfd, buf, sizeof(buf));
+    if (nread < 0) {
+      rc = -errno;
+      break;
+    }
+    if (nread == 0)
+      break;
+    for (long off = 0; off < nread && rc == 0;) {
+      const struct linux_dirent64 *d = (const void *)(buf + off);
+      off += d->d_reclen;
+      if (d->d_name[0] < '1' || d->d_name[0] > '9')
+        continue;
+      char rel[32];
+      snprintf(rel, sizeof(rel), "%s/io", d->d_name);
+      int fd = openat(tfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) {
+        if (errno == ENOENT || errno == ESRCH)
+          continue; /* exited meanwhile: its io is in the total now */
+        rc = -errno;
+        break;
+      }
+      pidio_io_t t;
+      int r = pidio_proc_read_io(fd, &t);
+      close(fd);
+      if (r == -ESRCH || r == -ENOENT)
+        continue;
+      if (r != 0) {
+        rc = r;
+        break;
+      }
+      for (int f = 0; f < PIDIO_NFIELDS; f++)
+        live.v[f] += t.v[f];
+    }
+    if (rc != 0)
+      break;
+  }
+  close(tfd);
+  if (rc != 0)
+    return rc;
+  int fd = pidio_proc_open_io(pid_dirfd);
+  if (fd < 0)
+    return fd;
+  pidio_io_t whole;
+  rc = pidio_proc_read_io(fd, &whole);
+  close(fd);
+  if (rc != 0)
+    return rc;
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    out->v[f] = whole.v[f] > live.v[f] ? whole.v[f] - live.v[f] : 0;
+  return 0;
+}
+
+int pidio_proc_ignores_sigchld(int pid_dirfd) {
+  char buf[4096];
+  size_t len = 0;
+  int more = 0; /* SigIgn comes well before the long lists at the end */
+  int rc = pidio_proc_read_at(pid_dirfd, "status", buf, sizeof(buf), &len,
+                              &more);
+  if (rc != 0)
+    return rc;
+  uint64_t mask;
+  if ((rc = pidio_parse_status_sigign(buf, len, &mask)) != 0)
+    return rc;
+  return (mask >> (SIGCHLD - 1)) & 1;
+}
+
 int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out) {
   char buf[1024];
   size_t len;
@@ -262,23 +385,48 @@ int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out) {
 }
 
 int pidio_read_pidfile(const char *path, pid_t *out) {
-  /* O_NONBLOCK so that opening a fifo cannot hang the read thread. */
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0)
+  /* Opening a fifo for reading is not free of side effects, even with
+   * O_NONBLOCK: it releases a writer blocked in open(), which then gets
+   * EPIPE. So the path (symlinks followed) is first opened with O_PATH,
+   * which opens nothing behind it, and only a regular file is then opened
+   * for reading, through /proc/self/fd: that reopens the very inode that
+   * was checked, so a file swapped for a fifo in between is never opened. */
+  int pfd = open(path, O_PATH | O_CLOEXEC);
+  if (pfd < 0)
     return -errno;
   struct stat st;
-  if (fstat(fd, &st) != 0) {
+  if (fstat(pfd, &st) != 0) {
     int e = errno;
-    close(fd);
+    close(pfd);
     return -e;
   }
   if (!S_ISREG(st.st_mode) || st.st_size > 64) {
-    close(fd);
+    close(pfd);
     return S_ISREG(st.st_mode) ? -EFBIG : -ENOTSUP;
   }
+  char self[40];
+  snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+  int fd = open(self, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+    /* No procfs at /proc (ProcRoot is elsewhere): open the path itself,
+     * with O_NONBLOCK so that nothing can hang, and keep it only if it is
+     * the inode checked above. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat again;
+    if (fd >= 0 && (fstat(fd, &again) != 0 || again.st_dev != st.st_dev ||
+                    again.st_ino != st.st_ino)) {
+      close(fd);
+      close(pfd);
+      return -ENOTSUP; /* replaced since the check */
+    }
+  }
+  int e = errno;
+  close(pfd);
+  if (fd < 0)
+    return -e;
   char buf[65];
   ssize_t r = read_retry(fd, buf, sizeof(buf), 0);
-  int e = errno;
+  e = errno;
   close(fd);
   if (r < 0)
     return -e;

@@ -80,6 +80,14 @@ int pidio_proc_open_pid(const pidio_proc_t *p, pid_t pid);
 int pidio_proc_read_at(int dirfd, const char *name, char *buf, size_t bufsz,
                        size_t *len, int *truncated);
 
+/* Read a file that may be long, up to cap bytes, relative to a directory
+ * descriptor: into buf (bufsz bytes, usually on the caller's stack) while
+ * it fits, else into memory allocated here, which the caller frees when
+ * *out != buf. *out is NUL-terminated; *truncated tells whether the file
+ * was longer than cap. One open, so the text is one process's. */
+int pidio_proc_read_long(int dirfd, const char *name, char *buf, size_t bufsz,
+                         size_t cap, char **out, size_t *len, int *truncated);
+
 /* Open the io file of an opened process directory; the descriptor is meant
  * to be held and re-read with pidio_proc_read_io. */
 int pidio_proc_open_io(int pid_dirfd);
@@ -88,12 +96,28 @@ int pidio_proc_open_io(int pid_dirfd);
  * file that does not parse. */
 int pidio_proc_read_io(int io_fd, pidio_io_t *out);
 
+/* At least what an opened process has absorbed from its exited threads
+ * and from the children it reaped (wait()), since it was born: its io
+ * file less the io of each of its live threads. The threads are read
+ * first, so that what they do meanwhile can only raise the figure: a
+ * field that is below a child's totals proves the process did not fold
+ * that child. */
+int pidio_proc_read_absorbed(int pid_dirfd, pidio_io_t *out);
+
+/* 1 when an opened process ignores SIGCHLD (SIG_IGN): the kernel then
+ * reaps its children itself and folds nothing into it. 0 when it does not,
+ * or a negative errno. (SA_NOCLDWAIT has the same effect and is not shown
+ * anywhere in /proc.) */
+int pidio_proc_ignores_sigchld(int pid_dirfd);
+
 /* Read and parse <pid>/stat of an opened process directory. */
 int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out);
 
-/* Read a pidfile without ever blocking or reading unbounded: it must be a
- * regular file (-ENOTSUP for a fifo, a device or a directory) of at most
- * 64 bytes (-EFBIG) holding a pid (-EINVAL, or -ERANGE past PIDIO_PID_MAX). */
+/* Read a pidfile without ever blocking, reading unbounded or opening what
+ * is not a regular file (opening a fifo would release a writer blocked in
+ * open()): it must be a regular file (-ENOTSUP for a fifo, a device or a
+ * directory, also behind a symlink) of at most 64 bytes (-EFBIG) holding a
+ * pid (-EINVAL, or -ERANGE past PIDIO_PID_MAX). */
 int pidio_read_pidfile(const char *path, pid_t *out);
 
 /* What went wrong with a pidfile, from pidio_read_pidfile's error, as a

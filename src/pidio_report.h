@@ -21,6 +21,9 @@ typedef struct pidio_report {
   int failed_err;       /* its negative errno */
   unsigned undecided;   /* processes a selector could not read (Exe: EACCES) */
   pid_t no_cgroup2_pid; /* Cgroup: a process without a cgroup v2 line */
+  pid_t cmdline_cut_pid; /* CommandLine: a process whose command line is
+                            longer than PIDIO_CMDLINE_MAX (only its start
+                            was matched) */
   pid_t undecided_pid;
   /* CLOCK_MONOTONIC seconds at the middle of the members' reads: the time
    * the counters are of. Taken there, not before the update, so that a

@@ -5,6 +5,7 @@
 
 #include "pidio_select.h"
 
+#include "pidio_group.h"
 #include "pidio_proc.h"
 
 #include <errno.h>
@@ -221,8 +222,23 @@ int pidio_select_set_cgroup(pidio_select_t *s, const char *path, char *err,
 
 void pidio_select_set_children(pidio_select_t *s, bool on) { s->children = on; }
 
+int pidio_select_set_all(pidio_select_t *s, bool on, char *err, size_t errsz) {
+  if (s->all) {
+    snprintf(err, errsz, "given twice; a block takes each selector once");
+    return -EINVAL;
+  }
+  if (!on) {
+    snprintf(err, errsz,
+             "All false would select nothing; leave All out, or give "
+             "All true for every process");
+    return -EINVAL;
+  }
+  s->all = true;
+  return 0;
+}
+
 int pidio_select_check(const pidio_select_t *s, char *err, size_t errsz) {
-  if (s->pid == 0 && s->pidfile == NULL && s->name == NULL &&
+  if (!s->all && s->pid == 0 && s->pidfile == NULL && s->name == NULL &&
       s->cmdline == NULL && s->exe == NULL && s->user == NULL &&
       s->cgroup == NULL) {
     snprintf(err, errsz,
@@ -262,7 +278,9 @@ static bool cgroup_within(const char *want, const char *path, size_t plen) {
 
 enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
                                          pid_t pid, const pidio_stat_t *st,
-                                         pid_t target) {
+                                         pid_t target, bool *cmdline_cut) {
+  if (st->flags & PIDIO_PF_KTHREAD)
+    return PIDIO_MATCH_NO;
   if (pidio_select_by_pid(s) && pid != target)
     return PIDIO_MATCH_NO;
   if (s->name != NULL && strcmp(s->name, st->comm) != 0)
@@ -296,27 +314,30 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
     if (n < 0)
       return errno == EACCES || errno == EPERM ? PIDIO_MATCH_DENIED
                                                : PIDIO_MATCH_NO;
-    buf[n] = '\0';
     /* A binary replaced by a package upgrade reads "<path> (deleted)":
      * it is still the program the user named. */
-    static const char deleted[] = " (deleted)";
-    size_t dl = sizeof(deleted) - 1;
-    if ((size_t)n > dl && strcmp(buf + (size_t)n - dl, deleted) == 0)
-      buf[(size_t)n - dl] = '\0';
+    buf[pidio_group_exe_len(buf, (size_t)n)] = '\0';
     if (strcmp(buf, s->exe) != 0)
       return PIDIO_MATCH_NO;
   }
+  char *line = NULL;
   if (s->cmdline != NULL) {
-    char raw[4096];
+    /* Most command lines fit in buf; a longer one is read whole, up to
+     * PIDIO_CMDLINE_MAX, so that a regex for its later words matches. */
     int trunc = 0;
-    if (pidio_proc_read_at(pid_dirfd, "cmdline", raw, sizeof(raw), &len,
-                           &trunc) != 0)
-      len = 0; /* exited meanwhile: an empty command line */
-    pidio_parse_cmdline(raw, len, buf, sizeof(buf));
+    if (pidio_proc_read_long(pid_dirfd, "cmdline", buf, sizeof(buf),
+                             PIDIO_CMDLINE_MAX, &line, &len, &trunc) != 0) {
+      line = buf; /* exited meanwhile: an empty command line */
+      len = 0;
+    }
+    if (trunc && cmdline_cut != NULL)
+      *cmdline_cut = true;
+    pidio_parse_cmdline(line, len, line, len + 1); /* in place */
   }
   /* The text rules (name, command line) are pidio_select_match's; the
    * name was also checked first above only to spare the reads. */
-  return pidio_select_match(s, st, s->cmdline != NULL ? buf : NULL)
-             ? PIDIO_MATCH_YES
-             : PIDIO_MATCH_NO;
+  bool yes = pidio_select_match(s, st, line);
+  if (line != buf)
+    free(line);
+  return yes ? PIDIO_MATCH_YES : PIDIO_MATCH_NO;
 }

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 typedef struct pidio_select {
+  bool all;      /* All: every process (with the other selectors: AND) */
   pid_t pid;     /* Pid, 0 when not set */
   char *pidfile; /* PidFile, NULL when not set */
   char *name;    /* Name: exact comm */
@@ -27,6 +28,12 @@ typedef struct pidio_select {
   char *cgroup;  /* Cgroup: a cgroup v2 path, without a trailing '/' */
   bool children; /* Children: also every descendant of a match */
 } pidio_select_t;
+
+/* CommandLine looks at most this much of a command line: far more than
+ * any real program's (the kernel takes up to a quarter of the stack limit
+ * for all arguments and environment, 2 MiB by default), but a bound, so
+ * that one process cannot make pidio read without end. */
+#define PIDIO_CMDLINE_MAX (128 * 1024)
 
 /* What pidio_select_match_proc found. */
 enum pidio_match {
@@ -58,6 +65,8 @@ int pidio_select_set_uid(pidio_select_t *s, double uid, char *err,
 int pidio_select_set_cgroup(pidio_select_t *s, const char *path, char *err,
                             size_t errsz);
 void pidio_select_set_children(pidio_select_t *s, bool on);
+/* All true: every process. All false would select nothing: refused. */
+int pidio_select_set_all(pidio_select_t *s, bool on, char *err, size_t errsz);
 
 /* A block needs at least one selector. */
 int pidio_select_check(const pidio_select_t *s, char *err, size_t errsz);
@@ -76,12 +85,15 @@ bool pidio_select_match(const pidio_select_t *s, const pidio_stat_t *st,
                         const char *cmdline);
 
 /* Match a process by reading what the selectors need from its opened
- * /proc/<pid> directory, cheapest first: the pid against target (the Pid
+ * /proc/<pid> directory, cheapest first. A kernel thread (st's flags) never
+ * matches: it has an io file, all zeros, but runs no program. Then the pid against target (the Pid
  * or the pidfile's pid; -1 when the pidfile could not be read), name,
  * uid, cgroup, exe, command line. PIDIO_MATCH_DENIED when a selector
- * needs what may not be read (Exe of another user's process). */
+ * needs what may not be read (Exe of another user's process).
+ * *cmdline_cut (may be NULL) is set to true when the command line was
+ * longer than PIDIO_CMDLINE_MAX and only its start was matched. */
 enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
                                          pid_t pid, const pidio_stat_t *st,
-                                         pid_t target);
+                                         pid_t target, bool *cmdline_cut);
 
 #endif /* PIDIO_SELECT_H */

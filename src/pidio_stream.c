@@ -11,6 +11,8 @@
 #include "pidio_build.h"
 
 #include "pidio_block.h"
+#include "pidio_group.h"
+#include "pidio_groups.h"
 #include "pidio_options.h"
 #include "pidio_parse.h"
 #include "pidio_perproc.h"
@@ -33,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define PROG "pidio-stream"
@@ -76,6 +79,7 @@ typedef struct record {
   unsigned unreadable; /* pidio_trouble's count, as the plugin's */
   pid_t pid;           /* a process's record: its pid and comm */
   const char *comm;
+  const char *group; /* a group's record (--group-by): its name */
   const pidio_io_t *total;
   bool have_rates;
   double rate[PIDIO_NFIELDS];
@@ -89,6 +93,9 @@ typedef struct complaint {
 } complaint_t;
 
 static volatile sig_atomic_t stop_signal;
+
+/* --group-by: records per group as well (the table gets a Group column). */
+static bool group_mode;
 
 static void on_stop_signal(int sig) { stop_signal = sig; }
 
@@ -472,6 +479,11 @@ static void put_json(FILE *f, const record_t *r) {
   if (r->pid != 0) {
     fprintf(f, "\"pid\": %d, \"comm\": ", (int)r->pid);
     put_json_string(f, r->comm);
+  } else if (r->group != NULL) {
+    fputs("\"group\": ", f);
+    put_json_string(f, r->group);
+    fprintf(f, ", \"processes\": %u, \"unreadable\": %u", r->matched,
+            r->unreadable);
   } else {
     fprintf(f, "\"processes\": %u, \"unreadable\": %u", r->matched,
             r->unreadable);
@@ -505,6 +517,13 @@ static void put_influx(FILE *f, const record_t *r, const char *measurement,
     fprintf(f, ",pid=%d,comm=", (int)r->pid);
     put_escaped(f, r->comm[0] != '\0' ? r->comm : "?", true);
     fputc(' ', f);
+  } else if (r->group != NULL) {
+    /* The name is a tag, to group by, and a field, to read in a row. */
+    fputs(",group=", f);
+    put_escaped(f, r->group, true);
+    fputs(" group=", f);
+    put_json_string(f, r->group); /* a string field: quotes, \\ and \" */
+    fprintf(f, ",processes=%ui,unreadable=%ui,", r->matched, r->unreadable);
   } else {
     fprintf(f, " processes=%ui,unreadable=%ui,", r->matched, r->unreadable);
   }
@@ -523,21 +542,25 @@ static void put_influx(FILE *f, const record_t *r, const char *measurement,
  * and the last one the comm (the number of processes on the block's). */
 static void put_table(FILE *f, const record_t *r, uint64_t *rows,
                       bool per_process) {
+  per_process = per_process || group_mode;
   if (*rows % HEADER_EVERY == 0)
     fprintf(f,
             "%s%-8s %5s %9s %9s %9s %11s %11s %9s %9s %12s %12s %12s %12s "
             "%10s %10s%s\n",
-            *rows ? "\n" : "", "Time", per_process ? "PID" : "Procs", "kB_rd/s",
+            *rows ? "\n" : "", "Time",
+            per_process && !group_mode ? "PID" : "Procs", "kB_rd/s",
             "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s", "syscr/s", "syscw/s",
             "read_bytes", "write_bytes", "rchar", "wchar", "syscr", "syscw",
-            per_process ? " Command" : "");
+            !per_process       ? ""
+            : group_mode ? " Group"
+                              : " Command");
   (*rows)++;
   struct tm tm;
   char hms[16] = "?";
   time_t sec = r->wall.tv_sec;
   if (localtime_r(&sec, &tm) != NULL)
     strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
-  if (!per_process)
+  if (!per_process || r->group != NULL)
     fprintf(f, "%-8s %5u", hms, r->matched);
   else if (r->pid != 0)
     fprintf(f, "%-8s %5d", hms, (int)r->pid);
@@ -560,6 +583,8 @@ static void put_table(FILE *f, const record_t *r, uint64_t *rows,
           v[PIDIO_WCHAR], v[PIDIO_SYSCR], v[PIDIO_SYSCW]);
   if (per_process && r->pid != 0)
     fprintf(f, " %s", r->comm);
+  else if (r->group != NULL)
+    fprintf(f, " %s", r->group);
   else if (per_process)
     fprintf(f, " (%u processes)", r->matched);
   fputc('\n', f);
@@ -676,6 +701,11 @@ static void tell(const pidio_cause_t *c, const pidio_block_t *b,
     warn("--cgroup \"%s\" selects on cgroup v2, but %s/%d/cgroup has no "
          "cgroup v2 (0::) line: on a cgroup v1 only host nothing matches",
          b->sel.cgroup, proc->root, (int)c->pid);
+    break;
+  case PIDIO_TROUBLE_CMDLINE_CUT:
+    warn("--cmdline: %s/%d/cmdline is longer than %d bytes; only its first "
+         "%d bytes are matched (such processes may be missed)",
+         proc->root, (int)c->pid, PIDIO_CMDLINE_MAX, PIDIO_CMDLINE_MAX);
     break;
   default:
     break;
@@ -796,6 +826,141 @@ static void put_processes(trouble_t *t, const record_t *block, double read_at,
   }
 }
 
+/* The group's rates, when its window has two samples. */
+static bool group_rates(const pidio_window_t *w, double rate[PIDIO_NFIELDS]) {
+  return w->n >= 2 && pidio_window_rates(w, rate) == 0;
+}
+
+/* The rate a top screen sorts by: the --sort field's, bytes = read_bytes +
+ * write_bytes; 0 before a group has rates. */
+static double sort_rate(const record_t *r) {
+  if (!r->have_rates)
+    return 0;
+  int rank = blk.groups->conf.rank;
+  if (rank == PIDIO_RANK_BYTES)
+    return r->rate[PIDIO_READ_BYTES] + r->rate[PIDIO_WRITE_BYTES];
+  return r->rate[rank];
+}
+
+static int by_sort_rate(const void *x, const void *y) {
+  const record_t *a = x, *b = y;
+  double ra = sort_rate(a), rb = sort_rate(b);
+  if (ra != rb)
+    return ra > rb ? -1 : 1;
+  return strcmp(a->group, b->group);
+}
+
+/* A group's key as people read it on a terminal (its name is escaped for
+ * writers): bytes that are not printable ASCII shown as '?'. */
+static void label_of(const pidio_groups_entry_t *g, char *out, size_t outsz) {
+  if (g->key == NULL) {
+    snprintf(out, outsz, "%s", PIDIO_GROUP_UNKNOWN);
+    return;
+  }
+  size_t n = g->keylen < outsz - 1 ? g->keylen : outsz - 1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)g->key[i];
+    out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+  }
+  out[n] = '\0';
+}
+
+static void put_top_row(const char *name, const record_t *r) {
+  printf("%-24.24s %6u", name, r->matched);
+  if (r->have_rates)
+    printf(" %9.2f %9.2f %9.2f %11.1f %11.1f %9.1f %9.1f\n",
+           r->rate[PIDIO_READ_BYTES] / 1024.0,
+           r->rate[PIDIO_WRITE_BYTES] / 1024.0,
+           r->rate[PIDIO_CANCELLED_WRITE_BYTES] / 1024.0, r->rate[PIDIO_RCHAR],
+           r->rate[PIDIO_WCHAR], r->rate[PIDIO_SYSCR], r->rate[PIDIO_SYSCW]);
+  else
+    printf(" %9s %9s %9s %11s %11s %9s %9s\n", "-", "-", "-", "-", "-", "-",
+           "-");
+}
+
+/* A screen like iotop's, redrawn every interval: the groups with a line of
+ * their own, busiest first by the --sort field's rate over the window,
+ * then "other" and the total, with the count of processes and of those
+ * that could not be read. */
+static void put_top(const record_t *block, record_t *rec, size_t n) {
+  qsort(rec, n - 1, sizeof(*rec), by_sort_rate); /* "other" stays last */
+  struct winsize ws;
+  size_t room = n - 1;
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 7 &&
+      room > (size_t)ws.ws_row - 7)
+    room = (size_t)ws.ws_row - 7;
+  struct tm tm;
+  char hms[16] = "?";
+  time_t sec = block->wall.tv_sec;
+  if (localtime_r(&sec, &tm) != NULL)
+    strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+  const pidio_groups_t *t = blk.groups;
+  fputs("\033[H\033[2J", stdout);
+  printf(PROG " %s  %s by %s, sorted by %s over %u interval(s)\n", hms,
+         selector, pidio_group_key_names[blk.group_key],
+         pidio_groups_rank_name(t->conf.rank), t->conf.rank_window);
+  printf("%u processes, %u unreadable; %zu groups with a line of their own "
+         "(at most %u)\n\n",
+         block->matched, block->unreadable, n - 1, t->conf.max_groups);
+  printf("%-24s %6s %9s %9s %9s %11s %11s %9s %9s\n", "GROUP", "PROCS",
+         "kB_rd/s", "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s", "syscr/s",
+         "syscw/s");
+  for (size_t i = 0; i < room; i++)
+    put_top_row(rec[i].comm, &rec[i]); /* the label (see put_groups) */
+  if (room < n - 1)
+    printf("(%zu more groups: a taller terminal shows them)\n",
+           n - 1 - room);
+  put_top_row(PIDIO_GROUP_OTHER, &rec[n - 1]);
+  put_top_row("total", block);
+}
+
+/* --group-by: after the block's record, one per group holding a slot (by
+ * name) and one for "other" (pidio_groups); on a terminal, the top screen
+ * instead of all of them. */
+static void put_groups(const record_t *block, uint64_t *rows, bool top) {
+  const pidio_groups_t *t = blk.groups;
+  size_t n = t->nslot + 1;
+  record_t *rec = calloc(n, sizeof(*rec));
+  if (rec == NULL) {
+    warn("out of memory: no group records this interval");
+    return;
+  }
+  char(*label)[25] = top ? calloc(n, sizeof(*label)) : NULL;
+  if (top && label == NULL) {
+    free(rec);
+    warn("out of memory: no group records this interval");
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const pidio_groups_entry_t *g = i < t->nslot ? t->slot[i] : NULL;
+    rec[i] = (record_t){.wall = block->wall,
+                        .group = g != NULL ? g->name : PIDIO_GROUP_OTHER,
+                        .matched = g != NULL ? g->processes
+                                             : t->other_processes,
+                        .unreadable = g != NULL ? g->unreadable
+                                                : t->other_unreadable,
+                        .total = g != NULL ? &g->series : &t->other};
+    rec[i].have_rates =
+        group_rates(g != NULL ? &g->win : &t->other_win, rec[i].rate);
+    if (top) {
+      /* The top screen shows the key itself; the record keeps it where a
+       * group's record has no other use for it. */
+      if (g != NULL)
+        label_of(g, label[i], sizeof(label[i]));
+      else
+        snprintf(label[i], sizeof(label[i]), "%s", PIDIO_GROUP_OTHER);
+      rec[i].comm = label[i];
+    }
+  }
+  if (top)
+    put_top(block, rec, n);
+  else
+    for (size_t i = 0; i < n; i++)
+      put_record(&rec[i], rows);
+  free(label);
+  free(rec);
+}
+
 static void cleanup(void) {
   pidio_reader_detach(reader, &blk);
   pidio_block_free(&blk);
@@ -856,6 +1021,27 @@ int main(int argc, char **argv) {
     return 1;
   }
   bool lost_said = false;
+  group_mode = opts.o.groups.by;
+  /* On a terminal, --group-by redraws a top screen. */
+  bool top = group_mode && opts.format == FMT_TABLE && isatty(STDOUT_FILENO);
+  if (group_mode) {
+    pidio_groups_conf_t gc;
+    pidio_groups_conf_of(&opts.o.groups, "", opts.window, &gc);
+    /* Without --top every group has a record of its own (up to the
+     * largest MaxGroups); ranking over --window (1: the last interval),
+     * rates over at least two intervals. */
+    if (opts.o.groups.max_groups == 0) {
+      gc.max_groups = PIDIO_GROUPS_MAX;
+      gc.idle_slots = true; /* a list of every group, busy or not */
+    }
+    gc.rank_window = opts.window >= 1 ? opts.window : 1;
+    gc.rate_window = opts.window >= 2 ? opts.window : 2;
+    if (pidio_block_group_by(&blk, opts.o.groups.key, &gc) != 0) {
+      fputs(PROG ": out of memory\n", stderr);
+      cleanup();
+      return 1;
+    }
+  }
 
   sigset_t stopset;
   sigemptyset(&stopset);
@@ -904,9 +1090,12 @@ int main(int argc, char **argv) {
                     .unreadable = tr.unreadable,
                     .total = &blk.total};
       r.have_rates = rater_push(&rater, rep.read_at, &blk.total, r.rate);
-      put_record(&r, &rows);
+      if (!top)
+        put_record(&r, &rows);
       if (opts.o.per_process)
         put_processes(&trouble, &r, rep.read_at, &rows, now);
+      if (group_mode)
+        put_groups(&r, &rows, top);
       if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, PROG ": writing the output: %s\n", strerror(errno));
         status = 1;

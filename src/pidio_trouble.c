@@ -16,6 +16,8 @@ const pidio_trouble_info_t pidio_trouble_info[PIDIO_TROUBLE_NKINDS] = {
     [PIDIO_TROUBLE_PIDFILE] = {"pidfile", PIDIO_TROUBLE_PIDFILE, false},
     [PIDIO_TROUBLE_LIST] = {"list", PIDIO_TROUBLE_LIST, false},
     [PIDIO_TROUBLE_NO_CGROUP2] = {"no-cgroup2", PIDIO_TROUBLE_NO_CGROUP2, true},
+    [PIDIO_TROUBLE_CMDLINE_CUT] = {"cmdline-cut", PIDIO_TROUBLE_CMDLINE_CUT,
+                                   true},
 };
 
 static void set(pidio_trouble_t *t, enum pidio_trouble_kind k, unsigned count,
@@ -45,6 +47,8 @@ void pidio_trouble_classify(const pidio_report_t *r, int update_rc,
   set(t, PIDIO_TROUBLE_PIDFILE, r->pidfile_err != 0, 0, r->pidfile_err);
   set(t, PIDIO_TROUBLE_NO_CGROUP2, r->no_cgroup2_pid != 0, r->no_cgroup2_pid,
       -ENOENT);
+  set(t, PIDIO_TROUBLE_CMDLINE_CUT, r->cmdline_cut_pid != 0,
+      r->cmdline_cut_pid, -E2BIG);
   t->unreadable = r->unreadable + r->undecided + r->failed;
 }
 

@@ -31,6 +31,8 @@ enum pidio_trouble_kind {
   PIDIO_TROUBLE_PIDFILE,    /* the pidfile is missing or holds no pid */
   PIDIO_TROUBLE_LIST,       /* ProcRoot cannot be listed: nothing read */
   PIDIO_TROUBLE_NO_CGROUP2, /* Cgroup: a process without a 0:: line */
+  PIDIO_TROUBLE_CMDLINE_CUT, /* CommandLine: a command line longer than
+                                PIDIO_CMDLINE_MAX, matched by its start */
   PIDIO_TROUBLE_NKINDS
 };
 
@@ -54,7 +56,8 @@ typedef struct pidio_trouble_info {
    * DENIED when there is one. */
   enum pidio_trouble_kind slot;
   bool once; /* said once for the life of the block: a host does not
-                change its cgroup layout while running */
+                change its cgroup layout while running, and a selector
+                that may miss long command lines does so for good */
 } pidio_trouble_info_t;
 
 extern const pidio_trouble_info_t pidio_trouble_info[PIDIO_TROUBLE_NKINDS];

@@ -7,12 +7,11 @@ exact values in the csv files. Exit 77 (skipped) where it cannot run: not
 root, or collectd-core not installed.
 """
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import Daemon, Results, Writer, run_tests, wait_for  # noqa: E402
+from e2e_lib import Daemon, Results, Writer, check_bad_configs, run_tests, wait_for  # noqa: E402
 
 R = Results()
 
@@ -142,14 +141,7 @@ BAD_CONFIGS = [
 def test_bad_configs(work):
     """Every bad configuration stops collectd at start with a message that
     names the option and the block."""
-    for label, block, wants in BAD_CONFIGS:
-        sub = os.path.join(work, label.replace(" ", "-"))
-        os.makedirs(sub)
-        d = Daemon(sub, "LoadPlugin pidio\n<Plugin pidio>\n%s\n</Plugin>\n" % block, plugins=("logfile",))
-        p = subprocess.run(d.command("-T"), capture_output=True, text=True, timeout=30)
-        text = d.log() + p.stdout + p.stderr
-        R.check("bad config refused: %s" % label, p.returncode != 0, "rc=%d" % p.returncode)
-        R.check("bad config named: %s" % label, all(w in text for w in wants), text[-800:])
+    check_bad_configs(work, BAD_CONFIGS, R)
 
 
 def test_permission_denied(work):

@@ -56,6 +56,30 @@ def wait_for(pred, timeout, what, step=0.05):
     raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
 
 
+def cgroup2_root():
+    """Where the cgroup v2 hierarchy is mounted, or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            sep = parts.index("-")
+            if parts[sep + 1] == "cgroup2":
+                return parts[4]
+    return None
+
+
+def check_bad_configs(work, cases, results):
+    """Each (label, <Plugin pidio> body, wanted texts) must stop collectd
+    at start (-T) with every wanted text in its log or output."""
+    for label, block, wants in cases:
+        sub = os.path.join(work, label.replace(" ", "-"))
+        os.makedirs(sub)
+        d = Daemon(sub, "LoadPlugin pidio\n<Plugin pidio>\n%s\n</Plugin>\n" % block, plugins=("logfile",))
+        p = subprocess.run(d.command("-T"), capture_output=True, text=True, timeout=30)
+        text = d.log() + p.stdout + p.stderr
+        results.check("bad config refused: %s" % label, p.returncode != 0, "rc=%d" % p.returncode)
+        results.check("bad config named: %s" % label, all(w in text for w in wants), text[-800:])
+
+
 class Daemon:
     """collectd in the foreground with a private PluginDir, BaseDir and log."""
 
@@ -178,8 +202,8 @@ class Writer:
         if comm:
             comm = run_names(comm)
             cmd += ["--comm", comm]
-        if tag:
-            cmd += ["--tag", tag]
+        for t in ([tag] if isinstance(tag, str) else tag or []):
+            cmd += ["--tag", t]
         pre = None
         if user is not None:
             cmd = ["setpriv", "--reuid", str(user), "--regid", str(user), "--clear-groups"] + cmd

@@ -10,7 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import Daemon, Results, Writer, built, run_tests, wait_for  # noqa: E402
+from e2e_lib import (Daemon, Results, Writer, built, cgroup2_root, run_names,  # noqa: E402
+                     run_tests, wait_for)
 
 R = Results()
 
@@ -277,16 +278,6 @@ LoadPlugin pidio
     R.check("PidFile: wchar never goes down", tx == sorted(tx), str(tx))
 
 
-def cgroup2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            parts = line.split()
-            sep = parts.index("-")
-            if parts[sep + 1] == "cgroup2":
-                return parts[4]
-    return None
-
-
 def test_selectors(work):
     """Exe, User and Cgroup select exactly the processes they name."""
     # A copy of the writer of this test's own: Exe alone (no Name) then
@@ -406,8 +397,351 @@ LoadPlugin pidio
     R.equal("PerProcess: one warning beyond MaxProcesses", len(warns), 1)
 
 
+def test_pidfile_fifo_writer(work):
+    """A PidFile that is a fifo, or a symlink to one, is never opened: a
+    writer blocked in open() on that fifo stays blocked while pidio reads
+    the block every interval (opening the fifo for reading, even with
+    O_NONBLOCK, would release it, and it would then get EPIPE)."""
+    fifo = os.path.join(work, "fifo")
+    link = os.path.join(work, "link.pid")
+    os.mkfifo(fifo)
+    os.symlink(fifo, link)
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "viafifo">
+    PidFile "%s"
+  </Process>
+  <Process "vialink">
+    PidFile "%s"
+  </Process>
+</Plugin>
+""" % (fifo, link))
+    w = os.fork()
+    if w == 0:
+        try:
+            os.open(fifo, os.O_WRONLY)
+        finally:
+            os._exit(0)
+    still = None
+    try:
+        wait_for(lambda: _state(w) == "S", 5, "the fifo writer to block in open()")
+        d.start()
+        settle(d, "vialink", 4)
+        still = os.waitpid(w, os.WNOHANG) == (0, 0)
+    finally:
+        d.stop()
+        if still is not False:
+            rd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+            os.waitpid(w, 0)
+            os.close(rd)
+    R.check("PidFile fifo: the writer blocked in open() is still blocked", still)
+    for blk in ("viafifo", "vialink"):
+        R.equal("PidFile %s: 0 processes" % blk, {r[1] for r in d.rows(blk, "count-processes")}, {0})
+        warns = [l for l in d.log().splitlines() if '"%s"' % blk in l and "[warning]" in l]
+        R.check("PidFile %s: one warning: not a regular file" % blk,
+                len(warns) == 1 and "is not a regular file" in warns[0], str(warns))
+
+
+def test_cmdline_long(work):
+    """CommandLine sees a command line longer than 4 KiB whole (up to 128
+    KiB): a regex for its last argument matches, and the block counts the
+    process exactly; a longer line is matched by its first 128 KiB, and one
+    warning says so."""
+    late = "-late-%d" % os.getpid()
+    cut = "-cut-%d" % os.getpid()
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "long">
+    CommandLine "%s$"
+  </Process>
+  <Process "cut">
+    CommandLine "%s$"
+  </Process>
+</Plugin>
+""" % (late, cut))
+    ws = []
+    try:
+        d.start()
+        rows_after(d, "long", "io_octets", 2)
+        ws.append(Writer(work, tag=["L" * 6000, late]))
+        ws.append(Writer(work, tag=["C" * 100000, "C" * 100000, cut]))
+        settle(d, "long")
+        ws[0].send("write 4321 1000")
+        ws[1].send("write 999 999")
+        settle(d, "long", 2)
+    finally:
+        d.stop()
+        for w in ws:
+            w.stop()
+    R.equal("CommandLine past 4 KiB: wchar exactly", d.last("long", "io_octets")[2], 4321)
+    R.equal("CommandLine past 4 KiB: count-processes", d.last("long", "count-processes")[1], 1)
+    R.equal("CommandLine past 128 KiB: not matched", d.last("cut", "count-processes")[1], 0)
+    for blk in ("cut", "long"):
+        # Both blocks looked at the long line: both may miss it, both say so.
+        warns = [l for l in d.log().splitlines() if "[warning]" in l and '"%s"' % blk in l]
+        R.check("CommandLine past 128 KiB: one warning in block %s" % blk,
+                len(warns) == 1 and "longer than 131072 bytes" in warns[0]
+                and "/%d/cmdline" % ws[1].pid in warns[0], str(warns))
+    R.check("CommandLine: no warning for the 6 KiB line",
+            "/%d/cmdline" % ws[0].pid not in d.log(), d.log()[-800:])
+
+
+# --- lifecycle cases where /proc alone is ambiguous --------------------------
+# Every expectation below is what the test's own programs wrote: pidio-writer
+# writes only to /dev/null, in write(2) calls of 4096 bytes unless told.
+
+def _calls(n, chunk=4096):
+    return (n + chunk - 1) // chunk
+
+
+def _send_all(pairs, timeout=60):
+    """Give several writers a command each, at once; wait for every ack."""
+    acks = []
+    for w, line in pairs:
+        w.n += 1
+        w.proc.stdin.write((line + "\n").encode())
+        w.proc.stdin.flush()
+        acks.append(os.path.join(w.ackdir, "ack.%d" % w.n))
+    for a in acks:
+        wait_for(lambda: os.path.isdir(a), timeout, "ack %s" % a)
+
+
+def _spawn_named_with_pid(work, pid, comm):
+    """A writer named comm that gets exactly this pid, through ns_last_pid.
+    A miss (another process took the pid first) is stopped at once; it
+    wrote nothing."""
+    for _ in range(300):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        w = Writer(work, comm=comm)
+        if w.pid == pid:
+            return w
+        w.stop()
+    raise AssertionError("could not get pid %d back" % pid)
+
+
+def _exact(blk, d, wchar, syscw):
+    R.equal("%s: wchar exactly %d" % (blk, wchar), d.last(blk, "io_octets")[2], wchar)
+    R.equal("%s: syscw exactly %d" % (blk, syscw), d.last(blk, "io_ops")[2], syscw)
+    tx = [r[2] for r in d.rows(blk, "io_octets")]
+    R.check("%s: wchar never goes down" % blk, tx == sorted(tx), str(tx))
+
+
+def test_reuse_within_interval(work):
+    """A member exits and a new matching process gets its pid within the
+    same interval (ns_last_pid): the newcomer is a new member counted from
+    birth, under a scanning selector (Name) and under Pid + Children."""
+    a = Writer(work, comm="pidioe2e-r1")
+    pid = a.pid
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "rname">
+    Name "pidioe2e-r1"
+  </Process>
+  <Process "rkids">
+    Pid %d
+    Children true
+  </Process>
+</Plugin>
+""" % pid)
+    b = None
+    try:
+        d.start()
+        rows_after(d, "rname", "io_octets", 2)
+        a.send("write 5000 1000")
+        settle(d, "rname")
+        a.stop()
+        with open("/proc/loadavg") as f:
+            cursor = f.read().split()[4]
+        b = _spawn_named_with_pid(work, pid, "pidioe2e-r1")
+        # Put the kernel's pid cursor back where it was: on a quiet machine
+        # the last pid is then the one pidio saw last interval, as if no
+        # process had been born.
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(cursor)
+        b.send("write 200 100")          # at birth, before pidio looks
+        settle(d, "rname", 3)
+        b.send("write 300 100")
+        settle(d, "rname", 2)
+    finally:
+        d.stop()
+        a.stop()
+        if b:
+            b.stop()
+    for blk in ("rname", "rkids"):
+        _exact(blk, d, 5000 + 200 + 300, 5 + 2 + 3)
+
+
+def test_subreaper_zombie_intermediate(work):
+    """A subreaper in the block reaps its orphaned grandchild while the
+    intermediate (which exited first) is still an unreaped zombie; then
+    reaps the intermediate. With the intermediate in the block (Children)
+    and without it (Name selects the subreaper and the grandchild only),
+    the block rises by exactly what the intermediate and the grandchild
+    wrote: the subreaper absorbed both, and the block had counted the
+    grandchild's first half while it ran."""
+    s = Writer(work, comm="pidioe2e-s2")
+    t = Writer(work, comm="pidioe2e-s2g")
+    u = Writer(work, comm="pidioe2e-s2r")
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "s2kids">
+    Name "pidioe2e-s2"
+    Children true
+  </Process>
+  <Process "s2name">
+    Name "pidioe2e-s2g"
+  </Process>
+  <Process "s2reaped">
+    Name "pidioe2e-s2r"
+  </Process>
+</Plugin>
+""")
+    ib, gb = 30000, 80000
+    try:
+        d.start()
+        rows_after(d, "s2kids", "io_octets", 2)
+        _send_all([(s, "subreaper"), (t, "subreaper"), (u, "subreaper")])
+        _send_all([(s, "orphan %d %d 2500" % (ib, gb)),
+                   (t, "orphan %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-s2i"),
+                                                     run_names("pidioe2e-s2g"))),
+                   # The intermediate reaped at once: it leaves /proc while
+                   # the grandchild runs on.
+                   (u, "orphanr %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-s2i"),
+                                                      run_names("pidioe2e-s2r")))])
+        settle(d, "s2kids", 2)
+        _send_all([(s, "reap"), (t, "reap")])
+        settle(d, "s2kids", 2)
+    finally:
+        d.stop()
+        s.stop()
+        t.stop()
+        u.stop()
+    # The intermediate also wrote the grandchild's pid to a pipe: 4 bytes.
+    calls = _calls(ib) + 1 + 2 * _calls(gb // 2)
+    _exact("s2kids", d, ib + 4 + gb, calls)
+    _exact("s2name", d, ib + 4 + gb, calls)
+    _exact("s2reaped", d, ib + 4 + gb, calls)
+
+
+def test_sigchld_ignored_busy(work):
+    """A busy parent whose children the kernel reaps itself (SIGCHLD
+    ignored, or SA_NOCLDWAIT, which /proc does not show) folds nothing:
+    the block keeps what it counted of the children. The parent writes
+    10000 bytes every 10 ms while three children write 60000 bytes each,
+    stay 1.5 s and exit; a parent with the default SIGCHLD is the control."""
+    ws = {how: Writer(work) for how in ("ign", "nocldwait", "dfl")}
+    body = "LoadPlugin pidio\n<Plugin pidio>\n"
+    for how, w in ws.items():
+        body += '  <Process "sig%s">\n    Pid %d\n    Children true\n  </Process>\n' % (how, w.pid)
+    d = Daemon(work, body + "</Plugin>\n")
+    try:
+        d.start()
+        rows_after(d, "sigign", "io_octets", 2)
+        _send_all([(w, "sigchld %s" % how) for how, w in ws.items()])
+        _send_all([(w, "busyfork 3 60000 1500 10000 300") for w in ws.values()])
+        settle(d, "sigign", 2)
+    finally:
+        d.stop()
+        for w in ws.values():
+            w.stop()
+    for how in ws:
+        _exact("sig" + how, d, 300 * 10000 + 3 * 60000, 300 + 3 * _calls(60000))
+
+
+def test_lineage_same_interval(work):
+    """An intermediate and its orphaned grandchild exit 20 ms apart: the
+    member parent reaps the intermediate at once, a subreaper outside the
+    block (the grandchild's adopter) reaps the grandchild. Both were
+    counted whole while they ran; the block rises by exactly what the
+    three wrote, with an idle and with a busy member parent."""
+    s1 = Writer(work, comm="pidioe2e-l4s")
+    s2 = Writer(work, comm="pidioe2e-l4s")
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "l4idle">
+    Name "pidioe2e-l4i"
+    Children true
+  </Process>
+  <Process "l4busy">
+    Name "pidioe2e-l4b"
+    Children true
+  </Process>
+</Plugin>
+""")
+    ib, gb = 30000, 80000
+    try:
+        d.start()
+        rows_after(d, "l4idle", "io_octets", 2)
+        _send_all([(s1, "subreaper"), (s2, "subreaper")])
+        _send_all([(s1, "lineage %s %d %d 2500 0 0" % (run_names("pidioe2e-l4i"), ib, gb)),
+                   (s2, "lineage %s %d %d 2500 10000 400" % (run_names("pidioe2e-l4b"), ib, gb))])
+        settle(d, "l4idle", 2)
+    finally:
+        d.stop()
+        s1.stop()
+        s2.stop()
+    _exact("l4idle", d, ib + gb, _calls(ib) + _calls(gb))
+    _exact("l4busy", d, 400 * 10000 + ib + gb, 400 + _calls(ib) + _calls(gb))
+
+
+def test_nested_outside_reaper(work):
+    """A member's child outside the block reaps a member grandchild, then
+    is reaped by the member: Name selects the outer and the inner process
+    (a recursive make through a shell). The block counted the inner one
+    while it ran; the outer one absorbs it again with the middle one: the
+    block rises by exactly what the middle and the inner process wrote."""
+    s = Writer(work, comm="pidioe2e-n5")
+    q = Writer(work, comm="pidioe2e-n5q")
+    d = Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "nest">
+    Name "pidioe2e-n5"
+  </Process>
+  <Process "nestquick">
+    Name "pidioe2e-n5q"
+  </Process>
+</Plugin>
+""")
+    ib, gb = 30000, 80000
+    try:
+        d.start()
+        rows_after(d, "nest", "io_octets", 2)
+        # The middle one lingers 1.25 s after reaping the inner one, or
+        # exits at once (both reaped within microseconds).
+        _send_all([(s, "nest %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-n5m"),
+                                                    run_names("pidioe2e-n5"))),
+                   (q, "nestq %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-n5m"),
+                                                     run_names("pidioe2e-n5q")))])
+        settle(d, "nest", 2)
+    finally:
+        d.stop()
+        s.stop()
+        q.stop()
+    _exact("nest", d, ib + gb, _calls(ib) + 2 * _calls(gb // 2))
+    _exact("nestquick", d, ib + gb, _calls(ib) + 2 * _calls(gb // 2))
+
+
+def _state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def main():
-    return run_tests([test_families, test_pid_reuse, test_pid_reuse_within_interval, test_pidfile_restarts, test_selectors, test_per_process], R, sys.argv[1:])
+    return run_tests([test_families, test_pid_reuse, test_pid_reuse_within_interval, test_pidfile_restarts,
+                      test_selectors, test_per_process,
+                      test_pidfile_fifo_writer, test_cmdline_long, test_reuse_within_interval,
+                      test_subreaper_zombie_intermediate, test_sigchld_ignored_busy,
+                      test_lineage_same_interval, test_nested_outside_reaper], R, sys.argv[1:])
 
 
 if __name__ == "__main__":

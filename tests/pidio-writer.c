@@ -9,6 +9,48 @@
  *   fork K N [CHUNK [MS]]  fork K children that each write N bytes, stay
  *                          MS milliseconds (0) and exit; reap them all
  *                          (the kernel folds their totals into this one)
+ *   subreaper              become a child subreaper (PR_SET_CHILD_SUBREAPER):
+ *                          orphaned descendants are adopted by this process
+ *   sigchld ign|nocldwait|dfl
+ *                          SIGCHLD set to SIG_IGN, to SIG_DFL with
+ *                          SA_NOCLDWAIT, or to the default: with the first
+ *                          two the kernel reaps the children itself and
+ *                          folds nothing into this process
+ *   orphan IB GB MS [ICOMM [GCOMM]]
+ *                          fork an intermediate that forks a grandchild,
+ *                          writes IB bytes and the grandchild's pid (to a
+ *                          pipe to this process: sizeof(pid_t) bytes more),
+ *                          stays MS/2 ms and exits (a zombie until "reap");
+ *                          the grandchild writes GB/2 bytes, stays MS ms,
+ *                          writes the rest and exits; this process reaps
+ *                          the grandchild only (it adopted it as a
+ *                          subreaper). ICOMM, GCOMM: their names
+ *   orphanr IB GB MS ICOMM GCOMM
+ *                          the same, but this process reaps the
+ *                          intermediate as soon as it exits
+ *   nest IB GB MS [ICOMM [GCOMM]]
+ *                          fork an intermediate that forks a grandchild;
+ *                          the grandchild writes GB/2 bytes, stays MS ms,
+ *                          writes the rest and exits; the intermediate
+ *                          reaps it, writes IB bytes, stays MS/2 ms and
+ *                          exits; this process reaps the intermediate
+ *   nestq IB GB MS [ICOMM [GCOMM]]
+ *                          the same, but the intermediate exits as soon as
+ *                          it has reaped the grandchild and written
+ *   reap                   reap every child
+ *   busyfork K N MS CHUNK TICKS
+ *                          fork K children that each write N bytes, stay
+ *                          MS ms and exit, while this
+ *                          process writes CHUNK bytes every 10 ms, TICKS
+ *                          times; then wait until no child is left
+ *   lineage COMM IB GB MS CHUNK TICKS
+ *                          fork M named COMM, which forks I, which forks G;
+ *                          I writes IB bytes and G GB bytes at once, both
+ *                          stay MS ms, then I exits and G 20 ms later. M
+ *                          reaps I at once while it writes CHUNK bytes
+ *                          every 10 ms, TICKS times, stays 2.5 s more and
+ *                          exits; this process (a subreaper: G's adopter)
+ *                          reaps G and M
  *   exit                   (or end of input) exit
  * After each command it acknowledges by creating the directory
  * ACKDIR/ack.<n> (n counts from 1): mkdir is not I/O the io file counts,
@@ -23,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -79,6 +122,170 @@ static void pace(double rate, double secs, size_t chunk) {
   }
 }
 
+static void nap_ms(unsigned ms) {
+  struct timespec ts = {.tv_sec = ms / 1000,
+                        .tv_nsec = (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
+static void set_comm(const char *name) {
+  if (name != NULL && name[0] != '\0' && prctl(PR_SET_NAME, name, 0, 0, 0) != 0)
+    die("prctl");
+}
+
+static void sigchld(const char *how) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = strcmp(how, "ign") == 0 ? SIG_IGN : SIG_DFL;
+  if (strcmp(how, "nocldwait") == 0)
+    sa.sa_flags = SA_NOCLDWAIT;
+  if (sigaction(SIGCHLD, &sa, NULL) != 0)
+    die("sigaction");
+}
+
+/* In a freshly forked intermediate: fork the grandchild of orphan and
+ * nest, which writes gb/2 bytes, stays ms ms, writes the rest and exits. */
+static pid_t fork_grandchild(unsigned long long gb, unsigned ms,
+                             const char *icomm, const char *gcomm) {
+  set_comm(icomm);
+  pid_t g = fork();
+  if (g < 0)
+    die("fork");
+  if (g == 0) {
+    set_comm(gcomm);
+    write_all(gb / 2, 4096);
+    nap_ms(ms);
+    write_all(gb - gb / 2, 4096);
+    _exit(0);
+  }
+  return g;
+}
+
+static void orphan(unsigned long long ib, unsigned long long gb, unsigned ms,
+                   const char *icomm, const char *gcomm, int reap_first) {
+  int fds[2];
+  if (pipe(fds) != 0)
+    die("pipe");
+  pid_t i = fork();
+  if (i < 0)
+    die("fork");
+  if (i == 0) {
+    pid_t g = fork_grandchild(gb, ms, icomm, gcomm);
+    write_all(ib, 4096);
+    if (write(fds[1], &g, sizeof(g)) != (ssize_t)sizeof(g))
+      _exit(3);
+    nap_ms(ms / 2); /* long enough to be seen as the grandchild's parent */
+    _exit(0);
+  }
+  close(fds[1]);
+  pid_t g;
+  if (read(fds[0], &g, sizeof(g)) != (ssize_t)sizeof(g))
+    die("read grandchild pid");
+  close(fds[0]);
+  /* Wait for the intermediate's exit without reaping it (WNOWAIT): once
+   * it is a zombie its child has been handed to this process. */
+  siginfo_t si;
+  while (waitid(P_PID, (id_t)i, &si, WEXITED | WNOWAIT) != 0)
+    if (errno != EINTR)
+      die("waitid intermediate");
+  if (reap_first)
+    while (waitpid(i, NULL, 0) != i)
+      if (errno != EINTR)
+        die("waitpid intermediate");
+  /* Only the grandchild: the intermediate stays a zombie meanwhile. */
+  while (waitpid(g, NULL, 0) < 0)
+    if (errno != EINTR)
+      die("waitpid grandchild (is this process a subreaper?)");
+}
+
+static void nest(unsigned long long ib, unsigned long long gb, unsigned ms,
+                 const char *icomm, const char *gcomm, int quick) {
+  pid_t i = fork();
+  if (i < 0)
+    die("fork");
+  if (i == 0) {
+    pid_t g = fork_grandchild(gb, ms, icomm, gcomm);
+    while (waitpid(g, NULL, 0) != g)
+      if (errno != EINTR)
+        _exit(3);
+    write_all(ib, 4096);
+    if (!quick)
+      nap_ms(ms / 2);
+    _exit(0);
+  }
+  while (waitpid(i, NULL, 0) != i)
+    if (errno != EINTR)
+      die("waitpid intermediate");
+}
+
+static void reap(void) {
+  while (wait(NULL) > 0 || errno == EINTR)
+    ;
+}
+
+static void busyfork(unsigned k, unsigned long long n, unsigned ms,
+                     size_t chunk, unsigned ticks) {
+  for (unsigned i = 0; i < k; i++) {
+    pid_t p = fork();
+    if (p < 0)
+      die("fork");
+    if (p == 0) {
+      write_all(n, 4096);
+      nap_ms(ms);
+      _exit(0);
+    }
+  }
+  for (unsigned t = 0; t < ticks; t++) {
+    write_all(chunk, chunk);
+    nap_ms(10);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+      ;
+  }
+  reap();
+}
+
+static void lineage(const char *comm, unsigned long long ib,
+                    unsigned long long gb, unsigned ms, size_t chunk,
+                    unsigned ticks) {
+  pid_t m = fork();
+  if (m < 0)
+    die("fork");
+  if (m == 0) {
+    set_comm(comm);
+    pid_t i = fork();
+    if (i < 0)
+      die("fork");
+    if (i == 0) {
+      pid_t g = fork();
+      if (g < 0)
+        die("fork");
+      if (g == 0) {
+        write_all(gb, 4096);
+        nap_ms(ms + 20);
+        _exit(0);
+      }
+      write_all(ib, 4096);
+      nap_ms(ms);
+      _exit(0);
+    }
+    int reaped = 0;
+    for (unsigned t = 0; t < ticks; t++) {
+      write_all(chunk, chunk);
+      nap_ms(10);
+      if (!reaped && waitpid(i, NULL, WNOHANG) == i)
+        reaped = 1;
+    }
+    while (!reaped && waitpid(i, NULL, 0) != i)
+      if (errno != EINTR)
+        _exit(4);
+    nap_ms(2500);
+    _exit(0);
+  }
+  reap(); /* G when it exits (adopted), then M */
+}
+
 static void fork_children(unsigned k, unsigned long long n, size_t chunk,
                           unsigned linger_ms) {
   for (unsigned i = 0; i < k; i++) {
@@ -87,12 +294,8 @@ static void fork_children(unsigned k, unsigned long long n, size_t chunk,
       die("fork");
     if (p == 0) {
       write_all(n, chunk);
-      if (linger_ms > 0) {
-        struct timespec ts = {.tv_sec = linger_ms / 1000,
-                              .tv_nsec = (long)(linger_ms % 1000) * 1000000L};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-          ;
-      }
+      if (linger_ms > 0)
+        nap_ms(linger_ms);
       _exit(0);
     }
   }
@@ -133,16 +336,42 @@ int main(int argc, char **argv) {
   while (fgets(line, sizeof(line), stdin) != NULL) {
     unsigned long long a = 0, c = 0;
     double r = 0, s = 0;
-    unsigned k = 0, ms = 0;
+    unsigned k = 0, ms = 0, ticks = 0;
+    char w1[32] = "", w2[32] = "";
     if (strncmp(line, "exit", 4) == 0)
       break;
-    if (sscanf(line, "write %llu %llu", &a, &c) >= 1)
+    if (sscanf(line, "write %llu %llu", &a, &c) >= 1) {
       write_all(a, (size_t)c);
-    else if (sscanf(line, "pace %lf %lf %llu", &r, &s, &c) >= 2 && r > 0)
+    } else if (sscanf(line, "pace %lf %lf %llu", &r, &s, &c) >= 2 && r > 0) {
       pace(r, s, (size_t)c);
-    else if (sscanf(line, "fork %u %llu %llu %u", &k, &a, &c, &ms) >= 2)
+    } else if (sscanf(line, "fork %u %llu %llu %u", &k, &a, &c, &ms) >= 2) {
       fork_children(k, a, (size_t)c, ms);
-    else {
+    } else if (strncmp(line, "subreaper", 9) == 0) {
+      if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+        die("prctl subreaper");
+    } else if (sscanf(line, "sigchld %31s", w1) == 1) {
+      sigchld(w1);
+    } else if (sscanf(line, "orphanr %llu %llu %u %31s %31s", &a, &c, &ms, w1,
+                      w2) == 5) {
+      orphan(a, c, ms, w1, w2, 1);
+    } else if (sscanf(line, "orphan %llu %llu %u %31s %31s", &a, &c, &ms, w1,
+                      w2) >= 3) {
+      orphan(a, c, ms, w1, w2, 0);
+    } else if (sscanf(line, "nestq %llu %llu %u %31s %31s", &a, &c, &ms, w1,
+                      w2) >= 3) {
+      nest(a, c, ms, w1, w2, 1);
+    } else if (sscanf(line, "nest %llu %llu %u %31s %31s", &a, &c, &ms, w1,
+                      w2) >= 3) {
+      nest(a, c, ms, w1, w2, 0);
+    } else if (strncmp(line, "reap", 4) == 0) {
+      reap();
+    } else if (sscanf(line, "busyfork %u %llu %u %lf %u", &k, &a, &ms, &r,
+                      &ticks) == 5) {
+      busyfork(k, a, ms, (size_t)r, ticks);
+    } else if (sscanf(line, "lineage %31s %llu %llu %u %lf %u", w1, &a, &c,
+                      &ms, &r, &ticks) == 6) {
+      lineage(w1, a, c, ms, (size_t)r, ticks);
+    } else {
       fprintf(stderr, "pidio-writer: unknown command: %s", line);
       return 2;
     }

@@ -18,6 +18,7 @@
 #include "unit.h"
 
 #include "pidio_block.h"
+#include "pidio_fdbudget.h"
 #include "pidio_parse.h"
 #include "pidio_proc.h"
 #include "pidio_select.h"
@@ -115,13 +116,13 @@ static pidio_io_t inc_of(uint64_t seed) {
   return io;
 }
 
-static void write_stat(pid_t pid, const char *comm, pid_t ppid,
-                       uint64_t start) {
+static void write_stat_state(pid_t pid, const char *comm, pid_t ppid,
+                             uint64_t start, char state) {
   char line[512], rel[64];
   int n = snprintf(line, sizeof(line),
-                   "%d (%s) S %d %d %d 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 "
+                   "%d (%s) %c %d %d %d 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 "
                    "1 0 %" PRIu64,
-                   (int)pid, comm, (int)ppid, (int)pid, (int)pid, start);
+                   (int)pid, comm, state, (int)ppid, (int)pid, (int)pid, start);
   ck_assert(n > 0 && (size_t)n < sizeof(line) - 64);
   size_t len = (size_t)n;
   for (int field = 23; field <= 52; field++)
@@ -129,6 +130,11 @@ static void write_stat(pid_t pid, const char *comm, pid_t ppid,
   line[len++] = '\n';
   pid_rel(rel, pid, "stat");
   put(rel, line, len);
+}
+
+static void write_stat(pid_t pid, const char *comm, pid_t ppid,
+                       uint64_t start) {
+  write_stat_state(pid, comm, ppid, start, 'S');
 }
 
 /* A new process directory: stat, cmdline (NUL-separated) and io. */
@@ -239,6 +245,7 @@ static void teardown(void) {
   if (blk_live)
     pidio_block_free(&blk);
   blk_live = false;
+  pidio_fdbudget_set(-1); /* back to the default (tree_without_fds) */
   pidio_proc_close(&proc);
   if (base[0] != '\0')
     tree_remove(base);
@@ -289,6 +296,49 @@ START_TEST(t_select_cmdline_regex) {
                     1);
   ck_assert_uint_eq(matched_by(NULL, "checkpointer $", 0, NULL), 1);
   ck_assert_uint_eq(matched_by(NULL, "nothing-runs-this", 0, NULL), 0);
+}
+END_TEST
+
+/* A command line longer than the 4 KiB that most fit in is read whole up
+ * to PIDIO_CMDLINE_MAX, so that a regex for its later words matches; a
+ * longer one is matched by its start, and the report names it. */
+static void put_long_cmdline(pid_t pid, size_t len, const char *tail) {
+  char *cl = malloc(len);
+  ck_assert_ptr_nonnull(cl);
+  memset(cl, 'a', len);
+  size_t tl = strlen(tail);
+  for (size_t i = 16; i + 1 < len; i += 1000)
+    cl[i] = '\0'; /* arguments of a thousand bytes */
+  memcpy(cl + len - tl - 1, tail, tl);
+  cl[len - tl - 2] = '\0';
+  cl[len - 1] = '\0';
+  add_proc(pid, "longargs", 1, 50, cl, len, &zero_io);
+  free(cl);
+}
+
+START_TEST(t_select_cmdline_long) {
+  open_tree("proc-basic");
+  put_long_cmdline(900, 10000, "--late-arg");
+  put_long_cmdline(901, PIDIO_CMDLINE_MAX, "--at-the-cap");
+  put_long_cmdline(902, PIDIO_CMDLINE_MAX + 100, "--past-the-cap");
+  ck_assert_uint_eq(matched_by(NULL, " --late-arg$", 0, NULL), 1);
+  ck_assert_uint_eq(matched_by(NULL, " --at-the-cap$", 0, NULL), 1);
+  ck_assert_uint_eq(matched_by(NULL, "--past-the-cap", 0, NULL), 0);
+  /* Arguments are joined by single spaces all the way. */
+  ck_assert_uint_eq(matched_by(NULL, "^a{16} a{999} a{999} ", 0, NULL), 3);
+
+  start_block(NULL, "--late-arg|--at-the-cap", 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  ck_assert_int_eq(r.cmdline_cut_pid, 902);
+  pidio_block_free(&blk);
+  blk_live = false;
+
+  remove_proc(902);
+  start_block(NULL, "--late-arg", 0, NULL);
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_int_eq(r.cmdline_cut_pid, 0);
 }
 END_TEST
 
@@ -386,6 +436,136 @@ START_TEST(t_increments_summed) {
   io_bump(412, &e, &want);
   update();
   ck_assert_total(&want);
+}
+END_TEST
+
+/* The group of a name among every group of the block; fails the test
+ * when there is none. */
+static const pidio_groups_entry_t *group_named_line(const char *name,
+                                                    int line) {
+  ck_assert_ptr_nonnull(blk.groups);
+  for (size_t i = 0; i < blk.groups->n; i++)
+    if (strcmp(blk.groups->e[i]->name, name) == 0)
+      return blk.groups->e[i];
+  char have[512] = "";
+  for (size_t i = 0; i < blk.groups->n; i++)
+    snprintf(have + strlen(have), sizeof(have) - strlen(have), " %s",
+             blk.groups->e[i]->name);
+  ck_abort_msg("line %d: no group named \"%s\" (groups:%s)", line, name,
+               have);
+  return NULL;
+}
+#define group_named(name) group_named_line((name), __LINE__)
+
+/* The group of a key (a comm, as the test wrote it). */
+static const pidio_groups_entry_t *group_keyed_line(const char *key,
+                                                    int line) {
+  char name[PIDIO_GROUP_INSTANCE_MAX + 1];
+  pidio_group_name(key, strlen(key), 0, blk.groups->conf.name_max, name);
+  return group_named_line(name, line);
+}
+#define group_keyed(key) group_keyed_line((key), __LINE__)
+
+/* Every group's exact total plus what went to "other" directly is the
+ * block's total. */
+static void assert_groups_sum(int line) {
+  pidio_io_t sum = blk.groups->other_total;
+  for (size_t i = 0; i < blk.groups->n; i++)
+    io_add(&sum, &blk.groups->e[i]->total);
+  assert_io_eq(&sum, &blk.total, line);
+}
+
+static void start_grouped(pidio_select_t *s, enum pidio_group_key key,
+                          unsigned max_groups) {
+  pidio_block_init(&blk, &proc, s);
+  blk_live = true;
+  pidio_groups_opts_t o;
+  pidio_groups_opts_init(&o);
+  o.max_groups = max_groups;
+  /* The test processes write to /dev/null: rank by wchar, so that their
+   * groups get slots (and are not forgotten while the test looks). */
+  o.rank = PIDIO_WCHAR;
+  pidio_groups_conf_t c;
+  pidio_groups_conf_of(&o, "blk", 0, &c);
+  ck_assert_int_eq(pidio_block_group_by(&blk, key, &c), 0);
+}
+
+/* All + GroupBy comm on a tree: each group gets exactly its members'
+ * increments, and the groups add up to the block. */
+START_TEST(t_groups_by_comm) {
+  open_tree("proc-basic");
+  pidio_select_t s;
+  pidio_select_init(&s);
+  char err[256];
+  ck_assert_int_eq(pidio_select_set_all(&s, true, err, sizeof(err)), 0);
+  start_grouped(&s, PIDIO_GROUP_COMM, 2);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 8);
+  pidio_io_t nginx = zero_io, py = zero_io, web = zero_io, all = zero_io;
+  pidio_io_t a = inc_of(1), b = inc_of(7), c = inc_of(1000003);
+  io_bump(410, &a, &nginx);
+  io_bump(411, &b, &nginx);
+  io_bump(412, &c, &nginx);
+  io_bump(520, &b, &py);
+  io_bump(521, &a, &py);
+  io_bump(630, &a, &web);
+  for (pidio_io_t *g = &nginx; g != NULL; g = g == &nginx ? &py : g == &py ? &web : NULL)
+    io_add(&all, g);
+  r = update();
+  ck_assert_total(&all);
+  assert_io_eq(&group_named("nginx")->total, &nginx, __LINE__);
+  assert_io_eq(&group_named("python3")->total, &py, __LINE__);
+  assert_io_eq(&group_named("Web%20Content")->total, &web, __LINE__);
+  assert_io_eq(&group_named("postgres")->total, &zero_io, __LINE__);
+  assert_groups_sum(__LINE__);
+  ck_assert_uint_eq(group_named("nginx")->processes, 3);
+  /* Two slots: the two busiest, nginx and python3 (wchar). */
+  ck_assert_uint_eq(blk.groups->nslot, 2);
+  ck_assert_str_eq(blk.groups->slot[0]->name, "nginx");
+  ck_assert_str_eq(blk.groups->slot[1]->name, "python3");
+  ck_assert_uint_eq(blk.groups->other_processes, 3);
+
+  /* A member leaves (its process is gone): its group keeps what it did. */
+  pidio_io_t d = inc_of(3);
+  io_bump(411, &d, &nginx);
+  io_add(&all, &d);
+  r = update();
+  remove_proc(411);
+  r = update();
+  ck_assert_uint_eq(r.matched, 7);
+  ck_assert_total(&all);
+  assert_io_eq(&group_named("nginx")->total, &nginx, __LINE__);
+  ck_assert_uint_eq(group_named("nginx")->processes, 2);
+  ck_assert_uint_eq(group_named("nginx")->refs, 2);
+  assert_groups_sum(__LINE__);
+}
+END_TEST
+
+/* GroupBy exe on a tree without exe links: every member is in the unknown
+ * group; GroupBy unit reads each member's cgroup file. */
+START_TEST(t_groups_unknown_and_unit) {
+  open_tree("proc-select");
+  pidio_select_t s;
+  pidio_select_init(&s);
+  char err[256];
+  ck_assert_int_eq(pidio_select_set_all(&s, true, err, sizeof(err)), 0);
+  start_grouped(&s, PIDIO_GROUP_EXE, 20);
+  pidio_report_t r = update();
+  ck_assert_uint_gt(r.matched, 0);
+  ck_assert_uint_eq(blk.groups->n, 1);
+  ck_assert_str_eq(blk.groups->e[0]->name, "unknown");
+  ck_assert_uint_eq(blk.groups->e[0]->refs, r.matched);
+  pidio_block_free(&blk);
+  blk_live = false;
+
+  pidio_select_init(&s);
+  ck_assert_int_eq(pidio_select_set_all(&s, true, err, sizeof(err)), 0);
+  start_grouped(&s, PIDIO_GROUP_UNIT, 20);
+  r = update();
+  ck_assert_uint_eq(group_named("nginx_service")->refs, 3); /* 100 101 102 */
+  ck_assert_uint_eq(group_named("init_scope")->refs, 1);
+  ck_assert_uint_eq(group_named("session-2_scope")->refs, 1);
+  ck_assert_uint_eq(group_named("~system_slice")->refs, 1);
 }
 END_TEST
 
@@ -686,6 +866,341 @@ START_TEST(t_proc_root_errors) {
   ck_assert_int_eq(r.list_err, rc);
   ck_assert_total(&zero_io);
 }
+END_TEST
+
+/* --- reaped children on a tree ----------------------------------------- */
+
+/* With no descriptor held, a member is read by opening its directory, so
+ * that a removed directory reads as reaped (ESRCH/ENOENT), as a real
+ * process does. The tree then tells the fold decisions everything /proc
+ * would: states in stat, and each thread's io under task/, from which
+ * pidio_proc_read_absorbed works out what a process absorbed. */
+static void tree_without_fds(void) {
+  open_tree("proc-basic");
+  pidio_fdbudget_set(0);
+}
+
+/* The io of a process's one thread: what it did itself. */
+static void thread_io_put(pid_t pid, const pidio_io_t *io) {
+  char rel[64], p[PATHSZ], buf[1024];
+  snprintf(rel, sizeof(rel), "%d/task", (int)pid);
+  tree_join(p, root, rel);
+  mkdir(p, 0755);
+  snprintf(rel, sizeof(rel), "%d/task/%d", (int)pid, (int)pid);
+  tree_join(p, root, rel);
+  mkdir(p, 0755);
+  size_t len = 0;
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s: %" PRIu64 "\n",
+                            pidio_field_names[f], io->v[f]);
+  snprintf(rel, sizeof(rel), "%d/task/%d/io", (int)pid, (int)pid);
+  put(rel, buf, len);
+}
+
+/* A single-threaded process that has reaped nothing yet. */
+static void add_single(pid_t pid, const char *comm, pid_t ppid,
+                       uint64_t start, uint64_t seed) {
+  static const char cmd[] = "fam";
+  pidio_io_t io = inc_of(seed);
+  add_proc(pid, comm, ppid, start, cmd, sizeof(cmd), &io);
+  thread_io_put(pid, &io);
+}
+
+/* The process did this itself: its io and its thread's io grow. */
+static void own_io(pid_t pid, const pidio_io_t *inc, pidio_io_t *sum) {
+  char rel[64], p[PATHSZ], buf[1024];
+  io_bump(pid, inc, sum);
+  snprintf(rel, sizeof(rel), "%d/task/%d/io", (int)pid, (int)pid);
+  tree_join(p, root, rel);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  ck_assert_int_ge(fd, 0);
+  ssize_t r = read(fd, buf, sizeof(buf));
+  close(fd);
+  pidio_io_t t;
+  ck_assert_int_eq(pidio_parse_io(buf, (size_t)r, &t), 0);
+  io_add(&t, inc);
+  thread_io_put(pid, &t);
+}
+
+/* The process reaps child: the child's whole counters fold into its io
+ * (not into its thread's), and the child is gone. */
+static void reap_into(pid_t parent, pid_t child) {
+  pidio_io_t c;
+  io_get(child, &c);
+  remove_proc(child);
+  if (parent > 0)
+    io_bump(parent, &c, NULL);
+}
+
+/* Issue 11, item 2: a subreaper S in the block reaps its orphaned
+ * grandchild G while the intermediate I, which exited first, is still a
+ * zombie. G's share must come off S, not off the zombie. */
+static void subreaper_case(bool intermediate_member) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, intermediate_member ? "fam" : "mid", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  start_block("fam", NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, intermediate_member ? 3 : 2);
+  pidio_io_t want = zero_io, g = inc_of(7), i = inc_of(5);
+  own_io(602, &g, &want);
+  own_io(601, &i, intermediate_member ? &want : NULL);
+  update();
+  ck_assert_total(&want);
+
+  /* I exits: a zombie, its child handed to S (G's stat still says I: pidio
+   * read it when G was new). G exits, S reaps it. */
+  write_stat_state(601, intermediate_member ? "fam" : "mid", 600, 2, 'Z');
+  reap_into(600, 602);
+  update();
+  ck_assert_total(&want);
+  update();
+  ck_assert_total(&want);
+
+  /* S reaps I: I's totals reach the block through S, less what the block
+   * counted of I when it is a member. */
+  pidio_io_t i_raw;
+  io_get(601, &i_raw);
+  reap_into(600, 601);
+  update();
+  if (!intermediate_member)
+    io_add(&want, &i_raw); /* never counted: all of it arrives through S */
+  ck_assert_total(&want);
+}
+
+START_TEST(t_subreaper_reaps_orphan_of_zombie) { subreaper_case(true); }
+END_TEST
+
+/* S (member, a subreaper) -> I (outside) -> G (member). S reaps I as soon
+ * as it exits, so I leaves the listing while G runs on, handed to S. When
+ * G is reaped by S, its credit must find S. */
+START_TEST(t_orphan_of_reaped_outsider_finds_subreaper) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "mid", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, g = inc_of(7), i_raw;
+  own_io(602, &g, &want);
+  update();
+  ck_assert_total(&want);
+  io_get(601, &i_raw);
+  reap_into(600, 601);
+  io_add(&want, &i_raw); /* I was never counted: all of it, through S */
+  write_stat(602, "fam", 600, 3); /* the kernel hands G to S */
+  update();
+  ck_assert_total(&want);
+  reap_into(600, 602);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+}
+END_TEST
+
+/* The same reaping chain within one interval: X reaps G and is reaped by
+ * S at once (a shell that runs one command and exits). X is gone before
+ * pidio could watch it hold G's share: the share goes on to S now. */
+START_TEST(t_outsider_reaped_in_the_same_round) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "mid", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, g = inc_of(7), x_own = inc_of(2);
+  own_io(602, &g, &want);
+  update();
+  ck_assert_total(&want);
+  reap_into(601, 602);
+  reap_into(600, 601);
+  io_add(&want, &x_own); /* X's own counters: never counted before */
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+  update();
+  ck_assert_total(&want);
+}
+END_TEST
+
+/* The orphan climbs past a process outside the block that is not a
+ * subreaper (it absorbed nothing) to the member subreaper above it. */
+START_TEST(t_orphan_climbs_past_nonmember) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "mid", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  add_single(603, "fam", 602, 4, 4);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, c = inc_of(7);
+  own_io(603, &c, &want);
+  update();
+  ck_assert_total(&want);
+  write_stat_state(602, "fam", 601, 3, 'Z');
+  reap_into(600, 603);
+  update();
+  ck_assert_total(&want);
+}
+END_TEST
+
+START_TEST(t_subreaper_reaps_orphan_of_zombie_nonmember) {
+  subreaper_case(false);
+}
+END_TEST
+
+/* A member grandchild G reaped by its parent I outside the block, which
+ * the member S reaps in turn (a recursive make through a shell): I holds
+ * G's share and hands it to S, so S's increment counts I's own I/O only. */
+START_TEST(t_nonmember_holds_share_until_reaped) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "mid", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  start_block("fam", NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  pidio_io_t want = zero_io, g = inc_of(7);
+  own_io(602, &g, &want);
+  update();
+  ck_assert_total(&want);
+  reap_into(601, 602);
+  update();
+  ck_assert_total(&want);
+  pidio_io_t i_own = inc_of(4);
+  own_io(601, &i_own, NULL);
+  update();
+  ck_assert_total(&want);
+  reap_into(600, 601);
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  /* All of I's own counters arrive through S; G's none again. */
+  pidio_io_t i_raw = inc_of(2);
+  io_add(&i_raw, &i_own);
+  io_add(&want, &i_raw);
+  ck_assert_total(&want);
+}
+END_TEST
+
+/* Issue 11, item 1: a process found at the pid of a reaped member, born
+ * after that member's last read, counts from birth even when discovery
+ * finds it intervals late (a pid handed out below the last one, which the
+ * last-pid shortcut may not see until the next full listing). A process
+ * as old found at another pid is taken as running before: baseline. */
+START_TEST(t_newcomer_at_vacated_pid_counts_from_birth) {
+  static const char cmd[] = "nginx: worker process";
+  tree_without_fds();
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  struct timespec ts = {0, 30000000};
+  nanosleep(&ts, NULL);
+  uint64_t born_at = pidio_proc_boot_ticks();
+  remove_proc(412);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  for (int i = 0; i < 3; i++) {
+    nanosleep(&ts, NULL);
+    update();
+  }
+  pidio_io_t want = zero_io, born = inc_of(99), old = inc_of(98);
+  add_proc(412, "nginx", 410, born_at, cmd, sizeof(cmd), &born);
+  add_proc(413, "nginx", 410, born_at, cmd, sizeof(cmd), &old);
+  io_add(&want, &born);
+  r = update();
+  ck_assert_uint_eq(r.matched, 4);
+  ck_assert_total(&want);
+}
+END_TEST
+
+/* Issue 11, item 3: a busy parent whose children the kernel reaps itself
+ * (SIGCHLD ignored, SA_NOCLDWAIT) absorbs nothing: its own increment is
+ * larger than the child's totals, but what it absorbed is not, so the
+ * child's share stays. The control folds the child. */
+static void busy_parent_case(bool folds) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "fam", 600, 2, 2);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, c = inc_of(3), busy = inc_of(1000);
+  own_io(601, &c, &want);
+  update();
+  ck_assert_total(&want);
+  reap_into(folds ? 600 : 0, 601);
+  own_io(600, &busy, &want);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+}
+
+START_TEST(t_busy_parent_not_folding) { busy_parent_case(false); }
+END_TEST
+
+/* A parent that ignores SIGCHLD (its status says so) folds nothing, even
+ * when it absorbed as much as the child from its exited threads and is
+ * busy: the child's share stays. */
+START_TEST(t_sigchld_ignored_parent_with_exited_threads) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "fam", 600, 2, 2);
+  static const char status[] = "Name:\tfam\nSigIgn:\t0000000000010000\n";
+  put("600/status", status, sizeof(status) - 1);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, c = inc_of(3), threads = inc_of(500),
+             busy = inc_of(1000);
+  own_io(601, &c, &want);
+  io_bump(600, &threads, &want); /* threads that did this have exited */
+  update();
+  ck_assert_total(&want);
+  reap_into(0, 601); /* reaped by the kernel: nothing folds */
+  own_io(600, &busy, &want);
+  update();
+  ck_assert_total(&want);
+}
+END_TEST
+
+START_TEST(t_busy_parent_folding) { busy_parent_case(true); }
+END_TEST
+
+/* Issue 11, item 4: an intermediate I and its orphaned grandchild G leave
+ * in the same round; the member parent M folded I only (G went to a
+ * reaper outside the block). G's share reaches M only if I had reaped G,
+ * so it is taken off only when M's increment and absorption cover it. */
+static void lineage_case(bool busy_parent, bool i_reaped_g) {
+  tree_without_fds();
+  add_single(600, "fam", 1, 1, 1);
+  add_single(601, "fam", 600, 2, 2);
+  add_single(602, "fam", 601, 3, 3);
+  start_block("fam", NULL, 0, NULL);
+  update();
+  pidio_io_t want = zero_io, i = inc_of(5), g = inc_of(7);
+  own_io(601, &i, &want);
+  own_io(602, &g, &want);
+  update();
+  ck_assert_total(&want);
+  reap_into(i_reaped_g ? 601 : 0, 602);
+  reap_into(600, 601);
+  if (busy_parent) {
+    pidio_io_t busy = inc_of(1000);
+    own_io(600, &busy, &want);
+  }
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&want);
+}
+
+START_TEST(t_lineage_idle_parent) { lineage_case(false, false); }
+END_TEST
+
+START_TEST(t_lineage_busy_parent) { lineage_case(true, false); }
+END_TEST
+
+START_TEST(t_lineage_folded_grandchild_idle) { lineage_case(false, true); }
+END_TEST
+
+START_TEST(t_lineage_folded_grandchild_busy) { lineage_case(true, true); }
 END_TEST
 
 /* === B. the real /proc ==================================================== */
@@ -1195,6 +1710,62 @@ START_TEST(t_real_member_child_reaped_by_member) {
 }
 END_TEST
 
+/* The same family with GroupBy comm, P and C named apart: C's first
+ * 70000 bytes stay in C's group when P reaps it; its last 30000 reach the
+ * block through P, in P's group; nothing is counted twice. */
+START_TEST(t_real_groups_child_keeps_its_group) {
+  require_proc_io();
+  open_real();
+  family_t f;
+  unique_name(f.pname);
+  unique_name(f.cname);
+  pid_t p = spawn(family_main, &f);
+  wait_stop(p);
+  pidio_select_t s;
+  make_sel(&s, f.pname, NULL, 0, NULL);
+  pidio_select_set_children(&s, true);
+  start_grouped(&s, PIDIO_GROUP_COMM, 20);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  pidio_io_t p0, p1, c1;
+  proc_io(p, &p0);
+
+  resume(p);
+  wait_stop(p);
+  proc_io(find_child(p), &c1);
+  proc_io(p, &p1);
+  r = update();
+  ck_assert_uint_eq(r.matched, 2);
+  pidio_io_t pwant = io_minus(&p1, &p0);
+  assert_io_eq(&group_keyed(f.cname)->total, &c1, __LINE__);
+  assert_io_eq(&group_keyed(f.pname)->total, &pwant, __LINE__);
+  assert_groups_sum(__LINE__);
+
+  resume(p);
+  wait_stop(p);
+  pidio_io_t p2;
+  proc_io(p, &p2);
+  /* P's counters now hold C's whole I/O: P's group gets P's growth less
+   * what C's group already counted. */
+  pidio_io_t all = io_minus(&p2, &p0);
+  pidio_io_t pgroup = io_minus(&all, &c1);
+  if (!under_valgrind()) {
+    ck_assert_uint_eq(all.v[PIDIO_WCHAR], 105000);
+    ck_assert_uint_eq(pgroup.v[PIDIO_WCHAR], 35000);
+  }
+  r = update();
+  ck_assert_uint_eq(r.matched, 1);
+  ck_assert_total(&all);
+  assert_io_eq(&group_keyed(f.cname)->total, &c1, __LINE__);
+  assert_io_eq(&group_keyed(f.pname)->total, &pgroup, __LINE__);
+  assert_groups_sum(__LINE__);
+  ck_assert_uint_eq(group_keyed(f.cname)->refs, 0);
+  r = update();
+  ck_assert_total(&all);
+  assert_groups_sum(__LINE__);
+}
+END_TEST
+
 START_TEST(t_real_member_child_reaped_by_nonmember) {
   require_proc_io();
   open_real();
@@ -1285,6 +1856,11 @@ START_TEST(t_real_sigchld_ignored_parent) {
 
   resume(p);
   wait_stop(p);
+  /* wait() in P returns once C is dead, which may be a moment before the
+   * kernel has released C's pid: wait for that. */
+  double gone_by = now_s() + 10;
+  while (kill(c, 0) == 0 && now_s() < gone_by)
+    nap_ms(1);
   ck_assert_msg(kill(c, 0) != 0 && errno == ESRCH, "C %d is still there",
                 (int)c);
   proc_io(p, &p1);
@@ -1698,7 +2274,7 @@ static const char *ps_selected(const char *opt, ...) {
     ck_assert_int_ge(dfd, 0);
     pidio_stat_t st;
     ck_assert_int_eq(pidio_proc_read_stat(dfd, &st), 0);
-    enum pidio_match m = pidio_select_match_proc(&s, dfd, l.e[i].pid, &st, 0);
+    enum pidio_match m = pidio_select_match_proc(&s, dfd, l.e[i].pid, &st, 0, NULL);
     close(dfd);
     ck_assert_msg(m != PIDIO_MATCH_DENIED, "pid %d: denied", (int)l.e[i].pid);
     if (m == PIDIO_MATCH_YES)
@@ -2084,11 +2660,14 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_select_name_exact_comm);
   tcase_add_test(tc, t_tree_listed_every_update);
   tcase_add_test(tc, t_select_cmdline_regex);
+  tcase_add_test(tc, t_select_cmdline_long);
   tcase_add_test(tc, t_select_and);
   tcase_add_test(tc, t_select_pid);
   tcase_add_test(tc, t_select_pidfile);
   tcase_add_test(tc, t_first_update_is_baseline);
   tcase_add_test(tc, t_increments_summed);
+  tcase_add_test(tc, t_groups_by_comm);
+  tcase_add_test(tc, t_groups_unknown_and_unit);
   tcase_add_test(tc, t_garbled_io);
   tcase_add_test(tc, t_counter_down_is_garbled);
   tcase_add_test(tc, t_newborn_counts_from_birth);
@@ -2099,6 +2678,20 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_pidfile_errors);
   tcase_add_test(tc, t_pidfile_moves);
   tcase_add_test(tc, t_proc_root_errors);
+  tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie);
+  tcase_add_test(tc, t_subreaper_reaps_orphan_of_zombie_nonmember);
+  tcase_add_test(tc, t_orphan_climbs_past_nonmember);
+  tcase_add_test(tc, t_outsider_reaped_in_the_same_round);
+  tcase_add_test(tc, t_orphan_of_reaped_outsider_finds_subreaper);
+  tcase_add_test(tc, t_nonmember_holds_share_until_reaped);
+  tcase_add_test(tc, t_newcomer_at_vacated_pid_counts_from_birth);
+  tcase_add_test(tc, t_busy_parent_not_folding);
+  tcase_add_test(tc, t_sigchld_ignored_parent_with_exited_threads);
+  tcase_add_test(tc, t_busy_parent_folding);
+  tcase_add_test(tc, t_lineage_idle_parent);
+  tcase_add_test(tc, t_lineage_busy_parent);
+  tcase_add_test(tc, t_lineage_folded_grandchild_idle);
+  tcase_add_test(tc, t_lineage_folded_grandchild_busy);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("real");
@@ -2111,6 +2704,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_real_found_without_listing);
   tcase_add_test(tc, t_real_newborn);
   tcase_add_test(tc, t_real_member_child_reaped_by_member);
+  tcase_add_test(tc, t_real_groups_child_keeps_its_group);
   tcase_add_test(tc, t_real_member_child_reaped_by_nonmember);
   tcase_add_test(tc, t_real_sigchld_ignored_parent);
   tcase_add_test(tc, t_real_reaped_children_fold_into_member_parent);

@@ -23,12 +23,20 @@ typedef struct fake_proc {
   pidio_io_t counters; /* what a re-read gives */
   bool reaped;         /* being reaped ('X') or gone */
   pid_t ppid;          /* its parent now; 0: no longer the same process */
+  bool exited;         /* a zombie: it reaps nothing */
+  bool gone;           /* reaped */
+  pidio_io_t absorbed; /* what it absorbed in its life (may_absorb) */
+  bool ignores_sigchld;
 } fake_proc_t;
 
 typedef struct fake {
   fake_proc_t p[8];
   size_t n;
   unsigned rereads, reaped_asks, parent_asks;
+  /* The source's table of tracked processes, members or not (tracked). */
+  pidio_ledger_acct_t *acct[8];
+  bool member[8];
+  size_t nacct;
 } fake_t;
 
 static fake_proc_t *fake_find(fake_t *f, pid_t pid) {
@@ -68,6 +76,40 @@ static bool fake_parent(void *ctx, const pidio_ledger_acct_t *a, pid_t *ppid) {
   if (p->ppid == 0)
     return false;
   *ppid = p->ppid;
+  return true;
+}
+
+static pidio_ledger_acct_t *fake_tracked(void *ctx, pid_t pid, bool *member) {
+  fake_t *f = ctx;
+  for (size_t i = 0; i < f->nacct; i++)
+    if (f->acct[i]->pid == pid) {
+      *member = f->member[i];
+      return f->acct[i];
+    }
+  return NULL;
+}
+
+static void fake_track(fake_t *f, pidio_ledger_acct_t *a, bool member) {
+  ck_assert_uint_lt(f->nacct, sizeof(f->acct) / sizeof(f->acct[0]));
+  f->acct[f->nacct] = a;
+  f->member[f->nacct++] = member;
+}
+
+static enum pidio_ledger_life fake_exited(void *ctx,
+                                         const pidio_ledger_acct_t *a) {
+  const fake_proc_t *p = fake_find(ctx, a->pid);
+  return p->gone ? PIDIO_LEDGER_REAPED
+                 : p->exited ? PIDIO_LEDGER_ZOMBIE : PIDIO_LEDGER_RUNS;
+}
+
+static bool fake_may_absorb(void *ctx, const pidio_ledger_acct_t *a,
+                            const pidio_io_t *credit) {
+  const fake_proc_t *p = fake_find(ctx, a->pid);
+  if (p->ignores_sigchld)
+    return false;
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    if (p->absorbed.v[f] < credit->v[f])
+      return false;
   return true;
 }
 
@@ -128,6 +170,22 @@ static pidio_io_t close1(pidio_ledger_t *l, fake_t *f,
   pidio_io_t gain = {{0}};
   pidio_ledger_note_t ignored = {0};
   pidio_ledger_close(l, f ? &ops : NULL, &gain, note ? note : &ignored);
+  return gain;
+}
+
+/* The same with every question a procfs source answers: who is tracked,
+ * who has exited, who may have absorbed what. */
+static pidio_io_t close_full(pidio_ledger_t *l, fake_t *f) {
+  const pidio_ledger_ops_t ops = {.ctx = f,
+                                  .reread = fake_reread,
+                                  .reaped = fake_reaped,
+                                  .parent = fake_parent,
+                                  .tracked = fake_tracked,
+                                  .exited = fake_exited,
+                                  .may_absorb = fake_may_absorb};
+  pidio_io_t gain = {{0}};
+  pidio_ledger_note_t note = {0};
+  pidio_ledger_close(l, &ops, &gain, &note);
   return gain;
 }
 
@@ -661,6 +719,185 @@ START_TEST(test_non_folding_source) {
 }
 END_TEST
 
+/* --- who reaped it ------------------------------------------------------- */
+
+/* S (10, a subreaper) -> I (11) -> G (12), all members. I exits first (a
+ * zombie), G is handed to S, writes 100 more and is reaped by S. G's
+ * credit comes off S, not off the zombie I. */
+START_TEST(test_orphan_credit_goes_to_the_subreaper) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t s = born(10, 1, 20), i = born(11, 10, 21),
+                      g = born(12, 11, 22);
+  pidio_ledger_acct_t *all[] = {&s, &i, &g};
+  for (size_t k = 0; k < 3; k++)
+    fake_track(&f, all[k], true);
+  fake_add(&f, 10)->counters = io(0);
+  fake_add(&f, 11)->counters = io(30);
+  fake_add(&f, 12);
+  observe(&s, io(0));
+  observe(&i, io(30));
+  observe(&g, io(50));
+  members(&l, all, 3);
+  pidio_io_t gain = close_full(&l, &f);
+  pidio_io_t want = io(80);
+  assert_io(&gain, &want, "first round");
+
+  new_round(all, 3);
+  fake_find(&f, 11)->exited = true;
+  fake_find(&f, 10)->counters = io(150); /* G's whole 150 folded */
+  fake_find(&f, 10)->absorbed = io(150);
+  observe(&s, io(150));
+  observe(&i, io(30));
+  pidio_ledger_gone(&g);
+  pidio_ledger_acct_t *alive[] = {&s, &i};
+  members(&l, alive, 2);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &g), 0);
+  gain = close_full(&l, &f);
+  want = io(100); /* G's last 100, once */
+  assert_io(&gain, &want, "G reaped by S while I is a zombie");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
+/* A busy parent whose child the kernel reaped (SIGCHLD ignored): its
+ * increment covers the child, what it absorbed does not. */
+START_TEST(test_busy_parent_that_absorbed_nothing) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t p = born(10, 1, 20), c = born(11, 10, 21);
+  fake_track(&f, &p, true);
+  fake_track(&f, &c, true);
+  fake_add(&f, 10)->counters = io(5000);
+  fake_add(&f, 11);
+  pidio_io_t inc = pair_round(&l, &f, &p, &c, io(0), io(60));
+  pidio_io_t want = io(60);
+  assert_io(&inc, &want, "first round");
+  observe(&p, io(5000));
+  inc = child_gone_round(&l, &f, &p, &c);
+  /* A source that cannot say what a process absorbed: the share is taken
+   * off (lost, never counted twice). */
+  ck_assert_uint_eq(inc.v[PIDIO_WCHAR], 4940);
+
+  /* Again with every question answered: the same, decided by absorption. */
+  pidio_ledger_t l2;
+  pidio_ledger_init(&l2, true);
+  pidio_ledger_acct_t p2 = born(10, 1, 20), c2 = born(11, 10, 21);
+  f.nacct = 0;
+  fake_track(&f, &p2, true);
+  fake_track(&f, &c2, true);
+  pidio_ledger_acct_t *all[] = {&p2, &c2};
+  observe(&p2, io(0));
+  observe(&c2, io(60));
+  members(&l2, all, 2);
+  (void)close_full(&l2, &f);
+  new_round(all, 2);
+  observe(&p2, io(5000));
+  pidio_ledger_gone(&c2);
+  members(&l2, all, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&l2, &c2), 0);
+  pidio_io_t gain = close_full(&l2, &f);
+  want = io(5000);
+  assert_io(&gain, &want, "nothing taken off a parent that absorbed nothing");
+  pidio_ledger_free(&l);
+  pidio_ledger_free(&l2);
+}
+END_TEST
+
+/* M (10) -> I (11) -> G (12): I and G gone in one round; M folded I only
+ * (G went to a reaper outside). G's credit reaches M only if I had reaped
+ * G: taken off only when M's increment and absorption cover it. */
+static void lineage(bool busy, bool i_reaped_g) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t m = born(10, 1, 20), i = born(11, 10, 21),
+                      g = born(12, 11, 22);
+  pidio_ledger_acct_t *all[] = {&m, &i, &g};
+  for (size_t k = 0; k < 3; k++)
+    fake_track(&f, all[k], true);
+  fake_add(&f, 10);
+  fake_add(&f, 11);
+  fake_add(&f, 12);
+  observe(&m, io(0));
+  observe(&i, io(30));
+  observe(&g, io(80));
+  members(&l, all, 3);
+  (void)close_full(&l, &f);
+  new_round(all, 3);
+  uint64_t own = busy ? 4000 : 0;
+  uint64_t folded = i_reaped_g ? 30 + 80 : 30;
+  fake_find(&f, 10)->counters = io(own + folded);
+  fake_find(&f, 10)->absorbed = io(folded);
+  observe(&m, io(own + folded));
+  pidio_ledger_gone(&i);
+  pidio_ledger_gone(&g);
+  members(&l, all, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &i), 0);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &g), 0);
+  pidio_io_t gain = close_full(&l, &f);
+  pidio_io_t want = io(own);
+  assert_io(&gain, &want, "M's own I/O only: I and G were counted");
+  pidio_ledger_free(&l);
+}
+
+START_TEST(test_lineage_uncertain_share) {
+  lineage(false, false);
+  lineage(true, false);
+  lineage(false, true);
+  lineage(true, true);
+}
+END_TEST
+
+/* S (10, member) -> X (11, outside) -> G (12, member): X reaps G and
+ * holds its credit; when S reaps X, the credit comes off S. */
+START_TEST(test_outside_reaper_holds_the_credit) {
+  pidio_ledger_t l;
+  pidio_ledger_init(&l, true);
+  fake_t f = {0};
+  pidio_ledger_acct_t s = born(10, 1, 20), x = born(11, 10, 21),
+                      g = born(12, 11, 22);
+  fake_track(&f, &s, true);
+  fake_track(&f, &x, false);
+  fake_track(&f, &g, true);
+  fake_add(&f, 10);
+  fake_add(&f, 11)->absorbed = io(80);
+  fake_add(&f, 12);
+  pidio_ledger_acct_t *mem[] = {&s, &g};
+  observe(&s, io(0));
+  observe(&g, io(50));
+  members(&l, mem, 2);
+  (void)close_full(&l, &f);
+  new_round(mem, 2);
+  pidio_ledger_new_round(&x);
+
+  observe(&s, io(0));
+  pidio_ledger_gone(&g);
+  members(&l, mem, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &g), 0);
+  pidio_io_t gain = close_full(&l, &f);
+  ck_assert_uint_eq(gain.v[PIDIO_WCHAR], 0);
+  ck_assert(x.state & PIDIO_LEDGER_HOLDS);
+  ck_assert_uint_eq(x.debt.v[PIDIO_WCHAR], 50);
+  new_round(mem, 1);
+  pidio_ledger_new_round(&x);
+
+  /* X (its own 20 and G's 80) is reaped by S. */
+  fake_find(&f, 10)->counters = io(100);
+  fake_find(&f, 10)->absorbed = io(100);
+  observe(&s, io(100));
+  pidio_ledger_gone(&x);
+  members(&l, mem, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&l, &x), 0);
+  gain = close_full(&l, &f);
+  pidio_io_t want = io(50); /* X's 20 and G's last 30 */
+  assert_io(&gain, &want, "X reaped by S");
+  pidio_ledger_free(&l);
+}
+END_TEST
+
 Suite *make_ledger_suite(void) {
   Suite *s = suite_create("ledger");
   TCase *tc = tcase_create("rules");
@@ -682,6 +919,10 @@ Suite *make_ledger_suite(void) {
   tcase_add_test(tc, test_reread_finds_parent_gone);
   tcase_add_test(tc, test_orphans_follow_their_new_reaper);
   tcase_add_test(tc, test_debt_waits_for_the_next_read);
+  tcase_add_test(tc, test_orphan_credit_goes_to_the_subreaper);
+  tcase_add_test(tc, test_busy_parent_that_absorbed_nothing);
+  tcase_add_test(tc, test_lineage_uncertain_share);
+  tcase_add_test(tc, test_outside_reaper_holds_the_credit);
   suite_add_tcase(s, tc);
   tc = tcase_create("destinations");
   tcase_add_test(tc, test_credit_crosses_destinations);

@@ -95,6 +95,78 @@ START_TEST(t_documented_in_help) {
 }
 END_TEST
 
+/* All, GroupBy, MaxGroups and RankBy through the table: the rules of
+ * both front ends. */
+START_TEST(t_group_options) {
+  pidio_opts_t o;
+  char err[256];
+  const pidio_opt_t *all = pidio_opts_find("all", PIDIO_SCOPE_BLOCK);
+  const pidio_opt_t *by = pidio_opts_find("GroupBy", PIDIO_SCOPE_BLOCK);
+  const pidio_opt_t *max = pidio_opts_find("MaxGroups", PIDIO_SCOPE_BLOCK);
+  const pidio_opt_t *rank = pidio_opts_find("RankBy", PIDIO_SCOPE_BLOCK);
+  const pidio_opt_t *pp = pidio_opts_find("PerProcess", PIDIO_SCOPE_BLOCK);
+  ck_assert(all && by && max && rank && pp);
+  ck_assert_str_eq(max->longopt, "top");
+  ck_assert_str_eq(rank->longopt, "sort");
+  pidio_optarg_t yes = {.kind = PIDIO_ARG_FLAG, .on = true};
+  pidio_optarg_t no = {.kind = PIDIO_ARG_FLAG, .on = false};
+
+  pidio_opts_init(&o);
+  ck_assert_int_eq(pidio_opts_apply(&o, all, &no, err, sizeof(err)), -EINVAL);
+  ck_assert_ptr_nonnull(strstr(err, "All false would select nothing"));
+  ck_assert_int_eq(pidio_opts_apply(&o, all, &yes, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_opts_check(&o, false, err, sizeof(err)), 0);
+  pidio_optarg_t key = {.kind = PIDIO_ARG_STRING, .s = "comm"};
+  pidio_optarg_t bad = {.kind = PIDIO_ARG_STRING, .s = "pid"};
+  ck_assert_int_eq(pidio_opts_apply(&o, by, &bad, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "unknown key \"pid\": use comm, exe, user, cgroup "
+                        "or unit");
+  ck_assert_int_eq(pidio_opts_apply(&o, by, &key, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_opts_apply(&o, by, &key, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "given twice; each option is taken once");
+  pidio_optarg_t zero = {.kind = PIDIO_ARG_NUMBER, .num = 0};
+  ck_assert_int_eq(pidio_opts_apply(&o, max, &zero, err, sizeof(err)),
+                   -EINVAL);
+  ck_assert_str_eq(err, "needs a whole number from 1 to 1000");
+  pidio_optarg_t five = {.kind = PIDIO_ARG_NUMBER, .num = 5};
+  ck_assert_int_eq(pidio_opts_apply(&o, max, &five, err, sizeof(err)), 0);
+  pidio_optarg_t field = {.kind = PIDIO_ARG_STRING, .s = "wchar"};
+  ck_assert_int_eq(pidio_opts_apply(&o, rank, &bad, err, sizeof(err)),
+                   -EINVAL);
+  ck_assert_ptr_nonnull(strstr(err, "unknown field \"pid\""));
+  ck_assert_int_eq(pidio_opts_apply(&o, rank, &field, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_opts_check(&o, false, err, sizeof(err)), 0);
+  ck_assert(o.groups.by && o.groups.key == PIDIO_GROUP_COMM);
+  ck_assert_uint_eq(o.groups.max_groups, 5);
+  ck_assert_int_eq(o.groups.rank, PIDIO_WCHAR);
+  /* PerProcess and GroupBy: refused together. */
+  ck_assert_int_eq(pidio_opts_apply(&o, pp, &yes, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_opts_check(&o, false, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "takes PerProcess or GroupBy, not both: use two "
+                        "blocks, one with each");
+  ck_assert_int_eq(pidio_opts_check(&o, true, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "takes --per-process or --group-by, not both: use "
+                        "two blocks, one with each");
+  pidio_opts_free(&o);
+
+  /* MaxGroups or RankBy without GroupBy. */
+  pidio_opts_init(&o);
+  ck_assert_int_eq(pidio_opts_apply(&o, all, &yes, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_opts_apply(&o, max, &five, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_opts_check(&o, false, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "MaxGroups needs GroupBy: without groups there is "
+                        "nothing to rank or cap");
+  pidio_opts_free(&o);
+  pidio_opts_init(&o);
+  ck_assert_int_eq(pidio_opts_apply(&o, all, &yes, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_opts_apply(&o, rank, &field, err, sizeof(err)), 0);
+  ck_assert_int_eq(pidio_opts_check(&o, true, err, sizeof(err)), -EINVAL);
+  ck_assert_str_eq(err, "--sort needs --group-by: without groups there is "
+                        "nothing to rank or cap");
+  pidio_opts_free(&o);
+}
+END_TEST
+
 START_TEST(t_apply_rules) {
   pidio_opts_t o;
   pidio_opts_init(&o);
@@ -142,7 +214,7 @@ START_TEST(t_apply_rules) {
   ck_assert_int_eq(pidio_opts_check(&none, true, err, sizeof(err)), -EINVAL);
   ck_assert_str_eq(err, "selects nothing: give at least one of --pid, "
                         "--pidfile, --name, --cmdline, --exe, --user, "
-                        "--cgroup");
+                        "--cgroup, --all");
   ck_assert_int_eq(pidio_opts_check(&o, false, err, sizeof(err)), 0);
   pidio_opts_free(&none);
   pidio_opts_free(&o);
@@ -156,6 +228,7 @@ Suite *make_options_suite(void) {
   tcase_add_test(tc, t_documented_in_man_pages);
   tcase_add_test(tc, t_documented_in_help);
   tcase_add_test(tc, t_apply_rules);
+  tcase_add_test(tc, t_group_options);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -13,12 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FIXTURE_MAX 8192
@@ -311,6 +313,33 @@ START_TEST(test_stat_literal) {
 }
 END_TEST
 
+/* Field 9, the flags: a kernel thread has PF_KTHREAD. */
+START_TEST(test_stat_flags) {
+  pidio_stat_t st;
+  memset(&st, 0xa5, sizeof(st));
+  ck_assert_int_eq(parse_stat_fixture("stat/real-kthreadd.stat", &st), 0);
+  ck_assert_str_eq(st.comm, "kthreadd");
+  ck_assert_uint_eq(st.flags, 2129984);
+  ck_assert(st.flags & PIDIO_PF_KTHREAD);
+  ck_assert_int_eq(parse_stat_fixture("stat/real-sleep.stat", &st), 0);
+  ck_assert_uint_eq(st.flags, 4194304);
+  ck_assert(!(st.flags & PIDIO_PF_KTHREAD));
+
+  static const char text[] =
+      "9 (f) S 1 9 9 0 -1 -5 0 0 0 0 0 0 0 0 20 0 1 0 31415";
+  size_t len = sizeof(text) - 1;
+  char *copy = exact_copy(text, len);
+  ck_assert_int_eq(pidio_parse_stat(copy, len, &st), -EINVAL);
+  free(copy);
+  static const char big[] = "9 (f) S 1 9 9 0 -1 18446744073709551616 0 0 0 "
+                            "0 0 0 0 0 20 0 1 0 31415";
+  len = sizeof(big) - 1;
+  copy = exact_copy(big, len);
+  ck_assert_int_eq(pidio_parse_stat(copy, len, &st), -ERANGE);
+  free(copy);
+}
+END_TEST
+
 static const struct {
   const char *file;
   int rc;
@@ -585,6 +614,61 @@ START_TEST(test_read_pidfile_fifo) {
 }
 END_TEST
 
+/* A writer blocked in open(O_WRONLY) on a fifo: opening the fifo for
+ * reading, even with O_NONBLOCK, would release it. The child exits as soon
+ * as its open() returns. */
+static pid_t blocked_fifo_writer(const char *fifo) {
+  pid_t w = fork();
+  ck_assert_int_ge(w, 0);
+  if (w == 0) {
+    int fd = open(fifo, O_WRONLY);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  /* Wait until it sleeps in open() (state S), so that the test proves
+   * something: a writer not yet there could not be released either. */
+  for (int i = 0; i < 200; i++) {
+    char st[64], buf[512];
+    snprintf(st, sizeof(st), "/proc/%d/stat", (int)w);
+    FILE *f = fopen(st, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    if (rp != NULL && rp[1] == ' ' && rp[2] == 'S')
+      break;
+    usleep(5000);
+  }
+  return w;
+}
+
+START_TEST(test_read_pidfile_fifo_writer_untouched) {
+  /* Issue: a PidFile that is (or links to) a fifo was opened every
+   * interval, which released a writer blocked in open(). */
+  char fifo[PATH_MAX + 32], link[PATH_MAX + 32];
+  pid_t pid = 0;
+  tmp_path(fifo, sizeof(fifo), "fifo");
+  tmp_path(link, sizeof(link), "link.pid");
+  ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+  ck_assert_int_eq(symlink(fifo, link), 0);
+  pid_t w = blocked_fifo_writer(fifo);
+  for (int i = 0; i < 20; i++) {
+    ck_assert_int_eq(pidio_read_pidfile(link, &pid), -ENOTSUP);
+    ck_assert_int_eq(pidio_read_pidfile(fifo, &pid), -ENOTSUP);
+  }
+  usleep(100000);
+  int status;
+  ck_assert_msg(waitpid(w, &status, WNOHANG) == 0,
+                "the fifo writer's open() returned: the fifo was opened");
+  /* Release it ourselves, which proves it was waiting for exactly that. */
+  int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+  ck_assert_int_ge(rd, 0);
+  ck_assert_int_eq(waitpid(w, &status, 0), w);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(rd);
+}
+END_TEST
+
 START_TEST(test_read_pidfile_directory) {
   char path[PATH_MAX + 32];
   pid_t pid = 0;
@@ -813,6 +897,79 @@ START_TEST(test_tgid_literal) {
 }
 END_TEST
 
+/* ---- pidio_parse_status_sigign ------------------------------------------ */
+
+START_TEST(test_status_sigign) {
+  static const char st[] = "Name:\tsh\nState:\tS (sleeping)\n"
+                           "SigBlk:\t0000000000000000\n"
+                           "SigIgn:\t0000000000010004\n"
+                           "SigCgt:\t0000000000000000\n";
+  uint64_t m = 0;
+  ck_assert_int_eq(pidio_parse_status_sigign(st, sizeof(st) - 1, &m), 0);
+  ck_assert_uint_eq(m, 0x10004);
+  static const char *const bad[] = {
+      "SigIgn:\t000000000001000\n",  "SigIgn:\t00000000000100000\n",
+      "SigIgn:\t000000000001000g\n", "SigIgn:\t0000000000010000",
+      "SigCgt:\t0000000000010000\n", "SigIgn:\t00000000000X0000\n"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    ck_assert_msg(pidio_parse_status_sigign(bad[i], strlen(bad[i]), &m) != 0,
+                  "accepted %s", bad[i]);
+}
+END_TEST
+
+/* ---- pidio_proc_read_absorbed ------------------------------------------- */
+
+/* A child that writes n bytes to /dev/null and exits. */
+static pid_t child_writing(size_t n) {
+  pid_t k = fork();
+  ck_assert_int_ge(k, 0);
+  if (k == 0) {
+    static char buf[65536];
+    int fd = open("/dev/null", O_WRONLY);
+    while (n > 0) {
+      size_t len = n < sizeof(buf) ? n : sizeof(buf);
+      ssize_t w = write(fd, buf, len);
+      if (w <= 0)
+        _exit(1);
+      n -= (size_t)w;
+    }
+    _exit(0);
+  }
+  return k;
+}
+
+static void absorbed_of_self(pidio_io_t *out) {
+  pidio_proc_t p;
+  ck_assert_int_eq(pidio_proc_open(&p, "/proc"), 0);
+  int dfd = pidio_proc_open_pid(&p, getpid());
+  ck_assert_int_ge(dfd, 0);
+  ck_assert_int_eq(pidio_proc_read_absorbed(dfd, out), 0);
+  close(dfd);
+  pidio_proc_close(&p);
+}
+
+START_TEST(test_read_absorbed) {
+  /* In a forked test process of its own: a parent that reaps a child
+   * absorbs its totals; one that ignores SIGCHLD absorbs nothing. */
+  pidio_io_t before, after;
+  absorbed_of_self(&before);
+  pid_t k = child_writing(300000);
+  ck_assert_int_eq(waitpid(k, NULL, 0), k);
+  absorbed_of_self(&after);
+  ck_assert_uint_ge(after.v[PIDIO_WCHAR] - before.v[PIDIO_WCHAR], 300000);
+
+  signal(SIGCHLD, SIG_IGN);
+  absorbed_of_self(&before);
+  k = child_writing(300000);
+  /* With SIGCHLD ignored the kernel reaps it: wait until it is gone. */
+  while (kill(k, 0) == 0)
+    usleep(1000);
+  absorbed_of_self(&after);
+  signal(SIGCHLD, SIG_DFL);
+  ck_assert_uint_lt(after.v[PIDIO_WCHAR] - before.v[PIDIO_WCHAR], 300000);
+}
+END_TEST
+
 /* ---- pidio_parse_loadavg_last_pid --------------------------------------- */
 
 START_TEST(test_loadavg_literal) {
@@ -969,6 +1126,7 @@ Suite *make_parse_suite(void) {
   tcase_add_loop_test(tc, test_stat_good, 0,
                       (int)(sizeof(stat_good) / sizeof(stat_good[0])));
   tcase_add_test(tc, test_stat_literal);
+  tcase_add_test(tc, test_stat_flags);
   tcase_add_loop_test(tc, test_stat_bad, 0,
                       (int)(sizeof(stat_bad) / sizeof(stat_bad[0])));
   suite_add_tcase(s, tc);
@@ -999,6 +1157,7 @@ Suite *make_parse_suite(void) {
   tcase_add_test(tc, test_read_pidfile_size_limit);
   tcase_add_test(tc, test_read_pidfile_dev_zero);
   tcase_add_test(tc, test_read_pidfile_fifo);
+  tcase_add_test(tc, test_read_pidfile_fifo_writer_untouched);
   tcase_add_test(tc, test_read_pidfile_directory);
   tcase_add_test(tc, test_read_pidfile_symlink_to_file);
   suite_add_tcase(s, tc);
@@ -1014,6 +1173,8 @@ Suite *make_parse_suite(void) {
   tcase_add_test(tc, test_tgid_process_and_thread);
   tcase_add_test(tc, test_tgid_literal);
   tcase_add_test(tc, test_loadavg_literal);
+  tcase_add_test(tc, test_read_absorbed);
+  tcase_add_test(tc, test_status_sigign);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("cgroup");

@@ -5,6 +5,7 @@
 
 #include "unit.h"
 
+#include "pidio_proc.h"
 #include "pidio_select.h"
 
 #include <errno.h>
@@ -377,6 +378,59 @@ START_TEST(test_match_name_and_regex) {
 }
 END_TEST
 
+START_TEST(test_all) {
+  ck_assert(!sel.all);
+  ck_assert_int_eq(pidio_select_set_all(&sel, false, err, ERRSZ), -EINVAL);
+  assert_err_contains("All false would select nothing");
+  ck_assert(!sel.all);
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), -EINVAL);
+  ck_assert_int_eq(pidio_select_set_all(&sel, true, err, ERRSZ), 0);
+  ck_assert(sel.all);
+  ck_assert_int_eq(pidio_select_check(&sel, err, ERRSZ), 0);
+  ck_assert(!pidio_select_by_pid(&sel));
+  ck_assert_int_eq(pidio_select_set_all(&sel, true, err, ERRSZ), -EINVAL);
+  assert_err_contains("given twice");
+  pidio_stat_t st = stat_of("anything");
+  ck_assert(pidio_select_match(&sel, &st, NULL));
+}
+END_TEST
+
+/* Every process of the real /proc but the kernel threads (PF_KTHREAD)
+ * matches All; with Name, only what the name says. */
+START_TEST(test_all_real_proc) {
+  ck_assert_int_eq(pidio_select_set_all(&sel, true, err, ERRSZ), 0);
+  pidio_proc_t p;
+  ck_assert_int_eq(pidio_proc_open(&p, "/proc"), 0);
+  pidio_pidlist_t l = {0};
+  ck_assert_int_eq(pidio_proc_list(&p, &l), 0);
+  unsigned kthreads = 0, matched = 0, self = 0;
+  for (size_t i = 0; i < l.n; i++) {
+    int dfd = pidio_proc_open_pid(&p, l.e[i].pid);
+    if (dfd < 0)
+      continue; /* exited meanwhile */
+    pidio_stat_t st;
+    if (pidio_proc_read_stat(dfd, &st) == 0) {
+      enum pidio_match m =
+          pidio_select_match_proc(&sel, dfd, l.e[i].pid, &st, -1, NULL);
+      if (st.flags & PIDIO_PF_KTHREAD) {
+        kthreads++;
+        ck_assert_int_eq(m, PIDIO_MATCH_NO);
+      } else {
+        ck_assert_int_eq(m, PIDIO_MATCH_YES);
+        matched++;
+        self += l.e[i].pid == getpid();
+      }
+    }
+    close(dfd);
+  }
+  ck_assert_uint_gt(kthreads, 0); /* kthreadd at least */
+  ck_assert_uint_gt(matched, 0);
+  ck_assert_uint_eq(self, 1);
+  pidio_pidlist_free(&l);
+  pidio_proc_close(&p);
+}
+END_TEST
+
 START_TEST(test_match_pid_only) {
   /* The pid is the caller's business: a Pid-only block matches any stat. */
   ck_assert_int_eq(pidio_select_set_pid(&sel, 42.0, err, ERRSZ), 0);
@@ -696,6 +750,8 @@ Suite *make_select_suite(void) {
   tcase_add_test(tc, test_match_regex_null_cmdline);
   tcase_add_test(tc, test_match_name_and_regex);
   tcase_add_test(tc, test_match_pid_only);
+  tcase_add_test(tc, test_all);
+  tcase_add_test(tc, test_all_real_proc);
   tcase_add_test(tc, test_free_then_reuse);
   suite_add_tcase(s, tc);
 

@@ -102,6 +102,23 @@ START_TEST(t_classify_failed_update) {
 }
 END_TEST
 
+START_TEST(t_classify_cmdline_cut) {
+  /* A command line longer than PIDIO_CMDLINE_MAX: its own cause, told
+   * once, and no process is missing from the figures for it. */
+  pidio_report_t r = {.matched = 1, .cmdline_cut_pid = 42};
+  pidio_trouble_t t;
+  pidio_trouble_classify(&r, 0, &t);
+  const pidio_cause_t *c = pidio_trouble_first(&t, PIDIO_TROUBLE_CMDLINE_CUT);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_uint_eq(c->count, 1);
+  ck_assert_int_eq(c->pid, 42);
+  ck_assert_uint_eq(t.unreadable, 0);
+  ck_assert(pidio_trouble_info[PIDIO_TROUBLE_CMDLINE_CUT].once);
+  ck_assert_str_eq(pidio_trouble_info[PIDIO_TROUBLE_CMDLINE_CUT].name,
+                   "cmdline-cut");
+}
+END_TEST
+
 /* What pidio_trouble_each handed on, by slot. */
 typedef struct walked {
   int calls[PIDIO_TROUBLE_NKINDS];
@@ -434,6 +451,7 @@ Suite *make_trouble_suite(void) {
   TCase *tc = tcase_create("classify");
   tcase_add_test(tc, t_classify_counts);
   tcase_add_test(tc, t_classify_failed_update);
+  tcase_add_test(tc, t_classify_cmdline_cut);
   tcase_add_test(tc, t_each_walk);
   tcase_add_test(tc, t_tree_causes_and_plugin);
   suite_add_tcase(s, tc);

@@ -29,6 +29,17 @@ size_t fixture_read(const char *rel, char *buf, size_t bufsz) {
   return n;
 }
 
+static uint64_t rand_state = 1;
+
+void unit_srand(uint64_t seed) { rand_state = seed != 0 ? seed : 1; }
+
+uint32_t unit_rand(void) {
+  rand_state ^= rand_state << 13;
+  rand_state ^= rand_state >> 7;
+  rand_state ^= rand_state << 17;
+  return (uint32_t)(rand_state >> 11);
+}
+
 int main(void) {
   SRunner *sr = srunner_create(make_parse_suite());
   srunner_add_suite(sr, make_window_suite());
@@ -42,6 +53,8 @@ int main(void) {
 #ifdef PIDIO_HAVE_BPF
   srunner_add_suite(sr, make_bpf_suite());
 #endif
+  srunner_add_suite(sr, make_group_suite());
+  srunner_add_suite(sr, make_groups_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -5,6 +5,7 @@
 #define PIDIO_TEST_UNIT_H
 
 #include <check.h>
+#include <stdint.h>
 
 Suite *make_parse_suite(void);
 Suite *make_window_suite(void);
@@ -18,6 +19,8 @@ Suite *make_perproc_suite(void);
 #ifdef PIDIO_HAVE_BPF
 Suite *make_bpf_suite(void);
 #endif
+Suite *make_group_suite(void);
+Suite *make_groups_suite(void);
 
 /* Path of a file under fixtures/ (PIDIO_SRCDIR, or srcdir, or "."). The
  * result is a static buffer, valid until the next call. */
@@ -26,5 +29,10 @@ const char *fixture_path(const char *rel);
 /* Read a fixture file whole into buf (NUL-terminated); returns its length
  * and fails the test when it cannot be read. */
 size_t fixture_read(const char *rel, char *buf, size_t bufsz);
+
+/* A small deterministic generator (xorshift), so that a randomized test
+ * that fails fails again the same way. */
+void unit_srand(uint64_t seed);
+uint32_t unit_rand(void);
 
 #endif
