@@ -15,6 +15,10 @@ the same processes, with exact byte counts in the csv files.
 - count-lost is 0 with bpf and not dispatched with procfs; so is
   pidio_delay-blkio (never negative; 0, with one notice naming the
   sysctl, while kernel.task_delayacct is off, as it is by default).
+- GroupBy comm with bpf: each group rises by exactly what its writers
+  wrote, the short-lived children that were never seen alive included
+  (counted from their exit records, grouped by the comm in the record),
+  and the groups and "other" together by exactly what the block rose by.
 - A storm of thousands of short-lived processes a second for 60 s: exact,
   count-lost 0 at the default ring buffer; with a ring buffer made too
   small on purpose (RingSize 4096), count-lost above 0 and one warning.
@@ -147,6 +151,83 @@ def test_readers_side_by_side(work):
     for name, d in daemons.items():
         R.check("%s: no warning or error in the log" % name,
                 "[warning]" not in d.log() and "[error]" not in d.log(), d.log()[-2000:])
+
+
+GROUPS = """
+LoadPlugin pidio
+<Plugin pidio>
+  Reader "bpf"
+  <Process "grp">
+    CommandLine "--tag %s$"
+    Children true
+    GroupBy comm
+    MaxGroups 5
+    RankBy wchar
+  </Process>
+</Plugin>
+"""
+
+
+def test_groups(work):
+    """Reader bpf + GroupBy comm: three writers of distinct comms; a's
+    forked children (its comm, never seen alive, counted through Children
+    from their exit records) and 30 processes of c's comm that this test
+    (selected by no block) runs for a few milliseconds (selected from their
+    exit records by their command line). Each group rises by exactly what
+    its processes wrote once it had its series."""
+    tag = run_names("pidioe2e-bgrp")
+    ws = [Writer(work, comm="pidioe2e-b%s" % x, tag=tag) for x in "abc"]
+    names = [run_names("pidioe2e-b%s" % x) for x in "abc"]
+    d = Daemon(work, GROUPS % tag)
+
+    def tx(inst):
+        row = d.last(inst, "io_octets")
+        return row[2] if row else 0
+
+    def settle(extra):
+        n = len(d.rows("grp", "count-processes")) + extra
+        wait_for(lambda: len(d.rows("grp", "count-processes")) >= n, 20,
+                 "%d more reads" % extra)
+
+    try:
+        d.start()
+        settle(2)
+        for w in ws:                    # a first write gets each group its series
+            w.send("write 1000 1000")
+        settle(3)
+        before = {n: tx("grp-" + n) for n in names + ["other"]}
+        before_blk = tx("grp")
+        ws[0].send("write 1000000")
+        ws[0].send("fork 20 10000 4096 0")
+        ws[1].send("write 2000000")
+        ws[2].send("write 300000")
+        procs = []
+        for _ in range(30):
+            p = subprocess.Popen([built("tests/pidio-writer"), "--comm", names[2],
+                                  "--tag", tag], stdin=subprocess.PIPE)
+            p.stdin.write(b"write 777777 1000\nexit\n")
+            p.stdin.close()
+            procs.append(p)
+        for p in procs:
+            p.wait(30)
+        settle(3)
+    finally:
+        d.stop()
+        for w in ws:
+            w.stop()
+    want = dict(zip(names, (1000000 + 20 * 10000, 2000000, 300000 + 30 * 777777)))
+    for n in names:
+        R.equal("bpf groups: %s rose by what its processes wrote" % n,
+                tx("grp-" + n) - before[n], want[n])
+    R.equal("bpf groups: other did not rise", tx("grp-other") - before["other"], 0)
+    R.equal("bpf groups: the block rose by the sum", tx("grp") - before_blk,
+            sum(want.values()))
+    R.equal("bpf groups: no unknown group", d.rows("grp-unknown", "io_octets"), [])
+    lost = [row[1] for row in d.rows("grp", "count-lost")]
+    R.check("bpf groups: count-lost always 0", len(lost) > 0 and all(v == 0 for v in lost),
+            str(lost))
+    R.check("bpf groups: no warning or error in the log",
+            "[warning]" not in d.log() and "[error]" not in d.log(), d.log()[-2000:])
 
 
 NOBODY = 65534
@@ -329,7 +410,7 @@ def main():
     if not have_bpf():
         print("SKIP: pidio was built without the BPF reader")
         return 77
-    return run_tests([test_readers_side_by_side, test_privileges, test_no_btf,
+    return run_tests([test_readers_side_by_side, test_groups, test_privileges, test_no_btf,
                       test_storm, test_storm_small_ring], R, sys.argv[1:])
 
 
