@@ -212,6 +212,7 @@ class Herd:
 
 PIDIO_BODY = """LoadPlugin pidio
 <Plugin pidio>
+  Reader "%s"
   <Process "bench">
     Name "%s"
   </Process>
@@ -315,7 +316,8 @@ class Bench:
         if kind == "baseline":
             return self.collectd(kind, "", ("csv", "logfile"), a.measure)
         if kind == "pidio":
-            return self.collectd(kind, PIDIO_BODY % NAME, ("csv", "logfile"), a.measure, expect=True)
+            return self.collectd(kind, PIDIO_BODY % (a.reader, NAME), ("csv", "logfile"), a.measure,
+                                 expect=True)
         if kind == "processes":
             return self.collectd(kind, PROCESSES_BODY % NAME, ("csv", "logfile", "processes"),
                                  a.measure, expect=True)
@@ -324,7 +326,7 @@ class Bench:
         if kind == "floor-list":
             return self.run_floor(kind, herd.pids(NAME), a.measure, listing=True)
         if kind == "pidio-sparse":
-            return self.collectd(kind, PIDIO_BODY % SPARSE_NAME, ("csv", "logfile"),
+            return self.collectd(kind, PIDIO_BODY % (a.reader, SPARSE_NAME), ("csv", "logfile"),
                                  a.sparse_measure, expect=True)
         if kind == "list-floor":
             return self.run_floor(kind, herd.pids(SPARSE_NAME), a.measure, listing=True)
@@ -417,6 +419,7 @@ def report(res, args, meta):
     p("- Machine: %s CPUs (%s), kernel %s, %.1f GiB RAM; collectd %s; pidio tree %s" % (
         info["nproc"], info["cpu"], info["kernel"], info["mem_total_kib"] / 1048576.0,
         info["collectd"], info["tree"]))
+    p("- pidio's Reader: %s" % meta.get("reader", "procfs"))
     if info.get("collectd_bin", "/usr/sbin/collectd") != "/usr/sbin/collectd":
         p("- collectd run as %s (not the plain daemon: the figures include that wrapper)"
           % info["collectd_bin"])
@@ -628,6 +631,8 @@ def parse_args():
                     help="seconds the main comparison may spend on such repeats; "
                          "the other counts and the sparse case get a third of it each")
     ap.add_argument("--plugin", help="the pidio.so to measure (default: the one built here)")
+    ap.add_argument("--reader", default="procfs", choices=("procfs", "bpf", "auto"),
+                    help="pidio's Reader option (default procfs)")
     ap.add_argument("--out", help="also write the Markdown report here")
     ap.add_argument("--json", help="write every measurement here")
     ap.add_argument("--report-from", metavar="JSON",
@@ -733,7 +738,8 @@ def main():
     res["log_errors"] = sorted(bench.log_errors)
     meta = {"machine": machine(), "started": started.strftime("%Y-%m-%d %H:%M %Z").strip(),
             "elapsed_s": time.monotonic() - t_start, "nofile": nofile, "command": command,
-            "load_start": load_start, "load_end": loadavg(), "plugin": args.plugin}
+            "load_start": load_start, "load_end": loadavg(), "plugin": args.plugin,
+            "reader": args.reader}
     text = report(res, args, meta)
     sys.stdout.write(text)
     if args.out:

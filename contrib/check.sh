@@ -17,14 +17,15 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "configure"
 autoreconf -fi
-./configure --enable-werror
+./configure --enable-werror --with-bpf
 
 step "build"
 make -j"$jobs"
 
 step "unit and end-to-end tests (make check)"
 e2e_logs="tests/e2e.log tests/e2e_lifecycle.log tests/e2e_pipelines.log tests/e2e_prometheus.log
-  tests/e2e_fleet.log tests/e2e_groups.log tests/e2e_reliability.log tests/stream.log"
+  tests/e2e_fleet.log tests/e2e_groups.log tests/e2e_reliability.log tests/stream.log
+  tests/bpf-real.log tests/e2e_bpf.log"
 # Tests one after another: several run collectd and time-sensitive writers.
 if ! make check; then
   for log in tests/unit.log $e2e_logs; do
@@ -56,7 +57,7 @@ make -j"$jobs" fuzz FUZZ_SECONDS=10
 step "valgrind: unit tests and fuzz corpora (make check-valgrind)"
 make check-valgrind
 
-step "ThreadSanitizer: unit tests, blocks updated from 4 threads (make check-tsan)"
+step "ThreadSanitizer: unit tests, blocks updated from 4 threads, BPF passes and drains (make check-tsan)"
 make check-tsan
 
 step "ASan+UBSan: unit tests, fuzz corpora, collectd end to end (tests/e2e_asan.sh)"
@@ -64,6 +65,24 @@ step "ASan+UBSan: unit tests, fuzz corpora, collectd end to end (tests/e2e_asan.
 
 step "make distcheck"
 make distcheck
+
+step "without the BPF reader: the release tarball, configure --without-bpf, unit tests"
+# In a copy: the tree itself is configured in place.
+rm -rf build-nobpf
+mkdir build-nobpf
+echo '*' >build-nobpf/.gitignore
+tar -xzf "pidio-$(sed -n 's/^PACKAGE_VERSION = //p' Makefile).tar.gz" -C build-nobpf
+(cd build-nobpf/pidio-* && ./configure --enable-werror --without-bpf \
+    >configure.log 2>&1 && make -j"$jobs" >make.log 2>&1 &&
+  make check TESTS=tests/unit >check.log 2>&1) || {
+  tail -n 30 build-nobpf/pidio-*/*.log
+  exit 1
+}
+if grep -q '^#define PIDIO_HAVE_BPF' build-nobpf/pidio-*/pidio_build.h; then
+  echo "check: --without-bpf still built the BPF reader" >&2
+  exit 1
+fi
+grep -E '^[0-9]+%: Checks' build-nobpf/pidio-*/tests/unit.log
 
 step "Debian package: build, install, run, remove"
 if ! sh tests/deb.sh >tests/deb.log 2>&1; then
@@ -82,7 +101,7 @@ set -- $unit
 echo "unit: $(($1 - $2 - $3)) passed, $(($2 + $3)) failed"
 add $(($1 - $2 - $3)) $(($2 + $3))
 for log in $e2e_logs tests/deb.log; do
-  line=$(grep -E '^([a-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  line=$(grep -E '^([a-z_-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
   line=${line#*: }
   echo "$(basename "$log" .log): $line"
   p=${line%% passed*}

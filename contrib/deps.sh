@@ -15,9 +15,11 @@ pidio_install() {
     --no-install-recommends $missing
 }
 
-# What building pidio and running its tests needs.
+# What building pidio (with its BPF reader: clang, llvm, libbpf-dev,
+# bpftool) and running its tests needs.
 PIDIO_BUILD_DEPS="gcc make autoconf automake libtool pkg-config check
-  collectd-core collectd-dev python3 util-linux procps"
+  collectd-core collectd-dev python3 util-linux procps
+  clang llvm libbpf-dev bpftool"
 
 # What the end-to-end pipelines (carbon-cache, InfluxDB, Prometheus with
 # collectd's write_prometheus, which needs libmicrohttpd12 and

@@ -15,6 +15,7 @@
 #include "pidio_options.h"
 #include "pidio_perproc.h"
 #include "pidio_proc.h"
+#include "pidio_reader.h"
 #include "pidio_select.h"
 #include "pidio_trouble.h"
 #include "pidio_window.h"
@@ -48,6 +49,9 @@ typedef struct pidio_ctx {
   complaint_t c_trouble[PIDIO_TROUBLE_NKINDS]; /* by slot */
   bool told[PIDIO_TROUBLE_NKINDS];             /* kinds said once */
   complaint_t c_cap;                           /* MaxProcesses */
+  complaint_t c_lost;                          /* exit records lost */
+  uint64_t delay_prev_ns; /* the block's blkio delay at the last read */
+  double delay_prev_t;    /* ... and when (0: none yet) */
   struct pidio_ctx *next; /* configured but not yet registered */
 } pidio_ctx_t;
 
@@ -59,11 +63,13 @@ static int default_window;
 static pidio_opts_t plugin_opts; /* the table's options of <Plugin pidio> */
 static bool config_failed;
 static pidio_proc_t proc = {.root_fd = -1};
+static pidio_reader_t *reader; /* Reader: opened at init */
 
 static void free_ctx(void *p) {
   pidio_ctx_t *ctx = p;
   if (ctx == NULL)
     return;
+  pidio_reader_detach(reader, &ctx->blk);
   pidio_block_free(&ctx->blk);
   pidio_opts_free(&ctx->opts);
   pidio_window_free(&ctx->win);
@@ -180,6 +186,7 @@ static int config_process(const oconfig_item_t *ci) {
   ctx->window = -1;
   pidio_opts_init(&ctx->opts);
   C_COMPLAIN_INIT(&ctx->c_cap.c);
+  C_COMPLAIN_INIT(&ctx->c_lost.c);
   for (size_t k = 0; k < PIDIO_TROUBLE_NKINDS; k++) {
     C_COMPLAIN_INIT(&ctx->c_trouble[k].c);
   }
@@ -551,6 +558,31 @@ static int pidio_read(user_data_t *ud) {
   submit(ctx->name, "count", "processes", &v, 1);
   v = (value_t){.gauge = (gauge_t)t.unreadable};
   submit(ctx->name, "count", "unreadable", &v, 1);
+  if (pidio_reader_is_bpf(reader)) {
+    /* Exits whose record the kernel side could not send (its ring buffer
+     * was full when they came), and members that ended without one: the
+     * block's figures miss what they did since their last read. */
+    unsigned lost = rep.lost + rep.lost_members;
+    v = (value_t){.gauge = (gauge_t)lost};
+    submit(ctx->name, "count", "lost", &v, 1);
+    /* Seconds spent waiting for block I/O per second, over the interval,
+     * summed over the members (from the second interval on). */
+    if (ctx->delay_prev_t > 0 && now > ctx->delay_prev_t) {
+      v = (value_t){.gauge = (gauge_t)(ctx->blk.blkio_delay_ns -
+                                       ctx->delay_prev_ns) /
+                             1e9 / (now - ctx->delay_prev_t)};
+      submit(ctx->name, "pidio_delay", "blkio", &v, 1);
+    }
+    ctx->delay_prev_ns = ctx->blk.blkio_delay_ns;
+    ctx->delay_prev_t = now;
+    if (lost > 0)
+      complain(LOG_WARNING, &ctx->c_lost,
+               PIDIO_PLUGIN ": <Process \"%s\">: %u process exit(s) were "
+                            "lost by the BPF reader (its ring buffer was "
+                            "full): what they did since their last read is "
+                            "missing from this block's figures",
+               ctx->name, lost);
+  }
   if (ctx->opts.per_process)
     submit_processes(ctx, &rep, now);
   if (ctx->blk.groups != NULL)
@@ -559,6 +591,29 @@ static int pidio_read(user_data_t *ud) {
 }
 
 /* --- life cycle ---------------------------------------------------------- */
+
+/* True unless /proc/sys/kernel/task_delayacct says 0 (off by default
+ * since Linux 5.14): without it the kernel keeps no block-I/O delay. */
+static bool delayacct_on(void) {
+  char buf[8] = "";
+  FILE *f = fopen("/proc/sys/kernel/task_delayacct", "re");
+  if (f == NULL)
+    return true; /* older kernels: on unless booted with nodelayacct */
+  bool on = fgets(buf, sizeof(buf), f) == NULL || buf[0] != '0';
+  fclose(f);
+  return on;
+}
+
+/* libbpf's messages: its warnings as collectd's INFO (pidio says itself,
+ * once, what a failed load means), the rest as DEBUG. */
+static void libbpf_log(int level, const char *msg, void *ctx) {
+  (void)ctx;
+  if (level == 0) {
+    INFO(PIDIO_PLUGIN ": libbpf: %s", msg);
+  } else {
+    DEBUG(PIDIO_PLUGIN ": libbpf: %s", msg);
+  }
+}
 
 /* A block with GroupBy names its series "<block>-<group>": another block
  * named "<block>-..." could meet one of them. Refused, naming both. */
@@ -589,8 +644,11 @@ static int pidio_init(void) {
 
   static data_source_t rate_ds = {"value", DS_TYPE_GAUGE, 0.0, (double)NAN};
   static data_set_t rate_set = {"pidio_rate", 1, &rate_ds};
-  if (plugin_register_data_set(&rate_set) != 0) {
-    ERROR(PIDIO_PLUGIN ": cannot register the type \"pidio_rate\"");
+  static data_set_t delay_set = {"pidio_delay", 1, &rate_ds};
+  if (plugin_register_data_set(&rate_set) != 0 ||
+      plugin_register_data_set(&delay_set) != 0) {
+    ERROR(PIDIO_PLUGIN ": cannot register the types \"pidio_rate\" and "
+                       "\"pidio_delay\"");
     return -1;
   }
 
@@ -611,6 +669,29 @@ static int pidio_init(void) {
   if (groups_clash())
     return -1;
 
+  char why[512];
+  enum pidio_reader_kind want = plugin_opts.reader;
+  pidio_reader_set_logger(libbpf_log, NULL);
+  rc = pidio_reader_open(&reader, want, plugin_opts.ring_bytes, &proc, why,
+                         sizeof(why));
+  if (rc != 0) {
+    ERROR(PIDIO_PLUGIN ": Reader \"bpf\": not starting: %s", why);
+    return -1;
+  }
+  if (want == PIDIO_READER_AUTO && !pidio_reader_is_bpf(reader))
+    NOTICE(PIDIO_PLUGIN ": Reader \"auto\": reading /proc/<pid>/io, "
+                        "because %s",
+           why);
+  else if (want != PIDIO_READER_PROCFS)
+    INFO(PIDIO_PLUGIN ": Reader \"%s\": each process's own I/O and every "
+                      "exit, from the kernel (BPF)",
+         want == PIDIO_READER_AUTO ? "auto" : "bpf");
+  if (pidio_reader_is_bpf(reader) && !delayacct_on())
+    NOTICE(PIDIO_PLUGIN ": kernel.task_delayacct is off: pidio_delay-blkio "
+                        "stays 0. Switch it on with \"sysctl "
+                        "kernel.task_delayacct=1\"; only processes started "
+                        "after that have figures");
+
   while (pending != NULL) {
     pidio_ctx_t *ctx = pending;
     pending = ctx->next;
@@ -624,6 +705,11 @@ static int pidio_init(void) {
     pidio_perproc_init(&ctx->perproc, ctx->opts.max_processes,
                        w >= 2 ? (unsigned)w : 0);
     pidio_block_init(&ctx->blk, &proc, &ctx->opts.sel);
+    if (pidio_reader_attach(reader, &ctx->blk) != 0) {
+      ERROR(PIDIO_PLUGIN ": <Process \"%s\">: out of memory", ctx->name);
+      free_ctx(ctx);
+      continue;
+    }
     if (ctx->opts.groups.by) {
       pidio_groups_conf_t gc;
       pidio_groups_conf_of(&ctx->opts.groups, ctx->name,
@@ -654,6 +740,9 @@ static int pidio_shutdown(void) {
     pending = ctx->next;
     free_ctx(ctx);
   }
+  /* The blocks were detached from it by their free_ctx. */
+  pidio_reader_close(reader);
+  reader = NULL;
   pidio_proc_close(&proc);
   free(proc_root);
   proc_root = NULL;

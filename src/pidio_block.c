@@ -25,7 +25,17 @@ enum {
   E_ROOT = 1u << 3,     /* member because the selectors match it */
   E_DESC = 1u << 4,     /* member as a descendant of one (Children) */
   E_UNDECIDED = 1u << 5, /* a selector could not be read (EACCES) */
-  E_MISSED = 1u << 6     /* member not read this round (unreadable) */
+  E_MISSED = 1u << 6,    /* member not read this round (unreadable) */
+  E_ENDED = 1u << 7,     /* own I/O: ended or not in the pass: its exit
+                            record decides */
+  E_AWAIT = 1u << 8      /* own I/O: gone from /proc without a record yet:
+                            one more round for it */
+};
+
+/* This round's exit records (own I/O), for the members to find. */
+struct pidio_exitlist {
+  pidio_bpf_exit_t *e;
+  size_t n, cap;
 };
 
 /* A tracked process: a member, or a non-member looked at again later. */
@@ -35,8 +45,12 @@ struct pidio_entry {
   uint64_t checked; /* boot ticks of the last evaluation */
   int fd;           /* held io descriptor, or -1 */
   unsigned flags;   /* E_* */
+  uint64_t dlast;   /* own I/O: block-I/O delay at the last read, or
+                       DELAY_UNKNOWN until a read sets the base */
   pidio_groups_entry_t *grp; /* GroupBy: its group while a member */
 };
+
+#define DELAY_UNKNOWN UINT64_MAX
 
 static pidio_entry_t *entry_of(pidio_ledger_acct_t *a) {
   return (pidio_entry_t *)((char *)a - offsetof(pidio_entry_t, a));
@@ -54,6 +68,14 @@ void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
   pidio_select_init(sel);
   pidio_discover_init(&b->disc);
   pidio_ledger_init(&b->ledger, true); /* the kernel folds reaped children */
+}
+
+void pidio_block_set_ownio(pidio_block_t *b, const pidio_ownio_t *own) {
+  b->own = *own;
+  b->use_own = true;
+  /* Own I/O never holds a reaped child's: nothing to fold. */
+  pidio_ledger_free(&b->ledger);
+  pidio_ledger_init(&b->ledger, false);
 }
 
 int pidio_block_group_by(pidio_block_t *b, enum pidio_group_key key,
@@ -74,6 +96,9 @@ int pidio_block_group_by(pidio_block_t *b, enum pidio_group_key key,
 void pidio_block_free(pidio_block_t *b) {
   for (size_t i = 0; i < b->n; i++)
     pidio_fdbudget_release(b->e[i].fd);
+  if (b->exits != NULL)
+    free(b->exits->e);
+  free(b->exits);
   if (b->groups != NULL) {
     pidio_groups_free(b->groups);
     free(b->groups);
@@ -283,6 +308,185 @@ static void read_round(pidio_block_t *b, pidio_entry_t *en,
   }
 }
 
+/* --- own I/O: a kernel-side reader ----------------------------------------- */
+
+static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
+                        pidio_stat_t *st);
+static unsigned group_of_exit(pidio_block_t *b, pidio_entry_t *en,
+                              const pidio_bpf_exit_t *e);
+static void vacated_add(pidio_block_t *b, pid_t pid, uint64_t since);
+
+/* Join with own I/O, to the ledger destination dest (its group): from
+ * birth, or from this round's pass. A process that has ended is not joined
+ * (returns 0): its exit record, in this round or an earlier one, is its
+ * whole story. */
+static int join_own(pidio_block_t *b, pidio_entry_t *en, unsigned dest,
+                    int from_birth) {
+  pidio_io_t base;
+  uint64_t delay = 0;
+  int rc = b->own.read(b->own.ctx, en->a.pid, en->a.start, &base, &delay);
+  if (rc == -ESRCH)
+    return 0;
+  en->flags |= E_MEMBER;
+  if (from_birth) {
+    pidio_ledger_join(&en->a, dest, NULL);
+    en->dlast = 0;
+  } else if (rc == 0) {
+    pidio_ledger_join(&en->a, dest, &base);
+    en->dlast = delay;
+  } else {
+    /* not in the pass, or not settled: the next good read is the base */
+    pidio_ledger_join(&en->a, dest, NULL);
+    pidio_ledger_rebase(&en->a);
+    en->dlast = DELAY_UNKNOWN;
+  }
+  return 1;
+}
+
+/* A member's block-I/O delay now: what it added since its last read. */
+static void add_delay(pidio_block_t *b, pidio_entry_t *en, uint64_t delay) {
+  if (en->dlast != DELAY_UNKNOWN && delay >= en->dlast)
+    b->blkio_delay_ns += delay - en->dlast;
+  en->dlast = delay;
+}
+
+/* This round's read of a member's own I/O. */
+static void read_own(pidio_block_t *b, pidio_entry_t *en) {
+  uint64_t delay = 0;
+  int rc = b->own.read(b->own.ctx, en->a.pid, en->a.start, &en->a.now, &delay);
+  if (rc == 0) {
+    pidio_ledger_read(&en->a);
+    add_delay(b, en, delay);
+  } else if (rc == -ESRCH || rc == -ENOENT) {
+    en->flags |= E_ENDED;
+  }
+  /* -EAGAIN: its snapshot never settled: no value this round */
+}
+
+/* Would the block have selected this process, seen only at its end? */
+static bool exit_selected(const pidio_block_t *b, const pidio_bpf_exit_t *e) {
+  const pidio_select_t *s = &b->sel;
+  bool root = true;
+  bool exec_seen = (e->p.flags & PIDIO_BPF_F_EXEC_SEEN) != 0;
+  if (pidio_select_by_pid(s) && e->p.pid != b->target)
+    root = false;
+  else if (s->user != NULL && e->p.uid != s->uid)
+    root = false;
+  else if (s->cgroup != NULL) /* its cgroup is not known by path */
+    root = false;
+  else if (s->exe != NULL && (!exec_seen || strcmp(e->exe, s->exe) != 0))
+    root = false;
+  else if (s->cmdline != NULL && !exec_seen)
+    root = false;
+  else {
+    pidio_stat_t st = {.ppid = e->p.ppid, .start_time = e->p.start};
+    memcpy(st.comm, e->p.comm, sizeof(st.comm));
+    root = pidio_select_match(s, &st, e->cmdline);
+  }
+  if (root || !s->children)
+    return root;
+  /* A descendant: its parent at its exit is a member. */
+  const pidio_entry_t *p = find(b->e, b->n, e->p.ppid);
+  return p != NULL && (p->flags & E_MEMBER) && p->a.start == e->p.pstart;
+}
+
+static void collect_exit(const pidio_bpf_exit_t *e, void *ctx) {
+  struct pidio_exitlist *l = ctx;
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 64;
+    pidio_bpf_exit_t *ne = realloc(l->e, ncap * sizeof(*ne));
+    if (ne == NULL)
+      return; /* out of memory: as if lost */
+    l->e = ne;
+    l->cap = ncap;
+  }
+  l->e[l->n++] = *e;
+}
+
+/* The exit records of this round: a member's final figures (what it did
+ * after its last read included), and the processes that started and ended
+ * between two rounds and that the block selects, counted from birth. */
+static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
+  struct pidio_exitlist *l = b->exits;
+  if (l == NULL) {
+    if ((l = b->exits = calloc(1, sizeof(*l))) == NULL)
+      return -ENOMEM;
+  }
+  l->n = 0;
+  uint64_t lost = 0;
+  b->own.exits(b->own.ctx, collect_exit, l, &lost);
+  rep->lost = lost > UINT32_MAX ? UINT32_MAX : (unsigned)lost;
+  size_t ndead = b->ndead; /* the merge's; those added below are done */
+  for (size_t i = 0; i < l->n; i++) {
+    const pidio_bpf_exit_t *e = &l->e[i];
+    /* A member the merge retired (gone from the listing, or no longer
+     * the target) gets its final figures. */
+    bool done = false;
+    for (size_t k = 0; k < ndead && !done; k++) {
+      pidio_entry_t *d = &b->dead[k];
+      if (d->a.pid == e->p.pid && d->a.start == e->p.start) {
+        d->a.now = e->p.io;
+        pidio_ledger_read(&d->a);
+        pidio_ledger_gone(&d->a);
+        add_delay(b, d, e->p.blkio_delay_ns);
+        if (d->flags & E_MEMBER)
+          vacated_add(b, d->a.pid, b->prev_ticks);
+        done = true;
+      }
+    }
+    if (done)
+      continue;
+    pidio_entry_t *en = find(b->e, b->n, e->p.pid);
+    if (en != NULL && en->a.start == e->p.start) {
+      pidio_ledger_gone(&en->a);
+      if (en->flags & E_MEMBER) {
+        en->a.now = e->p.io;
+        pidio_ledger_read(&en->a);
+        add_delay(b, en, e->p.blkio_delay_ns);
+        continue;
+      }
+    }
+    /* Never a member (not found yet, or not matching when looked at: a
+     * new name or an exec came later): none of its I/O was counted, so
+     * a process that started after the block's first interval and that
+     * the block selects at its end counts from birth. */
+    if (b->rounds == 0 || e->p.start < b->first_ticks || !exit_selected(b, e))
+      continue;
+    if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
+      return -ENOMEM;
+    pidio_entry_t *d = &b->dead[b->ndead++];
+    *d = (pidio_entry_t){
+        .a = {.pid = e->p.pid, .ppid = e->p.ppid, .start = e->p.start},
+        .fd = -1,
+        .flags = E_MEMBER | E_ROOT};
+    pidio_ledger_join(&d->a, group_of_exit(b, d, e), NULL);
+    d->a.now = e->p.io;
+    pidio_ledger_read(&d->a);
+    pidio_ledger_gone(&d->a);
+    b->blkio_delay_ns += e->p.blkio_delay_ns; /* from birth */
+  }
+  /* Members that ended without a record: once /proc no longer has them,
+   * their record gets one more round (it may have been sent just after
+   * this round's drain); then they are gone without their last figures
+   * (the record was lost). */
+  for (size_t i = 0; i < b->n; i++) {
+    pidio_entry_t *en = &b->e[i];
+    if (!(en->flags & E_ENDED) || (en->a.state & PIDIO_LEDGER_GONE))
+      continue;
+    en->flags &= ~(unsigned)E_ENDED;
+    pidio_stat_t st;
+    if (same_process(b, en->a.pid, en->a.start, &st)) {
+      en->flags &= ~(unsigned)E_AWAIT;
+    } else if (!(en->flags & E_AWAIT)) {
+      en->flags |= E_AWAIT;
+    } else {
+      pidio_ledger_gone(&en->a);
+      rep->lost_members++;
+    }
+  }
+  return 0;
+}
+
 /* --- membership ---------------------------------------------------------- */
 
 static uint64_t recheck_period(void) {
@@ -384,6 +588,27 @@ static unsigned group_of(pidio_block_t *b, pidio_entry_t *en, int dfd,
   return en->grp != NULL ? en->grp->id : 0;
 }
 
+/* GroupBy, own I/O: the group of a process seen only in its exit record,
+ * by the key the record holds: its comm, or its uid's user name. Other
+ * keys (exe, cgroup, unit) are not in the record: the unknown group. */
+static unsigned group_of_exit(pidio_block_t *b, pidio_entry_t *en,
+                              const pidio_bpf_exit_t *e) {
+  if (b->groups == NULL)
+    return 0;
+  char comm[sizeof(e->p.comm) + 1];
+  memcpy(comm, e->p.comm, sizeof(e->p.comm));
+  comm[sizeof(e->p.comm)] = '\0';
+  pidio_group_facts_t f = {.comm = comm, .have_uid = true, .uid = e->p.uid};
+  char key[PIDIO_GROUP_KEY_MAX];
+  size_t len = 0;
+  int rc = -ENODATA;
+  if (b->group_key == PIDIO_GROUP_COMM || b->group_key == PIDIO_GROUP_USER)
+    rc = pidio_group_key_cached(b->group_key, &f, &b->users, mono_now(), key,
+                                sizeof(key), &len);
+  en->grp = pidio_groups_join(b->groups, rc == 0 ? key : NULL, len);
+  return en->grp != NULL ? en->grp->id : 0;
+}
+
 /* The io side of join. */
 static int join_read(pidio_entry_t *en, int dfd, unsigned dest,
                      int from_birth) {
@@ -426,10 +651,15 @@ static int join_read(pidio_entry_t *en, int dfd, unsigned dest,
  * vanished meanwhile (then it is in no group). */
 static int join(pidio_block_t *b, pidio_entry_t *en, int dfd,
                 const char *comm, int from_birth) {
-  en->flags |= E_MEMBER;
   unsigned dest = group_of(b, en, dfd, comm);
-  pidio_ledger_join(&en->a, dest, NULL);
-  int rc = join_read(en, dfd, dest, from_birth);
+  int rc;
+  if (b->use_own) {
+    rc = join_own(b, en, dest, from_birth);
+  } else {
+    en->flags |= E_MEMBER;
+    pidio_ledger_join(&en->a, dest, NULL);
+    rc = join_read(en, dfd, dest, from_birth);
+  }
   if (rc == 0)
     ungroup(b, en);
   return rc;
@@ -452,7 +682,13 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
     close(dfd);
     return vanished(src) ? 0 : -1;
   }
-  int fresh = b->rounds > 0 && (st.start_time >= b->prev_ticks ||
+  /* With own I/O a newcomer's whole figures are its own, never counted
+   * elsewhere: one that discovery found an interval late (a pid not
+   * visible yet is looked up again the next interval) still counts from
+   * birth; otherwise its exit, if it comes to match then, would count
+   * nothing. */
+  uint64_t since = b->use_own && b->rounds > 1 ? b->prev2_ticks : b->prev_ticks;
+  int fresh = b->rounds > 0 && (st.start_time >= since ||
                                 vacated_take(b, pid, st.start_time));
   *out = (pidio_entry_t){
       .a = {.pid = pid, .ppid = st.ppid, .start = st.start_time},
@@ -808,6 +1044,7 @@ static int account_round(pidio_block_t *b, pidio_report_t *rep) {
 
 int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   *rep = (pidio_report_t){0};
+  int rc0;
   uint64_t ticks = pidio_proc_boot_ticks();
   bury(b); /* none, unless an earlier interval stopped half-way */
   b->nleft = 0;
@@ -818,6 +1055,12 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
 
   int by_pid = pidio_select_by_pid(&b->sel);
   b->target = by_pid ? find_target(b, rep) : 0;
+  /* The pass first: a process not in it that has ended by the exits'
+   * drain below has its record there. */
+  if (b->use_own && (rc0 = b->own.begin(b->own.ctx)) != 0) {
+    rep->list_err = rc0;
+    return rc0;
+  }
   /* With Children, descendants of the target are found in the listing. */
   int rc =
       by_pid && !b->sel.children
@@ -865,15 +1108,24 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   if (sorted < m)
     qsort(b->order, m, sizeof(*b->order), by_start);
   double t0 = mono_now();
-  for (size_t i = 0; i < m; i++)
-    read_round(b, b->order[i], rep);
+  for (size_t i = 0; i < m; i++) {
+    if (b->use_own)
+      read_own(b, b->order[i]);
+    else
+      read_round(b, b->order[i], rep);
+  }
   rep->read_at = t0 + (mono_now() - t0) / 2;
+  if (b->use_own && (rc = apply_exits(b, rep)) != 0) {
+    b->own.end(b->own.ctx);
+    return rc;
+  }
   vacated_expire(b, ticks);
   for (size_t i = 0; i < m; i++)
     if (b->order[i]->a.state & PIDIO_LEDGER_GONE)
       vacated_add(b, b->order[i]->a.pid, b->prev_ticks);
-  /* Holders outside the block that were reaped: their credit moves on. */
-  for (size_t i = 0; i < b->n; i++) {
+  /* Holders outside the block that were reaped: their credit moves on.
+   * (Own I/O folds nothing: no member holds another's credit.) */
+  for (size_t i = 0; i < b->n && !b->use_own; i++) {
     pidio_entry_t *w = &b->e[i];
     pidio_stat_t st;
     if ((w->a.state & PIDIO_LEDGER_HOLDS) && !(w->flags & E_MEMBER) &&
@@ -888,6 +1140,19 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     if ((d->a.state & (PIDIO_LEDGER_READ | PIDIO_LEDGER_GONE)) ||
         (d->flags & E_DENIED))
       continue;
+    if (b->use_own) {
+      /* Left alive (a pidfile's new pid): its last read. Gone from the
+       * listing without an exit record: the record was lost. */
+      uint64_t delay = 0;
+      int r = b->own.read(b->own.ctx, d->a.pid, d->a.start, &d->a.now, &delay);
+      if (r == 0) {
+        pidio_ledger_read(&d->a);
+        add_delay(b, d, delay);
+      }
+      else if (r == -ENOENT || r == -ESRCH)
+        rep->lost_members++;
+      continue;
+    }
     int r = read_member(b, d, &d->a.now);
     if (r == 0) {
       pidio_ledger_read(&d->a);
@@ -900,6 +1165,8 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
 
   rc = account_round(b, rep);
   bury(b);
+  if (b->use_own)
+    b->own.end(b->own.ctx);
   if (rc != 0)
     return rc;
   for (size_t i = 0; i < b->n; i++)
@@ -917,6 +1184,9 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
      * figures are exact either way. */
     (void)pidio_groups_settle(b->groups, rep->read_at);
   }
+  if (b->rounds == 0)
+    b->first_ticks = ticks;
+  b->prev2_ticks = b->prev_ticks;
   b->prev_ticks = ticks;
   b->rounds++;
   return 0;

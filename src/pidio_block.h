@@ -42,6 +42,7 @@
 #include "pidio_group.h"
 #include "pidio_groups.h"
 #include "pidio_ledger.h"
+#include "pidio_ownio.h"
 #include "pidio_parse.h"
 #include "pidio_proc.h"
 #include "pidio_report.h"
@@ -96,8 +97,19 @@ typedef struct pidio_block {
   pidio_io_t total;     /* the block's counters: never go down */
   uint64_t rounds;      /* intervals done */
   uint64_t prev_ticks;  /* boot ticks at the start of the previous interval */
+  uint64_t prev2_ticks; /* ... and of the one before it */
+  uint64_t first_ticks; /* boot ticks at the start of the first interval */
   pid_t target;         /* this interval's Pid/PidFile pid, -1 for none */
   pid_t no_cgroup2_pid; /* first process seen without a cgroup v2 line */
+
+  /* With a kernel-side reader: members' own I/O and every exit from it,
+   * no io descriptors (see pidio_block_set_ownio). */
+  pidio_ownio_t own;
+  bool use_own;
+  /* ns the members waited for block I/O while members (own I/O only):
+   * like total, the sum of each member's increments; never goes down. */
+  uint64_t blkio_delay_ns;
+  struct pidio_exitlist *exits; /* this round's exit records */
   pid_t cmdline_cut_pid; /* first process seen with a cut command line */
 } pidio_block_t;
 
@@ -105,6 +117,23 @@ typedef struct pidio_block {
 void pidio_block_init(pidio_block_t *b, const pidio_proc_t *proc,
                       pidio_select_t *sel);
 void pidio_block_free(pidio_block_t *b);
+
+/* Read members' own I/O through a kernel-side reader instead of their
+ * /proc/<pid>/io (call before the first update; the block keeps *own and
+ * does not free it). The block then counts "the own I/O of its members
+ * while they were members": a reaped child is never folded into its
+ * parent, and counts only when it is a member itself. Every member's
+ * exit brings its final figures, including what it did after its last
+ * read, and a process that started after the block's first interval and
+ * ended without having been a member (between two intervals, or found
+ * late, or matching only at its end) is counted from birth by its exit
+ * record when the block selects it then: by Pid or
+ * PidFile, Name, User, Children (its parent at exit a member), and
+ * CommandLine and Exe as its exec showed them (the first 128 bytes of the
+ * command line; the path as given to execve); never by Cgroup. Processes
+ * are still found by listing ProcRoot, which must be this machine's
+ * /proc. */
+void pidio_block_set_ownio(pidio_block_t *b, const pidio_ownio_t *own);
 
 /* GroupBy: split the block by key into the groups of conf (see
  * pidio_groups.h). Before the first update. 0, -EINVAL, -ENOMEM. */

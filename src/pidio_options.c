@@ -71,6 +71,33 @@ static int set_max_processes(pidio_opts_t *o, const pidio_optarg_t *a,
   return 0;
 }
 
+static int set_reader(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
+                      size_t errsz) {
+  if (strcasecmp(a->s, "procfs") == 0)
+    o->reader = PIDIO_READER_PROCFS;
+  else if (strcasecmp(a->s, "bpf") == 0)
+    o->reader = PIDIO_READER_BPF;
+  else if (strcasecmp(a->s, "auto") == 0)
+    o->reader = PIDIO_READER_AUTO;
+  else {
+    snprintf(err, errsz, "is \"procfs\", \"bpf\" or \"auto\", not \"%s\"",
+             a->s);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+static int set_ring_size(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
+                         size_t errsz) {
+  size_t n = (size_t)a->num; /* within the entry's bounds */
+  if ((n & (n - 1)) != 0) {
+    snprintf(err, errsz, "needs a power of two (4096, 8192, ... 1073741824)");
+    return -EINVAL;
+  }
+  o->ring_bytes = n;
+  return 0;
+}
+
 static int set_all(pidio_opts_t *o, const pidio_optarg_t *a, char *err,
                    size_t errsz) {
   return pidio_select_set_all(&o->sel, a->on, err, errsz);
@@ -183,6 +210,26 @@ const pidio_opt_t pidio_opts_table[] = {
      .set = set_max_processes,
      .help = "at most N processes get figures of their own (1 to 100000, "
              "default 100)"},
+    {.name = "Reader",
+     .longopt = "reader",
+     .metavar = "KIND",
+     .arg = PIDIO_ARG_STRING,
+     .scope = PIDIO_SCOPE_PLUGIN,
+     .set = set_reader,
+     .help = "procfs (default): /proc/<pid>/io; bpf: each process's own I/O "
+             "and every exit, from the kernel (or refuse to start); auto: "
+             "bpf where it loads, else procfs"},
+    {.name = "RingSize",
+     .longopt = "ring-size",
+     .metavar = "BYTES",
+     .arg = PIDIO_ARG_NUMBER,
+     .scope = PIDIO_SCOPE_PLUGIN,
+     .min = 4096,
+     .max = 1073741824,
+     .set = set_ring_size,
+     .help = "the BPF reader's ring buffer of exit records: a power of two "
+             "from 4096 to 1073741824 bytes (default 4194304, about 10000 "
+             "exits)"},
     {.name = "GroupBy",
      .longopt = "group-by",
      .metavar = "KEY",

@@ -52,8 +52,17 @@ enum pidio_optscope {
 
 /* Everything the table's options set: a block's selection and settings
  * (and, for options of PIDIO_SCOPE_PLUGIN, the plugin's own). */
+/* Reader: how the counters are read. */
+enum pidio_reader_kind {
+  PIDIO_READER_PROCFS = 0, /* /proc/<pid>/io (the default) */
+  PIDIO_READER_AUTO,       /* the BPF reader where it loads, else procfs */
+  PIDIO_READER_BPF,        /* the BPF reader, or refuse to start */
+};
+
 typedef struct pidio_opts {
   pidio_select_t sel;
+  enum pidio_reader_kind reader; /* Reader (PIDIO_SCOPE_PLUGIN) */
+  size_t ring_bytes;              /* RingSize (PIDIO_SCOPE_PLUGIN); 0: default */
   bool per_process;
   unsigned max_processes;
   pidio_groups_opts_t groups; /* GroupBy, MaxGroups, RankBy */

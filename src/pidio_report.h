@@ -29,6 +29,11 @@ typedef struct pidio_report {
    * the counters are of. Taken there, not before the update, so that a
    * slow listing or a preemption before the reads does not skew rates. */
   double read_at;
+  /* With a kernel-side reader (pidio_block_set_ownio): process exits whose
+   * record was lost this interval (they may or may not have been
+   * members: nobody can tell), and members left out because of that. */
+  unsigned lost;
+  unsigned lost_members;
 } pidio_report_t;
 
 #endif /* PIDIO_REPORT_H */

@@ -17,6 +17,7 @@
 #include "pidio_parse.h"
 #include "pidio_perproc.h"
 #include "pidio_proc.h"
+#include "pidio_reader.h"
 #include "pidio_select.h"
 #include "pidio_trouble.h"
 #include "pidio_window.h"
@@ -355,9 +356,11 @@ static void parse_options(int argc, char **argv, options_t *o) {
       break;
     case 'h':
       usage(stdout);
+      free(longopts); /* LeakSanitizer checks --help in the ASan build */
       exit(0);
     case O_VERSION:
       printf(PROG " (" PACKAGE_NAME ") " PACKAGE_VERSION "\n");
+      free(longopts);
       exit(0);
     default:
       /* getopt has named the option. */
@@ -779,6 +782,7 @@ static void sleep_until(int64_t next, const sigset_t *stopset) {
 static options_t opts;
 static pidio_proc_t proc = {.root_fd = -1};
 static pidio_block_t blk;
+static pidio_reader_t *reader; /* --reader */
 static rater_t rater;
 static pidio_perproc_t perproc;
 static char *selector;
@@ -958,7 +962,10 @@ static void put_groups(const record_t *block, uint64_t *rows, bool top) {
 }
 
 static void cleanup(void) {
+  pidio_reader_detach(reader, &blk);
   pidio_block_free(&blk);
+  pidio_reader_close(reader);
+  reader = NULL;
   pidio_perproc_free(&perproc);
   pidio_opts_free(&opts.o);
   for (size_t i = 0; i < pidio_opts_count; i++)
@@ -998,6 +1005,22 @@ int main(int argc, char **argv) {
   pidio_perproc_init(&perproc, opts.o.max_processes,
                      opts.window >= 2 ? opts.window : 1);
   pidio_block_init(&blk, &proc, &opts.o.sel);
+  char why[512];
+  rc = pidio_reader_open(&reader, opts.o.reader, opts.o.ring_bytes, &proc,
+                         why, sizeof(why));
+  if (rc != 0) {
+    fprintf(stderr, PROG ": --reader bpf: %s\n", why);
+    cleanup();
+    return 1;
+  }
+  if (opts.o.reader == PIDIO_READER_AUTO && !pidio_reader_is_bpf(reader))
+    warn("--reader auto: reading /proc/<pid>/io, because %s", why);
+  if (pidio_reader_attach(reader, &blk) != 0) {
+    fputs(PROG ": out of memory\n", stderr);
+    cleanup();
+    return 1;
+  }
+  bool lost_said = false;
   group_mode = opts.o.groups.by;
   /* On a terminal, --group-by redraws a top screen. */
   bool top = group_mode && opts.format == FMT_TABLE && isatty(STDOUT_FILENO);
@@ -1052,6 +1075,13 @@ int main(int argc, char **argv) {
     rc = pidio_block_update(&blk, &rep);
     pidio_trouble_classify(&rep, rc, &tr);
     report_trouble(&trouble, &blk, &proc, &rep, &tr, rc, selector, now);
+    if (rep.lost + rep.lost_members > 0 && !lost_said) {
+      warn("%u process exit(s) were lost by the BPF reader (its ring "
+           "buffer was full): what they did since their last read is "
+           "missing from the figures",
+           rep.lost + rep.lost_members);
+      lost_said = true;
+    }
     if (rc == 0) {
       /* The record's time is when its counters were read, the time its
        * rates are computed against, not when the update began. */

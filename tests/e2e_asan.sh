@@ -1,7 +1,8 @@
 #!/bin/sh
 # pidio under AddressSanitizer and UndefinedBehaviorSanitizer, inside the
 # real collectd. Builds pidio with --enable-sanitizers in a build directory
-# of its own, runs the unit tests and the fuzz corpora there, then
+# of its own, runs the unit tests and the fuzz corpora there (and, with
+# the BPF reader, tests/bpf-real), then
 # end-to-end scenarios with the ASan runtime preloaded into
 # /usr/sbin/collectd (tests/collectd-asan). Fails when a test fails or when
 # a sanitizer report (leaks included) involves pidio. Needs root, as the
@@ -12,7 +13,9 @@
 # A TEST is a test function of tests/e2e.py, or of tests/SCRIPT. The
 # default: every configuration error and least privilege (e2e.py), and
 # every lifecycle test (e2e_lifecycle.py: every selector, Children, pid
-# reuse, pidfile restarts, PerProcess with windowed rates). They assert
+# reuse, pidfile restarts, PerProcess with windowed rates), and both
+# readers side by side (e2e_bpf.py: the BPF reader's feed, its drain
+# thread and the blocks' exit records inside collectd). They assert
 # exact byte counts; the tests that assert rates within 2% are left out,
 # since ASan slows the daemon down.
 #   PIDIO_ASAN_BUILDDIR    the build directory (default: build-asan in the
@@ -25,7 +28,7 @@ build=${PIDIO_ASAN_BUILDDIR:-$top/build-asan}
 [ "$#" -gt 0 ] || set -- test_bad_configs test_least_privilege \
   e2e_lifecycle.py:test_families e2e_lifecycle.py:test_pid_reuse \
   e2e_lifecycle.py:test_pidfile_restarts e2e_lifecycle.py:test_selectors \
-  e2e_lifecycle.py:test_per_process
+  e2e_lifecycle.py:test_per_process e2e_bpf.py:test_readers_side_by_side
 
 if [ "$(id -u)" != 0 ]; then
   echo "SKIP: the end-to-end tests need root"
@@ -78,11 +81,21 @@ make -s -j"$jobs" pidio.la tests/pidio-writer >build.log 2>&1 || {
   tail -n 50 build.log
   exit 1
 }
-echo "=== unit tests and fuzz corpora under ASan and UBSan"
+# With the BPF reader: its real-process test too (passes, the drain, the
+# exit records, loading and closing).
+bpf_real=""
+if grep -q '^#define PIDIO_HAVE_BPF' pidio_build.h; then
+  bpf_real=tests/bpf-real
+fi
+echo "=== unit tests, fuzz corpora${bpf_real:+ and $bpf_real} under ASan and UBSan"
+# bpf-real after the others, not beside them: its fork storms hand out
+# pids by the thousand, which a unit test that counts pids would notice.
 # shellcheck disable=SC2016 # $(FUZZ_REPLAYS) is for make to expand
-make -s -j"$jobs" check 'TESTS=tests/unit $(FUZZ_REPLAYS)' >check.log 2>&1 || {
+{ make -s -j"$jobs" check 'TESTS=tests/unit $(FUZZ_REPLAYS)' &&
+  { [ -z "$bpf_real" ] || make -s check "TESTS=$bpf_real"; }; } \
+  >check.log 2>&1 || {
   cat check.log
-  for log in tests/unit.log fuzz/replay-*.log; do
+  for log in tests/unit.log fuzz/replay-*.log tests/bpf-real.log; do
     if grep -q '^FAIL' "$log" 2>/dev/null; then
       echo "--- $log"
       tail -n 40 "$log"

@@ -50,6 +50,9 @@ int main(void) {
   srunner_add_suite(sr, make_trouble_suite());
   srunner_add_suite(sr, make_options_suite());
   srunner_add_suite(sr, make_perproc_suite());
+#ifdef PIDIO_HAVE_BPF
+  srunner_add_suite(sr, make_bpf_suite());
+#endif
   srunner_add_suite(sr, make_group_suite());
   srunner_add_suite(sr, make_groups_suite());
   srunner_run_all(sr, CK_NORMAL);

@@ -16,6 +16,9 @@ Suite *make_adapter_suite(void);
 Suite *make_trouble_suite(void);
 Suite *make_options_suite(void);
 Suite *make_perproc_suite(void);
+#ifdef PIDIO_HAVE_BPF
+Suite *make_bpf_suite(void);
+#endif
 Suite *make_group_suite(void);
 Suite *make_groups_suite(void);
 

@@ -1,0 +1,551 @@
+/*
+ * bpf-bench: the BPF reader against the procfs reader and the kernel's own
+ * task walk, side by side in one run, and the cost of an exit.
+ *
+ * Readers: for each size (default 200, 2000 and 10000 processes), it starts
+ * that many idle processes (children of one helper, named "pidio-bm") and
+ * measures, each method alone, P passes (default 8) INTERVAL ms apart
+ * (default 1000) after one warm-up pass, the CPU time of this process
+ * (CLOCK_PROCESS_CPUTIME_ID: user and kernel time, the iterator programs'
+ * included) per matched process per pass:
+ *  - procfs: a pidio block selecting Name "pidio-bm" (held descriptors,
+ *    pread and parse of /proc/<pid>/io), as the plugin reads today;
+ *  - bpf: one pidio_bpf_pass over the machine, the matched processes
+ *    picked out by pid (binary search), their own I/O summed;
+ *  - floor: an iterator program that does nothing, over every task: the
+ *    kernel's walk, the least any iterator pass costs.
+ * At the largest size, the sparse case: 10 more processes (pidio-sp) as
+ * the only members, CPU per pass in all for each method.
+ * Exits: a helper forks children that exit at once, paced at RATE per
+ * second (default 10000) for SECONDS (default 10), while a thread drains
+ * the ring buffer every 100 ms. The exit program's own run time per run
+ * comes from the kernel's BPF statistics (enabled through a descriptor for
+ * the run, nothing left switched on); the drain's CPU per record from its
+ * thread's clock; records lost are counted.
+ *
+ * Usage: bpf-bench [--sizes 200,2000,10000] [--passes P] [--interval MS]
+ *                  [--exit-rate RATE] [--exit-seconds S]
+ * Needs root (or CAP_BPF, CAP_PERFMON and what /proc reading needs).
+ */
+#include "pidio_build.h"
+
+#include "pidio_block.h"
+#include "pidio_bpf.h"
+#include "pidio_fdbudget.h"
+#include "pidio_proc.h"
+#include "pidio_select.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_until(double t) {
+  for (;;) {
+    double d = t - now_s(CLOCK_MONOTONIC);
+    if (d <= 0)
+      return;
+    struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static void die(const char *what) {
+  perror(what);
+  exit(1);
+}
+
+/* ---- the watched processes ---- */
+
+/* n idle children of a helper, named name; their pids into *pids,
+ * sorted. Returns the helper's pid (kill its process group to end all). */
+static pid_t spawn(int n, pid_t *pids, const char *name) {
+  int fds[2];
+  if (pipe(fds) != 0)
+    die("pipe");
+  pid_t helper = fork();
+  if (helper == 0) {
+    setpgid(0, 0);
+    close(fds[0]);
+    int devnull = open("/dev/null", O_WRONLY);
+    for (int i = 0; i < n; i++) {
+      pid_t c = fork();
+      if (c == 0) {
+        prctl(PR_SET_NAME, name);
+        char buf[1000] = {0};
+        if (write(devnull, buf, sizeof(buf)) < 0)
+          _exit(1);
+        for (;;)
+          pause();
+      }
+      if (c < 0)
+        _exit(1);
+      if (write(fds[1], &c, sizeof(c)) != (ssize_t)sizeof(c))
+        _exit(1);
+    }
+    for (;;)
+      pause();
+  }
+  close(fds[1]);
+  for (int i = 0; i < n; i++)
+    if (read(fds[0], &pids[i], sizeof(pid_t)) != (ssize_t)sizeof(pid_t))
+      die("spawn");
+  close(fds[0]);
+  for (int i = 1; i < n; i++) /* insertion sort: pids come nearly sorted */
+    for (int k = i; k > 0 && pids[k - 1] > pids[k]; k--) {
+      pid_t t = pids[k];
+      pids[k] = pids[k - 1];
+      pids[k - 1] = t;
+    }
+  return helper;
+}
+
+static void reap_all(pid_t helper) {
+  kill(-helper, SIGKILL);
+  waitpid(helper, NULL, 0);
+}
+
+/* ---- the three methods ---- */
+
+typedef struct method {
+  const char *name;
+  void (*pass)(void *ctx);
+  void *ctx;
+} method_t;
+
+typedef struct procfs_ctx {
+  pidio_proc_t proc;
+  pidio_block_t block;
+  unsigned matched;
+} procfs_ctx_t;
+
+static void procfs_pass(void *p) {
+  procfs_ctx_t *c = p;
+  pidio_report_t rep;
+  pidio_block_update(&c->block, &rep);
+  c->matched = rep.matched;
+}
+
+typedef struct bpf_ctx {
+  pidio_bpf_t *b;
+  const pid_t *pids;
+  int n;
+  unsigned matched;
+  uint64_t wchar;
+} bpf_ctx_t;
+
+static int bpf_one(const pidio_bpf_proc_t *p, void *ctx) {
+  bpf_ctx_t *c = ctx;
+  int lo = 0, hi = c->n;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (c->pids[mid] < p->pid)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo < c->n && c->pids[lo] == p->pid) {
+    c->matched++;
+    c->wchar += p->io.v[PIDIO_WCHAR];
+  }
+  return 0;
+}
+
+static void bpf_pass(void *p) {
+  bpf_ctx_t *c = p;
+  c->matched = 0;
+  c->wchar = 0;
+  if (pidio_bpf_pass(c->b, bpf_one, c) != 0)
+    fprintf(stderr, "bpf pass failed\n");
+}
+
+/* The floor: "r0 = 0; exit" as an iter/task program. */
+typedef struct floor_ctx {
+  int link;
+} floor_ctx_t;
+
+static int floor_open(floor_ctx_t *c) {
+  struct btf *vmlinux = btf__load_vmlinux_btf();
+  if (vmlinux == NULL)
+    return -1;
+  int id = btf__find_by_name_kind(vmlinux, "bpf_iter_task", BTF_KIND_FUNC);
+  btf__free(vmlinux);
+  if (id < 0)
+    return -1;
+  struct bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+      {.code = BPF_JMP | BPF_EXIT},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_TRACE_ITER,
+              .attach_btf_id = (__u32)id);
+  int prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "pidio_floor", "GPL", insns,
+                           2, &o);
+  if (prog < 0)
+    return -1;
+  c->link = bpf_link_create(prog, 0, BPF_TRACE_ITER, NULL);
+  close(prog);
+  return c->link < 0 ? -1 : 0;
+}
+
+static void floor_pass(void *p) {
+  floor_ctx_t *c = p;
+  int fd = bpf_iter_create(c->link);
+  char buf[64];
+  if (fd < 0)
+    die("bpf_iter_create");
+  while (read(fd, buf, sizeof(buf)) > 0)
+    ;
+  close(fd);
+}
+
+/* µs of this process's CPU per matched process per pass. */
+static double measure(const method_t *m, int n, int passes, int interval_ms) {
+  m->pass(m->ctx); /* warm-up: descriptors opened, maps filled */
+  double total = 0;
+  double next = now_s(CLOCK_MONOTONIC);
+  for (int i = 0; i < passes; i++) {
+    next += interval_ms / 1000.0;
+    sleep_until(next);
+    double c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+    m->pass(m->ctx);
+    total += now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+  }
+  return total / passes / n * 1e6;
+}
+
+static int count_tasks(void) {
+  /* Every task of the machine: what an iterator walks. */
+  FILE *f = fopen("/proc/loadavg", "r");
+  int run = 0, all = 0;
+  if (f != NULL) {
+    if (fscanf(f, "%*s %*s %*s %d/%d", &run, &all) != 2)
+      all = 0;
+    fclose(f);
+  }
+  return all;
+}
+
+/* The procfs reader alone: a block selecting name; its matched count of
+ * the last pass in *matched. */
+static double measure_procfs(const char *name, int n, int passes,
+                             int interval_ms, unsigned *matched) {
+  procfs_ctx_t pc;
+  memset(&pc, 0, sizeof(pc));
+  if (pidio_proc_open(&pc.proc, "/proc") != 0)
+    die("/proc");
+  pidio_select_t sel;
+  char err[256];
+  pidio_select_init(&sel);
+  if (pidio_select_set_name(&sel, name, err, sizeof(err)) != 0)
+    die(err);
+  pidio_block_init(&pc.block, &pc.proc, &sel);
+  method_t mp = {"procfs", procfs_pass, &pc};
+  double t = measure(&mp, n, passes, interval_ms);
+  *matched = pc.matched;
+  pidio_block_free(&pc.block);
+  pidio_proc_close(&pc.proc);
+  return t;
+}
+
+/* The sparse case: 10 members among the many. Per pass, in all: the
+ * procfs reader reads its 10 (and looks for new processes), the BPF
+ * reader walks every task. */
+static void bench_sparse(pidio_bpf_t *b, int many, int passes,
+                         int interval_ms, floor_ctx_t *fl) {
+  pid_t pids[10];
+  pid_t helper = spawn(10, pids, "pidio-sp");
+  unsigned proc_matched;
+  double t_proc = measure_procfs("pidio-sp", 1, passes, interval_ms,
+                                 &proc_matched);
+  bpf_ctx_t bc = {.b = b, .pids = pids, .n = 10};
+  method_t mb = {"bpf", bpf_pass, &bc};
+  double t_bpf = measure(&mb, 1, passes, interval_ms);
+  method_t mf = {"floor", floor_pass, fl};
+  double t_floor = measure(&mf, 1, passes, interval_ms);
+  printf("  sparse: 10 members among %d+ processes, us per pass: procfs "
+         "%.1f, bpf %.1f, floor %.1f (procfs matched %u, bpf %u)\n",
+         many, t_proc, t_bpf, t_floor, proc_matched, bc.matched);
+  fflush(stdout);
+  reap_all(helper);
+}
+
+static void bench_readers(pidio_bpf_t *b, const int *sizes, int nsizes,
+                          int passes, int interval_ms) {
+  floor_ctx_t fl;
+  if (floor_open(&fl) != 0)
+    die("empty iterator");
+  printf("\n%8s %8s  %12s %12s %12s  %9s %9s\n", "matched", "tasks",
+         "procfs us/p", "bpf us/p", "floor us/p", "bpf/proc", "bpf/floor");
+  for (int s = 0; s < nsizes; s++) {
+    int n = sizes[s];
+    pid_t *pids = calloc((size_t)n, sizeof(pid_t));
+    pid_t helper = spawn(n, pids, "pidio-bm");
+    int tasks = count_tasks();
+
+    unsigned proc_matched;
+    double t_proc = measure_procfs("pidio-bm", n, passes, interval_ms,
+                                   &proc_matched);
+
+    bpf_ctx_t bc = {.b = b, .pids = pids, .n = n};
+    method_t mb = {"bpf", bpf_pass, &bc};
+    double t_bpf = measure(&mb, n, passes, interval_ms);
+
+    method_t mf = {"floor", floor_pass, &fl};
+    double t_floor = measure(&mf, n, passes, interval_ms);
+
+    printf("%8d %8d  %12.3f %12.3f %12.3f  %9.2f %9.2f\n", n, tasks, t_proc,
+           t_bpf, t_floor, t_bpf / t_proc, t_bpf / t_floor);
+    if (bc.matched != (unsigned)n || bc.wchar != 1000ULL * (unsigned)n)
+      printf("  bpf matched %u of %d, wchar %llu (want %llu)\n", bc.matched,
+             n, (unsigned long long)bc.wchar, 1000ULL * (unsigned)n);
+    if (proc_matched != (unsigned)n)
+      printf("  procfs matched %u of %d\n", proc_matched, n);
+    printf("  kernel memory of the BPF maps: %llu bytes\n",
+           (unsigned long long)pidio_bpf_kernel_bytes(b));
+    fflush(stdout);
+    if (s == nsizes - 1)
+      bench_sparse(b, n, passes, interval_ms, &fl);
+    reap_all(helper);
+    free(pids);
+  }
+  close(fl.link);
+}
+
+/* Kernel memory per process that did exec while the reader was loaded
+ * (its exec identity is kept until it exits): 2000 sleeps. */
+static void bench_exec_memory(pidio_bpf_t *b) {
+  enum { N = 2000 };
+  static pid_t pids[N];
+  pidio_bpf_drain(b, NULL, NULL);
+  uint64_t before = pidio_bpf_kernel_bytes(b);
+  for (int i = 0; i < N; i++) {
+    pids[i] = fork();
+    if (pids[i] == 0) {
+      execl("/bin/sleep", "sleep", "600", (char *)NULL);
+      _exit(127);
+    }
+  }
+  struct timespec ts = {1, 0};
+  nanosleep(&ts, NULL);
+  uint64_t after = pidio_bpf_kernel_bytes(b);
+  for (int i = 0; i < N; i++)
+    kill(pids[i], SIGKILL);
+  for (int i = 0; i < N; i++)
+    waitpid(pids[i], NULL, 0);
+  pidio_bpf_drain(b, NULL, NULL);
+  printf("\nkernel memory: %llu bytes more with %d processes that did "
+         "exec (%.0f bytes each); %llu after they exited\n",
+         (unsigned long long)(after - before), N,
+         (double)(after - before) / N,
+         (unsigned long long)pidio_bpf_kernel_bytes(b));
+}
+
+/* ---- exits ---- */
+
+static atomic_int drain_stop;
+typedef struct drain_ctx {
+  pidio_bpf_t *b;
+  uint64_t records;
+  double cpu;
+} drain_ctx_t;
+
+static void count_exit(const pidio_bpf_exit_t *e, const void *raw,
+                       size_t len, void *ctx) {
+  (void)e;
+  (void)raw;
+  (void)len;
+  ((drain_ctx_t *)ctx)->records++;
+}
+
+static void *drainer(void *arg) {
+  drain_ctx_t *d = arg;
+  while (!atomic_load(&drain_stop)) {
+    struct timespec ts = {0, 100000000L};
+    nanosleep(&ts, NULL);
+    double c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+    pidio_bpf_drain(d->b, count_exit, d);
+    d->cpu += now_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+  }
+  double c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+  pidio_bpf_drain(d->b, count_exit, d);
+  d->cpu += now_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+  return NULL;
+}
+
+/* run time and count of a program, from the kernel's BPF statistics. */
+static void prog_stats(int fd, uint64_t *ns, uint64_t *cnt) {
+  struct bpf_prog_info info;
+  __u32 len = sizeof(info);
+  memset(&info, 0, sizeof(info));
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+    *ns = info.run_time_ns;
+    *cnt = info.run_cnt;
+  } else {
+    *ns = *cnt = 0;
+  }
+}
+
+static int find_prog(const char *name) {
+  /* The exit program of the reader this process loaded: by name, among
+   * the programs of the machine, the newest. */
+  __u32 id = 0;
+  int best = -1;
+  while (bpf_prog_get_next_id(id, &id) == 0) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0)
+      continue;
+    struct bpf_prog_info info;
+    __u32 len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+        strcmp(info.name, name) == 0) {
+      if (best >= 0)
+        close(best);
+      best = fd;
+    } else {
+      close(fd);
+    }
+  }
+  return best;
+}
+
+/* A process that only exits. vfork: no page tables to copy, so two
+ * forkers reach the rate on two CPUs. */
+static __attribute__((noinline)) void one_exit(void) {
+  pid_t c = vfork();
+  if (c == 0)
+    _exit(0);
+  if (c > 0)
+    waitpid(c, NULL, 0);
+}
+
+static void bench_exits(pidio_bpf_t *b, int rate, int seconds) {
+  int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  int prog = find_prog("on_exit");
+  uint64_t ns0 = 0, cnt0 = 0, ns1 = 0, cnt1 = 0;
+  if (stats_fd < 0 || prog < 0)
+    printf("\n(BPF run-time statistics unavailable: %s)\n", strerror(errno));
+  else
+    prog_stats(prog, &ns0, &cnt0);
+  pidio_bpf_stats_t s0, s1;
+  pidio_bpf_drain(b, NULL, NULL);
+  pidio_bpf_get_stats(b, &s0);
+
+  drain_ctx_t d = {.b = b};
+  pthread_t th;
+  atomic_store(&drain_stop, 0);
+  pthread_create(&th, NULL, drainer, &d);
+
+  /* Two forkers, each at half the rate, on an absolute schedule in
+   * batches of 10. */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  pid_t forkers[2];
+  for (int f = 0; f < 2; f++) {
+    forkers[f] = fork();
+    if (forkers[f] == 0) {
+      double start = now_s(CLOCK_MONOTONIC);
+      long total = (long)rate * seconds / 2;
+      for (long i = 0; i < total; i += 10) {
+        sleep_until(start + (double)i / (rate / 2.0));
+        for (int k = 0; k < 10; k++)
+          one_exit();
+      }
+      _exit(0);
+    }
+  }
+  for (int f = 0; f < 2; f++)
+    waitpid(forkers[f], NULL, 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  atomic_store(&drain_stop, 1);
+  pthread_join(th, NULL);
+  pidio_bpf_get_stats(b, &s1);
+  if (prog >= 0)
+    prog_stats(prog, &ns1, &cnt1);
+  double secs = (double)(t1.tv_sec - t0.tv_sec) +
+                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  uint64_t exits = s1.exits - s0.exits;
+  printf("\nexits: %llu process exits in %.1f s (%.0f/s, asked %d/s), "
+         "%llu drained, %llu lost\n",
+         (unsigned long long)exits, secs, (double)exits / secs, rate,
+         (unsigned long long)d.records,
+         (unsigned long long)(s1.lost - s0.lost));
+  if (cnt1 > cnt0)
+    printf("  exit program: %.3f us per run (%llu runs: one per thread "
+           "exit)\n",
+           (double)(ns1 - ns0) / (double)(cnt1 - cnt0) / 1e3,
+           (unsigned long long)(cnt1 - cnt0));
+  if (d.records)
+    printf("  drain: %.3f us of CPU per record (every 100 ms)\n",
+           d.cpu / (double)d.records * 1e6);
+  printf("  kernel memory of the BPF maps after: %llu bytes\n",
+         (unsigned long long)pidio_bpf_kernel_bytes(b));
+  if (prog >= 0)
+    close(prog);
+  if (stats_fd >= 0)
+    close(stats_fd);
+}
+
+int main(int argc, char **argv) {
+  int sizes[8] = {200, 2000, 10000}, nsizes = 3;
+  int passes = 8, interval = 1000, rate = 10000, seconds = 10;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
+      nsizes = 0;
+      for (char *t = strtok(argv[++i], ","); t && nsizes < 8;
+           t = strtok(NULL, ","))
+        sizes[nsizes++] = atoi(t);
+    } else if (strcmp(argv[i], "--passes") == 0 && i + 1 < argc) {
+      passes = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
+      interval = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--exit-rate") == 0 && i + 1 < argc) {
+      rate = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--exit-seconds") == 0 && i + 1 < argc) {
+      seconds = atoi(argv[++i]);
+    } else {
+      fprintf(stderr,
+              "usage: bpf-bench [--sizes 200,2000,10000] [--passes P] "
+              "[--interval MS] [--exit-rate RATE] [--exit-seconds S]\n");
+      return 2;
+    }
+  }
+  struct rlimit rl = {65536, 65536};
+  setrlimit(RLIMIT_NOFILE, &rl); /* the procfs reader holds a descriptor each */
+  pidio_fdbudget_set(60000);
+  pidio_bpf_t *b;
+  char why[512];
+  if (pidio_bpf_open(&b, NULL, why, sizeof(why)) != 0) {
+    fprintf(stderr, "bpf-bench: %s\n", why);
+    return 1;
+  }
+  printf("bpf-bench: %d passes %d ms apart per method and size; CPU of this "
+         "process (user + kernel) per matched process per pass\n",
+         passes, interval);
+  bench_readers(b, sizes, nsizes, passes, interval);
+  bench_exec_memory(b);
+  if (rate > 0 && seconds > 0)
+    bench_exits(b, rate, seconds);
+  pidio_bpf_close(b);
+  return 0;
+}

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pidio.bpf.c: the kernel side of pidio's BPF reader.
+ *
+ * A process's "own I/O" is the I/O of its threads, live and exited, without
+ * the totals of the children it reaped (which /proc/<pid>/io adds in). The
+ * kernel does not keep that figure, so this file does:
+ *  - on_exit (every thread's exit) adds the thread's counters to an entry of
+ *    `procs`, keyed by (tgid, leader's start), and marks the thread;
+ *  - dump_task (the task iterator) gives, per process, that entry plus the
+ *    counters of every live thread not yet marked, as one consistent
+ *    snapshot (see the "word" below), or flags the process for a re-read;
+ *  - the last thread's exit sends the final totals to the ring buffer, once.
+ * on_exec keeps what an exec showed (the path, the first bytes of the
+ * command line) for the exit record of a process user space never saw.
+ *
+ * The snapshot: an exit adds its counters between two atomic increments of
+ * one 64-bit word, "begun" (high half) and "ended" (low half). A reader takes
+ * the word, sums the entry and the unmarked threads, and takes the word
+ * again: an unchanged word with begun == ended means no exit was part-way
+ * through or happened during the sum, so no thread was counted both live and
+ * in the entry, or in neither. One odd/even counter is not enough: two
+ * threads of a process can be inside their updates at once. This relies on
+ * loads not being reordered with each other (x86); BPF has no read barrier.
+ */
+#include "pidio_kern.h"
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h> /* barrier_var */
+
+#include "pidio_bpf_rec.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define BEGUN_ONE (1ULL << 32)
+#define ENDED_ONE 1ULL
+#define SNAPSHOT_TRIES 4
+/* A plain load the compiler may not merge or move across the others (clang
+ * 14 has no acquire load for BPF; on x86 loads are not reordered). */
+#define READ_ONCE_U64(x) (*(volatile u64 *)&(x))
+#define READ_ONCE_INT(x) (*(volatile int *)&(x))
+
+/* Sized by user space before load (pidio_bpf_opts_t). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, 65536);
+  __type(key, struct pidio_bpf_key);
+  __type(value, struct pidio_bpf_state);
+} procs SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, 65536);
+  __type(key, struct pidio_bpf_key);
+  __type(value, struct pidio_bpf_exec);
+} execs SEC(".maps");
+
+/* A thread whose exit has been added to its process's entry. Freed with the
+ * task, so a reused task_struct never carries an old mark. */
+struct {
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, u32);
+} marks SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 4 << 20);
+} exits SEC(".maps");
+
+/* Scratch for the iterator's record (the stack is 512 bytes). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, struct pidio_bpf_proc_rec);
+} scratch SEC(".maps");
+
+struct pidio_bpf_counters counters;
+static const struct pidio_bpf_exec empty_exec;
+
+extern int bpf_iter_task_new(struct bpf_iter_task *it, struct task_struct *task,
+                             unsigned int flags) __ksym;
+extern struct task_struct *bpf_iter_task_next(struct bpf_iter_task *it) __ksym;
+extern void bpf_iter_task_destroy(struct bpf_iter_task *it) __ksym;
+extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+/* Kernel structures are read by direct loads: the programs get BTF-typed
+ * pointers (tracepoint arguments, the iterator's task), which the verifier
+ * lets them dereference, CO-RE relocated, without a helper call per field. */
+static __always_inline void add_io(u64 *io, const struct task_struct *t) {
+  io[0] += t->ioac.rchar;
+  io[1] += t->ioac.wchar;
+  io[2] += t->ioac.syscr;
+  io[3] += t->ioac.syscw;
+  io[4] += t->ioac.read_bytes;
+  io[5] += t->ioac.write_bytes;
+  io[6] += t->ioac.cancelled_write_bytes;
+}
+
+/* Block-I/O delay of one thread; *none set when it has no accounting
+ * (kernel.task_delayacct was off when it started). */
+static __always_inline u64 thread_delay(const struct task_struct *t,
+                                        u64 *none) {
+  struct task_delay_info *d = t->delays;
+  if (!d) {
+    *none = 1;
+    return 0;
+  }
+  return d->blkio_delay;
+}
+
+/* Identity fields of a process, from its leader. */
+static __always_inline void fill_ident(struct pidio_bpf_proc_rec *r,
+                                       struct task_struct *leader) {
+  struct task_struct *parent = leader->real_parent;
+  r->tgid = leader->tgid;
+  r->start_ns = leader->start_boottime;
+  r->ppid = parent->tgid;
+  r->pstart_ns = parent->group_leader->start_boottime;
+  r->uid = leader->real_cred->uid.val;
+  r->cgroup_id = leader->cgroups->dfl_cgrp->kn->id;
+  bpf_probe_read_kernel(r->comm, sizeof(r->comm), leader->comm);
+}
+
+static __always_inline void key_of(struct pidio_bpf_key *k,
+                                   struct task_struct *leader) {
+  k->start_ns = leader->start_boottime;
+  k->tgid = leader->tgid;
+  k->pad = 0;
+}
+
+/* One attempt at a settled snapshot of a multi-threaded process (or one
+ * with an entry): 1 and r filled, or 0 to try again. */
+static __noinline int snapshot(struct pidio_bpf_proc_rec *r,
+                             struct task_struct *task,
+                             struct pidio_bpf_key *key) {
+  u64 io[PIDIO_BPF_NIO] = {};
+  u64 delay = 0, none = 0;
+  /* live counts threads; any says whether there was one. Only any is
+   * branched on: a branch on the count would make the verifier tell every
+   * count apart and never finish the loop. */
+  u32 live = 0, any = 0;
+  struct pidio_bpf_state *st = bpf_map_lookup_elem(&procs, key);
+  u64 w1 = 0;
+  if (st) {
+    w1 = READ_ONCE_U64(st->word);
+    if ((w1 >> 32) != (w1 & 0xffffffffULL))
+      return 0; /* an exit is part-way through its update */
+    for (int i = 0; i < PIDIO_BPF_NIO; i++)
+      io[i] = st->io[i];
+    delay = st->blkio_delay_ns;
+    none = st->no_delay;
+  }
+  struct bpf_iter_task it;
+  struct task_struct *t;
+  bpf_iter_task_new(&it, task, BPF_TASK_ITER_PROC_THREADS);
+  while ((t = bpf_iter_task_next(&it))) {
+    if (bpf_task_storage_get(&marks, t, 0, 0))
+      continue; /* its exit is in the entry */
+    add_io(io, t);
+    delay += thread_delay(t, &none);
+    live++;
+    if (!(t->flags & PF_EXITING))
+      any = 1;
+  }
+  bpf_iter_task_destroy(&it);
+  if (st) {
+    if (READ_ONCE_U64(st->word) != w1)
+      return 0;
+  } else if (bpf_map_lookup_elem(&procs, key)) {
+    return 0; /* the first exit came during the sum */
+  }
+  for (int i = 0; i < PIDIO_BPF_NIO; i++)
+    r->io[i] = io[i];
+  r->blkio_delay_ns = delay;
+  r->nthreads = live;
+  if (none)
+    r->flags |= PIDIO_BPF_NO_DELAY;
+  /* Every thread is exiting or has exited: the process has ended, or its
+   * last thread's exit will send the final figures. A thread stays in
+   * the list, its counters final, for a while after its exit hook (files
+   * are closed, then the parent is told); its figures must not be taken
+   * for a live process's. */
+  if (!any)
+    r->flags |= PIDIO_BPF_ENDED;
+  return 1;
+}
+
+SEC("iter/task")
+int dump_task(struct bpf_iter__task *ctx) {
+  struct seq_file *seq = ctx->meta->seq;
+  struct task_struct *task = ctx->task;
+  if (!task)
+    return 0;
+  /* One record per process: at its leader, which walks the threads. */
+  if (task->pid != task->tgid || (task->flags & PF_KTHREAD))
+    return 0;
+
+  u32 zero = 0;
+  struct pidio_bpf_proc_rec *r = bpf_map_lookup_elem(&scratch, &zero);
+  if (!r)
+    return 0;
+  __builtin_memset(r, 0, sizeof(*r));
+  r->size = sizeof(*r);
+  r->kind = PIDIO_BPF_REC_PROC;
+  fill_ident(r, task);
+
+  struct pidio_bpf_key key;
+  key_of(&key, task);
+  /* A process of one thread that no exit has touched (the common case):
+   * its thread is the whole figure, read at once; if an exit touched it
+   * meanwhile, the full snapshot below decides. */
+  if (READ_ONCE_INT(task->signal->nr_threads) == 1 &&
+      !bpf_map_lookup_elem(&procs, &key)) {
+    u64 io[PIDIO_BPF_NIO] = {};
+    u64 none = 0;
+    add_io(io, task);
+    u64 delay = thread_delay(task, &none);
+    if (!bpf_map_lookup_elem(&procs, &key)) {
+      for (int i = 0; i < PIDIO_BPF_NIO; i++)
+        r->io[i] = io[i];
+      r->blkio_delay_ns = delay;
+      r->nthreads = 1;
+      if (none)
+        r->flags |= PIDIO_BPF_NO_DELAY;
+      /* Exiting (from the start of do_exit) or a zombie: see snapshot. */
+      if (task->exit_state || (task->flags & PF_EXITING))
+        r->flags |= PIDIO_BPF_ENDED;
+      bpf_seq_write(seq, r, sizeof(*r));
+      return 0;
+    }
+  }
+  int stable = 0;
+  for (int attempt = 0; attempt < SNAPSHOT_TRIES && !stable; attempt++)
+    stable = snapshot(r, task, &key);
+  if (!stable)
+    r->flags |= PIDIO_BPF_UNSTABLE;
+  bpf_seq_write(seq, r, sizeof(*r));
+  return 0;
+}
+
+/* Fill and send an exit record from io/delay, unless the ring is full;
+ * then forget the process's exec identity. */
+static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
+                                      struct pidio_bpf_key *key,
+                                      struct task_struct *leader) {
+  struct pidio_bpf_exit_rec *e = bpf_ringbuf_reserve(&exits, sizeof(*e), 0);
+  if (!e) {
+    __sync_fetch_and_add(&counters.ring_full, 1);
+  } else {
+    __builtin_memset(e, 0, sizeof(*e));
+    e->p.size = sizeof(*e);
+    e->p.kind = PIDIO_BPF_REC_EXIT;
+    fill_ident(&e->p, leader);
+    for (int i = 0; i < PIDIO_BPF_NIO; i++)
+      e->p.io[i] = io[i];
+    e->p.blkio_delay_ns = delay;
+    if (none)
+      e->p.flags |= PIDIO_BPF_NO_DELAY;
+    e->exit_ns = bpf_ktime_get_boot_ns();
+    struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, key);
+    if (x) {
+      e->p.flags |= PIDIO_BPF_EXEC_SEEN | (u32)x->flags;
+      __builtin_memcpy(e->exe, x->exe, sizeof(e->exe));
+      __builtin_memcpy(e->args, x->args, sizeof(e->args));
+    }
+    /* No wakeup per record: user space drains on its own schedule. */
+    bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+    __sync_fetch_and_add(&counters.exits, 1);
+  }
+  bpf_map_delete_elem(&execs, key);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p) {
+  if (p->flags & PF_KTHREAD)
+    return 0;
+  struct task_struct *leader = p->group_leader;
+  struct pidio_bpf_key key;
+  key_of(&key, leader);
+
+  u64 io[PIDIO_BPF_NIO] = {};
+  u64 none = 0;
+  add_io(io, p);
+  u64 delay = thread_delay(p, &none);
+
+  /* The last and only thread of a process no other exit touched (the
+   * common case): its counters are the final figures. Nothing else can
+   * be part-way through an update of this process, and the iterator,
+   * which reads this thread as live until it is released, agrees. The
+   * thread count is read before the entry: another thread's entry is made
+   * before that thread is released (and no longer counted), so a count of
+   * one and then no entry means no other thread's exit is anywhere. */
+  int nr_threads = READ_ONCE_INT(p->signal->nr_threads);
+  struct pidio_bpf_state *st = bpf_map_lookup_elem(&procs, &key);
+  if (!st && nr_threads == 1) {
+    send_exit(io, delay, none, &key, leader);
+    return 0;
+  }
+  if (!st) {
+    struct pidio_bpf_state init = {};
+    init.created_ns = bpf_ktime_get_boot_ns();
+    bpf_map_update_elem(&procs, &key, &init, BPF_NOEXIST);
+    st = bpf_map_lookup_elem(&procs, &key);
+    if (!st) {
+      __sync_fetch_and_add(&counters.map_full, 1);
+      return 0;
+    }
+  }
+
+  __sync_fetch_and_add(&st->word, BEGUN_ONE);
+  for (int i = 0; i < PIDIO_BPF_NIO; i++)
+    __sync_fetch_and_add(&st->io[i], io[i]);
+  __sync_fetch_and_add(&st->blkio_delay_ns, delay);
+  if (none)
+    __sync_fetch_and_add(&st->no_delay, 1);
+  /* Marked after its counters are in, before the update ends: a thread
+   * that sees every thread marked knows every update is complete. */
+  u32 *mark = bpf_task_storage_get(&marks, p, 0,
+                                   BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (mark)
+    *mark = 1;
+  else
+    __sync_fetch_and_add(&counters.mark_failed, 1);
+  __sync_fetch_and_add(&st->word, ENDED_ONE);
+
+  /* The last thread's update is done when every listed thread is marked
+   * (group_dead alone is not enough: another thread may still be in its
+   * update). Several threads may find that; the compare-and-swap lets
+   * one send. The walk starts at the leader (it goes from a thread to the
+   * end of the list), which the iterator wants held. */
+  struct task_struct *held = bpf_task_acquire(leader);
+  if (!held) {
+    __sync_fetch_and_add(&counters.mark_failed, 1);
+    return 0;
+  }
+  struct bpf_iter_task it;
+  struct task_struct *t;
+  int all = 1;
+  bpf_iter_task_new(&it, held, BPF_TASK_ITER_PROC_THREADS);
+  while ((t = bpf_iter_task_next(&it))) {
+    if (!bpf_task_storage_get(&marks, t, 0, 0)) {
+      all = 0;
+      break;
+    }
+  }
+  bpf_iter_task_destroy(&it);
+  if (all && __sync_val_compare_and_swap(&st->emitted, 0, 1) == 0) {
+    for (int i = 0; i < PIDIO_BPF_NIO; i++)
+      io[i] = st->io[i];
+    send_exit(io, st->blkio_delay_ns, st->no_delay, &key, held);
+    /* Not deleted here: the process may stay a zombie, and the iterator
+     * must still find its threads' sum (ENDED) rather than nothing.
+     * sched_process_free deletes it. */
+  }
+  bpf_task_release(held);
+  return 0;
+}
+
+/* The last reference to a task is gone: a leader's entry is of no more
+ * use. (Not every task is seen here; user space sweeps what is left.) */
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(on_free, struct task_struct *p) {
+  if (p->pid != p->tgid)
+    return 0;
+  struct pidio_bpf_key key;
+  key_of(&key, p);
+  bpf_map_delete_elem(&procs, &key);
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, int old_pid,
+             struct linux_binprm *bprm) {
+  struct task_struct *leader = p->group_leader;
+  struct pidio_bpf_key key;
+  key_of(&key, leader);
+  struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, &key);
+  if (!x) {
+    bpf_map_update_elem(&execs, &key, &empty_exec, BPF_NOEXIST);
+    x = bpf_map_lookup_elem(&execs, &key);
+    if (!x) {
+      __sync_fetch_and_add(&counters.exec_full, 1);
+      return 0;
+    }
+  }
+  x->flags = 0;
+  x->created_ns = bpf_ktime_get_boot_ns();
+  bpf_probe_read_kernel_str(x->exe, sizeof(x->exe), bprm->filename);
+  /* The new program's arguments were just copied onto its stack: the pages
+   * are present, and current is the task whose memory they are. */
+  struct mm_struct *mm = p->mm;
+  unsigned long a = mm->arg_start;
+  unsigned long e = mm->arg_end;
+  u32 n = e > a ? (u32)(e - a) : 0;
+  if (n > sizeof(x->args)) {
+    n = sizeof(x->args);
+    x->flags |= PIDIO_BPF_ARGS_CUT;
+  }
+  __builtin_memset(x->args, 0, sizeof(x->args));
+  barrier_var(n);
+  if (n > 0 && n <= sizeof(x->args))
+    bpf_probe_read_user(x->args, n, (const void *)a);
+  return 0;
+}

@@ -1,0 +1,100 @@
+/*
+ * pidio_bpf_rec.h: the records the BPF side hands to user space, and
+ * nothing else. Included by both sides (pidio.bpf.c and pidio_bpf.c), so
+ * only fixed-size kernel types and no padding the two compilers could lay
+ * out differently.
+ */
+#ifndef PIDIO_BPF_REC_H
+#define PIDIO_BPF_REC_H
+
+#include <linux/types.h>
+
+#define PIDIO_BPF_NIO 7 /* rchar ... cancelled_write_bytes, /proc's order */
+#define PIDIO_BPF_COMM 16
+#define PIDIO_BPF_EXE 128  /* bytes of the path given to execve, with NUL */
+#define PIDIO_BPF_ARGS 128 /* bytes of the command line, NUL-separated */
+
+/* kind: what a record is. */
+#define PIDIO_BPF_REC_PROC 1 /* one process from an iterator pass */
+#define PIDIO_BPF_REC_EXIT 2 /* a process's final record, once, at its end */
+
+/* flags */
+/* The snapshot did not settle (threads kept exiting while it was summed):
+ * io and delay are NOT a value, only a request to read the process again. */
+#define PIDIO_BPF_UNSTABLE 0x1
+/* Some thread has no delay accounting (kernel.task_delayacct was off when
+ * it started): blkio_delay_ns is low. */
+#define PIDIO_BPF_NO_DELAY 0x2
+/* Exit record: the process did exec while the programs were loaded, and
+ * exe/args hold what that exec showed. */
+#define PIDIO_BPF_EXEC_SEEN 0x4
+/* The args were cut at PIDIO_BPF_ARGS bytes. */
+#define PIDIO_BPF_ARGS_CUT 0x8
+/* Iterator record of a process that is exiting or has ended (every thread
+ * past the start of its exit, or a zombie): its exit record has, or will
+ * have, the final figures; io here is NOT a value. */
+#define PIDIO_BPF_ENDED 0x10
+
+/* One process: its own I/O (live threads plus threads that exited since the
+ * programs were loaded; never the children it reaped). */
+struct pidio_bpf_proc_rec {
+  __u16 size; /* sizeof the whole record, to reject a foreign layout */
+  __u16 kind;
+  __u32 flags;
+  __u32 tgid;
+  __u32 ppid;
+  __u64 start_ns;  /* the leader's start, ns since boot */
+  __u64 pstart_ns; /* the parent's leader's start, ns since boot */
+  __u32 uid;       /* real uid */
+  __u32 nthreads;  /* live threads summed (exit record: 0) */
+  __u64 io[PIDIO_BPF_NIO];
+  __u64 blkio_delay_ns;
+  __u64 cgroup_id; /* the cgroup v2 id (kernfs inode number) */
+  char comm[PIDIO_BPF_COMM];
+};
+
+/* A process's end: its final own totals, once, when the update of its last
+ * thread is done. */
+struct pidio_bpf_exit_rec {
+  struct pidio_bpf_proc_rec p;
+  __u64 exit_ns; /* when the last thread's update was done, ns since boot */
+  char exe[PIDIO_BPF_EXE];
+  char args[PIDIO_BPF_ARGS];
+};
+
+/* The maps' layouts, which user space reads to sweep entries left behind
+ * by processes whose end was never seen whole. */
+struct pidio_bpf_key {
+  __u64 start_ns; /* the leader's start, ns since boot */
+  __u32 tgid;
+  __u32 pad; /* always 0: keys are compared as bytes */
+};
+
+/* procs: one process's exited threads. */
+struct pidio_bpf_state {
+  __u64 word;    /* begun << 32 | ended: see pidio.bpf.c */
+  __u64 emitted; /* 0 until the exit record is sent (compare-and-swap) */
+  __u64 created_ns;
+  __u64 io[PIDIO_BPF_NIO];
+  __u64 blkio_delay_ns;
+  __u64 no_delay; /* exited threads without delay accounting */
+};
+
+/* execs: what a process's last exec showed. */
+struct pidio_bpf_exec {
+  __u64 flags; /* PIDIO_BPF_ARGS_CUT */
+  __u64 created_ns;
+  char exe[PIDIO_BPF_EXE];
+  char args[PIDIO_BPF_ARGS];
+};
+
+/* Counters the BPF side keeps in its .bss (all only ever increase). */
+struct pidio_bpf_counters {
+  __u64 exits;       /* process exit records emitted to the ring buffer */
+  __u64 ring_full;   /* exit records lost: the ring buffer was full */
+  __u64 map_full;    /* processes whose exited threads could not be kept */
+  __u64 mark_failed; /* threads whose exit mark could not be stored */
+  __u64 exec_full;   /* execs whose identity could not be kept */
+};
+
+#endif /* PIDIO_BPF_REC_H */

@@ -1,0 +1,951 @@
+/*
+ * bpf_real: the BPF reader against real processes (needs root, or CAP_BPF
+ * and CAP_PERFMON; exit 77 otherwise).
+ *
+ * Every expected figure is computed from what the test's own processes
+ * wrote: they write only to /dev/null (so wchar and syscw are exactly what
+ * they asked for) and wait on shared memory, never on a pipe or a file
+ * (which would add reads). Checks:
+ *  - a single-threaded process's own I/O in a pass, its start time against
+ *    /proc/<pid>/stat, and its exit record with the I/O after the pass;
+ *  - threads that exit early, and threads still running at exit_group;
+ *  - a parent that reaps its children: its own I/O leaves theirs out
+ *    (while /proc/<pid>/io folds it in), and each child's exit record is
+ *    exact and names the parent;
+ *  - 80 short-lived children of one parent, and a storm of 4000 processes
+ *    of 1 to 4 threads: every exit record exact, none lost;
+ *  - exec: the exit record carries the path and command line;
+ *  - a process that creates and ends threads without pause while passes
+ *    read it: every figure is within what its threads had written before
+ *    and after the pass, and never goes down;
+ *  - loading and closing leave no program, link or descriptor behind,
+ *    also when it fails (BTF missing, simulated with libbpf's
+ *    btf_custom_path pointing at a file that is not BTF);
+ *  - nobody with CAP_BPF and CAP_PERFMON loads and reads a root process;
+ *    with CAP_BPF alone, or nothing, it is refused with the remedy;
+ *  - blocks reading own I/O through a feed (pidio_block_set_ownio): a
+ *    parent that reaps children counts its own I/O only (Pid), its
+ *    children theirs (Name), the two together once (Pid + Children), and
+ *    40 children of an unselected parent that lived 5 ms each count
+ *    exactly from their exit records.
+ * The last line is "bpf_real: N passed, M failed".
+ */
+#include "pidio_build.h"
+
+#include "pidio_block.h"
+#include "pidio_bpf.h"
+#include "pidio_bpf_feed.h"
+#include "pidio_proc.h"
+
+#include <bpf/bpf.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+static void check(int ok, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void check(int ok, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("%s: ", ok ? "PASS" : "FAIL");
+  vprintf(fmt, ap);
+  printf("\n");
+  va_end(ap);
+  fflush(stdout);
+  if (ok)
+    passed++;
+  else
+    failed++;
+}
+
+/* ---- what the test's processes share ---- */
+
+struct shared {
+  atomic_int stage[64]; /* per child slot: how far it got */
+  atomic_int go[64];    /* per child slot: the parent's word */
+  atomic_ullong started, done; /* the thread storm's threads */
+  atomic_int stop;
+};
+static struct shared *sh;
+static int devnull;
+
+static void nap_us(long us) {
+  struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+  nanosleep(&ts, NULL);
+}
+
+static void wait_for(atomic_int *v, int at_least) {
+  while (atomic_load(v) < at_least)
+    nap_us(200);
+}
+
+/* n bytes in calls calls of n/calls (the last takes the remainder). */
+static void write_n(unsigned long long n, unsigned calls) {
+  static char buf[1 << 20];
+  for (unsigned i = 0; i < calls; i++) {
+    size_t len = (size_t)(i + 1 < calls ? n / calls : n - (n / calls) * (calls - 1));
+    if (write(devnull, buf, len) != (ssize_t)len)
+      _exit(3);
+  }
+}
+
+/* ---- collecting records ---- */
+
+#define MAXEXIT 8192
+static pidio_bpf_exit_t exits[MAXEXIT];
+static size_t nexits;
+/* The raw records of the last few exits, for PIDIO_BPF_RECORD. */
+static unsigned char raws[64][512];
+static size_t rawlens[64];
+
+/* Only the records of this program's children (and of the one child whose
+ * children are watched): the machine's other exits, from other programs
+ * running meanwhile, would fill the array. */
+static pid_t watched_parent;
+
+static void on_exit_rec(const pidio_bpf_exit_t *e, const void *raw,
+                        size_t rawlen, void *ctx) {
+  (void)ctx;
+  if (e->p.ppid != getpid() &&
+      (watched_parent == 0 || e->p.ppid != watched_parent))
+    return;
+  if (nexits < MAXEXIT) {
+    if (rawlen <= sizeof(raws[0])) {
+      memcpy(raws[nexits % 64], raw, rawlen);
+      rawlens[nexits % 64] = rawlen;
+    }
+    exits[nexits++] = *e;
+  }
+}
+
+/* With PIDIO_BPF_RECORD=DIR, keep pid's raw exit record as DIR/NAME: how
+ * the unit tests' fixtures (fixtures/bpf/) were made. */
+static void record(const char *name, pid_t pid) {
+  const char *dir = getenv("PIDIO_BPF_RECORD");
+  if (dir == NULL)
+    return;
+  for (size_t i = nexits; i-- > 0 && i + 64 >= nexits;)
+    if (exits[i].p.pid == pid) {
+      char path[4096];
+      snprintf(path, sizeof(path), "%s/%s", dir, name);
+      FILE *f = fopen(path, "wb");
+      if (f != NULL) {
+        fwrite(raws[i % 64], 1, rawlens[i % 64], f);
+        fclose(f);
+      }
+      return;
+    }
+}
+
+/* The exit record of pid whose parent was ppid: another process of the
+ * machine may get the same pid meanwhile (pid_max may be 32768). */
+static const pidio_bpf_exit_t *find_exit(pid_t pid, pid_t ppid) {
+  for (size_t i = nexits; i-- > 0;)
+    if (exits[i].p.pid == pid && exits[i].p.ppid == ppid)
+      return &exits[i];
+  return NULL;
+}
+
+/* Drain until pid's exit record has come (or 5 s have passed; only 0.1 s
+ * after a record was already missing, so that a broken run ends). */
+static int missed;
+static const pidio_bpf_exit_t *await_exit(pidio_bpf_t *b, pid_t pid,
+                                          pid_t ppid) {
+  for (int i = 0; i < (missed ? 10 : 500); i++) {
+    pidio_bpf_drain(b, on_exit_rec, NULL);
+    const pidio_bpf_exit_t *e = find_exit(pid, ppid);
+    if (e != NULL)
+      return e;
+    nap_us(10000);
+  }
+  missed++;
+  return NULL;
+}
+
+struct want {
+  pid_t pid;
+  pidio_bpf_proc_t got;
+  int found;
+};
+
+static int on_proc(const pidio_bpf_proc_t *p, void *ctx) {
+  struct want *w = ctx;
+  if (p->pid == w->pid) {
+    w->got = *p;
+    w->found++;
+  }
+  return 0;
+}
+
+static int pass_for(pidio_bpf_t *b, pid_t pid, pidio_bpf_proc_t *out) {
+  struct want w = {.pid = pid};
+  int err = pidio_bpf_pass(b, on_proc, &w);
+  if (err != 0 || w.found != 1)
+    return err ? err : -ENOENT;
+  *out = w.got;
+  return 0;
+}
+
+static uint64_t proc_start_ticks(pid_t pid) {
+  pidio_proc_t p;
+  pidio_stat_t st;
+  uint64_t ticks = 0;
+  if (pidio_proc_open(&p, "/proc") != 0)
+    return 0;
+  int fd = pidio_proc_open_pid(&p, pid);
+  if (fd >= 0 && pidio_proc_read_stat(fd, &st) == 0)
+    ticks = st.start_time;
+  if (fd >= 0)
+    close(fd);
+  pidio_proc_close(&p);
+  return ticks;
+}
+
+static int proc_io(pid_t pid, pidio_io_t *io) {
+  pidio_proc_t p;
+  int ret = -1;
+  if (pidio_proc_open(&p, "/proc") != 0)
+    return -1;
+  int fd = pidio_proc_open_pid(&p, pid);
+  if (fd >= 0) {
+    int io_fd = pidio_proc_open_io(fd);
+    if (io_fd >= 0) {
+      ret = pidio_proc_read_io(io_fd, io);
+      close(io_fd);
+    }
+    close(fd);
+  }
+  pidio_proc_close(&p);
+  return ret;
+}
+
+/* ---- scenarios ---- */
+
+static void test_single(pidio_bpf_t *b) {
+  pid_t c = fork();
+  if (c == 0) {
+    write_n(1000003, 7);
+    atomic_store(&sh->stage[0], 1);
+    wait_for(&sh->go[0], 1);
+    write_n(5, 1); /* after the pass: only the exit record has it */
+    _exit(0);
+  }
+  wait_for(&sh->stage[0], 1);
+  pidio_bpf_proc_t p;
+  int err = pass_for(b, c, &p);
+  check(err == 0, "single: the pass lists the process (%d)", err);
+  check(p.io.v[PIDIO_WCHAR] == 1000003 && p.io.v[PIDIO_SYSCW] == 7 &&
+            p.io.v[PIDIO_RCHAR] == 0 && p.io.v[PIDIO_SYSCR] == 0,
+        "single: own wchar %llu syscw %llu rchar %llu (want 1000003 7 0)",
+        (unsigned long long)p.io.v[PIDIO_WCHAR],
+        (unsigned long long)p.io.v[PIDIO_SYSCW],
+        (unsigned long long)p.io.v[PIDIO_RCHAR]);
+  uint64_t ticks = proc_start_ticks(c);
+  check(ticks != 0 && p.start == ticks,
+        "single: start %llu ticks = /proc/%d/stat's %llu",
+        (unsigned long long)p.start, (int)c, (unsigned long long)ticks);
+  check(p.ppid == getpid() && p.pstart == proc_start_ticks(getpid()) &&
+            p.nthreads == 1 && p.uid == getuid() && !(p.flags & PIDIO_BPF_F_UNSTABLE),
+        "single: ppid %d pstart %llu threads %u uid %u flags %#x",
+        (int)p.ppid, (unsigned long long)p.pstart, p.nthreads,
+        (unsigned)p.uid, p.flags);
+  atomic_store(&sh->go[0], 1);
+  waitpid(c, NULL, 0);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
+  check(e != NULL, "single: an exit record came");
+  record("exit-single.bin", c);
+  if (e != NULL)
+    check(e->p.io.v[PIDIO_WCHAR] == 1000008 && e->p.io.v[PIDIO_SYSCW] == 8 &&
+              e->p.start == ticks && e->p.ppid == getpid() &&
+              !(e->p.flags & PIDIO_BPF_F_EXEC_SEEN),
+          "single: exit wchar %llu syscw %llu (want 1000008 8), start %llu",
+          (unsigned long long)e->p.io.v[PIDIO_WCHAR],
+          (unsigned long long)e->p.io.v[PIDIO_SYSCW],
+          (unsigned long long)e->p.start);
+}
+
+static void *thread_write(void *arg) {
+  write_n((unsigned long long)(uintptr_t)arg, 1);
+  return NULL;
+}
+
+static void *thread_write_block(void *arg) {
+  write_n((unsigned long long)(uintptr_t)arg, 1);
+  atomic_fetch_add(&sh->stage[2], 1);
+  for (;;)
+    pause();
+  return NULL;
+}
+
+static void test_threads(pidio_bpf_t *b) {
+  pid_t c = fork();
+  if (c == 0) {
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+      pthread_create(&t[i], NULL, thread_write, (void *)(uintptr_t)1001);
+    for (int i = 0; i < 8; i++)
+      pthread_join(t[i], NULL);
+    write_n(55, 1);
+    atomic_store(&sh->stage[1], 1);
+    wait_for(&sh->go[1], 1);
+    /* Three threads still running when the process exits. */
+    for (int i = 0; i < 3; i++)
+      pthread_create(&t[i], NULL, thread_write_block, (void *)(uintptr_t)777);
+    wait_for(&sh->stage[2], 3);
+    exit(0); /* exit_group: the three end with it */
+  }
+  wait_for(&sh->stage[1], 1);
+  pidio_bpf_proc_t p;
+  int err = pass_for(b, c, &p);
+  check(err == 0 && p.io.v[PIDIO_WCHAR] == 8 * 1001 + 55 &&
+            p.io.v[PIDIO_SYSCW] == 9 && p.nthreads == 1,
+        "threads: 8 dead threads x 1001 + 55 from main: own wchar %llu syscw "
+        "%llu, %u live thread(s) (want 8063 9 1)",
+        (unsigned long long)p.io.v[PIDIO_WCHAR],
+        (unsigned long long)p.io.v[PIDIO_SYSCW], p.nthreads);
+  atomic_store(&sh->go[1], 1);
+  waitpid(c, NULL, 0);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
+  check(e != NULL && e->p.io.v[PIDIO_WCHAR] == 8063 + 3 * 777 &&
+            e->p.io.v[PIDIO_SYSCW] == 12,
+        "threads: exit_group with 3 threads running: exit wchar %llu syscw "
+        "%llu (want 10394 12)",
+        e ? (unsigned long long)e->p.io.v[PIDIO_WCHAR] : 0ULL,
+        e ? (unsigned long long)e->p.io.v[PIDIO_SYSCW] : 0ULL);
+  record("exit-threads.bin", c);
+}
+
+static void test_reaping_parent(pidio_bpf_t *b) {
+  pid_t kids[5];
+  int kp[2];
+  if (pipe(kp) != 0)
+    return;
+  pid_t c = fork();
+  if (c == 0) {
+    close(kp[0]);
+    write_n(1007, 2);
+    for (int i = 0; i < 5; i++) {
+      kids[i] = fork();
+      if (kids[i] == 0) {
+        write_n(100003, 1);
+        _exit(0);
+      }
+    }
+    for (int i = 0; i < 5; i++)
+      waitpid(kids[i], NULL, 0);
+    /* The kids' pids go to the parent after the reaping: the write to the
+     * pipe is the one I/O not in the figures checked below (+1 syscw,
+     * +sizeof(kids) wchar). */
+    if (write(kp[1], kids, sizeof(kids)) != (ssize_t)sizeof(kids))
+      _exit(3);
+    atomic_store(&sh->stage[3], 1);
+    wait_for(&sh->go[3], 1);
+    _exit(0);
+  }
+  watched_parent = c; /* its children's records are kept too */
+  close(kp[1]);
+  if (read(kp[0], kids, sizeof(kids)) != (ssize_t)sizeof(kids))
+    kids[0] = 0;
+  close(kp[0]);
+  wait_for(&sh->stage[3], 1);
+  pidio_bpf_proc_t p;
+  pidio_io_t pio;
+  int err = pass_for(b, c, &p);
+  int perr = proc_io(c, &pio);
+  uint64_t extra = sizeof(kids);
+  check(err == 0 && p.io.v[PIDIO_WCHAR] == 1007 + extra &&
+            p.io.v[PIDIO_SYSCW] == 3,
+        "reaper: own wchar %llu syscw %llu (want %llu 3)",
+        (unsigned long long)p.io.v[PIDIO_WCHAR],
+        (unsigned long long)p.io.v[PIDIO_SYSCW],
+        (unsigned long long)(1007 + extra));
+  check(perr == 0 && pio.v[PIDIO_WCHAR] == 1007 + extra + 5 * 100003,
+        "reaper: /proc/%d/io folds the 5 children in: wchar %llu (want %llu)",
+        (int)c, (unsigned long long)pio.v[PIDIO_WCHAR],
+        (unsigned long long)(1007 + extra + 5 * 100003));
+  for (int i = 0; i < 5; i++) {
+    const pidio_bpf_exit_t *e = await_exit(b, kids[i], c);
+    check(e != NULL && e->p.io.v[PIDIO_WCHAR] == 100003 &&
+              e->p.io.v[PIDIO_SYSCW] == 1 && e->p.ppid == c &&
+              e->p.pstart == p.start,
+          "reaper: child %d exit wchar %llu syscw %llu, parent %d",
+          (int)kids[i], e ? (unsigned long long)e->p.io.v[PIDIO_WCHAR] : 0ULL,
+          e ? (unsigned long long)e->p.io.v[PIDIO_SYSCW] : 0ULL,
+          e ? (int)e->p.ppid : 0);
+  }
+  atomic_store(&sh->go[3], 1);
+  waitpid(c, NULL, 0);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
+  check(e != NULL && e->p.io.v[PIDIO_WCHAR] == 1007 + extra,
+        "reaper: its own exit record leaves the children out: wchar %llu",
+        e ? (unsigned long long)e->p.io.v[PIDIO_WCHAR] : 0ULL);
+}
+
+/* n children of one parent, each with threads-1 extra threads that write
+ * per_thread bytes and live a few ms; every exit record must be exact. */
+static void storm(pidio_bpf_t *b, const char *name, int n, int max_threads,
+                  unsigned long long per_proc, unsigned calls, long live_us) {
+  pidio_bpf_stats_t before;
+  pidio_bpf_get_stats(b, &before);
+  size_t first = nexits;
+  pid_t *pids = calloc((size_t)n, sizeof(pid_t));
+  int *nth = calloc((size_t)n, sizeof(int));
+  for (int i = 0; i < n; i++) {
+    nth[i] = 1 + i % max_threads;
+    pids[i] = fork();
+    if (pids[i] == 0) {
+      pthread_t t[4];
+      for (int k = 1; k < nth[i]; k++)
+        pthread_create(&t[k], NULL, thread_write, (void *)(uintptr_t)1001);
+      write_n(per_proc, calls);
+      if (live_us)
+        nap_us(live_us);
+      /* Threads of odd processes are joined, the others end with exit_group. */
+      if (i % 2)
+        for (int k = 1; k < nth[i]; k++)
+          pthread_join(t[k], NULL);
+      _exit(0);
+    }
+    if (i % 50 == 49)
+      pidio_bpf_drain(b, on_exit_rec, NULL);
+  }
+  for (int i = 0; i < n; i++)
+    waitpid(pids[i], NULL, 0);
+  int exact = 0, missing = 0, wrong = 0;
+  for (int i = 0; i < n; i++) {
+    const pidio_bpf_exit_t *e = await_exit(b, pids[i], getpid());
+    if (e == NULL) {
+      if (missing++ < 3)
+        printf("  %s: no exit record of pid %d (%d threads)\n", name,
+               (int)pids[i], nth[i]);
+      continue;
+    }
+    unsigned long long want = per_proc + 1001ULL * (unsigned)(nth[i] - 1);
+    unsigned long long want_calls = calls + (unsigned)(nth[i] - 1);
+    /* A thread that exit_group ended before its write wrote nothing. */
+    if (e->p.io.v[PIDIO_WCHAR] == want && e->p.io.v[PIDIO_SYSCW] == want_calls)
+      exact++;
+    else if (i % 2 == 0 && (e->p.io.v[PIDIO_WCHAR] - per_proc) % 1001 == 0 &&
+             e->p.io.v[PIDIO_WCHAR] <= want &&
+             e->p.io.v[PIDIO_SYSCW] - calls ==
+                 (e->p.io.v[PIDIO_WCHAR] - per_proc) / 1001)
+      exact++;
+    else if (wrong++ < 3)
+      printf("  %s: pid %d wchar %llu syscw %llu, want %llu %llu\n", name,
+             (int)pids[i], (unsigned long long)e->p.io.v[PIDIO_WCHAR],
+             (unsigned long long)e->p.io.v[PIDIO_SYSCW], want, want_calls);
+  }
+  pidio_bpf_stats_t after;
+  pidio_bpf_get_stats(b, &after);
+  check(exact == n && missing == 0,
+        "%s: %d processes: %d exit records exact, %d wrong, %d missing "
+        "(%zu records)",
+        name, n, exact, wrong, missing, nexits - first);
+  check(after.lost == before.lost && after.bad == before.bad,
+        "%s: lost %llu (ring full %llu, map full %llu, mark failed %llu), "
+        "bad %llu",
+        name, (unsigned long long)(after.lost - before.lost),
+        (unsigned long long)(after.ring_full - before.ring_full),
+        (unsigned long long)(after.map_full - before.map_full),
+        (unsigned long long)(after.mark_failed - before.mark_failed),
+        (unsigned long long)(after.bad - before.bad));
+  free(pids);
+  free(nth);
+}
+
+static void test_exec(pidio_bpf_t *b) {
+  pid_t c = fork();
+  if (c == 0) {
+    execl("/bin/true", "true", "first arg", "second", (char *)NULL);
+    _exit(127);
+  }
+  int st;
+  waitpid(c, &st, 0);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
+  check(e != NULL && (e->p.flags & PIDIO_BPF_F_EXEC_SEEN) &&
+            strcmp(e->exe, "/bin/true") == 0 &&
+            strcmp(e->cmdline, "true first arg second") == 0 &&
+            strcmp(e->p.comm, "true") == 0,
+        "exec: exe \"%s\" cmdline \"%s\" comm \"%s\"", e ? e->exe : "",
+        e ? e->cmdline : "", e ? e->p.comm : "");
+  record("exit-exec.bin", c);
+}
+
+static void *churn_thread(void *arg) {
+  (void)arg;
+  atomic_fetch_add(&sh->started, 1);
+  write_n(1001, 1);
+  atomic_fetch_add(&sh->done, 1);
+  return NULL;
+}
+
+/* A process that starts and ends threads without pause, each writing 1001
+ * bytes once, read by passes meanwhile. */
+static void test_snapshot_storm(pidio_bpf_t *b) {
+  atomic_store(&sh->started, 0);
+  atomic_store(&sh->done, 0);
+  atomic_store(&sh->stop, 0);
+  pid_t c = fork();
+  if (c == 0) {
+    while (!atomic_load(&sh->stop)) {
+      pthread_t t[16];
+      for (int i = 0; i < 16; i++)
+        pthread_create(&t[i], NULL, churn_thread, NULL);
+      for (int i = 0; i < 16; i++)
+        pthread_join(t[i], NULL);
+    }
+    _exit(0);
+  }
+  int passes = 0, inside = 0, monotone = 1, flagged = 0;
+  uint64_t last = 0;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - t0.tv_sec >= 5)
+      break;
+    unsigned long long lo = atomic_load(&sh->done);
+    pidio_bpf_proc_t p;
+    if (pass_for(b, c, &p) != 0)
+      continue;
+    unsigned long long hi = atomic_load(&sh->started);
+    passes++;
+    if (p.flags & PIDIO_BPF_F_UNSTABLE) {
+      flagged++;
+      continue;
+    }
+    uint64_t w = p.io.v[PIDIO_WCHAR];
+    if (w >= lo * 1001 && w <= hi * 1001 && w % 1001 == 0)
+      inside++;
+    else if (passes - inside - flagged < 4)
+      printf("  snapshot: wchar %llu outside [%llu, %llu] x 1001\n",
+             (unsigned long long)w, lo, hi);
+    if (w < last)
+      monotone = 0;
+    last = w;
+    pidio_bpf_drain(b, on_exit_rec, NULL);
+  }
+  atomic_store(&sh->stop, 1);
+  waitpid(c, NULL, 0);
+  pidio_bpf_stats_t s;
+  pidio_bpf_get_stats(b, &s);
+  check(passes > 10 && inside == passes - flagged && flagged == 0 && monotone,
+        "snapshot storm: %d passes, %d within the threads' writes, %d "
+        "flagged, never down: %s (%llu threads; %llu re-reads)",
+        passes, inside, flagged, monotone ? "yes" : "no",
+        (unsigned long long)atomic_load(&sh->done),
+        (unsigned long long)s.rereads);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
+  check(e != NULL && e->p.io.v[PIDIO_WCHAR] ==
+                         1001ULL * (unsigned long long)atomic_load(&sh->done),
+        "snapshot storm: exit wchar %llu = 1001 x %llu threads",
+        e ? (unsigned long long)e->p.io.v[PIDIO_WCHAR] : 0ULL,
+        (unsigned long long)atomic_load(&sh->done));
+}
+
+/* ---- loading, refusing, closing ---- */
+
+/* The BPF programs of pidio's reader loaded on the machine, and the links
+ * to them: a reader that closes cleanly leaves none. (Other programs come
+ * and go on a shared machine: only these are counted.) */
+static int ours(const char *name) {
+  return strcmp(name, "dump_task") == 0 || strcmp(name, "on_exit") == 0 ||
+         strcmp(name, "on_exec") == 0 || strcmp(name, "on_free") == 0;
+}
+
+static void bpf_objects_now(unsigned *progs, unsigned *links) {
+  __u32 id = 0, prog_ids[64];
+  unsigned np = 0;
+  *progs = *links = 0;
+  while (bpf_prog_get_next_id(id, &id) == 0) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0)
+      continue;
+    struct bpf_prog_info info;
+    __u32 len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && ours(info.name)) {
+      (*progs)++;
+      if (np < 64)
+        prog_ids[np++] = id;
+    }
+    close(fd);
+  }
+  id = 0;
+  while (bpf_link_get_next_id(id, &id) == 0) {
+    int fd = bpf_link_get_fd_by_id(id);
+    if (fd < 0)
+      continue;
+    struct bpf_link_info info;
+    __u32 len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+      for (unsigned i = 0; i < np; i++)
+        if (info.prog_id == prog_ids[i])
+          (*links)++;
+    close(fd);
+  }
+}
+
+/* The same, once what was released has had time to go back to the given
+ * counts (a link's id is freed after its last reference, not always at
+ * once). Another pidio reader loaded on the machine (another test run)
+ * has its own programs: only the difference is this run's. */
+static void bpf_objects(unsigned *progs, unsigned *links, unsigned want_p,
+                        unsigned want_l) {
+  for (int i = 0; i < 100; i++) {
+    bpf_objects_now(progs, links);
+    if (*progs == want_p && *links == want_l)
+      return;
+    nap_us(10000);
+  }
+}
+
+static int count_fds(void) {
+  int n = 0;
+  for (int fd = 0; fd < 4096; fd++)
+    if (fcntl(fd, F_GETFD) >= 0)
+      n++;
+  return n;
+}
+
+/* --open-only: load, read one pass, close; print what happened. Run as
+ * nobody with and without CAP_BPF + CAP_PERFMON by the tests below. */
+static int open_only(pid_t watch) {
+  pidio_bpf_t *b;
+  char why[512];
+  int err = pidio_bpf_open(&b, NULL, why, sizeof(why));
+  if (err != 0) {
+    printf("open: refused: %s\n", why);
+    return 3;
+  }
+  struct want w = {.pid = watch};
+  err = pidio_bpf_pass(b, on_proc, &w);
+  pidio_bpf_close(b);
+  printf("open: ok, pass %d, pid %d found %d, wchar %llu\n", err,
+         (int)watch, w.found, (unsigned long long)w.got.io.v[PIDIO_WCHAR]);
+  return err == 0 && w.found == 1 ? 0 : 4;
+}
+
+/* Run this program as nobody with the given capabilities ("" for none),
+ * --open-only, watching this process; its output into out. */
+static int as_nobody(const char *caps, char *out, size_t outsz) {
+  char self[4096], cmd[8192];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n < 0)
+    return -1;
+  self[n] = '\0';
+  const char *set = caps[0] ? caps : "-all";
+  snprintf(cmd, sizeof(cmd),
+           "setpriv --reuid=nobody --regid=nogroup --clear-groups "
+           "--inh-caps=%s --ambient-caps=%s --bounding-set=%s "
+           "'%s' --open-only %d 2>&1",
+           set, set, set, self, (int)getpid());
+  FILE *p = popen(cmd, "r");
+  if (p == NULL)
+    return -1;
+  size_t len = fread(out, 1, outsz - 1, p);
+  out[len] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_privileges(void) {
+  char out[2048];
+  /* This process has written something of its own to look for. */
+  write_n(4242, 1);
+  int rc = as_nobody("-all,+bpf,+perfmon", out, sizeof(out));
+  check(rc == 0 && strstr(out, "found 1") != NULL,
+        "nobody with CAP_BPF and CAP_PERFMON loads and reads a root "
+        "process: rc %d, %s",
+        rc, strtok(out, "\n") ? out : "");
+  rc = as_nobody("-all,+bpf", out, sizeof(out));
+  check(rc == 3 && strstr(out, "CAP_BPF and CAP_PERFMON") != NULL,
+        "nobody with CAP_BPF alone is refused, with the remedy: rc %d, %s",
+        rc, strtok(out, "\n") ? out : "");
+  rc = as_nobody("", out, sizeof(out));
+  check(rc == 3 && strstr(out, "CAP_BPF and CAP_PERFMON") != NULL,
+        "nobody without capabilities is refused, with the remedy: rc %d, %s",
+        rc, strtok(out, "\n") ? out : "");
+}
+
+static void test_no_btf(void) {
+  /* BTF missing, simulated: libbpf is pointed at a file that is not BTF
+   * (the host's /sys/kernel/btf is not touched). */
+  char path[4096];
+  const char *tmp = getenv("TMPDIR");
+  snprintf(path, sizeof(path), "%s/pidio-nobtf.XXXXXX", tmp ? tmp : "/tmp");
+  int fd = mkstemp(path);
+  if (fd < 0)
+    return;
+  if (write(fd, "not BTF\n", 8) != 8)
+    return;
+  close(fd);
+  unsigned p0, l0, p1, l1;
+  bpf_objects_now(&p0, &l0);
+  int fds0 = count_fds();
+  pidio_bpf_t *b = NULL;
+  char why[512] = "";
+  pidio_bpf_opts_t o = {.btf_path = path};
+  int err = pidio_bpf_open(&b, &o, why, sizeof(why));
+  bpf_objects(&p1, &l1, p0, l0);
+  int fds1 = count_fds();
+  unlink(path);
+  check(err < 0 && b == NULL && strstr(why, path) != NULL,
+        "BTF missing: refused (%d): %s", err, why);
+  check(p1 == p0 && l1 == l0 && fds1 == fds0,
+        "BTF missing: nothing left behind (programs %u -> %u, links %u -> "
+        "%u, descriptors %d -> %d)",
+        p0, p1, l0, l1, fds0, fds1);
+}
+
+static void test_clean_close(void) {
+  unsigned p0, l0, p1, l1, p2, l2;
+  bpf_objects_now(&p0, &l0);
+  int fds0 = count_fds();
+  pidio_bpf_t *b;
+  char why[512];
+  int err = pidio_bpf_open(&b, NULL, why, sizeof(why));
+  check(err == 0, "open: %s", err ? why : "ok");
+  if (err != 0)
+    return;
+  bpf_objects_now(&p1, &l1);
+  struct want w = {.pid = getpid()};
+  pidio_bpf_pass(b, on_proc, &w);
+  pidio_bpf_drain(b, NULL, NULL);
+  pidio_bpf_close(b);
+  bpf_objects(&p2, &l2, p0, l0);
+  int fds2 = count_fds();
+  check(p1 == p0 + 4 && l1 == l0 + 4 && w.found == 1,
+        "open: 4 programs and 4 links (3 tracepoints, the iterator): %u and "
+        "%u more",
+        p1 - p0, l1 - l0);
+  check(p2 == p0 && l2 == l0 && fds2 == fds0,
+        "close: no program, link or descriptor left (programs %u -> %u, "
+        "links %u -> %u, descriptors %d -> %d)",
+        p0, p2, l0, l2, fds0, fds2);
+}
+
+/* ---- blocks reading own I/O through a feed ---- */
+
+typedef struct oblock {
+  pidio_proc_t proc;
+  pidio_block_t blk;
+  pidio_ownio_t own;
+  unsigned lost, lost_members, rounds;
+} oblock_t;
+
+static void oblock_open(oblock_t *k, pidio_bpf_feed_t *feed, pid_t pid,
+                        const char *name, bool children) {
+  char err[256];
+  pidio_select_t sel;
+  memset(k, 0, sizeof(*k));
+  pidio_select_init(&sel);
+  if (pid != 0)
+    pidio_select_set_pid(&sel, (double)pid, err, sizeof(err));
+  if (name != NULL)
+    pidio_select_set_name(&sel, name, err, sizeof(err));
+  pidio_select_set_children(&sel, children);
+  pidio_proc_open(&k->proc, "/proc");
+  pidio_block_init(&k->blk, &k->proc, &sel);
+  pidio_bpf_feed_attach(feed, 0, &k->own);
+  pidio_block_set_ownio(&k->blk, &k->own);
+}
+
+static void oblock_round(oblock_t *k) {
+  pidio_report_t rep;
+  pidio_block_update(&k->blk, &rep);
+  k->lost += rep.lost;
+  k->lost_members += rep.lost_members;
+  k->rounds++;
+  if (getenv("PIDIO_BPF_DEBUG"))
+    printf("  round %u: matched %u wchar %llu\n", k->rounds, rep.matched,
+           (unsigned long long)k->blk.total.v[PIDIO_WCHAR]);
+}
+
+static void oblock_close(oblock_t *k, pidio_bpf_feed_t *feed) {
+  pidio_bpf_feed_detach(feed, &k->own);
+  pidio_block_free(&k->blk);
+  pidio_proc_close(&k->proc);
+}
+
+/* A parent (by Pid) that reaps children: its block counts its own I/O
+ * only; the children's block (Name) counts theirs, whether a round saw
+ * them alive or only their exit; the parent's block with Children counts
+ * both, once. Then 40 children of a parent no block selects, each living
+ * about 5 ms: counted exactly from their exit records. */
+/* Names of this run's processes: with the run's pid in them, so that two
+ * runs on one machine (blocks select by name machine-wide) never count
+ * each other's. At most 15 characters. */
+static char n_par[16], n_kid[16], n_short[16], n_spawner[16];
+
+static void test_blocks(void) {
+  int run = (int)(getpid() % 100000);
+  snprintf(n_par, sizeof(n_par), "b%05d-par", run);
+  snprintf(n_kid, sizeof(n_kid), "b%05d-kid", run);
+  snprintf(n_short, sizeof(n_short), "b%05d-short", run);
+  snprintf(n_spawner, sizeof(n_spawner), "b%05d-spawn", run);
+  pidio_bpf_feed_t *feed;
+  char why[512];
+  if (pidio_bpf_feed_open(&feed, NULL, NULL, why, sizeof(why)) != 0) {
+    check(0, "blocks: feed: %s", why);
+    return;
+  }
+  atomic_store(&sh->stage[10], 0);
+  atomic_store(&sh->go[10], 0);
+  pid_t c = fork();
+  if (c == 0) {
+    prctl(PR_SET_NAME, n_par);
+    wait_for(&sh->go[10], 1);
+    write_n(1007, 2);
+    pid_t kids[5];
+    for (int i = 0; i < 5; i++) {
+      kids[i] = fork();
+      if (kids[i] == 0) {
+        prctl(PR_SET_NAME, n_kid);
+        write_n(100003, 1);
+        nap_us(5000);
+        _exit(0);
+      }
+    }
+    for (int i = 0; i < 5; i++)
+      waitpid(kids[i], NULL, 0);
+    atomic_store(&sh->stage[10], 1);
+    wait_for(&sh->go[10], 2);
+    write_n(55, 1); /* after the last round it was read in */
+    _exit(0);
+  }
+  oblock_t par, kid, fam;
+  oblock_open(&par, feed, c, NULL, false);
+  oblock_open(&kid, feed, 0, n_kid, false);
+  oblock_open(&fam, feed, c, NULL, true);
+  oblock_t *all[3] = {&par, &kid, &fam};
+  /* The parent is running already: counted from the first round on. */
+  for (int k = 0; k < 3; k++)
+    oblock_round(all[k]);
+  atomic_store(&sh->go[10], 1);
+  while (atomic_load(&sh->stage[10]) < 1) {
+    for (int k = 0; k < 3; k++)
+      oblock_round(all[k]);
+    nap_us(3000);
+  }
+  for (int k = 0; k < 3; k++)
+    oblock_round(all[k]);
+  atomic_store(&sh->go[10], 2);
+  waitpid(c, NULL, 0);
+  for (int k = 0; k < 3; k++)
+    oblock_round(all[k]);
+  uint64_t wp = par.blk.total.v[PIDIO_WCHAR], wk = kid.blk.total.v[PIDIO_WCHAR],
+           wf = fam.blk.total.v[PIDIO_WCHAR];
+  check(wp == 1007 + 55 && par.blk.total.v[PIDIO_SYSCW] == 3,
+        "blocks: Pid parent: own wchar %llu syscw %llu (want 1062 3; "
+        "/proc would fold in 500015)",
+        (unsigned long long)wp,
+        (unsigned long long)par.blk.total.v[PIDIO_SYSCW]);
+  check(wk == 5 * 100003 && kid.blk.total.v[PIDIO_SYSCW] == 5,
+        "blocks: Name children: wchar %llu syscw %llu (want 500015 5)",
+        (unsigned long long)wk,
+        (unsigned long long)kid.blk.total.v[PIDIO_SYSCW]);
+  check(wf == 1062 + 5 * 100003,
+        "blocks: Pid parent with Children: wchar %llu (want 501077)",
+        (unsigned long long)wf);
+  check(par.lost + kid.lost + fam.lost == 0 &&
+            par.lost_members + kid.lost_members + fam.lost_members == 0,
+        "blocks: nothing lost (%u, %u)", par.lost + kid.lost + fam.lost,
+        par.lost_members + kid.lost_members + fam.lost_members);
+
+  /* Short-lived children of a parent no block selects. */
+  oblock_t sl;
+  oblock_open(&sl, feed, 0, n_short, false);
+  oblock_round(&sl);
+  nap_us(20000); /* the children start after the first round's tick */
+  pid_t pp = fork();
+  if (pp == 0) {
+    prctl(PR_SET_NAME, n_spawner);
+    pid_t kids[40];
+    for (int i = 0; i < 40; i++) {
+      kids[i] = fork();
+      if (kids[i] == 0) {
+        prctl(PR_SET_NAME, n_short);
+        write_n(777777, 13);
+        nap_us(5000);
+        _exit(0);
+      }
+    }
+    for (int i = 0; i < 40; i++)
+      waitpid(kids[i], NULL, 0);
+    _exit(0);
+  }
+  for (int i = 0; i < 20; i++) {
+    oblock_round(&sl);
+    nap_us(10000);
+  }
+  waitpid(pp, NULL, 0);
+  oblock_round(&sl);
+  check(sl.blk.total.v[PIDIO_WCHAR] == 40ULL * 777777 &&
+            sl.blk.total.v[PIDIO_SYSCW] == 40 * 13 && sl.lost == 0,
+        "blocks: 40 short-lived children of an unselected parent: wchar "
+        "%llu syscw %llu (want 31111080 520), lost %u",
+        (unsigned long long)sl.blk.total.v[PIDIO_WCHAR],
+        (unsigned long long)sl.blk.total.v[PIDIO_SYSCW], sl.lost);
+  oblock_close(&sl, feed);
+  for (int k = 0; k < 3; k++)
+    oblock_close(all[k], feed);
+  pidio_bpf_feed_free(feed);
+}
+
+static void logger(int level, const char *msg, void *ctx) {
+  (void)ctx;
+  if (level == 0)
+    printf("libbpf: %s\n", msg);
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc == 3 && strcmp(argv[1], "--open-only") == 0)
+    return open_only((pid_t)atoi(argv[2]));
+  devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (devnull < 0 || sh == MAP_FAILED)
+    return 99;
+  pidio_bpf_set_logger(logger, NULL);
+  /* First, while no reader of this program is loaded. */
+  test_clean_close();
+  test_no_btf();
+  pidio_bpf_t *b;
+  char why[512];
+  int err = pidio_bpf_open(&b, NULL, why, sizeof(why));
+  if (err != 0) {
+    printf("bpf_real: cannot load: %s\n", why);
+    /* Not root: nothing to test here. As root, a failure. */
+    return geteuid() != 0 ? 77 : 1;
+  }
+  test_privileges();
+  test_blocks();
+  test_single(b);
+  test_threads(b);
+  test_reaping_parent(b);
+  storm(b, "short-lived", 80, 1, 777777, 13, 5000);
+  test_exec(b);
+  test_snapshot_storm(b);
+  storm(b, "storm", 4000, 4, 1000, 1, 0);
+  pidio_bpf_close(b);
+  printf("bpf_real: %d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the Reader option: the real collectd daemon with
+pidio reading /proc/<pid>/io (Reader "procfs") and reading each process's
+own I/O and every exit from the kernel (Reader "bpf"), side by side on
+the same processes, with exact byte counts in the csv files.
+
+- A parent that reaps children, by Pid: with procfs its counters fold the
+  children in (the kernel adds a reaped child into its parent's io file);
+  with bpf they are its own I/O only. With Children both count the family
+  once.
+- 30 processes that live a few milliseconds, started by a parent no block
+  selects (this test), selected by Name and by CommandLine: with bpf every
+  byte is counted from their exit records; with procfs most are never
+  seen (the documented limit), and never more than they wrote.
+- count-lost is 0 with bpf and not dispatched with procfs; so is
+  pidio_delay-blkio (never negative; 0, with one notice naming the
+  sysctl, while kernel.task_delayacct is off, as it is by default).
+- GroupBy comm with bpf: each group rises by exactly what its writers
+  wrote, the short-lived children that were never seen alive included
+  (counted from their exit records, grouped by the comm in the record),
+  and the groups and "other" together by exactly what the block rose by.
+- A storm of thousands of short-lived processes a second for 60 s: exact,
+  count-lost 0 at the default ring buffer; with a ring buffer made too
+  small on purpose (RingSize 4096), count-lost above 0 and one warning.
+- BTF missing, simulated in a mount namespace of collectd's own (the
+  kernel's BTF file bound to /dev/null there): auto says why and reads
+  /proc exactly, bpf does not start.
+- Privileges: nobody with CAP_BPF and CAP_PERFMON runs Reader "bpf" and
+  counts a root process exactly; nobody without them: Reader "auto" says
+  once why and reads /proc, Reader "bpf" refuses to start.
+Exit 77 where it cannot run (not root, no collectd, built without BPF).
+"""
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_lib import (BUILDDIR, Daemon, Results, Writer, built, run_names,  # noqa: E402
+                     run_tests, wait_for)
+
+R = Results()
+
+
+def have_bpf():
+    try:
+        with open(os.path.join(BUILDDIR, "pidio_build.h")) as f:
+            return "#define PIDIO_HAVE_BPF 1" in f.read()
+    except OSError:
+        return False
+
+
+def short_lived(n, tag):
+    """n pidio-writers that each write 777777 bytes in 1000-byte calls and
+    exit at once, children of this test (which no block selects)."""
+    procs = []
+    for _ in range(n):
+        p = subprocess.Popen([built("tests/pidio-writer"), "--tag", tag, "--comm",
+                              run_names("pidioe2e-short")],
+                             stdin=subprocess.PIPE)
+        p.stdin.write(b"write 777777 1000\nexit\n")
+        p.stdin.close()
+        procs.append(p)
+    for p in procs:
+        p.wait(30)
+
+
+CONF = """
+LoadPlugin pidio
+<Plugin pidio>
+  Reader "%s"
+  <Process "par">
+    Pid %d
+  </Process>
+  <Process "fam">
+    Pid %d
+    Children true
+  </Process>
+  <Process "short">
+    Name "pidioe2e-short"
+  </Process>
+  <Process "shortcmd">
+    CommandLine "pidio-writer --tag %s "
+  </Process>
+</Plugin>
+"""
+
+
+def test_readers_side_by_side(work):
+    """The same processes under both readers at once."""
+    tag = "e2e-bpf-%d" % os.getpid()
+    par = Writer(work)
+    par.send("write 5000 1000")                 # before collectd: not counted
+    daemons = {}
+    for reader in ("procfs", "bpf"):
+        wd = os.path.join(work, reader)
+        os.makedirs(wd)
+        daemons[reader] = Daemon(wd, CONF % (reader, par.pid, par.pid, tag))
+    try:
+        for d in daemons.values():
+            d.start()
+        for d in daemons.values():
+            wait_for(lambda: len(d.rows("par", "io_octets")) >= 2, 10, "two reads")
+        par.send("write 1007 1000")
+        par.send("fork 5 100003 100003")        # reaped by par
+        short_lived(30, tag)
+        time.sleep(2.5)
+    finally:
+        for d in daemons.values():
+            d.stop()
+        par.stop()
+    p, b = daemons["procfs"], daemons["bpf"]
+    R.check("bpf: collectd says which reader", 'Reader "bpf": each process\'s own I/O' in b.log(),
+            b.log()[-2000:])
+    R.equal("procfs: Pid parent folds its reaped children", p.last("par", "io_octets")[2],
+            1007 + 5 * 100003)
+    R.equal("bpf: Pid parent counts its own I/O only", b.last("par", "io_octets")[2], 1007)
+    R.equal("bpf: Pid parent syscw", b.last("par", "io_ops")[2], 2)
+    R.equal("procfs: Pid + Children", p.last("fam", "io_octets")[2], 1007 + 5 * 100003)
+    R.equal("bpf: Pid + Children counts the family once", b.last("fam", "io_octets")[2],
+            1007 + 5 * 100003)
+    R.equal("bpf: Name: 30 short-lived processes of an unselected parent",
+            b.last("short", "io_octets")[2], 30 * 777777)
+    R.equal("bpf: Name: their syscw", b.last("short", "io_ops")[2], 30 * 778)
+    R.equal("bpf: CommandLine (from their exec): 30 short-lived processes",
+            b.last("shortcmd", "io_octets")[2], 30 * 777777)
+    got = p.last("short", "io_octets")[2]
+    R.check("procfs: short-lived processes: never more than they wrote (%d of %d)"
+            % (got, 30 * 777777), got <= 30 * 777777)
+    for blk in ("par", "fam", "short", "shortcmd"):
+        mono = [row[2] for row in b.rows(blk, "io_octets")]
+        R.check("bpf: %s: wchar never goes down" % blk, mono == sorted(mono), str(mono))
+        lost = [row[1] for row in b.rows(blk, "count-lost")]
+        R.check("bpf: %s: count-lost dispatched, always 0" % blk,
+                len(lost) > 0 and all(v == 0 for v in lost), str(lost))
+        R.equal("procfs: %s: no count-lost" % blk, p.rows(blk, "count-lost"), [])
+    delays = [row[1] for row in b.rows("par", "pidio_delay-blkio")]
+    R.check("bpf: pidio_delay-blkio dispatched, never negative",
+            len(delays) > 0 and all(v >= 0 for v in delays), str(delays))
+    R.equal("procfs: no pidio_delay-blkio", p.rows("par", "pidio_delay-blkio"), [])
+    with open("/proc/sys/kernel/task_delayacct") as f:
+        delayacct = f.read().strip()
+    if delayacct == "0":
+        # Off (the default since Linux 5.14): said once, and nothing waits.
+        R.equal("bpf: task_delayacct off: one notice with the sysctl",
+                b.log().count("sysctl kernel.task_delayacct=1"), 1)
+        R.check("bpf: task_delayacct off: pidio_delay-blkio 0", all(v == 0 for v in delays))
+    else:
+        R.equal("bpf: task_delayacct on: no notice",
+                b.log().count("sysctl kernel.task_delayacct=1"), 0)
+    for name, d in daemons.items():
+        R.check("%s: no warning or error in the log" % name,
+                "[warning]" not in d.log() and "[error]" not in d.log(), d.log()[-2000:])
+
+
+GROUPS = """
+LoadPlugin pidio
+<Plugin pidio>
+  Reader "bpf"
+  <Process "grp">
+    CommandLine "--tag %s$"
+    Children true
+    GroupBy comm
+    MaxGroups 5
+    RankBy wchar
+  </Process>
+</Plugin>
+"""
+
+
+def test_groups(work):
+    """Reader bpf + GroupBy comm: three writers of distinct comms; a's
+    forked children (its comm, never seen alive, counted through Children
+    from their exit records) and 30 processes of c's comm that this test
+    (selected by no block) runs for a few milliseconds (selected from their
+    exit records by their command line). Each group rises by exactly what
+    its processes wrote once it had its series."""
+    tag = run_names("pidioe2e-bgrp")
+    ws = [Writer(work, comm="pidioe2e-b%s" % x, tag=tag) for x in "abc"]
+    names = [run_names("pidioe2e-b%s" % x) for x in "abc"]
+    d = Daemon(work, GROUPS % tag)
+
+    def tx(inst):
+        row = d.last(inst, "io_octets")
+        return row[2] if row else 0
+
+    def settle(extra):
+        n = len(d.rows("grp", "count-processes")) + extra
+        wait_for(lambda: len(d.rows("grp", "count-processes")) >= n, 20,
+                 "%d more reads" % extra)
+
+    try:
+        d.start()
+        settle(2)
+        for w in ws:                    # a first write gets each group its series
+            w.send("write 1000 1000")
+        settle(3)
+        before = {n: tx("grp-" + n) for n in names + ["other"]}
+        before_blk = tx("grp")
+        ws[0].send("write 1000000")
+        ws[0].send("fork 20 10000 4096 0")
+        ws[1].send("write 2000000")
+        ws[2].send("write 300000")
+        procs = []
+        for _ in range(30):
+            p = subprocess.Popen([built("tests/pidio-writer"), "--comm", names[2],
+                                  "--tag", tag], stdin=subprocess.PIPE)
+            p.stdin.write(b"write 777777 1000\nexit\n")
+            p.stdin.close()
+            procs.append(p)
+        for p in procs:
+            p.wait(30)
+        settle(3)
+    finally:
+        d.stop()
+        for w in ws:
+            w.stop()
+    want = dict(zip(names, (1000000 + 20 * 10000, 2000000, 300000 + 30 * 777777)))
+    for n in names:
+        R.equal("bpf groups: %s rose by what its processes wrote" % n,
+                tx("grp-" + n) - before[n], want[n])
+    R.equal("bpf groups: other did not rise", tx("grp-other") - before["other"], 0)
+    R.equal("bpf groups: the block rose by the sum", tx("grp") - before_blk,
+            sum(want.values()))
+    R.equal("bpf groups: no unknown group", d.rows("grp-unknown", "io_octets"), [])
+    lost = [row[1] for row in d.rows("grp", "count-lost")]
+    R.check("bpf groups: count-lost always 0", len(lost) > 0 and all(v == 0 for v in lost),
+            str(lost))
+    R.check("bpf groups: no warning or error in the log",
+            "[warning]" not in d.log() and "[error]" not in d.log(), d.log()[-2000:])
+
+
+NOBODY = 65534
+
+ONE = """
+LoadPlugin pidio
+<Plugin pidio>
+  Reader "%s"
+  <Process "w">
+    Pid %d
+  </Process>
+</Plugin>
+"""
+
+
+def as_nobody(work, sub, reader, pid, caps=()):
+    """A collectd run by nobody in work/sub, which nobody may write."""
+    os.chmod(work, 0o777)
+    wd = os.path.join(work, sub)
+    os.makedirs(wd)
+    os.chmod(wd, 0o777)
+    d = Daemon(wd, ONE % (reader, pid), user=NOBODY, caps=caps)
+    for s in ("plugins", "csv"):
+        os.chmod(os.path.join(wd, s), 0o777)
+    return d
+
+
+def test_privileges(work):
+    """nobody with CAP_BPF + CAP_PERFMON: bpf, exact; nobody without: auto
+    falls back and says why, bpf refuses to start."""
+    w = Writer(work)
+    try:
+        d = as_nobody(work, "caps", "bpf", w.pid, caps=("bpf", "perfmon"))
+        d.start()
+        try:
+            wait_for(lambda: len(d.rows("w", "io_octets")) >= 2, 10, "two reads")
+            w.send("write 424242 1000")
+            wait_for(lambda: (d.last("w", "io_octets") or (0, 0, 0))[2] == 424242, 10,
+                     "the write counted")
+        finally:
+            d.stop()
+        R.equal("nobody with CAP_BPF and CAP_PERFMON: Reader bpf counts a root process",
+                d.last("w", "io_octets")[2], 424242)
+
+        d = as_nobody(work, "auto", "auto", w.pid)
+        d.start()
+        try:
+            wait_for(lambda: len(d.rows("w", "io_octets")) >= 1, 10, "a read")
+        finally:
+            d.stop()
+        log = d.log()
+        R.check("nobody without capabilities: Reader auto says why and what to grant",
+                'Reader "auto": reading /proc/<pid>/io, because' in log and
+                "CAP_BPF and CAP_PERFMON" in log, log[-2000:])
+        R.equal("... once", log.count('Reader "auto"'), 1)
+        R.check("... and reads /proc (count-unreadable dispatched, no count-lost)",
+                d.rows("w", "count-unreadable") != [] and d.rows("w", "count-lost") == [])
+
+        d = as_nobody(work, "bpf", "bpf", w.pid)
+        try:
+            d.start()
+            time.sleep(2.5)  # long enough for reads, were any registered
+        except AssertionError:
+            pass  # collectd may also exit: either way it must not read
+        finally:
+            d.stop()
+        log = d.log() + d.stdout()
+        R.check("nobody without capabilities: Reader bpf does not read, and says why",
+                'Reader "bpf": not starting' in log and "CAP_BPF and CAP_PERFMON" in log
+                and d.rows("w", "io_octets") == [], log[-2000:])
+    finally:
+        w.stop()
+
+
+STORM = """
+LoadPlugin pidio
+<Plugin pidio>
+  Reader "bpf"
+  %s
+  <Process "storm">
+    Name "pidioe2e-storm"
+  </Process>
+</Plugin>
+"""
+
+
+def storm(work, ring, seconds):
+    """A writer named pidioe2e-storm forking children that each write 1000
+    bytes and exit at once, for the given seconds. Returns the daemon and
+    how many children there were."""
+    w = Writer(work, comm="pidioe2e-storm")
+    d = Daemon(work, STORM % (ring,))
+    children = 0
+    try:
+        d.start()
+        wait_for(lambda: len(d.rows("storm", "io_octets")) >= 2, 10, "two reads")
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            w.send("fork 500 1000")
+            children += 500
+        time.sleep(2.5)
+    finally:
+        d.stop()
+        w.stop()
+    return d, children
+
+
+def test_storm(work):
+    """Thousands of short-lived processes a second for 60 s: exact, and
+    count-lost 0 at the default ring buffer."""
+    d, n = storm(work, "", 60)
+    rate = n / 60.0
+    R.check("storm: %d processes, %.0f a second" % (n, rate), rate >= 1000)
+    R.equal("storm: every child's 1000 bytes counted", d.last("storm", "io_octets")[2], 1000 * n)
+    R.equal("storm: their syscw", d.last("storm", "io_ops")[2], n)
+    lost = [row[1] for row in d.rows("storm", "count-lost")]
+    R.check("storm: count-lost always 0", len(lost) > 0 and all(v == 0 for v in lost),
+            str([v for v in lost if v]))
+    R.check("storm: no warning", "[warning]" not in d.log(), d.log()[-2000:])
+
+
+def test_storm_small_ring(work):
+    """A ring buffer made too small on purpose (4096 bytes, ten records):
+    exits are lost, counted in count-lost, with one warning."""
+    d, n = storm(work, "RingSize 4096", 5)
+    lost = sum(row[1] for row in d.rows("storm", "count-lost"))
+    got = d.last("storm", "io_octets")[2]
+    R.check("small ring: count-lost above 0 (%d of %d)" % (lost, n), lost > 0)
+    R.check("small ring: the figures miss what was lost (%d of %d bytes)" % (got, 1000 * n),
+            got < 1000 * n)
+    R.equal("small ring: one warning", d.log().count("were lost by the BPF reader"), 1)
+
+
+class NoBTF(Daemon):
+    """collectd in a mount namespace of its own where the kernel's BTF file
+    is empty (/dev/null bound over it): BTF missing, the host untouched."""
+
+    def command(self, *extra):
+        inner = " ".join("'%s'" % a for a in Daemon.command(self, *extra))
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                "mount --bind /dev/null /sys/kernel/btf/vmlinux && exec " + inner]
+
+
+def test_no_btf(work):
+    """Without kernel BTF: auto says so once and reads /proc exactly; bpf
+    does not start."""
+    w = Writer(work)
+    try:
+        d = NoBTF(os.path.join(work, "auto"), ONE % ("auto", w.pid))
+        d.start()
+        try:
+            wait_for(lambda: len(d.rows("w", "io_octets")) >= 2, 10, "two reads")
+            w.send("write 31337 1000")
+            wait_for(lambda: (d.last("w", "io_octets") or (0, 0, 0))[2] == 31337, 10,
+                     "the write counted")
+        finally:
+            d.stop()
+        log = d.log()
+        R.check("no BTF: Reader auto says why, once",
+                log.count('Reader "auto": reading /proc/<pid>/io, because') == 1 and
+                "BTF" in log, log[-2000:])
+        R.equal("no BTF: Reader auto reads /proc exactly", d.last("w", "io_octets")[2], 31337)
+        d = NoBTF(os.path.join(work, "bpf"), ONE % ("bpf", w.pid))
+        try:
+            d.start()
+            time.sleep(2.5)
+        except AssertionError:
+            pass
+        finally:
+            d.stop()
+        log = d.log() + d.stdout()
+        R.check("no BTF: Reader bpf does not read, and says why",
+                'Reader "bpf": not starting' in log and "BTF" in log and
+                d.rows("w", "io_octets") == [], log[-2000:])
+    finally:
+        w.stop()
+
+
+def main():
+    if not have_bpf():
+        print("SKIP: pidio was built without the BPF reader")
+        return 77
+    return run_tests([test_readers_side_by_side, test_groups, test_privileges, test_no_btf,
+                      test_storm, test_storm_small_ring], R, sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

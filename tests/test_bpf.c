@@ -1,0 +1,360 @@
+/*
+ * Unit tests of the BPF reader's user side: its decoders against exit
+ * records recorded from the ring buffer (fixtures/bpf/, made by
+ * tests/bpf_real.c with PIDIO_BPF_RECORD=DIR) and against damaged copies
+ * of them. The processes that wrote them:
+ *  - exit-single.bin: one thread, 1 000 003 bytes in 7 writes, then 5 in 1;
+ *  - exit-threads.bin: 8 threads x 1 001 bytes (joined), 55 from main,
+ *    then 3 threads x 777 still running at exit_group;
+ *  - exit-exec.bin: execl("/bin/true", "true", "first arg", "second").
+ */
+#include "pidio_build.h"
+
+#include "pidio_bpf.h"
+#include "pidio_bpf_feed.h"
+#include "unit.h"
+
+#include <errno.h>
+#include <string.h>
+
+static size_t load(const char *name, unsigned char *buf, size_t bufsz) {
+  return fixture_read(name, (char *)buf, bufsz);
+}
+
+/* A little-endian field of a raw record, read independently of the
+ * decoder's struct. */
+static uint64_t raw_u64(const unsigned char *r, size_t off) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = v << 8 | r[off + (size_t)i];
+  return v;
+}
+static uint32_t raw_u32(const unsigned char *r, size_t off) {
+  return (uint32_t)(r[off] | r[off + 1] << 8 | r[off + 2] << 16 |
+                    (uint32_t)r[off + 3] << 24);
+}
+
+START_TEST(test_sizes) {
+  ck_assert_uint_eq(pidio_bpf_proc_rec_size(), 128);
+  ck_assert_uint_eq(pidio_bpf_exit_rec_size(), 392);
+}
+END_TEST
+
+START_TEST(test_exit_single) {
+  unsigned char raw[1024];
+  size_t n = load("bpf/exit-single.bin", raw, sizeof(raw));
+  ck_assert_uint_eq(n, pidio_bpf_exit_rec_size());
+  pidio_bpf_exit_t e;
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_WCHAR], 1000008);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_SYSCW], 8);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_RCHAR], 0);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_SYSCR], 0);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_READ_BYTES], 0);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_WRITE_BYTES], 0);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_CANCELLED_WRITE_BYTES], 0);
+  ck_assert_int_eq(e.p.pid, (pid_t)raw_u32(raw, 8));
+  ck_assert_int_eq(e.p.ppid, (pid_t)raw_u32(raw, 12));
+  /* ns after boot to /proc's clock ticks at 100 Hz: ns / 10^7, truncated,
+   * as the kernel's nsec_to_clock_t. */
+  ck_assert_uint_eq(e.p.start_ns, raw_u64(raw, 16));
+  ck_assert_uint_eq(e.p.start, raw_u64(raw, 16) / 10000000);
+  ck_assert_uint_eq(e.p.pstart, raw_u64(raw, 24) / 10000000);
+  ck_assert(e.p.start >= e.p.pstart);
+  /* No exec while loaded: no identity from one. */
+  ck_assert(!(e.p.flags & PIDIO_BPF_F_EXEC_SEEN));
+  ck_assert_str_eq(e.exe, "");
+  ck_assert_str_eq(e.cmdline, "");
+  ck_assert_str_eq(e.p.comm, "bpf-real");
+  ck_assert_uint_eq(e.p.nthreads, 0);
+  ck_assert(e.exit_ns > e.p.start_ns);
+  /* Another clock-tick rate: the same ns, other ticks. */
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 1000, &e), 0);
+  ck_assert_uint_eq(e.p.start, raw_u64(raw, 16) / 1000000);
+}
+END_TEST
+
+START_TEST(test_exit_threads) {
+  unsigned char raw[1024];
+  size_t n = load("bpf/exit-threads.bin", raw, sizeof(raw));
+  pidio_bpf_exit_t e;
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_WCHAR], 8 * 1001 + 55 + 3 * 777);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_SYSCW], 8 + 1 + 3);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_SYSCR], 0);
+}
+END_TEST
+
+START_TEST(test_exit_exec) {
+  unsigned char raw[1024];
+  size_t n = load("bpf/exit-exec.bin", raw, sizeof(raw));
+  pidio_bpf_exit_t e;
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert(e.p.flags & PIDIO_BPF_F_EXEC_SEEN);
+  ck_assert(!(e.p.flags & PIDIO_BPF_F_ARGS_CUT));
+  ck_assert_str_eq(e.exe, "/bin/true");
+  ck_assert_str_eq(e.cmdline, "true first arg second");
+  ck_assert_str_eq(e.p.comm, "true");
+  /* true writes nothing; what it read is the loader's. */
+  ck_assert_uint_eq(e.p.io.v[PIDIO_WCHAR], 0);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_RCHAR], raw_u64(raw, 40));
+}
+END_TEST
+
+/* Damaged copies are refused, never half-read. */
+START_TEST(test_exit_damaged) {
+  unsigned char raw[1024], bad[1024];
+  size_t n = load("bpf/exit-single.bin", raw, sizeof(raw));
+  pidio_bpf_exit_t e;
+  /* Cut short, or one byte too long. */
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n - 1, 100, &e), -EINVAL);
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, 0, 100, &e), -EINVAL);
+  memcpy(bad, raw, n);
+  bad[n] = 0;
+  ck_assert_int_eq(pidio_bpf_decode_exit(bad, n + 1, 100, &e), -EINVAL);
+  /* A size field of another layout. */
+  memcpy(bad, raw, n);
+  bad[0] ^= 0x08;
+  ck_assert_int_eq(pidio_bpf_decode_exit(bad, n, 100, &e), -EINVAL);
+  /* Another kind: an iterator record where an exit record belongs. */
+  memcpy(bad, raw, n);
+  bad[2] = 1;
+  ck_assert_int_eq(pidio_bpf_decode_exit(bad, n, 100, &e), -EINVAL);
+  /* Pid 0, and an unsettled snapshot, are no exit record. */
+  memcpy(bad, raw, n);
+  memset(bad + 8, 0, 4);
+  ck_assert_int_eq(pidio_bpf_decode_exit(bad, n, 100, &e), -EINVAL);
+  memcpy(bad, raw, n);
+  bad[4] |= PIDIO_BPF_F_UNSTABLE;
+  ck_assert_int_eq(pidio_bpf_decode_exit(bad, n, 100, &e), -EINVAL);
+  /* A clock-tick rate that does not divide a second. */
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 0, &e), -EINVAL);
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 7, &e), -EINVAL);
+  /* An exit record is not an iterator record. */
+  pidio_bpf_proc_t p;
+  ck_assert_int_eq(pidio_bpf_decode_proc(raw, n, 100, &p), -EINVAL);
+}
+END_TEST
+
+/* Strings the kernel filled to the last byte still end in a NUL. */
+START_TEST(test_exit_unterminated) {
+  unsigned char raw[1024];
+  size_t n = load("bpf/exit-exec.bin", raw, sizeof(raw));
+  memset(raw + 112, 'c', 16);  /* comm */
+  memset(raw + 136, 'e', 128); /* exe */
+  memset(raw + 264, 'a', 128); /* args: one argument of 128 bytes */
+  pidio_bpf_exit_t e;
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert_uint_eq(strlen(e.p.comm), 15);
+  ck_assert_uint_eq(strlen(e.exe), 128);
+  ck_assert_uint_eq(strlen(e.cmdline), 128);
+}
+END_TEST
+
+/* An iterator record, built from the exit record's first 128 bytes: the
+ * common part is the same layout. */
+START_TEST(test_proc_record) {
+  unsigned char raw[1024];
+  load("bpf/exit-threads.bin", raw, sizeof(raw));
+  unsigned char rec[128];
+  memcpy(rec, raw, sizeof(rec));
+  rec[0] = 128;
+  rec[1] = 0;
+  rec[2] = 1; /* kind: iterator */
+  rec[36] = 4; /* nthreads */
+  pidio_bpf_proc_t p;
+  ck_assert_int_eq(pidio_bpf_decode_proc(rec, sizeof(rec), 100, &p), 0);
+  ck_assert_uint_eq(p.io.v[PIDIO_WCHAR], 8 * 1001 + 55 + 3 * 777);
+  ck_assert_uint_eq(p.nthreads, 4);
+  ck_assert_int_eq(pidio_bpf_decode_proc(rec, sizeof(rec) - 1, 100, &p),
+                   -EINVAL);
+  /* An unsettled snapshot decodes, flagged: the caller must not use its
+   * value and reads the process again. */
+  rec[4] |= PIDIO_BPF_F_UNSTABLE;
+  ck_assert_int_eq(pidio_bpf_decode_proc(rec, sizeof(rec), 100, &p), 0);
+  ck_assert(p.flags & PIDIO_BPF_F_UNSTABLE);
+}
+END_TEST
+
+/* ---- the feed, over a source that replays the fixtures ---- */
+
+typedef struct fake {
+  pidio_bpf_exit_t rec[3]; /* the three fixtures, decoded */
+  int pending;             /* records the next drain hands over */
+  uint64_t lost;
+  int passes;              /* passes made */
+  int closed;
+} fake_t;
+
+static int fake_pass(void *ctx, pidio_bpf_proc_fn fn, void *fnctx) {
+  fake_t *f = ctx;
+  f->passes++;
+  /* Three processes, out of pid order as after a re-read. */
+  for (int i = 2; i >= 0; i--) {
+    pidio_bpf_proc_t p = f->rec[i].p;
+    p.io.v[PIDIO_WCHAR] += (uint64_t)f->passes;
+    int r = fn(&p, fnctx);
+    if (r != 0)
+      return r;
+  }
+  return 0;
+}
+
+static int fake_drain(void *ctx, pidio_bpf_exit_fn fn, void *fnctx) {
+  fake_t *f = ctx;
+  int n = f->pending;
+  for (int i = 0; i < n; i++)
+    fn(&f->rec[i % 3], NULL, 0, fnctx);
+  f->pending = 0;
+  return n;
+}
+
+static uint64_t fake_lost(void *ctx) { return ((fake_t *)ctx)->lost; }
+static void fake_close(void *ctx) { ((fake_t *)ctx)->closed++; }
+
+static void fake_init(fake_t *f) {
+  static const char *names[3] = {"bpf/exit-single.bin", "bpf/exit-threads.bin",
+                                 "bpf/exit-exec.bin"};
+  memset(f, 0, sizeof(*f));
+  for (int i = 0; i < 3; i++) {
+    unsigned char raw[1024];
+    size_t n = load(names[i], raw, sizeof(raw));
+    ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &f->rec[i]), 0);
+  }
+}
+
+static pidio_bpf_feed_t *fake_feed(fake_t *f) {
+  pidio_bpf_source_t src = {f, fake_pass, fake_drain, fake_lost, fake_close};
+  pidio_bpf_feed_opts_t o = {.drain_ms = -1}; /* drained by hand */
+  pidio_bpf_feed_t *feed;
+  ck_assert_int_eq(pidio_bpf_feed_new(&feed, &src, &o), 0);
+  return feed;
+}
+
+static void collect(const pidio_bpf_exit_t *e, void *ctx) {
+  uint64_t *sum = ctx;
+  *sum += e->p.io.v[PIDIO_WCHAR];
+}
+
+/* Each subscriber gets every record logged after it subscribed, once, and
+ * the exits lost since it last looked; records all have read are gone. */
+START_TEST(test_feed_exits) {
+  fake_t f;
+  fake_init(&f);
+  pidio_bpf_feed_t *feed = fake_feed(&f);
+  pidio_bpf_sub_t a, b;
+  uint64_t sum = 0, lost = 99;
+
+  f.pending = 2; /* before anyone subscribed: nobody gets them */
+  ck_assert_int_eq(pidio_bpf_feed_drain(feed), 2);
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 0);
+
+  ck_assert_int_eq(pidio_bpf_feed_subscribe(feed, &a), 0);
+  f.pending = 2; /* single, threads */
+  f.lost = 5;
+  pidio_bpf_feed_drain(feed);
+  ck_assert_int_eq(pidio_bpf_feed_subscribe(feed, &b), 0);
+  f.pending = 3; /* single, threads, exec */
+  pidio_bpf_feed_drain(feed);
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 5);
+
+  ck_assert_uint_eq(pidio_bpf_feed_exits(feed, &a, collect, &sum, &lost), 5);
+  ck_assert_uint_eq(sum, 2 * (1000008 + 10394) + 0);
+  ck_assert_uint_eq(lost, 5); /* since a subscribed */
+  /* b subscribed after the first two and after the loss. */
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 3);
+  sum = 0;
+  ck_assert_uint_eq(pidio_bpf_feed_exits(feed, &b, collect, &sum, &lost), 3);
+  ck_assert_uint_eq(sum, 1000008 + 10394);
+  ck_assert_uint_eq(lost, 0);
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 0);
+  /* Nothing new: nothing twice. */
+  sum = 0;
+  ck_assert_uint_eq(pidio_bpf_feed_exits(feed, &a, collect, &sum, &lost), 0);
+  ck_assert_uint_eq(lost, 0);
+
+  /* An unsubscribed reader no longer holds records back. */
+  f.pending = 1;
+  pidio_bpf_feed_drain(feed);
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 1);
+  pidio_bpf_feed_unsubscribe(feed, &b);
+  ck_assert_uint_eq(pidio_bpf_feed_exits(feed, &a, collect, &sum, &lost), 1);
+  ck_assert_uint_eq(pidio_bpf_feed_logged(feed), 0);
+  pidio_bpf_feed_unsubscribe(feed, &a);
+  pidio_bpf_feed_free(feed);
+  ck_assert_int_eq(f.closed, 1);
+}
+END_TEST
+
+/* Passes are shared while young enough, sorted by pid, and stay valid for
+ * their holders after a newer pass replaced them. */
+START_TEST(test_feed_passes) {
+  fake_t f;
+  fake_init(&f);
+  pidio_bpf_feed_t *feed = fake_feed(&f);
+  pidio_bpf_snap_t s1, s2, s3;
+  ck_assert_int_eq(pidio_bpf_feed_pass(feed, 0, &s1), 0);
+  ck_assert_int_eq(f.passes, 1);
+  ck_assert_uint_eq(s1.n, 3);
+  for (size_t i = 1; i < s1.n; i++)
+    ck_assert_int_lt(s1.p[i - 1].pid, s1.p[i].pid);
+  ck_assert_int_eq(pidio_bpf_feed_pass(feed, 60LL * 1000000000LL, &s2), 0);
+  ck_assert_int_eq(f.passes, 1); /* shared */
+  ck_assert_ptr_eq(s2.p, s1.p);
+  ck_assert_int_eq(pidio_bpf_feed_pass(feed, 0, &s3), 0); /* a new one */
+  ck_assert_int_eq(f.passes, 2);
+  /* The old pass is still readable by its holders. */
+  const pidio_bpf_proc_t *p = pidio_bpf_snap_find(&s1, f.rec[0].p.pid);
+  ck_assert_ptr_nonnull(p);
+  ck_assert_uint_eq(p->io.v[PIDIO_WCHAR], 1000008 + 1);
+  p = pidio_bpf_snap_find(&s3, f.rec[0].p.pid);
+  ck_assert_uint_eq(p->io.v[PIDIO_WCHAR], 1000008 + 2);
+  ck_assert_ptr_null(pidio_bpf_snap_find(&s3, 1));
+  pidio_bpf_feed_release(feed, &s1);
+  pidio_bpf_feed_release(feed, &s2);
+  pidio_bpf_feed_release(feed, &s3);
+  pidio_bpf_feed_release(feed, &s3); /* twice: nothing */
+  pidio_bpf_feed_free(feed);
+}
+END_TEST
+
+/* A fake pass that fails: the error, and no pass kept. */
+static int fail_pass(void *ctx, pidio_bpf_proc_fn fn, void *fnctx) {
+  (void)ctx;
+  (void)fn;
+  (void)fnctx;
+  return -EAGAIN;
+}
+
+START_TEST(test_feed_pass_error) {
+  fake_t f;
+  fake_init(&f);
+  pidio_bpf_source_t src = {&f, fail_pass, fake_drain, fake_lost, fake_close};
+  pidio_bpf_feed_opts_t o = {.drain_ms = 10}; /* with its thread */
+  pidio_bpf_feed_t *feed;
+  ck_assert_int_eq(pidio_bpf_feed_new(&feed, &src, &o), 0);
+  pidio_bpf_snap_t s;
+  ck_assert_int_eq(pidio_bpf_feed_pass(feed, 1000000000LL, &s), -EAGAIN);
+  pidio_bpf_feed_free(feed);
+  ck_assert_int_eq(f.closed, 1);
+}
+END_TEST
+
+Suite *make_bpf_suite(void) {
+  Suite *s = suite_create("bpf");
+  TCase *tc = tcase_create("decode");
+  tcase_add_test(tc, test_sizes);
+  tcase_add_test(tc, test_exit_single);
+  tcase_add_test(tc, test_exit_threads);
+  tcase_add_test(tc, test_exit_exec);
+  tcase_add_test(tc, test_exit_damaged);
+  tcase_add_test(tc, test_exit_unterminated);
+  tcase_add_test(tc, test_proc_record);
+  suite_add_tcase(s, tc);
+  TCase *tf = tcase_create("feed");
+  tcase_add_test(tf, test_feed_exits);
+  tcase_add_test(tf, test_feed_passes);
+  tcase_add_test(tf, test_feed_pass_error);
+  suite_add_tcase(s, tf);
+  return s;
+}
