@@ -405,7 +405,7 @@ static int join_read(pidio_entry_t *en, int dfd, unsigned dest,
       close(fd);
       if (vanished(rc))
         return 0;
-      if (rc == -EACCES)
+      if (rc == -EACCES || rc == -EPERM) /* as the open above */
         en->flags |= E_DENIED;
       else
         pidio_ledger_rebase(&en->a); /* garbled: a later good read */
