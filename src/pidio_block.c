@@ -540,7 +540,12 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
          * a credit it held moves on. */
         if (kept == 0 && retire(b, en) != 0)
           return -ENOMEM;
-        k += kept > 0;
+        if (kept < 0)
+          /* Could not be looked at (EMFILE...): the entry stays as it was,
+           * a credit it holds with it; still due, it is looked at again
+           * next interval. */
+          b->spare[k] = *en;
+        k += kept != 0;
       } else {
         b->spare[k++] = *en;
       }
