@@ -256,31 +256,39 @@ static void read_round(pidio_block_t *b, pidio_entry_t *en,
     note_read(en, read_member(b, en, &en->a.now), rep);
     return;
   }
-  /* Try again: capabilities can be granted, a uid can change. */
-  int dfd = pidio_proc_open_pid(b->proc, en->a.pid);
-  int fd = dfd >= 0 ? pidio_proc_open_io(dfd) : dfd;
-  if (dfd >= 0)
+  /* Try again: capabilities can be granted, a uid can change. No
+   * descriptor is held, so the pid could have been reused since the last
+   * full listing: the start time is checked before the io file is
+   * trusted, and each failure is told by its own error. */
+  int rc = pidio_proc_open_pid(b->proc, en->a.pid);
+  if (rc >= 0) {
+    int dfd = rc;
+    pidio_stat_t st;
+    rc = pidio_proc_read_stat(dfd, &st);
+    if (rc == 0 && st.start_time != en->a.start)
+      rc = -ESRCH; /* another process: this member is gone */
+    int fd = rc == 0 ? pidio_proc_open_io(dfd) : -1;
+    if (rc == 0 && fd < 0)
+      rc = fd;
     close(dfd);
-  if (fd >= 0 && pidio_proc_read_io(fd, &en->a.now) == 0) {
-    en->flags &= ~(unsigned)E_DENIED;
-    pidio_ledger_read(&en->a); /* counted from now on */
-    pidio_ledger_rebase(&en->a);
-    if (pidio_fdbudget_take())
-      en->fd = fd;
-    else
+    if (rc == 0 && (rc = pidio_proc_read_io(fd, &en->a.now)) == 0) {
+      en->flags &= ~(unsigned)E_DENIED;
+      pidio_ledger_read(&en->a); /* counted from now on */
+      pidio_ledger_rebase(&en->a);
+      if (pidio_fdbudget_take())
+        en->fd = fd;
+      else
+        close(fd);
+      return;
+    }
+    if (fd >= 0)
       close(fd);
-    return;
   }
-  if (fd >= 0)
-    close(fd);
-  if (vanished(fd)) {
-    pidio_ledger_gone(&en->a);
-  } else {
-    en->flags |= E_MISSED;
-    rep->unreadable++;
-    if (rep->denied_pid == 0)
-      rep->denied_pid = en->a.pid;
-  }
+  /* Gone, or garbled, is told as such; any other failure (EMFILE...)
+   * learnt nothing new: the member is still the denied one it was. */
+  if (!vanished(rc) && rc != -EINVAL && rc != -ERANGE)
+    rc = -EACCES;
+  note_read(en, rc, rep);
 }
 
 /* --- membership ---------------------------------------------------------- */

@@ -446,6 +446,109 @@ START_TEST(t_tree_causes_and_plugin) {
 }
 END_TEST
 
+/* A denied member's retry holds no descriptor: when its pid now names
+ * another process (a new start time), which a full listing would not show
+ * before a minute, that process's io file must not be read as the
+ * member's. The reader (nobody) owns 102's files so that it can play the
+ * reuse: a new stat, an io file it may read. */
+typedef struct reuse_seen {
+  int setup_err;
+  unsigned matched1, matched2, denied1, denied2;
+  uint64_t start102; /* the start time of member 102 after the reuse, 0 */
+} reuse_seen_t;
+
+static void reuse_reader(reuse_seen_t *s) {
+  char procdir[4096], path[4200], err[256];
+  snprintf(procdir, sizeof(procdir), "%s/proc", tree);
+  if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+      setresuid(65534, 65534, 65534) != 0)
+    CHILD_FAIL(s);
+  pidio_proc_t proc = {.root_fd = -1};
+  if (pidio_proc_open(&proc, procdir) != 0)
+    CHILD_FAIL(s);
+  pidio_select_t sa;
+  pidio_select_init(&sa);
+  if (pidio_select_set_name(&sa, "web", err, sizeof(err)) != 0)
+    CHILD_FAIL(s);
+  pidio_block_t a;
+  pidio_block_init(&a, &proc, &sa);
+  pidio_report_t r;
+  if (pidio_block_update(&a, &r) != 0)
+    CHILD_FAIL(s);
+  s->matched1 = r.matched;
+  s->denied1 = r.unreadable;
+  /* 102 reused: another process, started later, whose io may be read. */
+  snprintf(path, sizeof(path), "%s/102/stat", procdir);
+  int fd = open(path, O_WRONLY | O_TRUNC);
+  const char *stat = "102 (web) S 1 102 102 0 -1 4194624 0 0 0 0 0 0 0 0 20 "
+                     "0 1 0 2002 1000 10 18446744073709551615 0 0 0 0 0 0 0 "
+                     "0 0 0 0 0 17 1 0 0 0 0 0\n";
+  if (fd < 0 || write(fd, stat, strlen(stat)) != (ssize_t)strlen(stat))
+    CHILD_FAIL(s);
+  close(fd);
+  snprintf(path, sizeof(path), "%s/102/io", procdir);
+  if (chmod(path, 0644) != 0)
+    CHILD_FAIL(s);
+  if (pidio_block_update(&a, &r) != 0)
+    CHILD_FAIL(s);
+  s->matched2 = r.matched;
+  s->denied2 = r.unreadable;
+  pidio_member_t m[8];
+  size_t n = pidio_block_members(&a, m, 8);
+  for (size_t i = 0; i < n; i++)
+    if (m[i].pid == 102)
+      s->start102 = m[i].start;
+  pidio_block_free(&a);
+  pidio_proc_close(&proc);
+}
+
+START_TEST(t_denied_retry_checks_start_time) {
+  /* Giving 102's files to the reader needs root, as make check is run. */
+  make_tree();
+  char rel[512];
+  const char *files[] = {"", "/stat", "/io", "/cmdline", "/cgroup"};
+  for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+    snprintf(rel, sizeof(rel), "%s/proc/102%s", tree, files[i]);
+    ck_assert_msg(chown(rel, 65534, 65534) == 0, "chown %s", rel);
+  }
+  int fds[2];
+  ck_assert(pipe(fds) == 0);
+  pid_t child = fork();
+  ck_assert(child >= 0);
+  if (child == 0) {
+    close(fds[0]);
+    reuse_seen_t s = {0};
+    reuse_reader(&s);
+    ssize_t n = write(fds[1], &s, sizeof(s));
+    _exit(n == (ssize_t)sizeof(s) ? 0 : 1);
+  }
+  close(fds[1]);
+  reuse_seen_t s;
+  size_t got = 0;
+  ssize_t n;
+  while (got < sizeof(s) &&
+         (n = read(fds[0], (char *)&s + got, sizeof(s) - got)) > 0)
+    got += (size_t)n;
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  remove_tree();
+  ck_assert_msg(got == sizeof(s) && WIFEXITED(status) &&
+                    WEXITSTATUS(status) == 0,
+                "the reader died");
+  ck_assert_msg(s.setup_err == 0, "the reader failed at line %d", s.setup_err);
+  /* First: 4 members, 102 denied. */
+  ck_assert_uint_eq(s.matched1, 4);
+  ck_assert_uint_eq(s.denied1, 1);
+  /* Then 102 is another process: the member is gone, not read as that
+   * process and kept under the old start time. */
+  ck_assert_msg(s.start102 == 0, "member 102 kept with start %llu",
+                (unsigned long long)s.start102);
+  ck_assert_uint_eq(s.matched2, 3);
+  ck_assert_uint_eq(s.denied2, 0);
+}
+END_TEST
+
 Suite *make_trouble_suite(void) {
   Suite *s = suite_create("trouble");
   TCase *tc = tcase_create("classify");
@@ -454,6 +557,7 @@ Suite *make_trouble_suite(void) {
   tcase_add_test(tc, t_classify_cmdline_cut);
   tcase_add_test(tc, t_each_walk);
   tcase_add_test(tc, t_tree_causes_and_plugin);
+  tcase_add_test(tc, t_denied_retry_checks_start_time);
   suite_add_tcase(s, tc);
   return s;
 }
