@@ -446,6 +446,32 @@ START_TEST(t_tree_causes_and_plugin) {
 }
 END_TEST
 
+/* Run fn(s) in a child (which drops to nobody itself) and copy *s back;
+ * the tree is removed afterwards. */
+static void in_child(void (*fn)(void *), void *s, size_t len) {
+  int fds[2];
+  ck_assert(pipe(fds) == 0);
+  pid_t child = fork();
+  ck_assert(child >= 0);
+  if (child == 0) {
+    close(fds[0]);
+    fn(s);
+    ssize_t n = write(fds[1], s, len);
+    _exit(n == (ssize_t)len ? 0 : 1);
+  }
+  close(fds[1]);
+  size_t got = 0;
+  ssize_t n;
+  while (got < len && (n = read(fds[0], (char *)s + got, len - got)) > 0)
+    got += (size_t)n;
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  remove_tree();
+  ck_assert_msg(got == len && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "the reader died");
+}
+
 /* A denied member's retry holds no descriptor: when its pid now names
  * another process (a new start time), which a full listing would not show
  * before a minute, that process's io file must not be read as the
@@ -502,6 +528,8 @@ static void reuse_reader(reuse_seen_t *s) {
   pidio_proc_close(&proc);
 }
 
+static void reuse_reader_v(void *s) { reuse_reader(s); }
+
 START_TEST(t_denied_retry_checks_start_time) {
   /* Giving 102's files to the reader needs root, as make check is run. */
   make_tree();
@@ -511,31 +539,8 @@ START_TEST(t_denied_retry_checks_start_time) {
     snprintf(rel, sizeof(rel), "%s/proc/102%s", tree, files[i]);
     ck_assert_msg(chown(rel, 65534, 65534) == 0, "chown %s", rel);
   }
-  int fds[2];
-  ck_assert(pipe(fds) == 0);
-  pid_t child = fork();
-  ck_assert(child >= 0);
-  if (child == 0) {
-    close(fds[0]);
-    reuse_seen_t s = {0};
-    reuse_reader(&s);
-    ssize_t n = write(fds[1], &s, sizeof(s));
-    _exit(n == (ssize_t)sizeof(s) ? 0 : 1);
-  }
-  close(fds[1]);
-  reuse_seen_t s;
-  size_t got = 0;
-  ssize_t n;
-  while (got < sizeof(s) &&
-         (n = read(fds[0], (char *)&s + got, sizeof(s) - got)) > 0)
-    got += (size_t)n;
-  close(fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  remove_tree();
-  ck_assert_msg(got == sizeof(s) && WIFEXITED(status) &&
-                    WEXITSTATUS(status) == 0,
-                "the reader died");
+  reuse_seen_t s = {0};
+  in_child(reuse_reader_v, &s, sizeof(s));
   ck_assert_msg(s.setup_err == 0, "the reader failed at line %d", s.setup_err);
   /* First: 4 members, 102 denied. */
   ck_assert_uint_eq(s.matched1, 4);
@@ -549,6 +554,99 @@ START_TEST(t_denied_retry_checks_start_time) {
 }
 END_TEST
 
+/* A Pid block whose look-up of its pid fails for another reason than
+ * the pid's absence (here EACCES: the reader may not search the procfs
+ * root) does not take its member for gone: the update fails with the
+ * error (reported as a listing error) and the member stays, with what it
+ * added. */
+typedef struct lookup_seen {
+  int setup_err;
+  int rc1, rc2, rc3;
+  unsigned matched1, matched3;
+  uint64_t start2, start3;
+  pidio_io_t acc3;
+} lookup_seen_t;
+
+static uint64_t start_of(const pidio_block_t *b, pid_t pid,
+                         pidio_io_t *acc) {
+  pidio_member_t m[8];
+  size_t n = pidio_block_members(b, m, 8);
+  for (size_t i = 0; i < n; i++)
+    if (m[i].pid == pid) {
+      if (acc != NULL)
+        *acc = m[i].acc;
+      return m[i].start;
+    }
+  return 0;
+}
+
+static void lookup_reader(void *v) {
+  lookup_seen_t *s = v;
+  char procdir[4096], path[4200], err[256];
+  snprintf(procdir, sizeof(procdir), "%s/proc", tree);
+  if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+      setresuid(65534, 65534, 65534) != 0)
+    CHILD_FAIL(s);
+  pidio_proc_t proc = {.root_fd = -1};
+  if (pidio_proc_open(&proc, procdir) != 0)
+    CHILD_FAIL(s);
+  pidio_select_t sel;
+  pidio_select_init(&sel);
+  if (pidio_select_set_pid(&sel, 100, err, sizeof(err)) != 0)
+    CHILD_FAIL(s);
+  pidio_block_t b;
+  pidio_block_init(&b, &proc, &sel);
+  pidio_report_t r;
+  s->rc1 = pidio_block_update(&b, &r);
+  s->matched1 = r.matched;
+  if (chmod(procdir, 0600) != 0) /* no search: every look-up EACCES */
+    CHILD_FAIL(s);
+  s->rc2 = pidio_block_update(&b, &r);
+  s->start2 = start_of(&b, 100, NULL);
+  if (chmod(procdir, 0755) != 0)
+    CHILD_FAIL(s);
+  /* 100 writes 5 bytes meanwhile: its member counts them. */
+  snprintf(path, sizeof(path), "%s/100/io", procdir);
+  int fd = open(path, O_WRONLY | O_TRUNC);
+  const char *io = "rchar: 10\nwchar: 25\nsyscr: 1\nsyscw: 3\n"
+                   "read_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n";
+  if (fd < 0 || write(fd, io, strlen(io)) != (ssize_t)strlen(io))
+    CHILD_FAIL(s);
+  close(fd);
+  s->rc3 = pidio_block_update(&b, &r);
+  s->matched3 = r.matched;
+  s->start3 = start_of(&b, 100, &s->acc3);
+  pidio_block_free(&b);
+  pidio_proc_close(&proc);
+}
+
+START_TEST(t_target_lookup_error_is_not_gone) {
+  make_tree(); /* 100 started at 1000, rchar 10 wchar 20 syscr 1 syscw 2 */
+  char rel[512];
+  snprintf(rel, sizeof(rel), "%s/proc", tree);
+  ck_assert(chown(rel, 65534, 65534) == 0);
+  snprintf(rel, sizeof(rel), "%s/proc/100/io", tree);
+  ck_assert(chown(rel, 65534, 65534) == 0);
+  lookup_seen_t s = {0};
+  in_child(lookup_reader, &s, sizeof(s));
+  ck_assert_msg(s.setup_err == 0, "the reader failed at line %d", s.setup_err);
+  ck_assert_int_eq(s.rc1, 0);
+  ck_assert_uint_eq(s.matched1, 1);
+  ck_assert_int_eq(s.rc2, -EACCES);
+  ck_assert_msg(s.start2 == 1000, "member 100 after the failed look-up: %llu",
+                (unsigned long long)s.start2);
+  ck_assert_int_eq(s.rc3, 0);
+  ck_assert_uint_eq(s.matched3, 1);
+  ck_assert_msg(s.start3 == 1000, "member 100 at the end: %llu",
+                (unsigned long long)s.start3);
+  /* Counted from the first read on: 5 bytes and 1 call written, nothing
+   * lost to a rejoin "from now". */
+  ck_assert_uint_eq(s.acc3.v[PIDIO_WCHAR], 5);
+  ck_assert_uint_eq(s.acc3.v[PIDIO_SYSCW], 1);
+  ck_assert_uint_eq(s.acc3.v[PIDIO_RCHAR], 0);
+}
+END_TEST
+
 Suite *make_trouble_suite(void) {
   Suite *s = suite_create("trouble");
   TCase *tc = tcase_create("classify");
@@ -558,6 +656,7 @@ Suite *make_trouble_suite(void) {
   tcase_add_test(tc, t_each_walk);
   tcase_add_test(tc, t_tree_causes_and_plugin);
   tcase_add_test(tc, t_denied_retry_checks_start_time);
+  tcase_add_test(tc, t_target_lookup_error_is_not_gone);
   suite_add_tcase(s, tc);
   return s;
 }
