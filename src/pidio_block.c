@@ -494,7 +494,13 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
  * again every interval. */
 static int merge(pidio_block_t *b, uint64_t ticks) {
   pidio_pidlist_t *l = &b->disc.list;
-  if (grow(&b->spare, &b->spare_cap, b->n + l->n) != 0)
+  /* Every entry retires at most once below: with room made for all of
+   * them now, retire() cannot fail half-way, when entries evaluated into
+   * spare may already hold io descriptors that only the swap at the end
+   * keeps. */
+  if (grow(&b->spare, &b->spare_cap, b->n + l->n) != 0 ||
+      grow(&b->dead, &b->dead_cap, b->ndead + b->n) != 0 ||
+      grow(&b->left, &b->left_cap, b->nleft + b->n) != 0)
     return -ENOMEM;
   size_t i = 0, j = 0, k = 0, w = 0;
   while (i < l->n || j < b->n) {
