@@ -647,6 +647,121 @@ START_TEST(t_target_lookup_error_is_not_gone) {
 }
 END_TEST
 
+/* Out of descriptors, a look that fails says nothing of the process:
+ * member 100 of a Pid block, read through its held descriptor, has its
+ * pid directory re-created (a new inode, the same process) while no
+ * descriptor is left to read its stat. It must stay a member, reported as
+ * failed, and go on counting; taken for another process it would leave
+ * and rejoin "from now", losing what it wrote in between. */
+typedef struct unknown_seen {
+  int setup_err;
+  int rc2;
+  unsigned matched2, failed2;
+  pid_t failed_pid2;
+  int failed_err2;
+  uint64_t start3;
+  pidio_io_t acc3;
+} unknown_seen_t;
+
+static bool put_io100(const char *procdir, const char *wchar) {
+  char path[4200], io[256];
+  snprintf(path, sizeof(path), "%s/100/io", procdir);
+  snprintf(io, sizeof(io),
+           "rchar: 10\nwchar: %s\nsyscr: 1\nsyscw: 2\nread_bytes: 0\n"
+           "write_bytes: 0\ncancelled_write_bytes: 0\n",
+           wchar);
+  int fd = open(path, O_WRONLY | O_TRUNC); /* in place: held open */
+  if (fd < 0)
+    return false;
+  bool ok = write(fd, io, strlen(io)) == (ssize_t)strlen(io);
+  close(fd);
+  return ok;
+}
+
+static void unknown_reader(void *v) {
+  unknown_seen_t *s = v;
+  char procdir[4096], old[4200], neu[4200], from[4300], to[4300], err[256];
+  snprintf(procdir, sizeof(procdir), "%s/proc", tree);
+  pidio_proc_t proc = {.root_fd = -1};
+  if (pidio_proc_open(&proc, procdir) != 0)
+    CHILD_FAIL(s);
+  pidio_select_t sel;
+  pidio_select_init(&sel);
+  if (pidio_select_set_pid(&sel, 100, err, sizeof(err)) != 0)
+    CHILD_FAIL(s);
+  pidio_block_t b;
+  pidio_block_init(&b, &proc, &sel);
+  pidio_report_t r;
+  if (pidio_block_update(&b, &r) != 0 || r.matched != 1)
+    CHILD_FAIL(s);
+  /* The same files under a new directory: the dentry re-created. */
+  snprintf(old, sizeof(old), "%s/100", procdir);
+  snprintf(neu, sizeof(neu), "%s/100.new", procdir);
+  if (mkdir(neu, 0755) != 0)
+    CHILD_FAIL(s);
+  const char *files[] = {"stat", "io", "cmdline", "cgroup"};
+  for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+    snprintf(from, sizeof(from), "%s/%s", old, files[i]);
+    snprintf(to, sizeof(to), "%s/%s", neu, files[i]);
+    if (link(from, to) != 0)
+      CHILD_FAIL(s);
+  }
+  snprintf(to, sizeof(to), "%s/100.old", procdir);
+  if (rename(old, to) != 0 || rename(neu, old) != 0)
+    CHILD_FAIL(s);
+  if (!put_io100(procdir, "25")) /* 5 bytes written */
+    CHILD_FAIL(s);
+  /* One descriptor free: the pid directory opens, its stat does not. */
+  int lowest = dup(0);
+  if (lowest < 0)
+    CHILD_FAIL(s);
+  close(lowest);
+  struct rlimit rl, was;
+  if (getrlimit(RLIMIT_NOFILE, &was) != 0)
+    CHILD_FAIL(s);
+  rl = was;
+  rl.rlim_cur = (rlim_t)lowest + 1;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    CHILD_FAIL(s);
+  s->rc2 = pidio_block_update(&b, &r);
+  if (setrlimit(RLIMIT_NOFILE, &was) != 0)
+    CHILD_FAIL(s);
+  s->matched2 = r.matched;
+  s->failed2 = r.failed;
+  s->failed_pid2 = r.failed_pid;
+  s->failed_err2 = r.failed_err;
+  if (!put_io100(procdir, "32")) /* 7 more */
+    CHILD_FAIL(s);
+  if (pidio_block_update(&b, &r) != 0)
+    CHILD_FAIL(s);
+  pidio_member_t m[4];
+  size_t n = pidio_block_members(&b, m, 4);
+  for (size_t i = 0; i < n; i++)
+    if (m[i].pid == 100) {
+      s->start3 = m[i].start;
+      s->acc3 = m[i].acc;
+    }
+  pidio_block_free(&b);
+  pidio_proc_close(&proc);
+}
+
+START_TEST(t_unknown_look_keeps_member) {
+  make_tree(); /* 100: started at 1000, wchar 20 */
+  unknown_seen_t s = {0};
+  in_child(unknown_reader, &s, sizeof(s));
+  ck_assert_msg(s.setup_err == 0, "the reader failed at line %d", s.setup_err);
+  ck_assert_int_eq(s.rc2, 0);
+  ck_assert_uint_eq(s.matched2, 1);
+  ck_assert_uint_eq(s.failed2, 1);
+  ck_assert_int_eq(s.failed_pid2, 100);
+  ck_assert_int_eq(s.failed_err2, -EMFILE);
+  ck_assert_msg(s.start3 == 1000, "member 100 at the end: %llu",
+                (unsigned long long)s.start3);
+  /* Everything written since the first read: 5 + 7 bytes. */
+  ck_assert_uint_eq(s.acc3.v[PIDIO_WCHAR], 12);
+}
+END_TEST
+
 Suite *make_trouble_suite(void) {
   Suite *s = suite_create("trouble");
   TCase *tc = tcase_create("classify");
@@ -657,6 +772,7 @@ Suite *make_trouble_suite(void) {
   tcase_add_test(tc, t_tree_causes_and_plugin);
   tcase_add_test(tc, t_denied_retry_checks_start_time);
   tcase_add_test(tc, t_target_lookup_error_is_not_gone);
+  tcase_add_test(tc, t_unknown_look_keeps_member);
   suite_add_tcase(s, tc);
   return s;
 }
