@@ -483,14 +483,18 @@ typedef struct reuse_seen {
   uint64_t start102; /* the start time of member 102 after the reuse, 0 */
 } reuse_seen_t;
 
+/* In a reader child: become nobody, then open the tree's procfs. */
+static bool nobody_opens(pidio_proc_t *proc, const char *procdir) {
+  return setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+         setresuid(65534, 65534, 65534) == 0 &&
+         pidio_proc_open(proc, procdir) == 0;
+}
+
 static void reuse_reader(reuse_seen_t *s) {
   char procdir[4096], path[4200], err[256];
   snprintf(procdir, sizeof(procdir), "%s/proc", tree);
-  if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 ||
-      setresuid(65534, 65534, 65534) != 0)
-    CHILD_FAIL(s);
   pidio_proc_t proc = {.root_fd = -1};
-  if (pidio_proc_open(&proc, procdir) != 0)
+  if (!nobody_opens(&proc, procdir))
     CHILD_FAIL(s);
   pidio_select_t sa;
   pidio_select_init(&sa);
@@ -584,11 +588,8 @@ static void lookup_reader(void *v) {
   lookup_seen_t *s = v;
   char procdir[4096], path[4200], err[256];
   snprintf(procdir, sizeof(procdir), "%s/proc", tree);
-  if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 ||
-      setresuid(65534, 65534, 65534) != 0)
-    CHILD_FAIL(s);
   pidio_proc_t proc = {.root_fd = -1};
-  if (pidio_proc_open(&proc, procdir) != 0)
+  if (!nobody_opens(&proc, procdir))
     CHILD_FAIL(s);
   pidio_select_t sel;
   pidio_select_init(&sel);
