@@ -247,6 +247,20 @@ static int read_member(const pidio_block_t *b, pidio_entry_t *en,
   return rc;
 }
 
+/* A look at a process that failed for another reason than its exit (out
+ * of descriptors, EMFILE or ENFILE, or an I/O error): it is left out of
+ * this interval and said so, once per round. */
+static void note_failed(pidio_entry_t *en, int rc, pidio_report_t *rep) {
+  if (en->flags & E_MISSED)
+    return;
+  en->flags |= E_MISSED;
+  rep->failed++;
+  if (rep->failed_pid == 0) {
+    rep->failed_pid = en->a.pid;
+    rep->failed_err = rc;
+  }
+}
+
 /* A read of a member's io file, told to the ledger or to the report. */
 static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
   if (rc == 0) {
@@ -263,14 +277,7 @@ static void note_read(pidio_entry_t *en, int rc, pidio_report_t *rep) {
     if (rep->garbled_pid == 0)
       rep->garbled_pid = en->a.pid;
   } else {
-    /* Out of descriptors (EMFILE, ENFILE), or an I/O error: this member
-     * is left out of this interval and said so. */
-    en->flags |= E_MISSED;
-    rep->failed++;
-    if (rep->failed_pid == 0) {
-      rep->failed_pid = en->a.pid;
-      rep->failed_err = rc;
-    }
+    note_failed(en, rc, rep);
   }
 }
 
@@ -281,31 +288,39 @@ static void read_round(pidio_block_t *b, pidio_entry_t *en,
     note_read(en, read_member(b, en, &en->a.now), rep);
     return;
   }
-  /* Try again: capabilities can be granted, a uid can change. */
-  int dfd = pidio_proc_open_pid(b->proc, en->a.pid);
-  int fd = dfd >= 0 ? pidio_proc_open_io(dfd) : dfd;
-  if (dfd >= 0)
+  /* Try again: capabilities can be granted, a uid can change. No
+   * descriptor is held, so the pid could have been reused since the last
+   * full listing: the start time is checked before the io file is
+   * trusted, and each failure is told by its own error. */
+  int rc = pidio_proc_open_pid(b->proc, en->a.pid);
+  if (rc >= 0) {
+    int dfd = rc;
+    pidio_stat_t st;
+    rc = pidio_proc_read_stat(dfd, &st);
+    if (rc == 0 && st.start_time != en->a.start)
+      rc = -ESRCH; /* another process: this member is gone */
+    int fd = rc == 0 ? pidio_proc_open_io(dfd) : -1;
+    if (rc == 0 && fd < 0)
+      rc = fd;
     close(dfd);
-  if (fd >= 0 && pidio_proc_read_io(fd, &en->a.now) == 0) {
-    en->flags &= ~(unsigned)E_DENIED;
-    pidio_ledger_read(&en->a); /* counted from now on */
-    pidio_ledger_rebase(&en->a);
-    if (pidio_fdbudget_take())
-      en->fd = fd;
-    else
+    if (rc == 0 && (rc = pidio_proc_read_io(fd, &en->a.now)) == 0) {
+      en->flags &= ~(unsigned)E_DENIED;
+      pidio_ledger_read(&en->a); /* counted from now on */
+      pidio_ledger_rebase(&en->a);
+      if (pidio_fdbudget_take())
+        en->fd = fd;
+      else
+        close(fd);
+      return;
+    }
+    if (fd >= 0)
       close(fd);
-    return;
   }
-  if (fd >= 0)
-    close(fd);
-  if (vanished(fd)) {
-    pidio_ledger_gone(&en->a);
-  } else {
-    en->flags |= E_MISSED;
-    rep->unreadable++;
-    if (rep->denied_pid == 0)
-      rep->denied_pid = en->a.pid;
-  }
+  /* Gone, or garbled, is told as such; any other failure (EMFILE...)
+   * learnt nothing new: the member is still the denied one it was. */
+  if (!vanished(rc) && rc != -EINVAL && rc != -ERANGE)
+    rc = -EACCES;
+  note_read(en, rc, rep);
 }
 
 /* --- own I/O: a kernel-side reader ----------------------------------------- */
@@ -506,16 +521,22 @@ static uint64_t recheck_slot(pid_t pid, uint64_t ticks) {
   return ticks - (ticks + off) % period;
 }
 
-/* True when <pid> is still the process that started at `start`, with its
- * stat in *st: the check that a pid was not reused. */
+/* Whether <pid> is still the process that started at `start`, with its
+ * stat in *st: the check that a pid was not reused. 1: the same; 0: gone,
+ * or another process; a negative errno: unknown, the look failed for
+ * another reason (EMFILE, ENFILE, EIO). Only a vanished process is gone:
+ * each caller takes unknown the way that cannot count a byte twice, and
+ * reports it (note_failed). */
 static int same_process(const pidio_block_t *b, pid_t pid, uint64_t start,
                         pidio_stat_t *st) {
   int dfd = pidio_proc_open_pid(b->proc, pid);
   if (dfd < 0)
-    return 0;
-  int same = pidio_proc_read_stat(dfd, st) == 0 && st->start_time == start;
+    return vanished(dfd) ? 0 : dfd;
+  int rc = pidio_proc_read_stat(dfd, st);
   close(dfd);
-  return same;
+  if (rc != 0)
+    return vanished(rc) ? 0 : rc;
+  return st->start_time == start;
 }
 
 /* A process is counted from birth when it started since the previous
@@ -630,7 +651,7 @@ static int join_read(pidio_entry_t *en, int dfd, unsigned dest,
       close(fd);
       if (vanished(rc))
         return 0;
-      if (rc == -EACCES)
+      if (rc == -EACCES || rc == -EPERM) /* as the open above */
         en->flags |= E_DENIED;
       else
         pidio_ledger_rebase(&en->a); /* garbled: a later good read */
@@ -720,9 +741,15 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
  * pid found gone is dropped from the listing too: between full listings
  * (see pidio_discover.h) the listing is kept, and would otherwise offer it
  * again every interval. */
-static int merge(pidio_block_t *b, uint64_t ticks) {
+static int merge(pidio_block_t *b, uint64_t ticks, pidio_report_t *rep) {
   pidio_pidlist_t *l = &b->disc.list;
-  if (grow(&b->spare, &b->spare_cap, b->n + l->n) != 0)
+  /* Every entry retires at most once below: with room made for all of
+   * them now, retire() cannot fail half-way, when entries evaluated into
+   * spare may already hold io descriptors that only the swap at the end
+   * keeps. */
+  if (grow(&b->spare, &b->spare_cap, b->n + l->n) != 0 ||
+      grow(&b->dead, &b->dead_cap, b->ndead + b->n) != 0 ||
+      grow(&b->left, &b->left_cap, b->nleft + b->n) != 0)
     return -ENOMEM;
   size_t i = 0, j = 0, k = 0, w = 0;
   while (i < l->n || j < b->n) {
@@ -744,7 +771,18 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
         /* Same pid, new inode: reused, or only a re-created dentry. The
          * start time tells which. */
         pidio_stat_t st;
-        if (same_process(b, le.pid, en->a.start, &st)) {
+        int same = same_process(b, le.pid, en->a.start, &st);
+        if (same < 0) {
+          /* Unknown: the entry stays as it is, old inode and all, and is
+           * looked at again next interval. */
+          note_failed(en, same, rep);
+          b->spare[k++] = *en;
+          l->e[w++] = le;
+          i++;
+          j++;
+          continue;
+        }
+        if (same) {
           en->ino = le.ino;
         } else {
           if (retire(b, en) != 0)
@@ -776,7 +814,12 @@ static int merge(pidio_block_t *b, uint64_t ticks) {
          * a credit it held moves on. */
         if (kept == 0 && retire(b, en) != 0)
           return -ENOMEM;
-        k += kept > 0;
+        if (kept < 0)
+          /* Could not be looked at (EMFILE...): the entry stays as it was,
+           * a credit it holds with it; still due, it is looked at again
+           * next interval. */
+          b->spare[k] = *en;
+        k += kept != 0;
       } else {
         b->spare[k++] = *en;
       }
@@ -856,7 +899,7 @@ static void adopt_descendants(pidio_block_t *b) {
  * finds its way when it is reaped in turn (a subreaper in the block
  * would otherwise count it a second time). Only where the whole listing
  * is tracked: a block that follows one pid knows no parents. */
-static void reparent_untracked(pidio_block_t *b) {
+static void reparent_untracked(pidio_block_t *b, pidio_report_t *rep) {
   for (size_t i = 0; i < b->n; i++) {
     pidio_entry_t *en = &b->e[i];
     if (!(en->flags & E_MEMBER) || en->a.ppid <= 1)
@@ -865,8 +908,11 @@ static void reparent_untracked(pidio_block_t *b) {
     if (p != NULL && p->a.start <= en->a.start)
       continue;
     pidio_stat_t st;
-    if (same_process(b, en->a.pid, en->a.start, &st))
+    int same = same_process(b, en->a.pid, en->a.start, &st);
+    if (same > 0)
       en->a.ppid = st.ppid;
+    else if (same < 0)
+      note_failed(en, same, rep); /* asked again next interval */
   }
 }
 
@@ -907,23 +953,31 @@ static int ledger_reread(void *ctx, pidio_ledger_acct_t *a, pidio_io_t *out) {
   return rc;
 }
 
-/* Reaped ('X', or gone) rather than running or a zombie. */
+/* Reaped ('X', or gone) rather than running or a zombie. Unknown (the
+ * look failed, EMFILE...) is taken for reaped: the parent's increment
+ * then waits a round rather than count the child a second time. */
 static bool ledger_reaped(void *ctx, const pidio_ledger_acct_t *a) {
   const ledger_ctx_t *c = ctx;
   int dfd = pidio_proc_open_pid(c->b->proc, a->pid);
-  if (dfd < 0)
-    return true;
   pidio_stat_t st;
-  int rc = pidio_proc_read_stat(dfd, &st);
-  close(dfd);
-  return vanished(rc) || (rc == 0 && (st.state == 'X' || st.state == 'x'));
+  int rc = dfd;
+  if (dfd >= 0) {
+    rc = pidio_proc_read_stat(dfd, &st);
+    close(dfd);
+  }
+  if (rc != 0 && !vanished(rc))
+    note_failed(entry_of((pidio_ledger_acct_t *)a), rc, c->rep);
+  return rc != 0 || st.state == 'X' || st.state == 'x';
 }
 
 static bool ledger_parent(void *ctx, const pidio_ledger_acct_t *a,
                           pid_t *ppid) {
   const ledger_ctx_t *c = ctx;
   pidio_stat_t st;
-  if (!same_process(c->b, a->pid, a->start, &st))
+  int same = same_process(c->b, a->pid, a->start, &st);
+  if (same < 0) /* unknown: its parent stays the one known */
+    note_failed(entry_of((pidio_ledger_acct_t *)a), same, c->rep);
+  if (same <= 0)
     return false;
   *ppid = st.ppid;
   return true;
@@ -943,13 +997,20 @@ static pidio_ledger_acct_t *ledger_tracked(void *ctx, pid_t pid,
 }
 
 /* Exited: a zombie reaps nothing (its children went to the nearest
- * subreaper above it, or init), and a gone process nothing either. */
+ * subreaper above it, or init), and a gone process nothing either.
+ * Unknown (the look failed, EMFILE...) is taken for running: the credit
+ * of a child it may have reaped is then taken off it, which can lose but
+ * never count twice; taken for gone, the credit would pass it by. */
 static enum pidio_ledger_life ledger_exited(void *ctx,
                                             const pidio_ledger_acct_t *a) {
   const ledger_ctx_t *c = ctx;
   pidio_stat_t st;
-  if (!same_process(c->b, a->pid, a->start, &st) || st.state == 'X' ||
-      st.state == 'x')
+  int same = same_process(c->b, a->pid, a->start, &st);
+  if (same < 0) {
+    note_failed(entry_of((pidio_ledger_acct_t *)a), same, c->rep);
+    return PIDIO_LEDGER_RUNS;
+  }
+  if (same == 0 || st.state == 'X' || st.state == 'x')
     return PIDIO_LEDGER_REAPED;
   return st.state == 'Z' ? PIDIO_LEDGER_ZOMBIE : PIDIO_LEDGER_RUNS;
 }
@@ -1071,7 +1132,7 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     rep->list_err = rc;
     return rc;
   }
-  if ((rc = merge(b, ticks)) != 0 ||
+  if ((rc = merge(b, ticks, rep)) != 0 ||
       (rc = leave_if_untargeted(b, ticks)) != 0) {
     /* the merge may have left the listing half compacted */
     pidio_discover_distrust(&b->disc);
@@ -1079,7 +1140,7 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
   }
   adopt_descendants(b);
   if (!by_pid || b->sel.children)
-    reparent_untracked(b);
+    reparent_untracked(b, rep);
   rep->no_cgroup2_pid = b->no_cgroup2_pid;
   rep->cmdline_cut_pid = b->cmdline_cut_pid;
   for (size_t i = 0; i < b->n; i++)
@@ -1124,13 +1185,18 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     if (b->order[i]->a.state & PIDIO_LEDGER_GONE)
       vacated_add(b, b->order[i]->a.pid, b->prev_ticks);
   /* Holders outside the block that were reaped: their credit moves on.
-   * (Own I/O folds nothing: no member holds another's credit.) */
+   * One that could not be looked at (EMFILE...) still holds it. (Own I/O
+   * folds nothing: no member holds another's credit.) */
   for (size_t i = 0; i < b->n && !b->use_own; i++) {
     pidio_entry_t *w = &b->e[i];
+    if (!(w->a.state & PIDIO_LEDGER_HOLDS) || (w->flags & E_MEMBER))
+      continue;
     pidio_stat_t st;
-    if ((w->a.state & PIDIO_LEDGER_HOLDS) && !(w->flags & E_MEMBER) &&
-        !same_process(b, w->a.pid, w->a.start, &st))
+    int same = same_process(b, w->a.pid, w->a.start, &st);
+    if (same == 0)
       pidio_ledger_gone(&w->a);
+    else if (same < 0)
+      note_failed(w, same, rep);
   }
   compact(b);
 

@@ -23,6 +23,13 @@
  *    it absorbed in its life (io less its live threads') and its SIGCHLD
  *    disposition all allow the fold: where they allow it wrongly (a busy
  *    parent with SA_NOCLDWAIT...), the share is lost, never counted twice.
+ *    The one exception: when the re-read of a member parent after its
+ *    child's fold fails for another reason than its exit (EMFILE, an I/O
+ *    error), the child's totals can count twice, at most what the block
+ *    had counted of that child; the failed read is reported. Any other
+ *    look that fails that way is taken as the answer that cannot count
+ *    twice (a parent runs, a child is reaped, a holder still holds) and
+ *    reported too.
  *    Children that lived less than an interval and were never seen still
  *    reach the block through their parent;
  *  - a newcomer at the pid of a reaped member (ns_last_pid, clone3) is

@@ -156,10 +156,18 @@ int pidio_discover_target(pidio_discover_t *d, const pidio_proc_t *proc,
   pidio_pidlist_t *l = &d->list;
   l->n = 0;
   pidio_pident_t found;
-  /* Anything but a pid directory (an error included) is no candidate, as
-   * a listing would not show one. */
-  if (target <= 0 || pidio_proc_lookup(proc, target, &found) != 1)
+  if (target <= 0)
     return 0;
+  /* No pid directory (ENOENT, ESRCH, or not a directory) is no candidate,
+   * as a listing would not show one. Another error (EACCES, an I/O
+   * error) says nothing about the target: told to the caller like a
+   * failed listing, so that its member is not taken for gone and made to
+   * rejoin from then on. */
+  int rc = pidio_proc_lookup(proc, target, &found);
+  if (rc == -ENOTDIR)
+    rc = 0;
+  if (rc <= 0)
+    return rc;
   if (l->cap == 0) {
     l->e = malloc(sizeof(*l->e));
     if (l->e == NULL)

@@ -51,7 +51,8 @@ int pidio_discover_update(pidio_discover_t *d, const pidio_proc_t *proc,
 
 /* Make the list that of one candidate pid (target <= 0: none), without
  * listing the root: a block that follows one pid needs no other. Returns
- * 0 or -ENOMEM. */
+ * 0, -ENOMEM, or the error of a look-up that failed for another reason
+ * than the pid's absence (the list is then empty and not to be used). */
 int pidio_discover_target(pidio_discover_t *d, const pidio_proc_t *proc,
                           pid_t target);
 

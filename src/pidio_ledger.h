@@ -14,13 +14,14 @@
  * destination 0; a block split into groups gives each group its own), and
  * keeps per member what it added in all (acc).
  *
- * The rules (README, "How totals are kept"):
+ * The rules, numbered as in the README ("How totals are kept"):
  *  1. Totals never go down: a member adds the growth of its counters since
  *     its previous read, never less than nothing. A member that is gone or
  *     left keeps what it added. A counter that went down is not a number to
  *     trust: that member adds nothing this round and counts from it on
  *     (note.garbled).
- *  2. No double counting. With a source that folds reaped children into
+ *  2. No double counting (one exception: the failed re-read below). With
+ *     a source that folds reaped children into
  *     their reaper (procfs: the kernel adds a reaped child's totals into
  *     its reaper's io file), a gone member's credit (what was counted of
  *     it) is taken off the next increment of the member that reaped it, so
@@ -39,14 +40,16 @@
  *  3. Nothing lost from children never seen: a parent's whole increment
  *     counts, including what children that lived less than a round and
  *     were never members added to it when it reaped them.
- *  4. Pid reuse: a process is (pid, start). A parent is a member whose pid
+ *  4. Parents that absorb nothing are not charged less: the first of the
+ *     ambiguous cases below.
+ *  5. Pid reuse: a process is (pid, start). A parent is a member whose pid
  *     is the child's ppid and that started no later than the child; a
  *     reused pid is a new account (the source must never report the
  *     counters of another process under an account: see pidio_block).
- *  5. Membership changes take effect at a read: a member that leaves gets
+ *  6. Membership changes take effect at a read: a member that leaves gets
  *     its last read and keeps what it added; its successor (a restarted
  *     daemon behind a pidfile) is a new member.
- *  6. A member counts from its join: from birth (all of its counters) when
+ *  7. A member counts from its join: from birth (all of its counters) when
  *     it started since the previous round, else from the counters at its
  *     join (no spike when pidio starts), or, when those could not be read,
  *     from its next good read.
@@ -73,6 +76,15 @@
  *    a parent settled first passes a late child's credit on the same way).
  *  - A gone member's member children are orphans: their new parent is
  *    asked of the source.
+ *  - A failed re-read after a fold: an alive member parent that got credit
+ *    is read again (ops->reread) so that the credit comes off a figure
+ *    that surely holds the child. When that re-read fails for another
+ *    reason than the parent's exit (EMFILE, an I/O error), the credit is
+ *    judged against the parent's earlier read of this round, which may not
+ *    hold the child yet; the child's totals then reach the destination
+ *    again with the parent's next read. This is the one way a byte is
+ *    counted twice, at most the child's credit, and the source reports
+ *    the failed read.
  * With a source that does not fold (it reports each process's own I/O and
  * a final read at exit), no credit is ever passed and no increment waits.
  */

@@ -194,7 +194,7 @@ static void new_round(pidio_ledger_acct_t **a, size_t n) {
     pidio_ledger_new_round(a[i]);
 }
 
-/* --- rule 6: where counting starts --------------------------------------- */
+/* --- rule 7: where counting starts --------------------------------------- */
 
 START_TEST(test_join_from_birth_or_from_now) {
   pidio_ledger_t l;
@@ -416,7 +416,7 @@ START_TEST(test_parent_ignoring_sigchld_keeps_its_increment) {
 }
 END_TEST
 
-/* rule 4: C's ppid names a member that started after C: a reused pid, not
+/* rule 5: C's ppid names a member that started after C: a reused pid, not
  * C's parent. */
 START_TEST(test_reused_ppid_is_not_the_parent) {
   pidio_ledger_t l;

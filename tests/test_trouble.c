@@ -446,6 +446,323 @@ START_TEST(t_tree_causes_and_plugin) {
 }
 END_TEST
 
+/* Run fn(s) in a child (which drops to nobody itself) and copy *s back;
+ * the tree is removed afterwards. */
+static void in_child(void (*fn)(void *), void *s, size_t len) {
+  int fds[2];
+  ck_assert(pipe(fds) == 0);
+  pid_t child = fork();
+  ck_assert(child >= 0);
+  if (child == 0) {
+    close(fds[0]);
+    fn(s);
+    ssize_t n = write(fds[1], s, len);
+    _exit(n == (ssize_t)len ? 0 : 1);
+  }
+  close(fds[1]);
+  size_t got = 0;
+  ssize_t n;
+  while (got < len && (n = read(fds[0], (char *)s + got, len - got)) > 0)
+    got += (size_t)n;
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  remove_tree();
+  ck_assert_msg(got == len && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "the reader died");
+}
+
+/* A denied member's retry holds no descriptor: when its pid now names
+ * another process (a new start time), which a full listing would not show
+ * before a minute, that process's io file must not be read as the
+ * member's. The reader (nobody) owns 102's files so that it can play the
+ * reuse: a new stat, an io file it may read. */
+typedef struct reuse_seen {
+  int setup_err;
+  unsigned matched1, matched2, denied1, denied2;
+  uint64_t start102; /* the start time of member 102 after the reuse, 0 */
+} reuse_seen_t;
+
+/* In a reader child: become nobody, then open the tree's procfs. */
+static bool nobody_opens(pidio_proc_t *proc, const char *procdir) {
+  return setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+         setresuid(65534, 65534, 65534) == 0 &&
+         pidio_proc_open(proc, procdir) == 0;
+}
+
+static void reuse_reader(reuse_seen_t *s) {
+  char procdir[4096], path[4200], err[256];
+  snprintf(procdir, sizeof(procdir), "%s/proc", tree);
+  pidio_proc_t proc = {.root_fd = -1};
+  if (!nobody_opens(&proc, procdir))
+    CHILD_FAIL(s);
+  pidio_select_t sa;
+  pidio_select_init(&sa);
+  if (pidio_select_set_name(&sa, "web", err, sizeof(err)) != 0)
+    CHILD_FAIL(s);
+  pidio_block_t a;
+  pidio_block_init(&a, &proc, &sa);
+  pidio_report_t r;
+  if (pidio_block_update(&a, &r) != 0)
+    CHILD_FAIL(s);
+  s->matched1 = r.matched;
+  s->denied1 = r.unreadable;
+  /* 102 reused: another process, started later, whose io may be read. */
+  snprintf(path, sizeof(path), "%s/102/stat", procdir);
+  int fd = open(path, O_WRONLY | O_TRUNC);
+  const char *stat = "102 (web) S 1 102 102 0 -1 4194624 0 0 0 0 0 0 0 0 20 "
+                     "0 1 0 2002 1000 10 18446744073709551615 0 0 0 0 0 0 0 "
+                     "0 0 0 0 0 17 1 0 0 0 0 0\n";
+  if (fd < 0 || write(fd, stat, strlen(stat)) != (ssize_t)strlen(stat))
+    CHILD_FAIL(s);
+  close(fd);
+  snprintf(path, sizeof(path), "%s/102/io", procdir);
+  if (chmod(path, 0644) != 0)
+    CHILD_FAIL(s);
+  if (pidio_block_update(&a, &r) != 0)
+    CHILD_FAIL(s);
+  s->matched2 = r.matched;
+  s->denied2 = r.unreadable;
+  pidio_member_t m[8];
+  size_t n = pidio_block_members(&a, m, 8);
+  for (size_t i = 0; i < n; i++)
+    if (m[i].pid == 102)
+      s->start102 = m[i].start;
+  pidio_block_free(&a);
+  pidio_proc_close(&proc);
+}
+
+static void reuse_reader_v(void *s) { reuse_reader(s); }
+
+START_TEST(t_denied_retry_checks_start_time) {
+  /* Giving 102's files to the reader needs root, as make check is run. */
+  make_tree();
+  char rel[512];
+  const char *files[] = {"", "/stat", "/io", "/cmdline", "/cgroup"};
+  for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+    snprintf(rel, sizeof(rel), "%s/proc/102%s", tree, files[i]);
+    ck_assert_msg(chown(rel, 65534, 65534) == 0, "chown %s", rel);
+  }
+  reuse_seen_t s = {0};
+  in_child(reuse_reader_v, &s, sizeof(s));
+  ck_assert_msg(s.setup_err == 0, "the reader failed at line %d", s.setup_err);
+  /* First: 4 members, 102 denied. */
+  ck_assert_uint_eq(s.matched1, 4);
+  ck_assert_uint_eq(s.denied1, 1);
+  /* Then 102 is another process: the member is gone, not read as that
+   * process and kept under the old start time. */
+  ck_assert_msg(s.start102 == 0, "member 102 kept with start %llu",
+                (unsigned long long)s.start102);
+  ck_assert_uint_eq(s.matched2, 3);
+  ck_assert_uint_eq(s.denied2, 0);
+}
+END_TEST
+
+/* A Pid block whose look-up of its pid fails for another reason than
+ * the pid's absence (here EACCES: the reader may not search the procfs
+ * root) does not take its member for gone: the update fails with the
+ * error (reported as a listing error) and the member stays, with what it
+ * added. */
+typedef struct lookup_seen {
+  int setup_err;
+  int rc1, rc2, rc3;
+  unsigned matched1, matched3;
+  uint64_t start2, start3;
+  pidio_io_t acc3;
+} lookup_seen_t;
+
+static uint64_t start_of(const pidio_block_t *b, pid_t pid,
+                         pidio_io_t *acc) {
+  pidio_member_t m[8];
+  size_t n = pidio_block_members(b, m, 8);
+  for (size_t i = 0; i < n; i++)
+    if (m[i].pid == pid) {
+      if (acc != NULL)
+        *acc = m[i].acc;
+      return m[i].start;
+    }
+  return 0;
+}
+
+static void lookup_reader(void *v) {
+  lookup_seen_t *s = v;
+  char procdir[4096], path[4200], err[256];
+  snprintf(procdir, sizeof(procdir), "%s/proc", tree);
+  pidio_proc_t proc = {.root_fd = -1};
+  if (!nobody_opens(&proc, procdir))
+    CHILD_FAIL(s);
+  pidio_select_t sel;
+  pidio_select_init(&sel);
+  if (pidio_select_set_pid(&sel, 100, err, sizeof(err)) != 0)
+    CHILD_FAIL(s);
+  pidio_block_t b;
+  pidio_block_init(&b, &proc, &sel);
+  pidio_report_t r;
+  s->rc1 = pidio_block_update(&b, &r);
+  s->matched1 = r.matched;
+  if (chmod(procdir, 0600) != 0) /* no search: every look-up EACCES */
+    CHILD_FAIL(s);
+  s->rc2 = pidio_block_update(&b, &r);
+  s->start2 = start_of(&b, 100, NULL);
+  if (chmod(procdir, 0755) != 0)
+    CHILD_FAIL(s);
+  /* 100 writes 5 bytes meanwhile: its member counts them. */
+  snprintf(path, sizeof(path), "%s/100/io", procdir);
+  int fd = open(path, O_WRONLY | O_TRUNC);
+  const char *io = "rchar: 10\nwchar: 25\nsyscr: 1\nsyscw: 3\n"
+                   "read_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n";
+  if (fd < 0 || write(fd, io, strlen(io)) != (ssize_t)strlen(io))
+    CHILD_FAIL(s);
+  close(fd);
+  s->rc3 = pidio_block_update(&b, &r);
+  s->matched3 = r.matched;
+  s->start3 = start_of(&b, 100, &s->acc3);
+  pidio_block_free(&b);
+  pidio_proc_close(&proc);
+}
+
+START_TEST(t_target_lookup_error_is_not_gone) {
+  make_tree(); /* 100 started at 1000, rchar 10 wchar 20 syscr 1 syscw 2 */
+  char rel[512];
+  snprintf(rel, sizeof(rel), "%s/proc", tree);
+  ck_assert(chown(rel, 65534, 65534) == 0);
+  snprintf(rel, sizeof(rel), "%s/proc/100/io", tree);
+  ck_assert(chown(rel, 65534, 65534) == 0);
+  lookup_seen_t s = {0};
+  in_child(lookup_reader, &s, sizeof(s));
+  ck_assert_msg(s.setup_err == 0, "the reader failed at line %d", s.setup_err);
+  ck_assert_int_eq(s.rc1, 0);
+  ck_assert_uint_eq(s.matched1, 1);
+  ck_assert_int_eq(s.rc2, -EACCES);
+  ck_assert_msg(s.start2 == 1000, "member 100 after the failed look-up: %llu",
+                (unsigned long long)s.start2);
+  ck_assert_int_eq(s.rc3, 0);
+  ck_assert_uint_eq(s.matched3, 1);
+  ck_assert_msg(s.start3 == 1000, "member 100 at the end: %llu",
+                (unsigned long long)s.start3);
+  /* Counted from the first read on: 5 bytes and 1 call written, nothing
+   * lost to a rejoin "from now". */
+  ck_assert_uint_eq(s.acc3.v[PIDIO_WCHAR], 5);
+  ck_assert_uint_eq(s.acc3.v[PIDIO_SYSCW], 1);
+  ck_assert_uint_eq(s.acc3.v[PIDIO_RCHAR], 0);
+}
+END_TEST
+
+/* Out of descriptors, a look that fails says nothing of the process:
+ * member 100 of a Pid block, read through its held descriptor, has its
+ * pid directory re-created (a new inode, the same process) while no
+ * descriptor is left to read its stat. It must stay a member, reported as
+ * failed, and go on counting; taken for another process it would leave
+ * and rejoin "from now", losing what it wrote in between. */
+typedef struct unknown_seen {
+  int setup_err;
+  int rc2;
+  unsigned matched2, failed2;
+  pid_t failed_pid2;
+  int failed_err2;
+  uint64_t start3;
+  pidio_io_t acc3;
+} unknown_seen_t;
+
+static bool put_io100(const char *procdir, const char *wchar) {
+  char path[4200], io[256];
+  snprintf(path, sizeof(path), "%s/100/io", procdir);
+  snprintf(io, sizeof(io),
+           "rchar: 10\nwchar: %s\nsyscr: 1\nsyscw: 2\nread_bytes: 0\n"
+           "write_bytes: 0\ncancelled_write_bytes: 0\n",
+           wchar);
+  int fd = open(path, O_WRONLY | O_TRUNC); /* in place: held open */
+  if (fd < 0)
+    return false;
+  bool ok = write(fd, io, strlen(io)) == (ssize_t)strlen(io);
+  close(fd);
+  return ok;
+}
+
+static void unknown_reader(void *v) {
+  unknown_seen_t *s = v;
+  char procdir[4096], old[4200], neu[4200], from[4300], to[4300], err[256];
+  snprintf(procdir, sizeof(procdir), "%s/proc", tree);
+  pidio_proc_t proc = {.root_fd = -1};
+  if (pidio_proc_open(&proc, procdir) != 0)
+    CHILD_FAIL(s);
+  pidio_select_t sel;
+  pidio_select_init(&sel);
+  if (pidio_select_set_pid(&sel, 100, err, sizeof(err)) != 0)
+    CHILD_FAIL(s);
+  pidio_block_t b;
+  pidio_block_init(&b, &proc, &sel);
+  pidio_report_t r;
+  if (pidio_block_update(&b, &r) != 0 || r.matched != 1)
+    CHILD_FAIL(s);
+  /* The same files under a new directory: the dentry re-created. */
+  snprintf(old, sizeof(old), "%s/100", procdir);
+  snprintf(neu, sizeof(neu), "%s/100.new", procdir);
+  if (mkdir(neu, 0755) != 0)
+    CHILD_FAIL(s);
+  const char *files[] = {"stat", "io", "cmdline", "cgroup"};
+  for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+    snprintf(from, sizeof(from), "%s/%s", old, files[i]);
+    snprintf(to, sizeof(to), "%s/%s", neu, files[i]);
+    if (link(from, to) != 0)
+      CHILD_FAIL(s);
+  }
+  snprintf(to, sizeof(to), "%s/100.old", procdir);
+  if (rename(old, to) != 0 || rename(neu, old) != 0)
+    CHILD_FAIL(s);
+  if (!put_io100(procdir, "25")) /* 5 bytes written */
+    CHILD_FAIL(s);
+  /* One descriptor free: the pid directory opens, its stat does not. */
+  int lowest = dup(0);
+  if (lowest < 0)
+    CHILD_FAIL(s);
+  close(lowest);
+  struct rlimit rl, was;
+  if (getrlimit(RLIMIT_NOFILE, &was) != 0)
+    CHILD_FAIL(s);
+  rl = was;
+  rl.rlim_cur = (rlim_t)lowest + 1;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    CHILD_FAIL(s);
+  s->rc2 = pidio_block_update(&b, &r);
+  if (setrlimit(RLIMIT_NOFILE, &was) != 0)
+    CHILD_FAIL(s);
+  s->matched2 = r.matched;
+  s->failed2 = r.failed;
+  s->failed_pid2 = r.failed_pid;
+  s->failed_err2 = r.failed_err;
+  if (!put_io100(procdir, "32")) /* 7 more */
+    CHILD_FAIL(s);
+  if (pidio_block_update(&b, &r) != 0)
+    CHILD_FAIL(s);
+  pidio_member_t m[4];
+  size_t n = pidio_block_members(&b, m, 4);
+  for (size_t i = 0; i < n; i++)
+    if (m[i].pid == 100) {
+      s->start3 = m[i].start;
+      s->acc3 = m[i].acc;
+    }
+  pidio_block_free(&b);
+  pidio_proc_close(&proc);
+}
+
+START_TEST(t_unknown_look_keeps_member) {
+  make_tree(); /* 100: started at 1000, wchar 20 */
+  unknown_seen_t s = {0};
+  in_child(unknown_reader, &s, sizeof(s));
+  ck_assert_msg(s.setup_err == 0, "the reader failed at line %d", s.setup_err);
+  ck_assert_int_eq(s.rc2, 0);
+  ck_assert_uint_eq(s.matched2, 1);
+  ck_assert_uint_eq(s.failed2, 1);
+  ck_assert_int_eq(s.failed_pid2, 100);
+  ck_assert_int_eq(s.failed_err2, -EMFILE);
+  ck_assert_msg(s.start3 == 1000, "member 100 at the end: %llu",
+                (unsigned long long)s.start3);
+  /* Everything written since the first read: 5 + 7 bytes. */
+  ck_assert_uint_eq(s.acc3.v[PIDIO_WCHAR], 12);
+}
+END_TEST
+
 Suite *make_trouble_suite(void) {
   Suite *s = suite_create("trouble");
   TCase *tc = tcase_create("classify");
@@ -454,6 +771,9 @@ Suite *make_trouble_suite(void) {
   tcase_add_test(tc, t_classify_cmdline_cut);
   tcase_add_test(tc, t_each_walk);
   tcase_add_test(tc, t_tree_causes_and_plugin);
+  tcase_add_test(tc, t_denied_retry_checks_start_time);
+  tcase_add_test(tc, t_target_lookup_error_is_not_gone);
+  tcase_add_test(tc, t_unknown_look_keeps_member);
   suite_add_tcase(s, tc);
   return s;
 }
