@@ -38,7 +38,7 @@ fi
 make -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 make tests/pidio-writer >/dev/null
 
-work=$(mktemp -d /tmp/pidio-demo.XXXXXX)
+work=$(mktemp -d -t pidio-demo.XXXXXX)
 pids=""
 cleanup() {
   trap - EXIT INT TERM

@@ -63,7 +63,7 @@ def watched(h, j):
     return (h + j) % HOSTS
 
 
-def agent_conf(port, writers, h):
+def sender_conf(port, writers, h):
     blocks = "".join('  <Process "b%d">\n    Pid %d\n  </Process>\n' % (j, writers[watched(h, j)].pid)
                      for j in range(BLOCKS))
     return """ReadThreads 2
@@ -186,7 +186,7 @@ INTERNAL_STATS_NOTICE = "plugin_get_interval: Unable to determine Interval from 
 
 
 def test_fleet(work):
-    """Twenty agents into one receiver, InfluxDB and Prometheus: see the
+    """Twenty senders into one receiver, InfluxDB and Prometheus: see the
     module's docstring."""
     with contextlib.ExitStack() as stack:
         influx = FleetInflux(work)
@@ -210,17 +210,17 @@ def test_fleet(work):
         for w in range(HOSTS):
             writers.append(Writer(work))
             stack.callback(writers[-1].stop)
-        agents = []
+        senders = []
         for h in range(HOSTS):
-            d = Daemon(os.path.join(work, hostname(h)), agent_conf(listen, writers, h),
+            d = Daemon(os.path.join(work, hostname(h)), sender_conf(listen, writers, h),
                        plugins=("logfile",), hostname=hostname(h))
             shutil.copy(os.path.join(STOCK_PLUGINS, "network.so"), d.plugdir)
             stack.callback(d.stop)
-            agents.append(d)
+            senders.append(d)
         t_start = time.monotonic()
-        for d in agents:
+        for d in senders:
             d.start()
-        print("   %d agents started in %.1f s" % (HOSTS, time.monotonic() - t_start), flush=True)
+        print("   %d senders started in %.1f s" % (HOSTS, time.monotonic() - t_start), flush=True)
 
         # Every block of every host has arrived in both stores (count-
         # processes = 1: pidio has read its writer) before the writers
@@ -246,7 +246,7 @@ def test_fleet(work):
         def cpu_now():
             out = {n: cpu_seconds(p) for n, p in (("receiver", recv.proc.pid), ("influxd", influx.proc.pid),
                                                    ("prometheus", prom.proc.pid))}
-            out["agents"] = sum(cpu_seconds(d.proc.pid) for d in agents)
+            out["senders"] = sum(cpu_seconds(d.proc.pid) for d in senders)
             return out
         cpu0 = cpu_now()
         lists0 = sum(fleet_lists(influx).values())
@@ -292,9 +292,9 @@ def test_fleet(work):
         R.equal("fleet: Prometheus holds %d x %d x %d pidio series" % (HOSTS, BLOCKS, VALUES_PER_READ),
                 int(series[0][1]) if series else None, HOSTS * BLOCKS * VALUES_PER_READ)
 
-        # Stop the agents, let the last values reach the stores, and count.
+        # Stop the senders, let the last values reach the stores, and count.
         stopping = time.time()
-        for d in agents:
+        for d in senders:
             d.stop()
 
         def quiet():
@@ -323,7 +323,7 @@ def test_fleet(work):
         per_s = lists_run / elapsed
         print("   measured %.1f s: %d value lists from %d hosts (%.0f a second, %.0f values a second)"
               % (elapsed, lists_run, HOSTS, per_s, per_s * VALUES_PER_READ / LISTS_PER_READ), flush=True)
-        for n in ("receiver", "influxd", "prometheus", "agents"):
+        for n in ("receiver", "influxd", "prometheus", "senders"):
             print("   %-10s CPU %5.2f s = %4.1f%% of a core, %.1f us per value list" %
                   (n, cpu[n], 100 * cpu[n] / elapsed, 1e6 * cpu[n] / lists_run if lists_run else 0), flush=True)
         R.check("fleet: %d hosts x %d blocks sent a read a second for %d s" % (HOSTS, BLOCKS, SECONDS),
@@ -335,7 +335,7 @@ def test_fleet(work):
         wait_for(influx.settled, 20, "InfluxDB to write the last points", step=0)
         influx.stop()
         bad = [line for line in log_problems(recv) if INTERNAL_STATS_NOTICE not in line]
-        bad += [line for d in agents for line in log_problems(d)]
+        bad += [line for d in senders for line in log_problems(d)]
         R.check("fleet: no error or warning in the collectd logs", not bad, "\n".join(bad[-10:]))
 
 

@@ -4,7 +4,7 @@ server on loopback, and the values read back from that server.
 
   test_graphite  pidio -> write_graphite -> carbon-cache -> whisper files
   test_influxdb  pidio -> network plugin -> InfluxDB 1.x [[collectd]] -> HTTP
-  test_fleet     pidio on an agent -> network plugin -> a second collectd
+  test_fleet     pidio on a sender -> network plugin -> a second collectd
                  (network Listen, csv)
 
 Each test starts its server on 127.0.0.1 on ports chosen at run time, starts
@@ -40,8 +40,8 @@ CARBON = os.environ.get("CARBON_CACHE", "carbon-cache")
 WHISPER_FETCH = os.environ.get("WHISPER_FETCH", "whisper-fetch")
 INFLUXD = os.environ.get("INFLUXD", "influxd")
 
-HOST = "agent1"        # the agent's Hostname
-BLOCK = "pipe"         # the agent's <Process> block
+HOST = "sender1"        # the sender's Hostname
+BLOCK = "pipe"         # the sender's <Process> block
 N = 1000000            # bytes written while collectd watches
 CHUNK = 1000           # in write(2) calls of this size: N / CHUNK calls
 BEFORE = 777777        # written before collectd starts: must not count
@@ -148,11 +148,11 @@ def pidio_block(pid):
 """ % (BLOCK, pid)
 
 
-def agent(work, writer, output):
+def sender(work, writer, output):
     """collectd + pidio watching writer, with the csv writer (to see that
     pidio read) and `output`: config text that loads and sets up the
     plugin sending to the server. Stock plugins it loads are copied."""
-    d = Daemon(os.path.join(work, "agent"), output + pidio_block(writer.pid),
+    d = Daemon(os.path.join(work, "sender"), output + pidio_block(writer.pid),
                plugins=("csv", "logfile"), hostname=HOST)
     for p in ("network", "write_graphite"):
         if "<LoadPlugin %s>" % p in output:
@@ -168,13 +168,13 @@ def flushed_every_second(plugin):
 
 
 def watch_and_write(d, w):
-    """Start the agent, let pidio see the writer (two reads: its baseline),
+    """Start the sender, let pidio see the writer (two reads: its baseline),
     write N bytes, and wait until pidio has read them."""
     d.start()
     wait_for(lambda: len(d.rows(BLOCK, "io_octets")) >= 2, 15, "two reads by pidio")
     w.send("write %d %d" % (N, CHUNK))
     got = poll(lambda: (d.last(BLOCK, "io_octets") or (0, 0, None))[2], N, 15)
-    R.equal("agent: pidio read wchar", got, N)
+    R.equal("sender: pidio read wchar", got, N)
 
 
 # collectd's own notice when it is stopped with values still queued for its
@@ -261,7 +261,7 @@ def test_graphite(work):
         carbon.start()
         w = writer_before(work)
         stack.callback(w.stop)
-        d = agent(work, w, flushed_every_second("write_graphite") + """<Plugin write_graphite>
+        d = sender(work, w, flushed_every_second("write_graphite") + """<Plugin write_graphite>
   <Node "carbon">
     Host "127.0.0.1"
     Port "%d"
@@ -402,7 +402,7 @@ def test_influxdb(work):
         influx.start()
         w = writer_before(work)
         stack.callback(w.stop)
-        d = agent(work, w, flushed_every_second("network") + """<Plugin network>
+        d = sender(work, w, flushed_every_second("network") + """<Plugin network>
   Server "127.0.0.1" "%d"
   Server "127.0.0.1" "%d"
 </Plugin>
@@ -446,9 +446,9 @@ def test_influxdb(work):
 # ------------------------------------------------------------------ fleet
 
 def test_fleet(work):
-    """An agent's pidio values over the network plugin to a second collectd
+    """A sender's pidio values over the network plugin to a second collectd
     (network Listen, csv writer, TypesDB with pidio.types.db): they arrive
-    under the agent's host name, exact."""
+    under the sender's host name, exact."""
     with contextlib.ExitStack() as stack:
         port = free_port(socket.SOCK_DGRAM)
         types = os.path.join(work, "pidio.types.db")
@@ -461,7 +461,7 @@ def test_fleet(work):
         server.start()
         w = writer_before(work)
         stack.callback(w.stop)
-        d = agent(work, w, flushed_every_second("network") + """<Plugin network>
+        d = sender(work, w, flushed_every_second("network") + """<Plugin network>
   Server "127.0.0.1" "%d"
 </Plugin>
 """ % port)
@@ -482,10 +482,10 @@ def test_fleet(work):
                      True, MORE)
         R.check("fleet: pidio_rate-wchar shows the burst", burst,
                 str(server.rows(BLOCK, "pidio_rate-wchar", host=HOST)))
-        R.equal("fleet: the server's csv holds the agent's host only", sorted(os.listdir(server.csvdir)), [HOST])
+        R.equal("fleet: the server's csv holds the sender's host only", sorted(os.listdir(server.csvdir)), [HOST])
         d.stop()
         server.stop()
-        no_errors(d, "fleet agent")
+        no_errors(d, "fleet sender")
         no_errors(server, "fleet server")
 
 

@@ -42,7 +42,7 @@ PROMETHEUS = os.environ.get("PROMETHEUS", "prometheus")
 PROMTOOL = os.environ.get("PROMTOOL", "promtool")
 DASHBOARD = os.path.join(SRCDIR, "contrib", "grafana-prometheus.json")
 
-HOST = "agent1"        # the agent's Hostname: the instance label
+HOST = "sender1"        # the sender's Hostname: the instance label
 BLOCK = "prom"         # a Pid block with Window 3: counters and rates
 SHORT = "short"        # a Pid block with PerProcess: its writer exits
 N = 1000000            # bytes written while collectd watches
@@ -193,8 +193,8 @@ def prometheus_block(writer, short):
 """ % (BLOCK, writer.pid, WINDOW, SHORT, short.pid, GROUPS, TAG, MAX_GROUPS)
 
 
-def agent(work, writer, short, port):
-    d = Daemon(os.path.join(work, "agent"), """LoadPlugin write_prometheus
+def sender(work, writer, short, port):
+    d = Daemon(os.path.join(work, "sender"), """LoadPlugin write_prometheus
 <Plugin write_prometheus>
   Host "127.0.0.1"
   Port "%d"
@@ -379,7 +379,7 @@ def test_prometheus(work):
         gws = [Writer(work, comm=c, tag=TAG) for c, _ in GROUP_WRITES]
         for g in gws:
             stack.callback(g.stop)
-        d = agent(work, w, short, port)
+        d = sender(work, w, short, port)
         stack.callback(d.stop)
         d.start()
         # The window is full (WINDOW intervals) before the burst, so every
@@ -399,7 +399,7 @@ def test_prometheus(work):
             g.send("write %d %d" % (n, CHUNK))
         short.send("write %d %d" % (M, CHUNK))
         w.send("write %d %d" % (N, CHUNK))
-        R.equal("agent: pidio read wchar",
+        R.equal("sender: pidio read wchar",
                 poll(lambda: (d.last(BLOCK, "io_octets") or (0, 0, None))[2], N, 15), N)
 
         tx = sel("collectd_pidio_io_octets_tx_total")
@@ -512,7 +512,7 @@ def test_dashboard(work):
     file holding each as a recording rule."""
     exprs = dashboard_exprs()
     rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": "dashboard:q%d" % i, "expr": substitute(e, "agent1", "web|db")}
+        {"record": "dashboard:q%d" % i, "expr": substitute(e, "sender1", "web|db")}
         for i, (_, e) in enumerate(exprs)]}]}
     path = os.path.join(work, "rules.yml")
     with open(path, "w") as f:
