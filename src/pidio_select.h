@@ -68,7 +68,9 @@ void pidio_select_set_children(pidio_select_t *s, bool on);
 /* All true: every process. All false would select nothing: refused. */
 int pidio_select_set_all(pidio_select_t *s, bool on, char *err, size_t errsz);
 
-/* A block needs at least one selector. */
+/* A block needs at least one selector: -EINVAL with "selects nothing" in
+   err when it has none (the caller names the selectors, from the option
+   table). */
 int pidio_select_check(const pidio_select_t *s, char *err, size_t errsz);
 
 /* True when the block names its process (Pid or PidFile). Without
