@@ -331,6 +331,9 @@ static void submit(const char *instance, const char *type,
   plugin_dispatch_values(&vl);
 }
 
+/* DERIVE is signed: a total above INT64_MAX goes out negative, as in
+   collectd's processes plugin. Not clamped: a clamped counter would stand
+   still (README "Series" says so). */
 static void submit_pair(const char *instance, const char *type,
                         const pidio_io_t *c, enum pidio_field a,
                         enum pidio_field b) {
