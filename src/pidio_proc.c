@@ -319,7 +319,12 @@ int pidio_proc_read_absorbed(int pid_dirfd, pidio_io_t *out) {
     for (long off = 0; off < nread && rc == 0;) {
       const struct linux_dirent64 *d = (const void *)(buf + off);
       off += d->d_reclen;
-      if (d->d_name[0] < '1' || d->d_name[0] > '9')
+      /* Only a whole task id, as pidio_proc_list takes pids: "1x" is not
+       * a task, and its io must not be added in. */
+      uint64_t tid;
+      if (d->d_name[0] < '1' || d->d_name[0] > '9' ||
+          pidio_parse_u64(d->d_name, strlen(d->d_name), &tid) != 0 ||
+          tid > PIDIO_PID_MAX)
         continue;
       char rel[32];
       snprintf(rel, sizeof(rel), "%s/io", d->d_name);
@@ -339,8 +344,11 @@ int pidio_proc_read_absorbed(int pid_dirfd, pidio_io_t *out) {
         rc = r;
         break;
       }
-      for (int f = 0; f < PIDIO_NFIELDS; f++)
-        live.v[f] += t.v[f];
+      /* A sum that does not fit is no figure of the kernel's: refused,
+       * not wrapped into a small number that would be subtracted. */
+      for (int f = 0; f < PIDIO_NFIELDS && rc == 0; f++)
+        if (__builtin_add_overflow(live.v[f], t.v[f], &live.v[f]))
+          rc = -ERANGE;
     }
     if (rc != 0)
       break;

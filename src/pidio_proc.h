@@ -101,7 +101,9 @@ int pidio_proc_read_io(int io_fd, pidio_io_t *out);
  * file less the io of each of its live threads. The threads are read
  * first, so that what they do meanwhile can only raise the figure: a
  * field that is below a child's totals proves the process did not fold
- * that child. */
+ * that child. Task directories whose name is not a whole number are not
+ * tasks and are skipped; -ERANGE when the threads' sum does not fit in 64
+ * bits (not a kernel's figures). */
 int pidio_proc_read_absorbed(int pid_dirfd, pidio_io_t *out);
 
 /* 1 when an opened process ignores SIGCHLD (SIG_IGN): the kernel then

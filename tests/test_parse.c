@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -970,6 +971,73 @@ START_TEST(test_read_absorbed) {
 }
 END_TEST
 
+/* A pid directory built at run time: io holds whole, task/<name>/io each
+ * of tasks[], with every field the same number. */
+static int absorbed_dir(char *dir, size_t dirsz, uint64_t whole,
+                        const char *const names[], const uint64_t tasks[],
+                        size_t n) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, dirsz, "%s/pidio-absorbed.XXXXXX", tmp ? tmp : "/tmp");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/task", dir);
+  ck_assert_int_eq(mkdir(path, 0755), 0);
+  for (size_t i = 0; i <= n; i++) {
+    uint64_t v = i < n ? tasks[i] : whole;
+    if (i < n) {
+      snprintf(path, sizeof(path), "%s/task/%s", dir, names[i]);
+      ck_assert_int_eq(mkdir(path, 0755), 0);
+      snprintf(path, sizeof(path), "%s/task/%s/io", dir, names[i]);
+    } else {
+      snprintf(path, sizeof(path), "%s/io", dir);
+    }
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int k = 0; k < PIDIO_NFIELDS; k++)
+      fprintf(f, "%s: %" PRIu64 "\n", pidio_field_names[k], v);
+    ck_assert_int_eq(fclose(f), 0);
+  }
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ck_assert_int_ge(dfd, 0);
+  return dfd;
+}
+
+static void absorbed_dir_remove(const char *dir) {
+  char cmd[4200];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_read_absorbed_overflow) {
+  /* Two threads whose sum passes 2^64: refused, not wrapped to 4 and
+   * subtracted from the whole (which would claim 96 absorbed). */
+  static const char *const names[] = {"1", "2"};
+  const uint64_t tasks[] = {UINT64_MAX - 5, 10};
+  char dir[4096];
+  int dfd = absorbed_dir(dir, sizeof(dir), 100, names, tasks, 2);
+  pidio_io_t out;
+  ck_assert_int_eq(pidio_proc_read_absorbed(dfd, &out), -ERANGE);
+  close(dfd);
+  absorbed_dir_remove(dir);
+}
+END_TEST
+
+START_TEST(test_read_absorbed_task_names) {
+  /* "7x" and "1234567890123" are not task ids: their io is not a live
+   * thread's and is not subtracted. 100 - 30 = 70 absorbed. */
+  static const char *const names[] = {"3", "7x", "1234567890123"};
+  const uint64_t tasks[] = {30, 50, 20};
+  char dir[4096];
+  int dfd = absorbed_dir(dir, sizeof(dir), 100, names, tasks, 3);
+  pidio_io_t out;
+  ck_assert_int_eq(pidio_proc_read_absorbed(dfd, &out), 0);
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    ck_assert_uint_eq(out.v[f], 70);
+  close(dfd);
+  absorbed_dir_remove(dir);
+}
+END_TEST
+
 /* ---- pidio_parse_loadavg_last_pid --------------------------------------- */
 
 START_TEST(test_loadavg_literal) {
@@ -1174,6 +1242,8 @@ Suite *make_parse_suite(void) {
   tcase_add_test(tc, test_tgid_literal);
   tcase_add_test(tc, test_loadavg_literal);
   tcase_add_test(tc, test_read_absorbed);
+  tcase_add_test(tc, test_read_absorbed_overflow);
+  tcase_add_test(tc, test_read_absorbed_task_names);
   tcase_add_test(tc, test_status_sigign);
   suite_add_tcase(s, tc);
 
