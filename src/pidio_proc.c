@@ -415,20 +415,13 @@ int pidio_read_pidfile(const char *path, pid_t *out) {
   char self[40];
   snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
   int fd = open(self, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
-    /* No procfs at /proc (ProcRoot is elsewhere): open the path itself,
-     * with O_NONBLOCK so that nothing can hang, and keep it only if it is
-     * the inode checked above. */
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    struct stat again;
-    if (fd >= 0 && (fstat(fd, &again) != 0 || again.st_dev != st.st_dev ||
-                    again.st_ino != st.st_ino)) {
-      close(fd);
-      close(pfd);
-      return -ENOTSUP; /* replaced since the check */
-    }
-  }
   int e = errno;
+  if (fd < 0 && (e == ENOENT || e == ENOTDIR))
+    /* No procfs at /proc (ProcRoot is elsewhere). Opening the path itself
+     * would open whatever is there by then: a fifo swapped in after the
+     * check would release its blocked writer even with O_NONBLOCK. Not
+     * read at all, and said so. */
+    e = ENODEV;
   close(pfd);
   if (fd < 0)
     return -e;
@@ -456,6 +449,9 @@ const char *pidio_pidfile_strerror(int err) {
     return "does not exist";
   case -EACCES:
     return "may not be read (permission denied)";
+  case -ENODEV:
+    return "is not read without a procfs at /proc (it is reopened through "
+           "/proc/self/fd, so that a fifo swapped in is never opened)";
   default:
     return "cannot be read";
   }

@@ -119,7 +119,9 @@ int pidio_proc_read_stat(int pid_dirfd, pidio_stat_t *out);
  * is not a regular file (opening a fifo would release a writer blocked in
  * open()): it must be a regular file (-ENOTSUP for a fifo, a device or a
  * directory, also behind a symlink) of at most 64 bytes (-EFBIG) holding a
- * pid (-EINVAL, or -ERANGE past PIDIO_PID_MAX). */
+ * pid (-EINVAL, or -ERANGE past PIDIO_PID_MAX). The checked inode is
+ * reopened through /proc/self/fd; without a procfs at /proc nothing is
+ * opened and the answer is -ENODEV. */
 int pidio_read_pidfile(const char *path, pid_t *out);
 
 /* What went wrong with a pidfile, from pidio_read_pidfile's error, as a

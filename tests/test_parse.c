@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -670,6 +672,43 @@ START_TEST(test_read_pidfile_fifo_writer_untouched) {
 }
 END_TEST
 
+START_TEST(test_read_pidfile_no_proc) {
+  /* Without a procfs at /proc the checked inode cannot be reopened through
+   * /proc/self/fd; opening the path again could open a fifo swapped in
+   * meanwhile, so nothing is opened: -ENODEV, even for a good pidfile. In
+   * a child with a mount namespace of its own (a user namespace too when
+   * not root), /proc hidden under an empty tmpfs. */
+  char path[PATH_MAX + 32];
+  tmp_path(path, sizeof(path), "good.pid");
+  write_file(path, "4321\n", 5);
+  pid_t pid = 0;
+  ck_assert_int_eq(pidio_read_pidfile(path, &pid), 0);
+  pid_t c = fork();
+  ck_assert_int_ge(c, 0);
+  if (c == 0) {
+    if (unshare(CLONE_NEWNS) != 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+      _exit(10);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("none", "/proc", "tmpfs", 0, NULL) != 0)
+      _exit(11);
+    pid_t got = 0;
+    int rc = pidio_read_pidfile(path, &got);
+    _exit(rc == -ENODEV ? 0 : rc == 0 ? 12 : 13);
+  }
+  int status;
+  ck_assert_int_eq(waitpid(c, &status, 0), c);
+  ck_assert(WIFEXITED(status));
+  ck_assert_msg(WEXITSTATUS(status) == 0,
+                "child: %d (10 no namespace, 11 no mount, 12 read without "
+                "/proc, 13 other error)",
+                WEXITSTATUS(status));
+  ck_assert_str_eq(pidio_pidfile_strerror(-ENODEV),
+                   "is not read without a procfs at /proc (it is reopened "
+                   "through /proc/self/fd, so that a fifo swapped in is "
+                   "never opened)");
+}
+END_TEST
+
 START_TEST(test_read_pidfile_directory) {
   char path[PATH_MAX + 32];
   pid_t pid = 0;
@@ -1226,6 +1265,7 @@ Suite *make_parse_suite(void) {
   tcase_add_test(tc, test_read_pidfile_dev_zero);
   tcase_add_test(tc, test_read_pidfile_fifo);
   tcase_add_test(tc, test_read_pidfile_fifo_writer_untouched);
+  tcase_add_test(tc, test_read_pidfile_no_proc);
   tcase_add_test(tc, test_read_pidfile_directory);
   tcase_add_test(tc, test_read_pidfile_symlink_to_file);
   suite_add_tcase(s, tc);
