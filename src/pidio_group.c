@@ -74,26 +74,54 @@ size_t pidio_group_exe_len(const char *target, size_t len) {
   return len;
 }
 
-size_t pidio_group_user(uid_t uid, char *out, size_t outsz) {
-  struct passwd pw, *res = NULL;
-  char stackbuf[1024];
-  char *buf = stackbuf, *heap = NULL;
-  size_t bufsz = sizeof(stackbuf);
+/* A passwd entry by name (name != NULL) or by uid, into a buffer that
+ * grows while the C library says ERANGE (an entry with a long gecos or
+ * home does not fit a fixed one), within reason. *heap is the caller's to
+ * free. 0, -ENOENT when there is no such entry, or another negative
+ * errno. */
+static int passwd_lookup(const char *name, uid_t uid, struct passwd *pw,
+                         char *stackbuf, size_t stacksz, char **heap) {
+  struct passwd *res = NULL;
+  char *buf = stackbuf;
+  size_t bufsz = stacksz;
   int rc;
-  /* getpwuid_r says ERANGE when an entry does not fit: grow, within
-   * reason (a passwd line is short). */
-  while ((rc = getpwuid_r(uid, &pw, buf, bufsz, &res)) == ERANGE &&
-         bufsz < (1u << 20)) {
-    bufsz *= 2;
-    char *p = realloc(heap, bufsz);
-    if (p == NULL)
+  *heap = NULL;
+  for (;;) {
+    rc = name != NULL ? getpwnam_r(name, pw, buf, bufsz, &res)
+                      : getpwuid_r(uid, pw, buf, bufsz, &res);
+    if (rc != ERANGE || bufsz >= (1u << 20))
       break;
-    heap = buf = p;
+    bufsz *= 2;
+    char *p = realloc(*heap, bufsz);
+    if (p == NULL)
+      return -ENOMEM;
+    *heap = buf = p;
   }
+  /* Some backends say "not found" with an errno rather than res NULL. */
+  if (rc == ESRCH || rc == EBADF || rc == EPERM)
+    rc = ENOENT;
+  if (rc != 0)
+    return -rc;
+  return res != NULL ? 0 : -ENOENT;
+}
+
+int pidio_group_uid_of(const char *name, uid_t *uid) {
+  struct passwd pw;
+  char stackbuf[1024], *heap;
+  int rc = passwd_lookup(name, 0, &pw, stackbuf, sizeof(stackbuf), &heap);
+  if (rc == 0)
+    *uid = pw.pw_uid;
+  free(heap);
+  return rc;
+}
+
+size_t pidio_group_user(uid_t uid, char *out, size_t outsz) {
+  struct passwd pw;
+  char stackbuf[1024], *heap;
+  int rc = passwd_lookup(NULL, uid, &pw, stackbuf, sizeof(stackbuf), &heap);
   int n;
-  if (rc == 0 && res != NULL && res->pw_name != NULL &&
-      res->pw_name[0] != '\0')
-    n = snprintf(out, outsz, "%s", res->pw_name);
+  if (rc == 0 && pw.pw_name != NULL && pw.pw_name[0] != '\0')
+    n = snprintf(out, outsz, "%s", pw.pw_name);
   else
     n = snprintf(out, outsz, "%lu", (unsigned long)uid);
   free(heap);

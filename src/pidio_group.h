@@ -126,6 +126,10 @@ size_t pidio_group_exe_len(const char *target, size_t len);
  * (NUL-terminated, cut to outsz - 1); returns the length. */
 size_t pidio_group_user(uid_t uid, char *out, size_t outsz);
 
+/* The uid of a user name (getpwnam_r, however long its passwd entry): 0,
+ * -ENOENT when there is no such user, or another negative errno. */
+int pidio_group_uid_of(const char *name, uid_t *uid);
+
 void pidio_group_users_free(pidio_group_users_t *c);
 
 /* pidio_group_user through the cache (c may be NULL: no cache). */

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,14 +180,18 @@ int pidio_select_set_user(pidio_select_t *s, const char *user, char *err,
   }
   /* Resolved once, at configuration time: a user that does not exist now
    * is a typo, better refused than a block that never matches. */
-  struct passwd pw, *res = NULL;
-  char buf[4096];
-  int rc = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
-  if (rc != 0 || res == NULL) {
+  uid_t uid;
+  int rc = pidio_group_uid_of(user, &uid);
+  if (rc == -ENOENT) {
     snprintf(err, errsz, "no such user \"%s\"", user);
     return -EINVAL;
   }
-  return set_uid(s, pw.pw_uid, user, err, errsz);
+  if (rc != 0) {
+    snprintf(err, errsz, "user \"%s\" could not be looked up: %s", user,
+             strerror(-rc));
+    return -EINVAL;
+  }
+  return set_uid(s, uid, user, err, errsz);
 }
 
 int pidio_select_set_uid(pidio_select_t *s, double uid, char *err,

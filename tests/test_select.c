@@ -11,7 +11,11 @@
 #include <errno.h>
 #include <math.h>
 #include <pwd.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -627,6 +631,53 @@ START_TEST(test_user_unknown) {
 }
 END_TEST
 
+START_TEST(test_user_long_entry) {
+  /* A passwd entry longer than a fixed 4096-byte buffer: getpwnam_r says
+   * ERANGE, and the lookup must grow its buffer, not call the user
+   * unknown. In a child with a mount namespace of its own (and a user
+   * namespace when not root), a passwd file of the test's own is bound
+   * over /etc/passwd. */
+  const char *tmp = getenv("TMPDIR");
+  char path[4200];
+  snprintf(path, sizeof(path), "%s/pidio-passwd.XXXXXX", tmp ? tmp : "/tmp");
+  ck_assert_ptr_nonnull(mkdtemp(path));
+  char file[4300];
+  snprintf(file, sizeof(file), "%s/passwd", path);
+  FILE *f = fopen(file, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f, "root:x:0:0:root:/root:/bin/sh\npidiolong:x:4242:4242:");
+  for (int i = 0; i < 6000; i++)
+    fputc('g', f);
+  fprintf(f, ":/nonexistent:/bin/false\n");
+  ck_assert_int_eq(fclose(f), 0);
+  pid_t c = fork();
+  ck_assert_int_ge(c, 0);
+  if (c == 0) {
+    if (unshare(CLONE_NEWNS) != 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+      _exit(10);
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount(file, "/etc/passwd", NULL, MS_BIND, NULL) != 0)
+      _exit(11);
+    pidio_select_t s;
+    pidio_select_init(&s);
+    char e[256];
+    int rc = pidio_select_set_user(&s, "pidiolong", e, sizeof(e));
+    int ok = rc == 0 && s.uid == 4242;
+    pidio_select_free(&s);
+    _exit(ok ? 0 : 12);
+  }
+  int status;
+  ck_assert_int_eq(waitpid(c, &status, 0), c);
+  unlink(file);
+  rmdir(path);
+  ck_assert(WIFEXITED(status));
+  ck_assert_msg(WEXITSTATUS(status) == 0,
+                "child: %d (10 no namespace, 11 no bind mount, 12 the long "
+                "entry was not resolved to uid 4242)",
+                WEXITSTATUS(status));
+}
+END_TEST
+
 START_TEST(test_user_twice) {
   ck_assert_int_eq(pidio_select_set_user(&sel, "root", err, ERRSZ), 0);
   ck_assert_int_eq(pidio_select_set_user(&sel, "nobody", err, ERRSZ), -EINVAL);
@@ -764,6 +815,7 @@ Suite *make_select_suite(void) {
   tcase_add_test(tc, test_user_by_number);
   tcase_add_test(tc, test_uid_refused);
   tcase_add_test(tc, test_user_unknown);
+  tcase_add_test(tc, test_user_long_entry);
   tcase_add_test(tc, test_user_twice);
   tcase_add_test(tc, test_cgroup_setter);
   tcase_add_test(tc, test_cgroup_trailing_slash);
