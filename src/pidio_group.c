@@ -311,6 +311,14 @@ static uint32_t key_hash(const char *key, size_t len, unsigned salt) {
 
 #define HASH_SUFFIX_LEN 10 /* "%%" and 8 hex digits */
 
+/* What snprintf put into room bytes: its return is what it would have
+ * written, more than max when a suffix or an escape does not fit. */
+static size_t written(int w, size_t room) {
+  if (w < 0 || room == 0)
+    return 0;
+  return (size_t)w < room ? (size_t)w : room - 1;
+}
+
 size_t pidio_group_name(const char *key, size_t len, unsigned salt, size_t max,
                         char *out) {
   if (key == NULL) {
@@ -345,8 +353,9 @@ size_t pidio_group_name(const char *key, size_t len, unsigned salt, size_t max,
       m += el;
     }
     n = m;
-    n += (size_t)snprintf(out + n, max + 1 - n, "%%%%%08x",
-                          key_hash(key, len, salt));
+    n += written(snprintf(out + n, max + 1 - n, "%%%%%08x",
+                          key_hash(key, len, salt)),
+                 max + 1 - n);
     return n;
   }
   out[n] = '\0';
@@ -355,8 +364,9 @@ size_t pidio_group_name(const char *key, size_t len, unsigned salt, size_t max,
     /* Reserved: escape the first letter ("%6Fther"). */
     char rest[sizeof(PIDIO_GROUP_UNKNOWN)];
     memcpy(rest, out + 1, n);
-    n = (size_t)snprintf(out, max + 1, "%%%02X%s", (unsigned char)key[0],
-                         rest);
+    n = written(snprintf(out, max + 1, "%%%02X%s", (unsigned char)key[0],
+                         rest),
+                max + 1);
   }
   return n;
 }

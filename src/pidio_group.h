@@ -148,7 +148,8 @@ int pidio_group_read_key(enum pidio_group_key key, int pid_dirfd,
 
 /* The name of the group whose key is key[0..len) (key NULL: the unknown
  * group) into out, at most max characters and NUL-terminated (out holds
- * max + 1 bytes; max >= PIDIO_GROUP_NAME_MIN). salt is 0 except when a cut
+ * max + 1 bytes; max >= PIDIO_GROUP_NAME_MIN for names that stay apart;
+ * a smaller max still gives at most max characters). salt is 0 except when a cut
  * name met another group's (see above). Returns the length. */
 size_t pidio_group_name(const char *key, size_t len, unsigned salt, size_t max,
                         char *out);

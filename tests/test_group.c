@@ -469,6 +469,25 @@ static int named_cmp(const void *a, const void *b) {
   return strcmp(((const named_t *)a)->name, ((const named_t *)b)->name);
 }
 
+/* A room below the hash suffix's 10 characters, or below an escaped
+ * reserved name: never more than max characters, and the length returned
+ * is the string's. */
+START_TEST(test_name_small_room) {
+  static const char *const keys[] = {"a-rather-long-process-name", "other",
+                                     "unknown", "\x01\x02\x03\x04"};
+  for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+    for (size_t max = 1; max < 10; max++) {
+      char out[16];
+      memset(out, 'X', sizeof(out));
+      size_t n = pidio_group_name(keys[k], strlen(keys[k]), 0, max, out);
+      ck_assert_msg(n <= max && strlen(out) == n,
+                    "key %zu, max %zu: returned %zu, wrote \"%s\"", k, max, n,
+                    out);
+      ck_assert_int_eq(out[max + 1], 'X');
+    }
+}
+END_TEST
+
 /* Random keys, rooms that force cutting: equal names only for equal keys. */
 START_TEST(test_name_injective_random) {
   enum { N = 20000 };
@@ -596,6 +615,7 @@ Suite *make_group_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_name_table);
   tcase_add_test(tc, test_name_roundtrip_random);
+  tcase_add_test(tc, test_name_small_room);
   tcase_add_test(tc, test_name_injective_random);
   tcase_add_test(tc, test_name_cut);
   tcase_add_test(tc, test_instance);
