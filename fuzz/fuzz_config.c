@@ -119,7 +119,9 @@ static void remove_tree(const char *path) {
       if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
         continue;
       char sub[PATHSZ];
-      snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+      int w = snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+      if (w < 0 || (size_t)w >= sizeof(sub))
+        continue; /* a cut path names another file: never unlink it */
       struct stat st;
       if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
         remove_tree(sub);
@@ -152,7 +154,9 @@ static void remove_stale_sandboxes(const char *tmp) {
     if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
       continue; /* its process is still there */
     char path[PATHSZ];
-    snprintf(path, sizeof(path), "%s/%s", tmp, de->d_name);
+    int w = snprintf(path, sizeof(path), "%s/%s", tmp, de->d_name);
+    if (w < 0 || (size_t)w >= sizeof(path))
+      continue; /* cut: not the directory found */
     remove_tree(path);
   }
   closedir(d);

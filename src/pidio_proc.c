@@ -463,8 +463,14 @@ long pidio_proc_hz(void) {
 }
 
 uint64_t pidio_proc_boot_ticks(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_BOOTTIME, &ts);
+  /* A process's start time counts from boot, suspend included: BOOTTIME.
+   * Only a kernel before 2.6.39 lacks it; MONOTONIC is then the nearest
+   * (it misses time suspended), and 0 if even that fails, rather than
+   * whatever the stack held. */
+  struct timespec ts = {0, 0};
+  if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0 &&
+      clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+    ts = (struct timespec){0, 0};
   long hz = pidio_proc_hz();
   return (uint64_t)ts.tv_sec * (uint64_t)hz +
          (uint64_t)ts.tv_nsec / (1000000000u / (uint64_t)hz);
