@@ -435,7 +435,8 @@ static void tell(pidio_ctx_t *ctx, const pidio_cause_t *c,
     complain(LOG_WARNING, pc,
              PIDIO_PLUGIN
              ": <Process \"%s\">: permission denied reading "
-             "%s/%d/exe, so Exe cannot tell whether %u process(es) belong to "
+             "%s/%d (its exe, status, cgroup or cmdline, as a selector "
+             "needs), so pidio cannot tell whether %u process(es) belong to "
              "this block. Give collectd the capabilities CAP_DAC_READ_SEARCH "
              "and CAP_SYS_PTRACE, or run it as the user of those processes.",
              ctx->name, root, (int)c->pid, c->count);

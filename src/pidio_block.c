@@ -722,7 +722,9 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
   if (cut && b->cmdline_cut_pid == 0)
     b->cmdline_cut_pid = pid;
   int rc = 1;
-  if (m == PIDIO_MATCH_YES) {
+  if (m == PIDIO_MATCH_ERROR) {
+    rc = -1; /* could not look (EMFILE): nothing decided, offered again */
+  } else if (m == PIDIO_MATCH_YES) {
     out->flags |= E_ROOT;
     rc = join(b, out, dfd, st.comm, fresh || force_fresh);
   } else {

@@ -279,6 +279,18 @@ static bool cgroup_within(const char *want, const char *path, size_t plen) {
   return plen == wlen || path[wlen] == '/';
 }
 
+/* What a failed read of a selector's file decides: a process that is gone
+ * matches nothing (its exit is found by the block), one that may not be
+ * read is not decided and is counted unreadable, and any other error
+ * (EMFILE, ENOMEM) decides nothing yet: it is looked at again. */
+static enum pidio_match unread(int err) {
+  if (err == -ENOENT || err == -ESRCH)
+    return PIDIO_MATCH_NO;
+  if (err == -EACCES || err == -EPERM)
+    return PIDIO_MATCH_DENIED;
+  return PIDIO_MATCH_ERROR;
+}
+
 enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
                                          pid_t pid, const pidio_stat_t *st,
                                          pid_t target, bool *cmdline_cut) {
@@ -294,19 +306,22 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
   if (s->user != NULL) {
     uid_t uid;
     int trunc = 0; /* the Uid line is near the top of a long status */
-    if (pidio_proc_read_at(pid_dirfd, "status", buf, sizeof(buf), &len,
-                           &trunc) != 0 ||
-        pidio_parse_status_uid(buf, len, &uid) != 0 || uid != s->uid)
+    int rc = pidio_proc_read_at(pid_dirfd, "status", buf, sizeof(buf), &len,
+                                &trunc);
+    if (rc != 0)
+      return unread(rc);
+    if (pidio_parse_status_uid(buf, len, &uid) != 0 || uid != s->uid)
       return PIDIO_MATCH_NO;
   }
   if (s->cgroup != NULL) {
     const char *path;
     size_t plen;
     int trunc = 0;
-    if (pidio_proc_read_at(pid_dirfd, "cgroup", buf, sizeof(buf), &len,
-                           &trunc) != 0)
-      return PIDIO_MATCH_NO;
-    int rc = pidio_parse_cgroup(buf, len, &path, &plen);
+    int rc = pidio_proc_read_at(pid_dirfd, "cgroup", buf, sizeof(buf), &len,
+                                &trunc);
+    if (rc != 0)
+      return unread(rc);
+    rc = pidio_parse_cgroup(buf, len, &path, &plen);
     if (rc == -ENOENT)
       return PIDIO_MATCH_NO_V2; /* a cgroup v1 only host */
     if (rc != 0 || !cgroup_within(s->cgroup, path, plen))
@@ -315,8 +330,7 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
   if (s->exe != NULL) {
     ssize_t n = readlinkat(pid_dirfd, "exe", buf, sizeof(buf) - 1);
     if (n < 0)
-      return errno == EACCES || errno == EPERM ? PIDIO_MATCH_DENIED
-                                               : PIDIO_MATCH_NO;
+      return unread(-errno); /* ENOENT also for a process on its way out */
     /* A binary replaced by a package upgrade reads "<path> (deleted)":
      * it is still the program the user named. */
     buf[pidio_group_exe_len(buf, (size_t)n)] = '\0';
@@ -328,9 +342,16 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
     /* Most command lines fit in buf; a longer one is read whole, up to
      * PIDIO_CMDLINE_MAX, so that a regex for its later words matches. */
     int trunc = 0;
-    if (pidio_proc_read_long(pid_dirfd, "cmdline", buf, sizeof(buf),
-                             PIDIO_CMDLINE_MAX, &line, &len, &trunc) != 0) {
-      line = buf; /* exited meanwhile: an empty command line */
+    int rc = pidio_proc_read_long(pid_dirfd, "cmdline", buf, sizeof(buf),
+                                  PIDIO_CMDLINE_MAX, &line, &len, &trunc);
+    if (rc != 0) {
+      /* Only a process that exited meanwhile has an empty command line (it
+       * is found gone); one that could not be read is not matched as one,
+       * or "^$" and ".*" would select it. */
+      enum pidio_match m = unread(rc);
+      if (m != PIDIO_MATCH_NO)
+        return m;
+      line = buf;
       len = 0;
     }
     if (trunc && cmdline_cut != NULL)

@@ -41,6 +41,7 @@ enum pidio_match {
   PIDIO_MATCH_YES,
   PIDIO_MATCH_DENIED, /* a selector needs what may not be read */
   PIDIO_MATCH_NO_V2,  /* no match: Cgroup, and no cgroup v2 line at all */
+  PIDIO_MATCH_ERROR,  /* a selector's file could not be read (EMFILE...) */
 };
 
 void pidio_select_init(pidio_select_t *s);
@@ -90,8 +91,12 @@ bool pidio_select_match(const pidio_select_t *s, const pidio_stat_t *st,
  * /proc/<pid> directory, cheapest first. A kernel thread (st's flags) never
  * matches: it has an io file, all zeros, but runs no program. Then the pid against target (the Pid
  * or the pidfile's pid; -1 when the pidfile could not be read), name,
- * uid, cgroup, exe, command line. PIDIO_MATCH_DENIED when a selector
- * needs what may not be read (Exe of another user's process).
+ * uid, cgroup, exe, command line. A selector's file that is gone
+ * (ENOENT, ESRCH: the process exited) decides no match (an empty command
+ * line for CommandLine); PIDIO_MATCH_DENIED when it may not be read
+ * (EACCES, EPERM: Exe of another user's process, status under hidepid);
+ * PIDIO_MATCH_ERROR when it could not be read for another reason
+ * (EMFILE): nothing is decided, the caller looks again.
  * *cmdline_cut (may be NULL) is set to true when the command line was
  * longer than PIDIO_CMDLINE_MAX and only its start was matched. */
 enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,

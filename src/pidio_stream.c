@@ -671,7 +671,8 @@ static void tell(const pidio_cause_t *c, const pidio_block_t *b,
          proc->root, (int)c->pid, c->count, r->matched);
     break;
   case PIDIO_TROUBLE_UNDECIDED:
-    warn("permission denied reading %s/%d/exe, so --exe cannot tell "
+    warn("permission denied reading %s/%d (its exe, status, cgroup or "
+         "cmdline, as a selector needs), so pidio-stream cannot tell "
          "whether %u process(es) are selected. " REMEDY,
          proc->root, (int)c->pid, c->count);
     break;

@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -436,6 +439,128 @@ START_TEST(test_all_real_proc) {
 }
 END_TEST
 
+/* ---- a selector's file that could not be read ---------------------------- */
+
+/* A pid directory made at run time (0755, so that nobody may enter it):
+ * status, cgroup and cmdline of a process that would match; what is in
+ * bad[] is replaced: by a directory (a read fails with EISDIR, as with
+ * EMFILE: an error that is no answer) or, with mode 0, by a file that
+ * nobody may read. */
+static char piddir[4200];
+
+static int pid_dir(const char *bad, bool as_dir) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(piddir, sizeof(piddir), "%s/pidio-sel.XXXXXX", tmp ? tmp : "/tmp");
+  ck_assert_ptr_nonnull(mkdtemp(piddir));
+  ck_assert_int_eq(chmod(piddir, 0755), 0);
+  static const struct {
+    const char *name, *text;
+  } files[] = {{"status", "Name:\tx\nUid:\t0\t0\t0\t0\n"},
+               {"cgroup", "0::/system.slice/x.service\n"},
+               {"cmdline", "x\0--flag\0"}};
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/%s", piddir, files[i].name);
+    if (strcmp(files[i].name, bad) == 0 && as_dir) {
+      ck_assert_int_eq(mkdir(path, 0755), 0);
+      continue;
+    }
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    size_t n = strcmp(files[i].name, "cmdline") == 0 ? 10 : strlen(files[i].text);
+    ck_assert_uint_eq(fwrite(files[i].text, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+    if (strcmp(files[i].name, bad) == 0)
+      ck_assert_int_eq(chmod(path, 0), 0);
+  }
+  int dfd = open(piddir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ck_assert_int_ge(dfd, 0);
+  return dfd;
+}
+
+static void pid_dir_remove(int dfd) {
+  close(dfd);
+  char cmd[4300];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", piddir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The match as nobody would see it (root reads any file): in a child. */
+static enum pidio_match match_as_nobody(int dfd) {
+  pidio_stat_t st = stat_of("x");
+  pid_t c = fork();
+  ck_assert_int_ge(c, 0);
+  if (c == 0) {
+    if (geteuid() == 0 &&
+        (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+         setresuid(65534, 65534, 65534) != 0))
+      _exit(100);
+    _exit(pidio_select_match_proc(&sel, dfd, 42, &st, -1, NULL));
+  }
+  int status;
+  ck_assert_int_eq(waitpid(c, &status, 0), c);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) != 100);
+  return (enum pidio_match)WEXITSTATUS(status);
+}
+
+static enum pidio_match match_here(int dfd) {
+  pidio_stat_t st = stat_of("x");
+  return pidio_select_match_proc(&sel, dfd, 42, &st, -1, NULL);
+}
+
+START_TEST(test_unreadable_status) {
+  /* User: a status that could not be read is neither a match nor a
+   * mismatch; one that may not be read is undecided (counted unreadable). */
+  ck_assert_int_eq(pidio_select_set_user(&sel, "0", err, ERRSZ), 0);
+  int dfd = pid_dir("", false);
+  ck_assert_int_eq(match_here(dfd), PIDIO_MATCH_YES);
+  pid_dir_remove(dfd);
+  dfd = pid_dir("status", true);
+  ck_assert_int_eq(match_here(dfd), PIDIO_MATCH_ERROR);
+  pid_dir_remove(dfd);
+  dfd = pid_dir("status", false);
+  ck_assert_int_eq(match_as_nobody(dfd), PIDIO_MATCH_DENIED);
+  unlinkat(dfd, "status", 0);
+  ck_assert_int_eq(match_here(dfd), PIDIO_MATCH_NO); /* gone: exited */
+  pid_dir_remove(dfd);
+}
+END_TEST
+
+START_TEST(test_unreadable_cgroup) {
+  ck_assert_int_eq(pidio_select_set_cgroup(&sel, "/system.slice", err, ERRSZ),
+                   0);
+  int dfd = pid_dir("", false);
+  ck_assert_int_eq(match_here(dfd), PIDIO_MATCH_YES);
+  pid_dir_remove(dfd);
+  dfd = pid_dir("cgroup", true);
+  ck_assert_int_eq(match_here(dfd), PIDIO_MATCH_ERROR);
+  pid_dir_remove(dfd);
+  dfd = pid_dir("cgroup", false);
+  ck_assert_int_eq(match_as_nobody(dfd), PIDIO_MATCH_DENIED);
+  pid_dir_remove(dfd);
+}
+END_TEST
+
+START_TEST(test_unreadable_cmdline) {
+  /* "^$" and ".*" match an empty command line: one that could not be read
+   * must not be taken for one. Only a gone cmdline is empty. */
+  static const char *const res[] = {"^$", ".*"};
+  for (size_t i = 0; i < 2; i++) {
+    pidio_select_free(&sel);
+    pidio_select_init(&sel);
+    ck_assert_int_eq(pidio_select_set_cmdline(&sel, res[i], err, ERRSZ), 0);
+    int dfd = pid_dir("cmdline", true);
+    ck_assert_int_eq(match_here(dfd), PIDIO_MATCH_ERROR);
+    pid_dir_remove(dfd);
+    dfd = pid_dir("cmdline", false);
+    ck_assert_int_eq(match_as_nobody(dfd), PIDIO_MATCH_DENIED);
+    unlinkat(dfd, "cmdline", 0);
+    ck_assert_int_eq(match_here(dfd), PIDIO_MATCH_YES); /* gone: empty */
+    pid_dir_remove(dfd);
+  }
+}
+END_TEST
+
 START_TEST(test_match_pid_only) {
   /* The pid is the caller's business: a Pid-only block matches any stat. */
   ck_assert_int_eq(pidio_select_set_pid(&sel, 42.0, err, ERRSZ), 0);
@@ -805,6 +930,9 @@ Suite *make_select_suite(void) {
   tcase_add_test(tc, test_match_pid_only);
   tcase_add_test(tc, test_all);
   tcase_add_test(tc, test_all_real_proc);
+  tcase_add_test(tc, test_unreadable_status);
+  tcase_add_test(tc, test_unreadable_cgroup);
+  tcase_add_test(tc, test_unreadable_cmdline);
   tcase_add_test(tc, test_free_then_reuse);
   suite_add_tcase(s, tc);
 
