@@ -594,19 +594,28 @@ static double mono_now(void) {
 }
 
 /* GroupBy: the group of a joining member, by the key read from its pid
- * directory; a key that is not there or may not be read is the unknown
- * group. Its ledger destination is the group's id; 0 ("other") when out
- * of memory. */
-static unsigned group_of(pidio_block_t *b, pidio_entry_t *en, int dfd,
-                         const char *comm) {
+ * directory; a key that is not there, may not be read, or whose process
+ * is gone is the unknown group. *dest is its ledger destination, the
+ * group's id; 0 ("other") when out of memory. -1 when the key could not
+ * be read for another reason (EMFILE): nothing is decided, and the
+ * process, not joined, is offered again, rather than put in unknown for
+ * good. */
+static int group_of(pidio_block_t *b, pidio_entry_t *en, int dfd,
+                    const char *comm, unsigned *dest) {
+  *dest = 0;
   if (b->groups == NULL)
     return 0;
   char key[PIDIO_GROUP_KEY_MAX];
   size_t len = 0;
   int rc = pidio_group_read_key(b->group_key, dfd, comm, &b->users,
                                 mono_now(), key, sizeof(key), &len);
+  if (rc != 0 && rc != -ENODATA && rc != -EACCES && rc != -EPERM &&
+      rc != -ENAMETOOLONG && rc != -EINVAL && !vanished(rc))
+    return -1;
   en->grp = pidio_groups_join(b->groups, rc == 0 ? key : NULL, len);
-  return en->grp != NULL ? en->grp->id : 0;
+  if (en->grp != NULL)
+    *dest = en->grp->id;
+  return 0;
 }
 
 /* GroupBy, own I/O: the group of a process seen only in its exit record,
@@ -669,10 +678,13 @@ static int join_read(pidio_entry_t *en, int dfd, unsigned dest,
 /* Make a tracked process a member: hold its io descriptor, put it in its
  * group and set where its counting starts. from_birth: it started since
  * the previous interval, so all of its counters count. Returns 0 when it
- * vanished meanwhile (then it is in no group). */
+ * vanished meanwhile (then it is in no group), -1 when its group could not
+ * be read (EMFILE): then it is not a member, in no group. */
 static int join(pidio_block_t *b, pidio_entry_t *en, int dfd,
                 const char *comm, int from_birth) {
-  unsigned dest = group_of(b, en, dfd, comm);
+  unsigned dest;
+  if (group_of(b, en, dfd, comm, &dest) < 0)
+    return -1;
   int rc;
   if (b->use_own) {
     rc = join_own(b, en, dest, from_birth);
@@ -883,11 +895,14 @@ static void adopt_descendants(pidio_block_t *b) {
         int fresh = (en->flags & E_FRESH) ||
                     (b->rounds > 0 && en->a.start >= b->prev_ticks);
         en->flags &= ~(unsigned)(E_FRESH | E_UNDECIDED);
-        if (join(b, en, dfd, st.comm, fresh)) {
+        int joined = join(b, en, dfd, st.comm, fresh);
+        if (joined > 0) {
           en->flags |= E_DESC;
           changed = 1;
         } else {
           en->flags &= ~(unsigned)E_MEMBER;
+          if (joined < 0 && fresh)
+            en->flags |= E_FRESH; /* tried again next time, from birth */
         }
       }
       close(dfd);

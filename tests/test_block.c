@@ -569,6 +569,35 @@ START_TEST(t_groups_unknown_and_unit) {
 }
 END_TEST
 
+/* GroupBy unit, a member whose cgroup could not be read for a reason that
+ * is no answer (here a directory: EISDIR, as EMFILE would be): it is not
+ * put in the unknown group for good, but joins its own group once the
+ * file can be read. */
+START_TEST(t_groups_key_unreadable) {
+  open_tree("proc-select");
+  char path[PATHSZ];
+  tree_join(path, root, "100/cgroup");
+  ck_assert_int_eq(unlink(path), 0);
+  ck_assert_int_eq(mkdir(path, 0755), 0);
+  pidio_select_t s;
+  pidio_select_init(&s);
+  char err[256];
+  ck_assert_int_eq(pidio_select_set_all(&s, true, err, sizeof(err)), 0);
+  start_grouped(&s, PIDIO_GROUP_UNIT, 20);
+  update();
+  ck_assert_uint_eq(group_named("nginx_service")->refs, 2); /* 101 102 */
+  for (size_t i = 0; i < blk.groups->n; i++)
+    ck_assert_msg(strcmp(blk.groups->e[i]->name, "unknown") != 0 ||
+                      blk.groups->e[i]->refs == 0,
+                  "pid 100 was put in the unknown group");
+  ck_assert_int_eq(rmdir(path), 0);
+  static const char cg[] = "0::/system.slice/nginx.service\n";
+  put("100/cgroup", cg, sizeof(cg) - 1);
+  update();
+  ck_assert_uint_eq(group_named("nginx_service")->refs, 3); /* 100 too */
+}
+END_TEST
+
 START_TEST(t_garbled_io) {
   static const char *const garbage[] = {
       "garbage\n",
@@ -2668,6 +2697,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_increments_summed);
   tcase_add_test(tc, t_groups_by_comm);
   tcase_add_test(tc, t_groups_unknown_and_unit);
+  tcase_add_test(tc, t_groups_key_unreadable);
   tcase_add_test(tc, t_garbled_io);
   tcase_add_test(tc, t_counter_down_is_garbled);
   tcase_add_test(tc, t_newborn_counts_from_birth);
