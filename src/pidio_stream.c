@@ -405,6 +405,40 @@ static char *describe(char *const given[]) {
 
 /* --- writers ------------------------------------------------------------- */
 
+/* The length of the valid UTF-8 sequence at p (1 to 4), or 0 when the
+ * byte at p starts none: a comm is any 15 bytes, not always UTF-8, and
+ * JSON and the line protocol must be. A NUL ends every sequence early. */
+static size_t utf8_valid(const unsigned char *p) {
+  unsigned char c = p[0];
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 2;
+  else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0)
+      lo = 0xa0; /* no overlong forms */
+    else if (c == 0xed)
+      hi = 0x9f; /* no surrogates */
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0)
+      lo = 0x90;
+    else if (c == 0xf4)
+      hi = 0x8f; /* nothing past U+10FFFF */
+  } else {
+    return 0;
+  }
+  if (p[1] < lo || p[1] > hi)
+    return 0;
+  for (size_t i = 2; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xbf)
+      return 0;
+  return n;
+}
+
 /* Write s escaped for Telegraf's line protocol parser, as its own
  * serializer does: commas and spaces (and in a tag value, equals signs) get
  * a backslash; tabs, newlines, form feeds and carriage returns become \t,
@@ -414,7 +448,9 @@ static char *describe(char *const given[]) {
  *    is doubled;
  *  - a tag value takes "\\" as a literal backslash that still escapes what
  *    follows, so one at the end would escape the space after the tag set:
- *    it is followed by an escaped space instead. */
+ *    it is followed by an escaped space instead.
+ * A byte that is no part of valid UTF-8 is written as the character of the
+ * same number (U+0080 to U+00FF), in UTF-8, as the JSON format does. */
 static void put_escaped(FILE *f, const char *s, bool tag) {
   for (const char *p = s; *p != '\0'; p++) {
     if (*p == '\\' && !tag) {
@@ -450,6 +486,18 @@ static void put_escaped(FILE *f, const char *s, bool tag) {
       fputc('=', f);
       break;
     default:
+      if ((unsigned char)*p >= 0x80) {
+        size_t n = utf8_valid((const unsigned char *)p);
+        if (n == 0) {
+          unsigned char c = (unsigned char)*p;
+          fputc(0xc0 | (c >> 6), f);
+          fputc(0x80 | (c & 0x3f), f);
+        } else {
+          fwrite(p, 1, n, f);
+          p += n - 1;
+        }
+        break;
+      }
       fputc(*p, f);
     }
   }
@@ -458,17 +506,25 @@ static void put_escaped(FILE *f, const char *s, bool tag) {
     fputs("\\ ", f);
 }
 
-/* s as a JSON string: a comm may hold quotes, backslashes and control
- * characters. */
+/* s as a JSON string: a comm may hold quotes, backslashes, control
+ * characters and bytes that are not UTF-8; such a byte is written as
+ * \u00XX, the character of the same number. */
 static void put_json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+    size_t n;
     if (*p == '"' || *p == '\\')
       fprintf(f, "\\%c", *p);
     else if (*p < 0x20 || *p == 0x7f)
       fprintf(f, "\\u%04x", *p);
-    else
+    else if (*p < 0x80)
       fputc(*p, f);
+    else if ((n = utf8_valid(p)) == 0)
+      fprintf(f, "\\u%04x", *p);
+    else {
+      fwrite(p, 1, n, f);
+      p += n - 1;
+    }
   }
   fputc('"', f);
 }

@@ -289,6 +289,52 @@ def test_influx_escaping(work):
     R.equal("escaping: selector tag", parsed and parsed[1], r"name\=nginx")
 
 
+def test_comm_not_utf8(work):
+    """A comm is any 15 bytes: one that is not UTF-8 still gives valid JSON
+    and a valid line protocol line. Valid sequences pass as they are; each
+    byte that is no part of one is the character of the same number
+    (JSON \\u00XX; in influx that character in UTF-8)."""
+    raw = b"w\xe9\xff\xc3\xa9\xed\xa0\x80z"  # bad, bad, a valid e-acute, a surrogate, z
+    want = "w\u00e9\u00ff\u00e9\u00ed\u00a0\u0080z"
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import sys\n"
+                              "open('/proc/self/comm', 'wb').write(%r)\n"
+                              "print(flush=True)\n"
+                              "sys.stdin.read()\n" % raw],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        child.stdout.readline()  # its comm is set
+        with open("/proc/%d/comm" % child.pid, "rb") as f:
+            R.equal("comm: the child's comm is the test's bytes", f.read().rstrip(b"\n"), raw)
+        for fmt in ("json", "influx"):
+            p = subprocess.run([stream_bin(), "--pid", str(child.pid), "--per-process", "--count", "1",
+                                "--format", fmt], capture_output=True, timeout=20)
+            R.check("comm %s: exit 0" % fmt, p.returncode == 0, p.stderr.decode("utf-8", "replace"))
+            try:
+                out = p.stdout.decode("utf-8")
+            except UnicodeDecodeError as e:
+                R.check("comm %s: output is UTF-8" % fmt, False, "%s: %r" % (e, p.stdout))
+                continue
+            lines = [x for x in out.splitlines() if x]
+            if fmt == "json":
+                recs = []
+                for x in lines:
+                    try:
+                        recs.append(json.loads(x))
+                    except ValueError as e:
+                        R.check("comm json: a valid record", False, "%s: %r" % (e, x))
+                R.equal("comm json: the process record's comm",
+                        [r.get("comm") for r in recs if r.get("pid") == child.pid], [want])
+            else:
+                m = [INFLUX_PROC.match(x) for x in lines if ",pid=" in x]
+                R.check("comm influx: the process line parses", len(m) == 1 and m[0] is not None, out)
+                if len(m) == 1 and m[0] is not None:
+                    R.equal("comm influx: the comm tag", tag_unescape(m[0].group("comm")), want)
+    finally:
+        child.stdin.close()
+        child.wait(10)
+
+
 def test_fixture_counts(work):
     """On the fixture tree: how many processes each selector matches, and
     counters that stay 0 on files that do not change."""
@@ -1079,7 +1125,8 @@ def main():
             f.read()
     except OSError as e:
         why = "/proc/self/io cannot be read here (%s)" % e
-    tests = [test_json_exact, test_influx, test_influx_escaping, test_fixture_counts, test_table,
+    tests = [test_json_exact, test_influx, test_influx_escaping, test_comm_not_utf8,
+             test_fixture_counts, test_table,
              test_default_format, test_name_cmdline, test_cmdline_long, test_more_selectors,
              test_children, test_lifecycle_exact,
              test_pidfile_follow, test_bad_options,
