@@ -780,8 +780,8 @@ START_TEST(test_user_long_entry) {
   if (c == 0) {
     if (unshare(CLONE_NEWNS) != 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
       _exit(10);
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount(file, "/etc/passwd", NULL, MS_BIND, NULL) != 0)
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount(file, "/etc/passwd", "none", MS_BIND, NULL) != 0)
       _exit(11);
     pidio_select_t s;
     pidio_select_init(&s);
