@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -686,10 +685,9 @@ START_TEST(test_read_pidfile_no_proc) {
   pid_t c = fork();
   ck_assert_int_ge(c, 0);
   if (c == 0) {
-    if (unshare(CLONE_NEWNS) != 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+    if (unit_private_mounts() != 0)
       _exit(10);
-    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("none", "/proc", "tmpfs", 0, NULL) != 0)
+    if (mount("none", "/proc", "tmpfs", 0, NULL) != 0)
       _exit(11);
     pid_t got = 0;
     int rc = pidio_read_pidfile(path, &got);

@@ -32,6 +32,11 @@ size_t fixture_read(const char *rel, char *buf, size_t bufsz);
 
 /* A small deterministic generator (xorshift), so that a randomized test
  * that fails fails again the same way. */
+/* In a forked child: a mount namespace of its own (and a user namespace
+ * when not root) with private mounts, where the test may hide or replace
+ * a file of the host. 0, or -1 when the kernel refuses. */
+int unit_private_mounts(void);
+
 void unit_srand(uint64_t seed);
 uint32_t unit_rand(void);
 
