@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 pidio_install $PIDIO_BUILD_DEPS $PIDIO_CHECK_DEPS
 
 jobs=$(nproc 2>/dev/null || echo 2)
-step() { printf '\n=== %s\n' "$*"; }
+started=$(date +%s)
+step() { printf '\n=== %s (%s s)\n' "$*" $(($(date +%s) - started)); }
 
 step "configure"
 autoreconf -fi
@@ -63,8 +64,28 @@ make check-tsan
 step "ASan+UBSan: unit tests, fuzz corpora, collectd end to end (tests/e2e_asan.sh)"
 ./tests/e2e_asan.sh
 
-step "make distcheck"
-make distcheck
+step "make distcheck: the release tarball builds out of tree, unit tests and one end-to-end script"
+make distcheck TESTS="$(make -s print-distcheck-tests)"
+# The tarball carries every file of the repository but these (the whole
+# suite ran from the tree above, on the same sources).
+if [ -d .git ]; then
+  tarball="pidio-$(sed -n 's/^PACKAGE_VERSION = //p' Makefile).tar.gz"
+  tar -tzf "$tarball" | sed 's|^[^/]*/||' | sort >tests/dist-files.txt
+  git -c safe.directory="$(pwd)" ls-files | grep -v -x -e .clang-format \
+    -e .gitignore -e fuzz/.gitignore -e m4/.gitkeep | sort >tests/git-files.txt
+  if [ ! -s tests/git-files.txt ]; then
+    echo "check: git ls-files listed nothing" >&2
+    exit 1
+  fi
+  missing=$(comm -23 tests/git-files.txt tests/dist-files.txt)
+  if [ -n "$missing" ]; then
+    echo "check: the release tarball lacks:" $missing >&2
+    exit 1
+  fi
+  echo "the release tarball carries all $(wc -l <tests/git-files.txt) files of the repository but 4 (dotfiles, m4/.gitkeep)"
+else
+  echo "not a git clone: the tarball's completeness was not compared"
+fi
 
 step "without the BPF reader: the release tarball, configure --without-bpf, unit tests"
 # In a copy: the tree itself is configured in place.
@@ -108,5 +129,5 @@ for log in $e2e_logs tests/deb.log; do
   f=$(echo "$line" | sed 's/.*passed, \([0-9]*\) failed.*/\1/')
   add "$p" "$f"
 done
-echo "check: $passed passed, $failed failed"
+echo "check: $passed passed, $failed failed, in $(($(date +%s) - started)) s"
 [ "$failed" -eq 0 ]
