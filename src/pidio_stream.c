@@ -61,16 +61,6 @@ typedef struct options {
   bool follow;
 } options_t;
 
-/* Rates per second: over pidio_window's last N intervals, or over the last
- * interval alone when N < 2 (which pidio_window does not take). */
-typedef struct rater {
-  unsigned n;
-  pidio_window_t win;
-  bool have_prev;
-  double t_prev;
-  pidio_io_t prev;
-} rater_t;
-
 /* One interval's result, as the writers see it: the block's, or with
  * --per-process one process's (pid not 0). */
 typedef struct record {
@@ -646,36 +636,6 @@ static void put_table(FILE *f, const record_t *r, uint64_t *rows,
   fputc('\n', f);
 }
 
-/* --- rates --------------------------------------------------------------- */
-
-static int rater_init(rater_t *r, unsigned n) {
-  *r = (rater_t){.n = n};
-  return n >= 2 ? pidio_window_init(&r->win, n) : 0;
-}
-
-static void rater_free(rater_t *r) {
-  if (r->n >= 2)
-    pidio_window_free(&r->win);
-}
-
-static bool rater_push(rater_t *r, double t, const pidio_io_t *c,
-                       double rate[PIDIO_NFIELDS]) {
-  if (r->n >= 2) {
-    pidio_window_push(&r->win, t, c);
-    return pidio_window_rates(&r->win, rate) == 0;
-  }
-  bool ok = r->have_prev && t > r->t_prev;
-  if (ok)
-    for (int i = 0; i < PIDIO_NFIELDS; i++)
-      rate[i] = (double)(c->v[i] - r->prev.v[i]) / (t - r->t_prev);
-  if (!r->have_prev || t > r->t_prev) {
-    r->prev = *c;
-    r->t_prev = t;
-    r->have_prev = true;
-  }
-  return ok;
-}
-
 /* --- messages ------------------------------------------------------------ */
 
 static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -840,7 +800,7 @@ static options_t opts;
 static pidio_proc_t proc = {.root_fd = -1};
 static pidio_block_t blk;
 static pidio_reader_t *reader; /* --reader */
-static rater_t rater;
+static pidio_window_rater_t rater;
 static pidio_perproc_t perproc;
 static char *selector;
 
@@ -1028,7 +988,7 @@ static void cleanup(void) {
   for (size_t i = 0; i < pidio_opts_count; i++)
     free(opts.given[i]);
   pidio_proc_close(&proc);
-  rater_free(&rater);
+  pidio_window_rater_free(&rater);
   free(selector);
   selector = NULL;
 }
@@ -1051,7 +1011,7 @@ int main(int argc, char **argv) {
     cleanup();
     return EXIT_USAGE;
   }
-  if (rater_init(&rater, opts.window) != 0) {
+  if (pidio_window_rater_init(&rater, opts.window) != 0) {
     fputs(PROG ": out of memory\n", stderr);
     cleanup();
     return 1;
@@ -1146,7 +1106,8 @@ int main(int argc, char **argv) {
                     .matched = rep.matched,
                     .unreadable = tr.unreadable,
                     .total = &blk.total};
-      r.have_rates = rater_push(&rater, rep.read_at, &blk.total, r.rate);
+      r.have_rates =
+          pidio_window_rater_push(&rater, rep.read_at, &blk.total, r.rate);
       if (!top)
         put_record(&r, &rows);
       if (opts.o.per_process)
