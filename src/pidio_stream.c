@@ -2,10 +2,10 @@
  * pidio-stream: a live stream of the io counters of running processes.
  *
  * The same core as the collectd plugin (pidio_options, pidio_block,
- * pidio_trouble, pidio_perproc, pidio_window), without collectd: every interval
- * it updates one block and writes one record on standard output, as a table for
- * people, as JSON lines for programs, or as InfluxDB line protocol for
- * Telegraf's inputs.execd. The counters are the block's exact sums since the
+ * pidio_trouble, pidio_tell, pidio_perproc, pidio_window), without collectd:
+ * every interval it updates one block and writes one record on standard
+ * output, as a table for people, as JSON lines for programs, or as InfluxDB
+ * line protocol for Telegraf's inputs.execd. The counters are the block's exact sums since the
  * stream started (see pidio_block.h for the accounting rules).
  */
 #include "pidio_build.h"
@@ -19,6 +19,7 @@
 #include "pidio_proc.h"
 #include "pidio_reader.h"
 #include "pidio_select.h"
+#include "pidio_tell.h"
 #include "pidio_trouble.h"
 #include "pidio_window.h"
 
@@ -671,62 +672,28 @@ typedef struct trouble {
   bool told_nomatch;
 } trouble_t;
 
-#define REMEDY                                                                 \
-  "Give " PROG " the capabilities CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE "     \
-  "(setcap cap_dac_read_search,cap_sys_ptrace+ep), or run it as the user of "  \
-  "those processes."
+/* pidio-stream's words for pidio_tell. */
+static const pidio_tell_words_t tell_words = {
+    .prog = PROG,
+    .scope = "the selection",
+    .remedy = "Give " PROG " the capabilities CAP_DAC_READ_SEARCH and "
+              "CAP_SYS_PTRACE (setcap cap_dac_read_search,cap_sys_ptrace+ep), "
+              "or run it as the user of those processes.",
+    .fd_remedy = "Raise the open-file limit (ulimit -n)",
+    .pidfile = "--pidfile",
+    .proc_root = "--proc-root",
+    .cgroup = "--cgroup",
+    .cmdline = "--cmdline",
+};
 
 /* One cause as a line on standard error (the classifier decided what it
- * is; the same causes, with the same counts, as the plugin logs). */
+ * is; the same causes, with the same counts and words, as the plugin
+ * logs). */
 static void tell(const pidio_cause_t *c, const pidio_block_t *b,
                  const pidio_proc_t *proc, const pidio_report_t *r) {
-  switch (c->kind) {
-  case PIDIO_TROUBLE_DENIED:
-    warn("permission denied reading %s/%d/io: %u of %u matched "
-         "process(es) are left out of the figures. " REMEDY,
-         proc->root, (int)c->pid, c->count, r->matched);
-    break;
-  case PIDIO_TROUBLE_UNDECIDED:
-    warn("permission denied reading %s/%d (its exe, status, cgroup or "
-         "cmdline, as a selector needs), so pidio-stream cannot tell "
-         "whether %u process(es) are selected. " REMEDY,
-         proc->root, (int)c->pid, c->count);
-    break;
-  case PIDIO_TROUBLE_FAILED:
-    warn("cannot read %s/%d/io: %s; %u process(es) left out of this "
-         "interval%s",
-         proc->root, (int)c->pid, strerror(-c->err), c->count,
-         c->err == -EMFILE || c->err == -ENFILE
-             ? ". Raise the open-file limit (ulimit -n)"
-             : "");
-    break;
-  case PIDIO_TROUBLE_GARBLED:
-    warn("%s/%d/io does not parse as the kernel's io file; %u process(es) "
-         "skipped",
-         proc->root, (int)c->pid, c->count);
-    break;
-  case PIDIO_TROUBLE_PIDFILE:
-    warn("--pidfile \"%s\" %s; no process matches until it holds a valid "
-         "pid",
-         b->sel.pidfile, pidio_pidfile_strerror(c->err));
-    break;
-  case PIDIO_TROUBLE_LIST:
-    warn("cannot read --proc-root \"%s\": %s; no record until it can",
-         proc->root, strerror(-c->err));
-    break;
-  case PIDIO_TROUBLE_NO_CGROUP2:
-    warn("--cgroup \"%s\" selects on cgroup v2, but %s/%d/cgroup has no "
-         "cgroup v2 (0::) line: on a cgroup v1 only host nothing matches",
-         b->sel.cgroup, proc->root, (int)c->pid);
-    break;
-  case PIDIO_TROUBLE_CMDLINE_CUT:
-    warn("--cmdline: %s/%d/cmdline is longer than %d bytes; only its first "
-         "%d bytes are matched (such processes may be missed)",
-         proc->root, (int)c->pid, PIDIO_CMDLINE_MAX, PIDIO_CMDLINE_MAX);
-    break;
-  default:
-    break;
-  }
+  char text[PIDIO_TELL_MAX];
+  pidio_tell_text(text, sizeof(text), &tell_words, c, r, proc->root, &b->sel);
+  warn("%s", text);
 }
 
 typedef struct tell_arg {
