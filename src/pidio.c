@@ -17,6 +17,7 @@
 #include "pidio_proc.h"
 #include "pidio_reader.h"
 #include "pidio_select.h"
+#include "pidio_tell.h"
 #include "pidio_trouble.h"
 #include "pidio_window.h"
 
@@ -415,78 +416,34 @@ static void submit_groups(const pidio_ctx_t *ctx) {
                    t->other_processes, t->other_unreadable);
 }
 
+/* The plugin's words for pidio_tell. */
+static const pidio_tell_words_t tell_words = {
+    .prog = "pidio",
+    .scope = "this block",
+    .remedy = "Give collectd the capabilities CAP_DAC_READ_SEARCH and "
+              "CAP_SYS_PTRACE, or run it as the user of those processes.",
+    .fd_remedy = "Raise collectd's open-file limit (LimitNOFILE in its "
+                 "systemd unit, ulimit -n)",
+    .pidfile = "PidFile",
+    .proc_root = "ProcRoot",
+    .cgroup = "Cgroup",
+    .cmdline = "CommandLine",
+};
+
 /* One cause, as this block's warning (the classifier decided what it is). */
 static void tell(pidio_ctx_t *ctx, const pidio_cause_t *c,
                  const pidio_report_t *r) {
-  const char *root = proc.root != NULL ? proc.root : "/proc";
-  complaint_t *pc = &ctx->c_trouble[pidio_trouble_info[c->kind].slot];
-  switch (c->kind) {
-  case PIDIO_TROUBLE_DENIED:
-    complain(LOG_WARNING, pc,
-             PIDIO_PLUGIN
-             ": <Process \"%s\">: permission denied reading "
-             "%s/%d/io; %u of %u matched process(es) are left out of this "
-             "block's figures. Give collectd the capabilities "
-             "CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, or run it as the "
-             "user of those processes.",
-             ctx->name, root, (int)c->pid, c->count, r->matched);
-    break;
-  case PIDIO_TROUBLE_UNDECIDED:
-    complain(LOG_WARNING, pc,
-             PIDIO_PLUGIN
-             ": <Process \"%s\">: permission denied reading "
-             "%s/%d (its exe, status, cgroup or cmdline, as a selector "
-             "needs), so pidio cannot tell whether %u process(es) belong to "
-             "this block. Give collectd the capabilities CAP_DAC_READ_SEARCH "
-             "and CAP_SYS_PTRACE, or run it as the user of those processes.",
-             ctx->name, root, (int)c->pid, c->count);
-    break;
-  case PIDIO_TROUBLE_FAILED:
-    complain(LOG_WARNING, pc,
-             PIDIO_PLUGIN ": <Process \"%s\">: cannot read %s/%d/io: %s; %u "
-                          "process(es) left out of this interval%s",
-             ctx->name, root, (int)c->pid, STRERROR(-c->err), c->count,
-             c->err == -EMFILE || c->err == -ENFILE
-                 ? ". Raise collectd's open-file limit (LimitNOFILE in its "
-                   "systemd unit, ulimit -n)"
-                 : "");
-    break;
-  case PIDIO_TROUBLE_GARBLED:
-    complain(LOG_WARNING, pc,
-             PIDIO_PLUGIN
-             ": <Process \"%s\">: %s/%d/io does not parse as "
-             "the kernel's io file; %u process(es) skipped this interval",
-             ctx->name, root, (int)c->pid, c->count);
-    break;
-  case PIDIO_TROUBLE_PIDFILE:
-    complain(LOG_WARNING, pc,
-             PIDIO_PLUGIN ": <Process \"%s\">: PidFile \"%s\" %s; no "
-                          "process matches until it holds a valid pid",
-             ctx->name, ctx->blk.sel.pidfile, pidio_pidfile_strerror(c->err));
-    break;
-  case PIDIO_TROUBLE_LIST:
-    complain(LOG_ERR, pc,
-             PIDIO_PLUGIN ": <Process \"%s\">: cannot read ProcRoot "
-                          "\"%s\": %s",
-             ctx->name, root, STRERROR(-c->err));
-    break;
-  case PIDIO_TROUBLE_NO_CGROUP2:
-    WARNING(PIDIO_PLUGIN ": <Process \"%s\">: Cgroup \"%s\" selects on "
-                         "cgroup v2, but %s/%d/cgroup has no cgroup v2 (0::) "
-                         "line: on a cgroup v1 only host this block matches "
-                         "nothing",
-            ctx->name, ctx->blk.sel.cgroup, root, (int)c->pid);
-    break;
-  case PIDIO_TROUBLE_CMDLINE_CUT:
-    WARNING(PIDIO_PLUGIN ": <Process \"%s\">: CommandLine: %s/%d/cmdline "
-                         "is longer than %d bytes; only its first %d bytes "
-                         "are matched (this block may miss such processes)",
-            ctx->name, root, (int)c->pid, PIDIO_CMDLINE_MAX,
-            PIDIO_CMDLINE_MAX);
-    break;
-  default:
-    break;
+  char text[PIDIO_TELL_MAX];
+  pidio_tell_text(text, sizeof(text), &tell_words, c, r,
+                  proc.root != NULL ? proc.root : "/proc", &ctx->blk.sel);
+  if (pidio_trouble_info[c->kind].once) {
+    /* Told once for the life of the block: no rate limit to keep. */
+    WARNING(PIDIO_PLUGIN ": <Process \"%s\">: %s", ctx->name, text);
+    return;
   }
+  complain(c->kind == PIDIO_TROUBLE_LIST ? LOG_ERR : LOG_WARNING,
+           &ctx->c_trouble[pidio_trouble_info[c->kind].slot],
+           PIDIO_PLUGIN ": <Process \"%s\">: %s", ctx->name, text);
 }
 
 /* A slot's cause went away: say so once after its warning. */

@@ -6,6 +6,8 @@
 
 #include "pidio_ledger.h"
 
+#include "pidio_array.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,27 +76,21 @@ void pidio_ledger_gone(pidio_ledger_acct_t *a) {
 /* --- one round ----------------------------------------------------------- */
 
 int pidio_ledger_member(pidio_ledger_t *l, pidio_ledger_acct_t *a) {
-  if (l->nalive == l->alive_cap) {
-    size_t cap = l->alive_cap ? l->alive_cap * 2 : 64;
-    pidio_ledger_acct_t **p = realloc(l->alive, cap * sizeof(*p));
-    if (p == NULL)
-      return -ENOMEM;
-    l->alive = p;
-    l->alive_cap = cap;
-  }
+  pidio_ledger_acct_t **p =
+      pidio_array_grow(l->alive, &l->alive_cap, l->nalive + 1, sizeof(*p), 64);
+  if (p == NULL)
+    return -ENOMEM;
+  l->alive = p;
   l->alive[l->nalive++] = a;
   return 0;
 }
 
 int pidio_ledger_depart(pidio_ledger_t *l, const pidio_ledger_acct_t *a) {
-  if (l->ngone == l->gone_cap) {
-    size_t cap = l->gone_cap ? l->gone_cap * 2 : 16;
-    pidio_ledger_acct_t *p = realloc(l->gone, cap * sizeof(*p));
-    if (p == NULL)
-      return -ENOMEM;
-    l->gone = p;
-    l->gone_cap = cap;
-  }
+  pidio_ledger_acct_t *p =
+      pidio_array_grow(l->gone, &l->gone_cap, l->ngone + 1, sizeof(*p), 16);
+  if (p == NULL)
+    return -ENOMEM;
+  l->gone = p;
   l->gone[l->ngone++] = *a;
   return 0;
 }

@@ -14,14 +14,13 @@ void pidio_perproc_init(pidio_perproc_t *pp, unsigned max, unsigned window) {
   *pp = (pidio_perproc_t){.max = max, .window = window};
 }
 
-static void entry_free(const pidio_perproc_t *pp, pidio_perproc_entry_t *e) {
-  if (pp->window >= 2)
-    pidio_window_free(&e->win);
+static void entry_free(pidio_perproc_entry_t *e) {
+  pidio_window_rater_free(&e->rater);
 }
 
 void pidio_perproc_free(pidio_perproc_t *pp) {
   for (size_t i = 0; i < pp->n; i++)
-    entry_free(pp, &pp->e[i]);
+    entry_free(&pp->e[i]);
   free(pp->e);
   free(pp->mbuf);
   *pp = (pidio_perproc_t){0};
@@ -46,22 +45,9 @@ static void read_comm(const pidio_proc_t *proc, pidio_perproc_entry_t *e) {
 
 static void push(const pidio_perproc_t *pp, pidio_perproc_entry_t *e,
                  double t) {
-  if (pp->window >= 2) {
-    pidio_window_push(&e->win, t, &e->acc);
-    e->have_rates = pidio_window_rates(&e->win, e->rate) == 0;
-    return;
-  }
-  if (pp->window == 0)
-    return;
-  e->have_rates = e->have_prev && t > e->t_prev;
-  if (e->have_rates)
-    for (int f = 0; f < PIDIO_NFIELDS; f++)
-      e->rate[f] = (double)(e->acc.v[f] - e->prev.v[f]) / (t - e->t_prev);
-  if (!e->have_prev || t > e->t_prev) {
-    e->prev = e->acc;
-    e->t_prev = t;
-    e->have_prev = true;
-  }
+  /* N = 0: no rates, and no state kept for them. */
+  e->have_rates =
+      pp->window > 0 && pidio_window_rater_push(&e->rater, t, &e->acc, e->rate);
 }
 
 int pidio_perproc_update(pidio_perproc_t *pp, const pidio_block_t *b,
@@ -94,7 +80,7 @@ int pidio_perproc_update(pidio_perproc_t *pp, const pidio_block_t *b,
       e->acc = pp->mbuf[j].acc;
       pp->e[k++] = *e;
     } else {
-      entry_free(pp, e); /* exited or left: its figures stop */
+      entry_free(e); /* exited or left: its figures stop */
     }
   }
   /* Newcomers take the free places, in pid order. */
@@ -110,7 +96,7 @@ int pidio_perproc_update(pidio_perproc_t *pp, const pidio_block_t *b,
     *e = (pidio_perproc_entry_t){.pid = pp->mbuf[j].pid,
                                  .start = pp->mbuf[j].start,
                                  .acc = pp->mbuf[j].acc};
-    if (pp->window >= 2 && pidio_window_init(&e->win, pp->window) != 0)
+    if (pidio_window_rater_init(&e->rater, pp->window) != 0)
       continue; /* no memory for its window: it gets no place this time */
     if (proc != NULL)
       read_comm(proc, e);

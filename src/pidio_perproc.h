@@ -33,11 +33,7 @@ typedef struct pidio_perproc_entry {
   pidio_io_t acc;  /* its figures */
   bool have_rates; /* false until two samples are held */
   double rate[PIDIO_NFIELDS];
-  /* The rates' state: a window for N >= 2, the previous sample for N = 1. */
-  pidio_window_t win;
-  double t_prev;
-  pidio_io_t prev;
-  bool have_prev;
+  pidio_window_rater_t rater; /* the rates' state (none kept for N = 0) */
 } pidio_perproc_entry_t;
 
 typedef struct pidio_perproc {

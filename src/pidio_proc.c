@@ -5,6 +5,8 @@
 
 #include "pidio_proc.h"
 
+#include "pidio_array.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -117,16 +119,13 @@ int pidio_proc_list(const pidio_proc_t *p, pidio_pidlist_t *out) {
       uint64_t v;
       if (pidio_parse_u64(name, strlen(name), &v) != 0 || v > PIDIO_PID_MAX)
         continue;
-      if (out->n == out->cap) {
-        size_t cap = out->cap ? out->cap * 2 : 256;
-        pidio_pident_t *e = realloc(out->e, cap * sizeof(*e));
-        if (e == NULL) {
-          close(fd);
-          return -ENOMEM;
-        }
-        out->e = e;
-        out->cap = cap;
+      pidio_pident_t *e =
+          pidio_array_grow(out->e, &out->cap, out->n + 1, sizeof(*e), 256);
+      if (e == NULL) {
+        close(fd);
+        return -ENOMEM;
       }
+      out->e = e;
       if (out->n > 0 && out->e[out->n - 1].pid >= (pid_t)v)
         sorted = 0;
       out->e[out->n++] = (pidio_pident_t){.pid = (pid_t)v, .ino = d->d_ino};

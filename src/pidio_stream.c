@@ -2,10 +2,10 @@
  * pidio-stream: a live stream of the io counters of running processes.
  *
  * The same core as the collectd plugin (pidio_options, pidio_block,
- * pidio_trouble, pidio_perproc, pidio_window), without collectd: every interval
- * it updates one block and writes one record on standard output, as a table for
- * people, as JSON lines for programs, or as InfluxDB line protocol for
- * Telegraf's inputs.execd. The counters are the block's exact sums since the
+ * pidio_trouble, pidio_tell, pidio_perproc, pidio_window), without collectd:
+ * every interval it updates one block and writes one record on standard
+ * output, as a table for people, as JSON lines for programs, or as InfluxDB
+ * line protocol for Telegraf's inputs.execd. The counters are the block's exact sums since the
  * stream started (see pidio_block.h for the accounting rules).
  */
 #include "pidio_build.h"
@@ -19,6 +19,7 @@
 #include "pidio_proc.h"
 #include "pidio_reader.h"
 #include "pidio_select.h"
+#include "pidio_tell.h"
 #include "pidio_trouble.h"
 #include "pidio_window.h"
 
@@ -60,16 +61,6 @@ typedef struct options {
   const char *measurement;
   bool follow;
 } options_t;
-
-/* Rates per second: over pidio_window's last N intervals, or over the last
- * interval alone when N < 2 (which pidio_window does not take). */
-typedef struct rater {
-  unsigned n;
-  pidio_window_t win;
-  bool have_prev;
-  double t_prev;
-  pidio_io_t prev;
-} rater_t;
 
 /* One interval's result, as the writers see it: the block's, or with
  * --per-process one process's (pid not 0). */
@@ -646,36 +637,6 @@ static void put_table(FILE *f, const record_t *r, uint64_t *rows,
   fputc('\n', f);
 }
 
-/* --- rates --------------------------------------------------------------- */
-
-static int rater_init(rater_t *r, unsigned n) {
-  *r = (rater_t){.n = n};
-  return n >= 2 ? pidio_window_init(&r->win, n) : 0;
-}
-
-static void rater_free(rater_t *r) {
-  if (r->n >= 2)
-    pidio_window_free(&r->win);
-}
-
-static bool rater_push(rater_t *r, double t, const pidio_io_t *c,
-                       double rate[PIDIO_NFIELDS]) {
-  if (r->n >= 2) {
-    pidio_window_push(&r->win, t, c);
-    return pidio_window_rates(&r->win, rate) == 0;
-  }
-  bool ok = r->have_prev && t > r->t_prev;
-  if (ok)
-    for (int i = 0; i < PIDIO_NFIELDS; i++)
-      rate[i] = (double)(c->v[i] - r->prev.v[i]) / (t - r->t_prev);
-  if (!r->have_prev || t > r->t_prev) {
-    r->prev = *c;
-    r->t_prev = t;
-    r->have_prev = true;
-  }
-  return ok;
-}
-
 /* --- messages ------------------------------------------------------------ */
 
 static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -711,62 +672,28 @@ typedef struct trouble {
   bool told_nomatch;
 } trouble_t;
 
-#define REMEDY                                                                 \
-  "Give " PROG " the capabilities CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE "     \
-  "(setcap cap_dac_read_search,cap_sys_ptrace+ep), or run it as the user of "  \
-  "those processes."
+/* pidio-stream's words for pidio_tell. */
+static const pidio_tell_words_t tell_words = {
+    .prog = PROG,
+    .scope = "the selection",
+    .remedy = "Give " PROG " the capabilities CAP_DAC_READ_SEARCH and "
+              "CAP_SYS_PTRACE (setcap cap_dac_read_search,cap_sys_ptrace+ep), "
+              "or run it as the user of those processes.",
+    .fd_remedy = "Raise the open-file limit (ulimit -n)",
+    .pidfile = "--pidfile",
+    .proc_root = "--proc-root",
+    .cgroup = "--cgroup",
+    .cmdline = "--cmdline",
+};
 
 /* One cause as a line on standard error (the classifier decided what it
- * is; the same causes, with the same counts, as the plugin logs). */
+ * is; the same causes, with the same counts and words, as the plugin
+ * logs). */
 static void tell(const pidio_cause_t *c, const pidio_block_t *b,
                  const pidio_proc_t *proc, const pidio_report_t *r) {
-  switch (c->kind) {
-  case PIDIO_TROUBLE_DENIED:
-    warn("permission denied reading %s/%d/io: %u of %u matched "
-         "process(es) are left out of the figures. " REMEDY,
-         proc->root, (int)c->pid, c->count, r->matched);
-    break;
-  case PIDIO_TROUBLE_UNDECIDED:
-    warn("permission denied reading %s/%d (its exe, status, cgroup or "
-         "cmdline, as a selector needs), so pidio-stream cannot tell "
-         "whether %u process(es) are selected. " REMEDY,
-         proc->root, (int)c->pid, c->count);
-    break;
-  case PIDIO_TROUBLE_FAILED:
-    warn("cannot read %s/%d/io: %s; %u process(es) left out of this "
-         "interval%s",
-         proc->root, (int)c->pid, strerror(-c->err), c->count,
-         c->err == -EMFILE || c->err == -ENFILE
-             ? ". Raise the open-file limit (ulimit -n)"
-             : "");
-    break;
-  case PIDIO_TROUBLE_GARBLED:
-    warn("%s/%d/io does not parse as the kernel's io file; %u process(es) "
-         "skipped",
-         proc->root, (int)c->pid, c->count);
-    break;
-  case PIDIO_TROUBLE_PIDFILE:
-    warn("--pidfile \"%s\" %s; no process matches until it holds a valid "
-         "pid",
-         b->sel.pidfile, pidio_pidfile_strerror(c->err));
-    break;
-  case PIDIO_TROUBLE_LIST:
-    warn("cannot read --proc-root \"%s\": %s; no record until it can",
-         proc->root, strerror(-c->err));
-    break;
-  case PIDIO_TROUBLE_NO_CGROUP2:
-    warn("--cgroup \"%s\" selects on cgroup v2, but %s/%d/cgroup has no "
-         "cgroup v2 (0::) line: on a cgroup v1 only host nothing matches",
-         b->sel.cgroup, proc->root, (int)c->pid);
-    break;
-  case PIDIO_TROUBLE_CMDLINE_CUT:
-    warn("--cmdline: %s/%d/cmdline is longer than %d bytes; only its first "
-         "%d bytes are matched (such processes may be missed)",
-         proc->root, (int)c->pid, PIDIO_CMDLINE_MAX, PIDIO_CMDLINE_MAX);
-    break;
-  default:
-    break;
-  }
+  char text[PIDIO_TELL_MAX];
+  pidio_tell_text(text, sizeof(text), &tell_words, c, r, proc->root, &b->sel);
+  warn("%s", text);
 }
 
 typedef struct tell_arg {
@@ -840,7 +767,7 @@ static options_t opts;
 static pidio_proc_t proc = {.root_fd = -1};
 static pidio_block_t blk;
 static pidio_reader_t *reader; /* --reader */
-static rater_t rater;
+static pidio_window_rater_t rater;
 static pidio_perproc_t perproc;
 static char *selector;
 
@@ -1028,7 +955,7 @@ static void cleanup(void) {
   for (size_t i = 0; i < pidio_opts_count; i++)
     free(opts.given[i]);
   pidio_proc_close(&proc);
-  rater_free(&rater);
+  pidio_window_rater_free(&rater);
   free(selector);
   selector = NULL;
 }
@@ -1051,7 +978,7 @@ int main(int argc, char **argv) {
     cleanup();
     return EXIT_USAGE;
   }
-  if (rater_init(&rater, opts.window) != 0) {
+  if (pidio_window_rater_init(&rater, opts.window) != 0) {
     fputs(PROG ": out of memory\n", stderr);
     cleanup();
     return 1;
@@ -1146,7 +1073,8 @@ int main(int argc, char **argv) {
                     .matched = rep.matched,
                     .unreadable = tr.unreadable,
                     .total = &blk.total};
-      r.have_rates = rater_push(&rater, rep.read_at, &blk.total, r.rate);
+      r.have_rates =
+          pidio_window_rater_push(&rater, rep.read_at, &blk.total, r.rate);
       if (!top)
         put_record(&r, &rows);
       if (opts.o.per_process)

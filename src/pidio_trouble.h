@@ -6,7 +6,8 @@
  * errno) and the one count of processes whose figures are missing. The
  * plugin renders the causes as collectd log lines rate-limited with
  * c_complain, pidio-stream as lines on standard error rate-limited its own
- * way; both name the same causes with the same counts.
+ * way; both name the same causes with the same counts, in the text that
+ * pidio_tell writes.
  *
  * "unreadable" (the plugin's count-unreadable, the stream's "unreadable")
  * counts the processes a block should have read and did not, for a reason

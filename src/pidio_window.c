@@ -56,3 +56,31 @@ int pidio_window_rates(const pidio_window_t *w, double rate[PIDIO_NFIELDS]) {
   }
   return 0;
 }
+
+int pidio_window_rater_init(pidio_window_rater_t *r, unsigned n) {
+  *r = (pidio_window_rater_t){.n = n};
+  return n >= 2 ? pidio_window_init(&r->win, n) : 0;
+}
+
+void pidio_window_rater_free(pidio_window_rater_t *r) {
+  if (r->n >= 2)
+    pidio_window_free(&r->win);
+}
+
+bool pidio_window_rater_push(pidio_window_rater_t *r, double t,
+                             const pidio_io_t *c, double rate[PIDIO_NFIELDS]) {
+  if (r->n >= 2) {
+    pidio_window_push(&r->win, t, c);
+    return pidio_window_rates(&r->win, rate) == 0;
+  }
+  bool ok = r->have_prev && t > r->t_prev;
+  if (ok)
+    for (int f = 0; f < PIDIO_NFIELDS; f++)
+      rate[f] = (double)(c->v[f] - r->prev.v[f]) / (t - r->t_prev);
+  if (!r->have_prev || t > r->t_prev) {
+    r->prev = *c;
+    r->t_prev = t;
+    r->have_prev = true;
+  }
+  return ok;
+}

@@ -12,6 +12,7 @@
 
 #include "pidio_parse.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define PIDIO_WINDOW_MAX 10000
@@ -34,5 +35,26 @@ void pidio_window_push(pidio_window_t *w, double t, const pidio_io_t *c);
 /* Fill rate[] (per second) and return 0; -EAGAIN while fewer than two
  * samples are held. */
 int pidio_window_rates(const pidio_window_t *w, double rate[PIDIO_NFIELDS]);
+
+/* Rates per second as both front ends give them for a window of n
+ * intervals: over a pidio_window for n >= 2, or, for n < 2 (which a window
+ * does not take), over the last interval alone. */
+typedef struct pidio_window_rater {
+  unsigned n;
+  pidio_window_t win; /* n >= 2 */
+  bool have_prev;     /* n < 2: the previous sample */
+  double t_prev;
+  pidio_io_t prev;
+} pidio_window_rater_t;
+
+/* 0, or as pidio_window_init for n >= 2. */
+int pidio_window_rater_init(pidio_window_rater_t *r, unsigned n);
+void pidio_window_rater_free(pidio_window_rater_t *r);
+
+/* Add the sample (t, c) and fill rate[]: true when there are rates, false
+ * while fewer than two samples are held (rate[] untouched). With n < 2 a
+ * time that does not advance is no sample. */
+bool pidio_window_rater_push(pidio_window_rater_t *r, double t,
+                             const pidio_io_t *c, double rate[PIDIO_NFIELDS]);
 
 #endif /* PIDIO_WINDOW_H */

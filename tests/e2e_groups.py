@@ -14,20 +14,30 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import (RUN_PREFIX, Daemon, Results, Writer, built, cgroup2_root,  # noqa: E402
-                     check_bad_configs, run_names, run_tests, wait_for)
+                     check_bad_configs, run_names, run_tests, settle, start_reading,
+                     wait_for)
 
 R = Results()
 
 TYPES = ("io_octets", "io_ops", "disk_octets", "total_bytes-cancelled_write_bytes")
 
 
-def rows_after(d, blk, typ, n):
-    wait_for(lambda: len(d.rows(blk, typ)) >= n, 20, "%d rows of %s/%s" % (n, blk, typ))
 
-
-def settle(d, blk, extra=2):
-    """Wait until pidio has read `extra` more intervals of this block."""
-    rows_after(d, blk, "count-processes", len(d.rows(blk, "count-processes")) + extra)
+def grouped(work, blk, tag, key, max_groups=None, window=None):
+    """A collectd with one block: the processes tagged tag, grouped by key,
+    ranked by wchar, MaxGroups and Window as given (else the defaults)."""
+    more = "".join("    %s %d\n" % (opt, v) for opt, v in (("MaxGroups", max_groups), ("Window", window))
+                   if v is not None)
+    return Daemon(work, """
+LoadPlugin pidio
+<Plugin pidio>
+  <Process "%s">
+    CommandLine "--tag %s$"
+    GroupBy %s
+    RankBy wchar
+%s  </Process>
+</Plugin>
+""" % (blk, tag, key, more))
 
 
 def instances(d, blk):
@@ -105,22 +115,10 @@ def test_groups_exact(work):
     they wrote in the interval they got them."""
     tag = run_names("pidioe2e-grp")
     ws = [Writer(work, comm="pidioe2e-g%s" % x, tag=tag) for x in ("a", "b", "c", "f")]
-    d = Daemon(work, """
-LoadPlugin pidio
-<Plugin pidio>
-  <Process "grp">
-    CommandLine "--tag %s$"
-    GroupBy comm
-    MaxGroups 5
-    RankBy wchar
-    Window 3
-  </Process>
-</Plugin>
-""" % tag)
+    d = grouped(work, "grp", tag, "comm", max_groups=5, window=3)
     names = [run_names("pidioe2e-g%s" % x) for x in ("a", "b", "c", "f")]
     try:
-        d.start()
-        rows_after(d, "grp", "io_octets", 2)
+        start_reading(d, "grp")
         for w in ws:                    # a first write gets each group its series
             w.send("write 1000 1000")
         settle(d, "grp", 3)
@@ -152,22 +150,10 @@ def test_groups_contention(work):
     a = Writer(work, comm="pidioe2e-ca", tag=tag)
     b = Writer(work, comm="pidioe2e-cb", tag=tag)
     ws = [a, b]
-    d = Daemon(work, """
-LoadPlugin pidio
-<Plugin pidio>
-  <Process "cnt">
-    CommandLine "--tag %s$"
-    GroupBy comm
-    MaxGroups 2
-    RankBy wchar
-    Window 3
-  </Process>
-</Plugin>
-""" % tag)
+    d = grouped(work, "cnt", tag, "comm", max_groups=2, window=3)
     ca, cb, cc = (run_names("pidioe2e-c%s" % x) for x in "abc")
     try:
-        d.start()
-        rows_after(d, "cnt", "io_octets", 2)
+        start_reading(d, "cnt")
         # Steady writers, in the background of their own commands.
         a.proc.stdin.write(b"pace 400000 25\n")
         a.proc.stdin.flush()
@@ -206,19 +192,9 @@ def test_groups_by_user(work):
     r = Writer(work, comm="pidioe2e-ur", tag=tag)
     n = Writer(work, comm="pidioe2e-un", tag=tag, user=65534)
     ws = [r, n]
-    d = Daemon(work, """
-LoadPlugin pidio
-<Plugin pidio>
-  <Process "usr">
-    CommandLine "--tag %s$"
-    GroupBy user
-    RankBy wchar
-  </Process>
-</Plugin>
-""" % tag)
+    d = grouped(work, "usr", tag, "user")
     try:
-        d.start()
-        rows_after(d, "usr", "io_octets", 2)
+        start_reading(d, "usr")
         r.send("write 10 10")
         n.send("write 10 10")
         settle(d, "usr", 3)
@@ -255,19 +231,9 @@ def test_groups_by_unit(work):
     os.makedirs(path)
     with open(os.path.join(path, "cgroup.procs"), "w") as f:
         f.write(str(inside.pid))
-    d = Daemon(work, """
-LoadPlugin pidio
-<Plugin pidio>
-  <Process "unit">
-    CommandLine "--tag %s$"
-    GroupBy unit
-    RankBy wchar
-  </Process>
-</Plugin>
-""" % tag)
+    d = grouped(work, "unit", tag, "unit")
     try:
-        d.start()
-        rows_after(d, "unit", "io_octets", 2)
+        start_reading(d, "unit")
         inside.send("write 10 10")
         outside.send("write 10 10")
         settle(d, "unit", 3)
@@ -300,24 +266,12 @@ def test_groups_churn(work):
     the block."""
     import random
     tag = run_names("pidioe2e-churn")
-    d = Daemon(work, """
-LoadPlugin pidio
-<Plugin pidio>
-  <Process "churn">
-    CommandLine "--tag %s$"
-    GroupBy comm
-    MaxGroups 3
-    RankBy wchar
-    Window 3
-  </Process>
-</Plugin>
-""" % tag)
+    d = grouped(work, "churn", tag, "comm", max_groups=3, window=3)
     writer = built("tests/pidio-writer")
     rnd = random.Random(os.getpid())
     procs = []
     try:
-        d.start()
-        rows_after(d, "churn", "io_octets", 2)
+        start_reading(d, "churn")
         end = time.time() + float(os.environ.get("PIDIO_CHURN_SECONDS", "60"))
         while time.time() < end:
             name = "%s-%04x" % (RUN_PREFIX, rnd.randrange(1 << 16))

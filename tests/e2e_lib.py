@@ -56,6 +56,22 @@ def wait_for(pred, timeout, what, step=0.05):
     raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
 
 
+def rows_after(d, blk, typ, n, timeout=20):
+    """Wait until the daemon's csv file of a block's type holds n rows."""
+    wait_for(lambda: len(d.rows(blk, typ)) >= n, timeout, "%d rows of %s/%s" % (n, blk, typ))
+
+
+def settle(d, blk, extra=2, timeout=20):
+    """Wait until pidio has read `extra` more intervals of this block."""
+    rows_after(d, blk, "count-processes", len(d.rows(blk, "count-processes")) + extra, timeout)
+
+
+def start_reading(d, blk):
+    """Start the daemon and wait for its first two reads of this block."""
+    d.start()
+    rows_after(d, blk, "io_octets", 2)
+
+
 def cgroup2_root():
     """Where the cgroup v2 hierarchy is mounted, or None."""
     with open("/proc/self/mountinfo") as f:

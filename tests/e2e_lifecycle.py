@@ -11,18 +11,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import (Daemon, Results, Writer, built, cgroup2_root, run_names,  # noqa: E402
-                     run_tests, wait_for)
+                     run_tests, settle, start_reading, wait_for)
 
 R = Results()
 
-
-def rows_after(d, blk, typ, n):
-    wait_for(lambda: len(d.rows(blk, typ)) >= n, 15, "%d rows of %s/%s" % (n, blk, typ))
-
-
-def settle(d, blk, extra=2):
-    """Wait until pidio has read `extra` more intervals for this block."""
-    rows_after(d, blk, "count-processes", len(d.rows(blk, "count-processes")) + extra)
 
 
 def test_families(work):
@@ -50,8 +42,7 @@ LoadPlugin pidio
 """ % (f2.pid, tag))
     ws = [f1, f2]
     try:
-        d.start()
-        rows_after(d, "seen", "io_octets", 2)
+        start_reading(d, "seen")
         f3 = Writer(work, tag=tag)
         ws.append(f3)
         settle(d, "unseen")
@@ -85,26 +76,27 @@ LoadPlugin pidio
         R.check("%s: wchar never goes down" % blk, tx == sorted(tx), str(tx))
 
 
-def spawn_with_pid(work, pid):
-    """A writer that gets exactly this pid, through ns_last_pid."""
+def spawn_with_pid(work, pid, comm=None):
+    """A writer (named comm) that gets exactly this pid, through
+    ns_last_pid. A miss (another process took the pid first) is stopped at
+    once; it wrote nothing."""
     for _ in range(300):
         with open("/proc/sys/kernel/ns_last_pid", "w") as f:
             f.write(str(pid - 1))
-        w = Writer(work)
+        w = Writer(work, comm=comm)
         if w.pid == pid:
             return w
         w.stop()
     raise AssertionError("could not get pid %d back" % pid)
 
 
-def test_pid_reuse(work):
-    """A new process with the pid a block followed is a new member, counted
-    from birth, never a continuation of the old one (Pid and PidFile)."""
+def pid_and_pidfile(work):
+    """A writer and a collectd that follows it in two blocks: "bypid" by
+    its Pid, "bypidfile" by a PidFile that holds its pid."""
     a = Writer(work)
-    pid = a.pid
     pidfile = os.path.join(work, "x.pid")
     with open(pidfile, "w") as f:
-        f.write("%d\n" % pid)
+        f.write("%d\n" % a.pid)
     d = Daemon(work, """
 LoadPlugin pidio
 <Plugin pidio>
@@ -115,13 +107,36 @@ LoadPlugin pidio
     PidFile "%s"
   </Process>
 </Plugin>
-""" % (pid, pidfile))
+""" % (a.pid, pidfile))
+    return a, d
+
+
+def first_writes(d, a):
+    """Start the daemon of pid_and_pidfile; its writer writes 5000 bytes
+    in 5 calls, and pidio reads them."""
+    start_reading(d, "bypid")
+    a.send("write 5000 1000")
+    settle(d, "bypid")
+
+
+def check_reused(d, label):
+    """Both blocks of pid_and_pidfile counted the first writer's 5000 bytes
+    in 5 calls and the second's 200 in 2, exactly, never going down."""
+    for blk in ("bypid", "bypidfile"):
+        R.equal("%s %s: wchar exactly 5000 + 200" % (blk, label), d.last(blk, "io_octets")[2], 5200)
+        R.equal("%s %s: syscw exactly 5 + 2" % (blk, label), d.last(blk, "io_ops")[2], 7)
+        tx = [r[2] for r in d.rows(blk, "io_octets")]
+        R.check("%s %s: wchar never goes down" % (blk, label), tx == sorted(tx), str(tx))
+
+
+def test_pid_reuse(work):
+    """A new process with the pid a block followed is a new member, counted
+    from birth, never a continuation of the old one (Pid and PidFile)."""
+    a, d = pid_and_pidfile(work)
+    pid = a.pid
     b = None
     try:
-        d.start()
-        rows_after(d, "bypid", "io_octets", 2)
-        a.send("write 5000 1000")
-        settle(d, "bypid")
+        first_writes(d, a)
         a.stop()
         settle(d, "bypid")
         b = spawn_with_pid(work, pid)
@@ -132,14 +147,11 @@ LoadPlugin pidio
         a.stop()
         if b:
             b.stop()
+    check_reused(d, "reused")
     for blk in ("bypid", "bypidfile"):
-        R.equal("%s reused: wchar exactly 5000 + 200" % blk, d.last(blk, "io_octets")[2], 5200)
-        R.equal("%s reused: syscw exactly 5 + 2" % blk, d.last(blk, "io_ops")[2], 7)
         counts = [r[1] for r in d.rows(blk, "count-processes")]
         gap = any(counts[i] == 1 and counts[i + 1] == 0 for i in range(len(counts) - 1)) and counts[-1] == 1
         R.check("%s reused: 1, then 0 while the pid was free, then 1" % blk, gap, str(counts))
-        tx = [r[2] for r in d.rows(blk, "io_octets")]
-        R.check("%s reused: wchar never goes down" % blk, tx == sorted(tx), str(tx))
 
 
 def test_pid_reuse_within_interval(work):
@@ -161,42 +173,22 @@ def test_pid_reuse_within_interval(work):
                 "a read fell inside it in 5 tries")
         return
     d, pid, b_pid = verdict
+    check_reused(d, "reused at once")
     for blk in ("bypid", "bypidfile"):
-        R.equal("%s reused at once: wchar exactly 5000 + 200" % blk, d.last(blk, "io_octets")[2], 5200)
-        R.equal("%s reused at once: syscw exactly 5 + 2" % blk, d.last(blk, "io_ops")[2], 7)
         counts = [r[1] for r in d.rows(blk, "count-processes")]
         R.check("%s reused at once: count-processes 1 at every read" % blk,
                 counts and set(counts) == {1.0}, str(counts))
-        tx = [r[2] for r in d.rows(blk, "io_octets")]
-        R.check("%s reused at once: wchar never goes down" % blk, tx == sorted(tx), str(tx))
     R.equal("pid reuse at once: the new process has the old one's pid", b_pid, pid)
 
 
 def pid_reuse_between_reads(work):
     """One try: (daemon, pid, new process's pid) when no read fell between
     the old process's exit and the new one's birth, else None."""
-    a = Writer(work)
+    a, d = pid_and_pidfile(work)
     pid = a.pid
-    pidfile = os.path.join(work, "x.pid")
-    with open(pidfile, "w") as f:
-        f.write("%d\n" % pid)
-    d = Daemon(work, """
-LoadPlugin pidio
-<Plugin pidio>
-  <Process "bypid">
-    Pid %d
-  </Process>
-  <Process "bypidfile">
-    PidFile "%s"
-  </Process>
-</Plugin>
-""" % (pid, pidfile))
     b = None
     try:
-        d.start()
-        rows_after(d, "bypid", "io_octets", 2)
-        a.send("write 5000 1000")
-        settle(d, "bypid")
+        first_writes(d, a)
         # Right after a read, so that the next one is an interval away.
         n = len(d.rows("bypid", "count-processes"))
         wait_for(lambda: len(d.rows("bypid", "count-processes")) > n, 5, "a read", step=0.005)
@@ -242,8 +234,7 @@ LoadPlugin pidio
 """ % pidfile)
     b = None
     try:
-        d.start()
-        rows_after(d, "daemon", "io_octets", 2)
+        start_reading(d, "daemon")
         a.send("write 1000 1000")
         settle(d, "daemon")
         b = Writer(work)
@@ -305,8 +296,7 @@ LoadPlugin pidio
     ws = []
     made = []
     try:
-        d.start()
-        rows_after(d, "byexe", "io_octets", 2)
+        start_reading(d, "byexe")
         e = Writer(work, comm="pidioe2e-exe", exe=exe)
         e_other = Writer(work, comm="pidioe2e-exe")     # same name, other program: not selected
         u = Writer(work, comm="pidioe2e-usr", user=65534)
@@ -369,8 +359,7 @@ LoadPlugin pidio
 """)
     ws = []
     try:
-        d.start()
-        rows_after(d, "pp", "io_octets", 2)
+        start_reading(d, "pp")
         for i in range(3):
             ws.append(Writer(work, comm="pidioe2e-pp"))
         settle(d, "pp")
@@ -463,8 +452,7 @@ LoadPlugin pidio
 """ % (late, cut))
     ws = []
     try:
-        d.start()
-        rows_after(d, "long", "io_octets", 2)
+        start_reading(d, "long")
         ws.append(Writer(work, tag=["L" * 6000, late]))
         ws.append(Writer(work, tag=["C" * 100000, "C" * 100000, cut]))
         settle(d, "long")
@@ -508,20 +496,6 @@ def _send_all(pairs, timeout=60):
         wait_for(lambda: os.path.isdir(a), timeout, "ack %s" % a)
 
 
-def _spawn_named_with_pid(work, pid, comm):
-    """A writer named comm that gets exactly this pid, through ns_last_pid.
-    A miss (another process took the pid first) is stopped at once; it
-    wrote nothing."""
-    for _ in range(300):
-        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
-            f.write(str(pid - 1))
-        w = Writer(work, comm=comm)
-        if w.pid == pid:
-            return w
-        w.stop()
-    raise AssertionError("could not get pid %d back" % pid)
-
-
 def _exact(blk, d, wchar, syscw):
     R.equal("%s: wchar exactly %d" % (blk, wchar), d.last(blk, "io_octets")[2], wchar)
     R.equal("%s: syscw exactly %d" % (blk, syscw), d.last(blk, "io_ops")[2], syscw)
@@ -549,14 +523,13 @@ LoadPlugin pidio
 """ % pid)
     b = None
     try:
-        d.start()
-        rows_after(d, "rname", "io_octets", 2)
+        start_reading(d, "rname")
         a.send("write 5000 1000")
         settle(d, "rname")
         a.stop()
         with open("/proc/loadavg") as f:
             cursor = f.read().split()[4]
-        b = _spawn_named_with_pid(work, pid, "pidioe2e-r1")
+        b = spawn_with_pid(work, pid, "pidioe2e-r1")
         # Put the kernel's pid cursor back where it was: on a quiet machine
         # the last pid is then the one pidio saw last interval, as if no
         # process had been born.
@@ -603,8 +576,7 @@ LoadPlugin pidio
 """)
     ib, gb = 30000, 80000
     try:
-        d.start()
-        rows_after(d, "s2kids", "io_octets", 2)
+        start_reading(d, "s2kids")
         _send_all([(s, "subreaper"), (t, "subreaper"), (u, "subreaper")])
         _send_all([(s, "orphan %d %d 2500" % (ib, gb)),
                    (t, "orphan %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-s2i"),
@@ -640,8 +612,7 @@ def test_sigchld_ignored_busy(work):
         body += '  <Process "sig%s">\n    Pid %d\n    Children true\n  </Process>\n' % (how, w.pid)
     d = Daemon(work, body + "</Plugin>\n")
     try:
-        d.start()
-        rows_after(d, "sigign", "io_octets", 2)
+        start_reading(d, "sigign")
         _send_all([(w, "sigchld %s" % how) for how, w in ws.items()])
         _send_all([(w, "busyfork 3 60000 1500 10000 300") for w in ws.values()])
         settle(d, "sigign", 2)
@@ -676,8 +647,7 @@ LoadPlugin pidio
 """)
     ib, gb = 30000, 80000
     try:
-        d.start()
-        rows_after(d, "l4idle", "io_octets", 2)
+        start_reading(d, "l4idle")
         _send_all([(s1, "subreaper"), (s2, "subreaper")])
         _send_all([(s1, "lineage %s %d %d 2500 0 0" % (run_names("pidioe2e-l4i"), ib, gb)),
                    (s2, "lineage %s %d %d 2500 10000 400" % (run_names("pidioe2e-l4b"), ib, gb))])
@@ -711,8 +681,7 @@ LoadPlugin pidio
 """)
     ib, gb = 30000, 80000
     try:
-        d.start()
-        rows_after(d, "nest", "io_octets", 2)
+        start_reading(d, "nest")
         # The middle one lingers 1.25 s after reaping the inner one, or
         # exits at once (both reaped within microseconds).
         _send_all([(s, "nest %d %d 2500 %s %s" % (ib, gb, run_names("pidioe2e-n5m"),

@@ -113,6 +113,20 @@ static bool fake_may_absorb(void *ctx, const pidio_ledger_acct_t *a,
   return true;
 }
 
+/* --- the fixture --------------------------------------------------------- */
+
+/* Most tests start from a ledger that folds reaped children (as the procfs
+ * source's does) and an empty stand-in; the fixture frees the ledger. */
+static pidio_ledger_t ledger;
+static fake_t fake;
+
+static void setup(void) {
+  pidio_ledger_init(&ledger, true);
+  fake = (fake_t){0};
+}
+
+static void teardown(void) { pidio_ledger_free(&ledger); }
+
 /* --- helpers ------------------------------------------------------------- */
 
 /* Counters: wchar bytes written in syscw calls, every other field 0. */
@@ -197,9 +211,6 @@ static void new_round(pidio_ledger_acct_t **a, size_t n) {
 /* --- rule 7: where counting starts --------------------------------------- */
 
 START_TEST(test_join_from_birth_or_from_now) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t newborn = born(10, 1, 500);
   pidio_ledger_acct_t running = {.pid = 11, .ppid = 1, .start = 20};
   pidio_io_t base = io2(40000, 7);
@@ -208,8 +219,8 @@ START_TEST(test_join_from_birth_or_from_now) {
 
   observe(&newborn, io2(100, 1));
   observe(&running, io2(40060, 9));
-  members(&l, all, 2);
-  pidio_io_t g = close1(&l, &f, NULL);
+  members(&ledger, all, 2);
+  pidio_io_t g = close1(&ledger, &fake, NULL);
   pidio_io_t want = io2(100 + 60, 1 + 2);
   assert_io(&g, &want, "first round");
   want = io2(60, 2);
@@ -218,65 +229,57 @@ START_TEST(test_join_from_birth_or_from_now) {
   new_round(all, 2);
   observe(&newborn, io2(150, 2));
   observe(&running, io2(40060, 9));
-  members(&l, all, 2);
-  g = close1(&l, &f, NULL);
+  members(&ledger, all, 2);
+  g = close1(&ledger, &fake, NULL);
   want = io2(50, 1);
   assert_io(&g, &want, "second round");
   want = io2(150, 2);
   assert_io(&newborn.acc, &want, "newborn's acc");
-  ck_assert_uint_eq(f.rereads + f.reaped_asks + f.parent_asks, 0);
-  pidio_ledger_free(&l);
+  ck_assert_uint_eq(fake.rereads + fake.reaped_asks + fake.parent_asks, 0);
 }
 END_TEST
 
 START_TEST(test_rebase_counts_from_next_read) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t a = born(10, 1, 20);
   pidio_ledger_rebase(&a);
   pidio_ledger_acct_t *all[] = {&a};
 
   /* Not read in the first round: nothing, and the rebase waits. */
-  members(&l, all, 1);
-  pidio_io_t g = close1(&l, &f, NULL);
+  members(&ledger, all, 1);
+  pidio_io_t g = close1(&ledger, &fake, NULL);
   pidio_io_t zero = {{0}};
   assert_io(&g, &zero, "unread");
 
   new_round(all, 1);
   observe(&a, io(5000));
-  members(&l, all, 1);
-  g = close1(&l, &f, NULL);
+  members(&ledger, all, 1);
+  g = close1(&ledger, &fake, NULL);
   assert_io(&g, &zero, "baseline read");
 
   new_round(all, 1);
   observe(&a, io(5123));
-  members(&l, all, 1);
-  g = close1(&l, &f, NULL);
+  members(&ledger, all, 1);
+  g = close1(&ledger, &fake, NULL);
   pidio_io_t want = io(123);
   assert_io(&g, &want, "after the baseline");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
 /* --- rule 1: never down -------------------------------------------------- */
 
 START_TEST(test_counter_down_adds_nothing_and_rebases) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t a = born(42, 1, 20);
   pidio_ledger_acct_t *all[] = {&a};
   observe(&a, io2(100, 10));
-  members(&l, all, 1);
-  close1(&l, &f, NULL);
+  members(&ledger, all, 1);
+  close1(&ledger, &fake, NULL);
 
   /* wchar went up, syscw down: not the kernel's numbers. */
   new_round(all, 1);
   observe(&a, io2(300, 9));
-  members(&l, all, 1);
+  members(&ledger, all, 1);
   pidio_ledger_note_t note = {0};
-  pidio_io_t g = close1(&l, &f, &note);
+  pidio_io_t g = close1(&ledger, &fake, &note);
   pidio_io_t zero = {{0}};
   assert_io(&g, &zero, "garbled round");
   ck_assert_uint_eq(note.garbled, 1);
@@ -284,26 +287,22 @@ START_TEST(test_counter_down_adds_nothing_and_rebases) {
 
   new_round(all, 1);
   observe(&a, io2(310, 10));
-  members(&l, all, 1);
-  g = close1(&l, &f, NULL);
+  members(&ledger, all, 1);
+  g = close1(&ledger, &fake, NULL);
   pidio_io_t want = io2(10, 1);
   assert_io(&g, &want, "counted from the garbled read on");
   want = io2(110, 11);
   assert_io(&a.acc, &want, "acc");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
 START_TEST(test_gone_and_left_keep_what_they_added) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t gone = born(10, 1, 20), left = born(11, 1, 21);
   pidio_ledger_acct_t *all[] = {&gone, &left};
   observe(&gone, io(100));
   observe(&left, io(200));
-  members(&l, all, 2);
-  pidio_io_t g = close1(&l, &f, NULL);
+  members(&ledger, all, 2);
+  pidio_io_t g = close1(&ledger, &fake, NULL);
   pidio_io_t want = io(300);
   assert_io(&g, &want, "first round");
 
@@ -311,14 +310,13 @@ START_TEST(test_gone_and_left_keep_what_they_added) {
   new_round(all, 2);
   pidio_ledger_gone(&gone);
   observe(&left, io(230));
-  ck_assert_int_eq(pidio_ledger_depart(&l, &gone), 0);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &left), 0);
-  g = close1(&l, &f, NULL);
+  ck_assert_int_eq(pidio_ledger_depart(&ledger, &gone), 0);
+  ck_assert_int_eq(pidio_ledger_depart(&ledger, &left), 0);
+  g = close1(&ledger, &fake, NULL);
   want = io(30);
   assert_io(&g, &want, "departures");
   /* Their parent (pid 1) is no member: nobody is asked anything. */
-  ck_assert_uint_eq(f.rereads + f.reaped_asks + f.parent_asks, 0);
-  pidio_ledger_free(&l);
+  ck_assert_uint_eq(fake.rereads + fake.reaped_asks + fake.parent_asks, 0);
 }
 END_TEST
 
@@ -354,83 +352,68 @@ static pidio_io_t child_gone_round(pidio_ledger_t *l, fake_t *f,
 /* P (10) forks C (11): C writes 100 bytes in 4 calls, P 10 in 1, then 5 in
  * 2 more after reaping C. The kernel shows P 10+100+5 then. */
 START_TEST(test_reaped_member_child_counted_once) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  pidio_io_t total = pair_round(&l, &f, &p, &c, io2(10, 1), io2(100, 4));
+  pidio_io_t total =
+      pair_round(&ledger, &fake, &p, &c, io2(10, 1), io2(100, 4));
 
   observe(&p, io2(115, 7));
-  fake_add(&f, 10)->counters = io2(115, 7);
-  pidio_io_t g = child_gone_round(&l, &f, &p, &c);
+  fake_add(&fake, 10)->counters = io2(115, 7);
+  pidio_io_t g = child_gone_round(&ledger, &fake, &p, &c);
   io_sum(&total, &g);
   pidio_io_t want = io2(10 + 100 + 5, 1 + 4 + 2);
   assert_io(&total, &want, "P and C together");
   want = io2(5, 2);
   assert_io(&g, &want, "second round: P's own");
-  ck_assert_uint_eq(f.rereads, 1); /* P, after the credit */
-  pidio_ledger_free(&l);
+  ck_assert_uint_eq(fake.rereads, 1); /* P, after the credit */
 }
 END_TEST
 
 START_TEST(test_unseen_children_reach_the_parent) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100);
   pidio_ledger_acct_t *all[] = {&p};
   observe(&p, io(10));
-  members(&l, all, 1);
-  close1(&l, &f, NULL);
+  members(&ledger, all, 1);
+  close1(&ledger, &fake, NULL);
 
   /* Three children that lived less than a round wrote 777 each; P reaped
    * them. No member departed: P's whole increment counts. */
   new_round(all, 1);
   observe(&p, io(10 + 3 * 777));
-  members(&l, all, 1);
-  pidio_io_t g = close1(&l, &f, NULL);
+  members(&ledger, all, 1);
+  pidio_io_t g = close1(&ledger, &fake, NULL);
   pidio_io_t want = io(3 * 777);
   assert_io(&g, &want, "the children through P");
-  ck_assert_uint_eq(f.rereads, 0);
-  pidio_ledger_free(&l);
+  ck_assert_uint_eq(fake.rereads, 0);
 }
 END_TEST
 
 /* P ignores SIGCHLD: C is auto-reaped, never folded. P's increment is below
  * C's credit in one field (syscw), so nothing is taken off. */
 START_TEST(test_parent_ignoring_sigchld_keeps_its_increment) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  pair_round(&l, &f, &p, &c, io2(0, 0), io2(100, 10));
+  pair_round(&ledger, &fake, &p, &c, io2(0, 0), io2(100, 10));
 
   observe(&p, io2(150, 3));
-  fake_add(&f, 10)->counters = io2(150, 3);
-  pidio_io_t g = child_gone_round(&l, &f, &p, &c);
+  fake_add(&fake, 10)->counters = io2(150, 3);
+  pidio_io_t g = child_gone_round(&ledger, &fake, &p, &c);
   pidio_io_t want = io2(150, 3);
   assert_io(&g, &want, "P's own, whole");
   pidio_io_t zero = {{0}};
   assert_io(&p.debt, &zero, "the debt not absorbed is dropped");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
 /* rule 5: C's ppid names a member that started after C: a reused pid, not
  * C's parent. */
 START_TEST(test_reused_ppid_is_not_the_parent) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 200), c = born(11, 10, 105);
-  pair_round(&l, &f, &p, &c, io(0), io(100));
+  pair_round(&ledger, &fake, &p, &c, io(0), io(100));
 
   observe(&p, io(100)); /* its own 100 */
-  pidio_io_t g = child_gone_round(&l, &f, &p, &c);
+  pidio_io_t g = child_gone_round(&ledger, &fake, &p, &c);
   pidio_io_t want = io(100);
   assert_io(&g, &want, "the newer process's own");
-  ck_assert_uint_eq(f.rereads, 0);
-  pidio_ledger_free(&l);
+  ck_assert_uint_eq(fake.rereads, 0);
 }
 END_TEST
 
@@ -439,57 +422,45 @@ END_TEST
 /* P and C read in the same round while the kernel is reaping C: P already
  * holds C's 100, C still shows them. P's increment waits a round. */
 START_TEST(test_parent_waits_while_child_is_reaped) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  fake_proc_t *fc = fake_add(&f, 11);
-  pidio_io_t total = pair_round(&l, &f, &p, &c, io(10), io(100));
-  ck_assert_uint_eq(f.reaped_asks, 0); /* P's increment 10 < C's 100 */
+  fake_proc_t *fc = fake_add(&fake, 11);
+  pidio_io_t total = pair_round(&ledger, &fake, &p, &c, io(10), io(100));
+  ck_assert_uint_eq(fake.reaped_asks, 0); /* P's increment 10 < C's 100 */
 
   fc->reaped = true; /* 'X' */
-  pidio_io_t g = pair_round(&l, &f, &p, &c, io(110), io(100));
-  ck_assert_uint_eq(f.reaped_asks, 1);
+  pidio_io_t g = pair_round(&ledger, &fake, &p, &c, io(110), io(100));
+  ck_assert_uint_eq(fake.reaped_asks, 1);
   pidio_io_t zero = {{0}};
   assert_io(&g, &zero, "P deferred, C did nothing new");
   io_sum(&total, &g);
 
   observe(&p, io(110));
-  fake_add(&f, 10)->counters = io(110);
-  g = child_gone_round(&l, &f, &p, &c);
+  fake_add(&fake, 10)->counters = io(110);
+  g = child_gone_round(&ledger, &fake, &p, &c);
   io_sum(&total, &g);
   pidio_io_t want = io(110);
   assert_io(&total, &want, "P's 10 and C's 100, once");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
 START_TEST(test_parent_counts_while_child_runs) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  fake_add(&f, 11)->reaped = false; /* running, or a zombie not reaped */
-  pidio_io_t g = pair_round(&l, &f, &p, &c, io(1000), io(100));
-  ck_assert_uint_eq(f.reaped_asks, 1);
+  fake_add(&fake, 11)->reaped = false; /* running, or a zombie not reaped */
+  pidio_io_t g = pair_round(&ledger, &fake, &p, &c, io(1000), io(100));
+  ck_assert_uint_eq(fake.reaped_asks, 1);
   pidio_io_t want = io(1100);
   assert_io(&g, &want, "both, at once");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
 /* P's increment is below C's counters in one field (syscw): it cannot hold
  * C, decided without asking the source. */
 START_TEST(test_increment_below_child_is_decided_without_asking) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  pidio_io_t g = pair_round(&l, &f, &p, &c, io2(5000, 2), io2(100, 3));
-  ck_assert_uint_eq(f.reaped_asks, 0);
+  pidio_io_t g = pair_round(&ledger, &fake, &p, &c, io2(5000, 2), io2(100, 3));
+  ck_assert_uint_eq(fake.reaped_asks, 0);
   pidio_io_t want = io2(5100, 5);
   assert_io(&g, &want, "both");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
@@ -569,93 +540,83 @@ END_TEST
 /* C's credit arrives at P, whose re-read finds it gone too: P departs and
  * passes C's credit and its own up to G in the next pass. */
 START_TEST(test_reread_finds_parent_gone) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   family_t fam;
-  pidio_io_t total = family_first_round(&l, &f, &fam, (pid_t[]){10, 11, 12},
-                                        (uint64_t[]){50, 101, 102}, 1);
+  pidio_io_t total =
+      family_first_round(&ledger, &fake, &fam, (pid_t[]){10, 11, 12},
+                         (uint64_t[]){50, 101, 102}, 1);
 
   observe(&fam.g, io(1));
   observe(&fam.p, io(10));
   pidio_ledger_gone(&fam.c);
-  fake_find(&f, 11)->reread_rc = -ESRCH; /* P, after C's credit: gone */
-  fake_find(&f, 10)->counters = io(1 + 110);
+  fake_find(&fake, 11)->reread_rc = -ESRCH; /* P, after C's credit: gone */
+  fake_find(&fake, 10)->counters = io(1 + 110);
   pidio_ledger_acct_t *alive[] = {&fam.g, &fam.p};
-  members(&l, alive, 2);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.c), 0);
-  pidio_io_t inc = close1(&l, &f, NULL);
+  members(&ledger, alive, 2);
+  ck_assert_int_eq(pidio_ledger_depart(&ledger, &fam.c), 0);
+  pidio_io_t inc = close1(&ledger, &fake, NULL);
   ck_assert(fam.p.state & PIDIO_LEDGER_GONE);
-  ck_assert_uint_eq(f.rereads, 2); /* P, then G */
+  ck_assert_uint_eq(fake.rereads, 2); /* P, then G */
   io_sum(&total, &inc);
   pidio_io_t want = io(111);
   assert_io(&total, &want, "each byte once");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
 /* P is reaped; its member child C is an orphan whose new reaper is G, a
  * member subreaper. When C goes, G holds it. */
 START_TEST(test_orphans_follow_their_new_reaper) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   family_t fam;
-  pidio_io_t total = family_first_round(&l, &f, &fam, (pid_t[]){5, 10, 11},
-                                        (uint64_t[]){50, 100, 105}, 0);
+  pidio_io_t total =
+      family_first_round(&ledger, &fake, &fam, (pid_t[]){5, 10, 11},
+                         (uint64_t[]){50, 100, 105}, 0);
 
   pidio_ledger_gone(&fam.p);
-  fake_find(&f, 11)->ppid = 5; /* C's parent now */
-  fake_find(&f, 5)->counters = io(10);
+  fake_find(&fake, 11)->ppid = 5; /* C's parent now */
+  fake_find(&fake, 5)->counters = io(10);
   observe(&fam.g, io(10));
   observe(&fam.c, io(100));
   pidio_ledger_acct_t *alive[] = {&fam.g, &fam.c};
-  members(&l, alive, 2);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.p), 0);
-  pidio_io_t inc = close1(&l, &f, NULL);
-  ck_assert_uint_eq(f.parent_asks, 1);
+  members(&ledger, alive, 2);
+  ck_assert_int_eq(pidio_ledger_depart(&ledger, &fam.p), 0);
+  pidio_io_t inc = close1(&ledger, &fake, NULL);
+  ck_assert_uint_eq(fake.parent_asks, 1);
   ck_assert_int_eq(fam.c.ppid, 5);
   io_sum(&total, &inc);
 
   new_round(alive, 2);
   pidio_ledger_gone(&fam.c);
   observe(&fam.g, io(110));
-  fake_find(&f, 5)->counters = io(110);
+  fake_find(&fake, 5)->counters = io(110);
   pidio_ledger_acct_t *alive2[] = {&fam.g};
-  members(&l, alive2, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &fam.c), 0);
-  inc = close1(&l, &f, NULL);
+  members(&ledger, alive2, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&ledger, &fam.c), 0);
+  inc = close1(&ledger, &fake, NULL);
   io_sum(&total, &inc);
   pidio_io_t want = io(110);
   assert_io(&total, &want, "each byte once");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
 /* P could not be read when its credit came (unreadable): the debt waits
  * for P's next read. */
 START_TEST(test_debt_waits_for_the_next_read) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 100), c = born(11, 10, 105);
-  fake_add(&f, 11)->reaped = false;
-  pidio_io_t total = pair_round(&l, &f, &p, &c, io(10), io(100));
+  fake_add(&fake, 11)->reaped = false;
+  pidio_io_t total = pair_round(&ledger, &fake, &p, &c, io(10), io(100));
 
-  fake_add(&f, 10)->reread_rc = -EACCES;
-  pidio_io_t inc = child_gone_round(&l, &f, &p, &c);
+  fake_add(&fake, 10)->reread_rc = -EACCES;
+  pidio_io_t inc = child_gone_round(&ledger, &fake, &p, &c);
   pidio_io_t want = io(100);
   assert_io(&p.debt, &want, "waiting debt");
   io_sum(&total, &inc);
 
   observe(&p, io(10 + 100 + 1));
   pidio_ledger_acct_t *alive[] = {&p};
-  members(&l, alive, 1);
-  inc = close1(&l, &f, NULL);
+  members(&ledger, alive, 1);
+  inc = close1(&ledger, &fake, NULL);
   io_sum(&total, &inc);
   want = io(111);
   assert_io(&total, &want, "each byte once");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
@@ -664,16 +625,13 @@ END_TEST
 /* A child counted in its own destination keeps it when a parent in another
  * destination reaps it; the parent's destination does not count it. */
 START_TEST(test_credit_crosses_destinations) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t p = {.pid = 10, .ppid = 1, .start = 100},
                       c = {.pid = 11, .ppid = 10, .start = 105};
   pidio_ledger_join(&p, 0, NULL);
   pidio_ledger_join(&c, 1, NULL);
   pidio_ledger_acct_t *all[] = {&p, &c};
-  fake_add(&f, 11)->reaped = false;
-  const pidio_ledger_ops_t ops = {.ctx = &f,
+  fake_add(&fake, 11)->reaped = false;
+  const pidio_ledger_ops_t ops = {.ctx = &fake,
                                   .reread = fake_reread,
                                   .reaped = fake_reaped,
                                   .parent = fake_parent};
@@ -681,22 +639,21 @@ START_TEST(test_credit_crosses_destinations) {
   pidio_io_t gain[2] = {{{0}}, {{0}}};
   observe(&p, io(10));
   observe(&c, io(100));
-  members(&l, all, 2);
-  pidio_ledger_close(&l, &ops, gain, &note);
+  members(&ledger, all, 2);
+  pidio_ledger_close(&ledger, &ops, gain, &note);
 
   new_round(all, 2);
   pidio_ledger_gone(&c);
   observe(&p, io(115));
-  fake_add(&f, 10)->counters = io(115);
+  fake_add(&fake, 10)->counters = io(115);
   pidio_ledger_acct_t *alive[] = {&p};
-  members(&l, alive, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &c), 0);
-  pidio_ledger_close(&l, &ops, gain, &note);
+  members(&ledger, alive, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&ledger, &c), 0);
+  pidio_ledger_close(&ledger, &ops, gain, &note);
   pidio_io_t want = io(15);
   assert_io(&gain[0], &want, "the parent's destination: its own");
   want = io(100);
   assert_io(&gain[1], &want, "the child's destination: the child's");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
@@ -725,58 +682,51 @@ END_TEST
  * zombie), G is handed to S, writes 100 more and is reaped by S. G's
  * credit comes off S, not off the zombie I. */
 START_TEST(test_orphan_credit_goes_to_the_subreaper) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t s = born(10, 1, 20), i = born(11, 10, 21),
                       g = born(12, 11, 22);
   pidio_ledger_acct_t *all[] = {&s, &i, &g};
   for (size_t k = 0; k < 3; k++)
-    fake_track(&f, all[k], true);
-  fake_add(&f, 10)->counters = io(0);
-  fake_add(&f, 11)->counters = io(30);
-  fake_add(&f, 12);
+    fake_track(&fake, all[k], true);
+  fake_add(&fake, 10)->counters = io(0);
+  fake_add(&fake, 11)->counters = io(30);
+  fake_add(&fake, 12);
   observe(&s, io(0));
   observe(&i, io(30));
   observe(&g, io(50));
-  members(&l, all, 3);
-  pidio_io_t gain = close_full(&l, &f);
+  members(&ledger, all, 3);
+  pidio_io_t gain = close_full(&ledger, &fake);
   pidio_io_t want = io(80);
   assert_io(&gain, &want, "first round");
 
   new_round(all, 3);
-  fake_find(&f, 11)->exited = true;
-  fake_find(&f, 10)->counters = io(150); /* G's whole 150 folded */
-  fake_find(&f, 10)->absorbed = io(150);
+  fake_find(&fake, 11)->exited = true;
+  fake_find(&fake, 10)->counters = io(150); /* G's whole 150 folded */
+  fake_find(&fake, 10)->absorbed = io(150);
   observe(&s, io(150));
   observe(&i, io(30));
   pidio_ledger_gone(&g);
   pidio_ledger_acct_t *alive[] = {&s, &i};
-  members(&l, alive, 2);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &g), 0);
-  gain = close_full(&l, &f);
+  members(&ledger, alive, 2);
+  ck_assert_int_eq(pidio_ledger_depart(&ledger, &g), 0);
+  gain = close_full(&ledger, &fake);
   want = io(100); /* G's last 100, once */
   assert_io(&gain, &want, "G reaped by S while I is a zombie");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
 /* A busy parent whose child the kernel reaped (SIGCHLD ignored): its
  * increment covers the child, what it absorbed does not. */
 START_TEST(test_busy_parent_that_absorbed_nothing) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t p = born(10, 1, 20), c = born(11, 10, 21);
-  fake_track(&f, &p, true);
-  fake_track(&f, &c, true);
-  fake_add(&f, 10)->counters = io(5000);
-  fake_add(&f, 11);
-  pidio_io_t inc = pair_round(&l, &f, &p, &c, io(0), io(60));
+  fake_track(&fake, &p, true);
+  fake_track(&fake, &c, true);
+  fake_add(&fake, 10)->counters = io(5000);
+  fake_add(&fake, 11);
+  pidio_io_t inc = pair_round(&ledger, &fake, &p, &c, io(0), io(60));
   pidio_io_t want = io(60);
   assert_io(&inc, &want, "first round");
   observe(&p, io(5000));
-  inc = child_gone_round(&l, &f, &p, &c);
+  inc = child_gone_round(&ledger, &fake, &p, &c);
   /* A source that cannot say what a process absorbed: the share is taken
    * off (lost, never counted twice). */
   ck_assert_uint_eq(inc.v[PIDIO_WCHAR], 4940);
@@ -785,23 +735,22 @@ START_TEST(test_busy_parent_that_absorbed_nothing) {
   pidio_ledger_t l2;
   pidio_ledger_init(&l2, true);
   pidio_ledger_acct_t p2 = born(10, 1, 20), c2 = born(11, 10, 21);
-  f.nacct = 0;
-  fake_track(&f, &p2, true);
-  fake_track(&f, &c2, true);
+  fake.nacct = 0;
+  fake_track(&fake, &p2, true);
+  fake_track(&fake, &c2, true);
   pidio_ledger_acct_t *all[] = {&p2, &c2};
   observe(&p2, io(0));
   observe(&c2, io(60));
   members(&l2, all, 2);
-  (void)close_full(&l2, &f);
+  (void)close_full(&l2, &fake);
   new_round(all, 2);
   observe(&p2, io(5000));
   pidio_ledger_gone(&c2);
   members(&l2, all, 1);
   ck_assert_int_eq(pidio_ledger_depart(&l2, &c2), 0);
-  pidio_io_t gain = close_full(&l2, &f);
+  pidio_io_t gain = close_full(&l2, &fake);
   want = io(5000);
   assert_io(&gain, &want, "nothing taken off a parent that absorbed nothing");
-  pidio_ledger_free(&l);
   pidio_ledger_free(&l2);
 }
 END_TEST
@@ -854,30 +803,27 @@ END_TEST
 /* S (10, member) -> X (11, outside) -> G (12, member): X reaps G and
  * holds its credit; when S reaps X, the credit comes off S. */
 START_TEST(test_outside_reaper_holds_the_credit) {
-  pidio_ledger_t l;
-  pidio_ledger_init(&l, true);
-  fake_t f = {0};
   pidio_ledger_acct_t s = born(10, 1, 20), x = born(11, 10, 21),
                       g = born(12, 11, 22);
-  fake_track(&f, &s, true);
-  fake_track(&f, &x, false);
-  fake_track(&f, &g, true);
-  fake_add(&f, 10);
-  fake_add(&f, 11)->absorbed = io(80);
-  fake_add(&f, 12);
+  fake_track(&fake, &s, true);
+  fake_track(&fake, &x, false);
+  fake_track(&fake, &g, true);
+  fake_add(&fake, 10);
+  fake_add(&fake, 11)->absorbed = io(80);
+  fake_add(&fake, 12);
   pidio_ledger_acct_t *mem[] = {&s, &g};
   observe(&s, io(0));
   observe(&g, io(50));
-  members(&l, mem, 2);
-  (void)close_full(&l, &f);
+  members(&ledger, mem, 2);
+  (void)close_full(&ledger, &fake);
   new_round(mem, 2);
   pidio_ledger_new_round(&x);
 
   observe(&s, io(0));
   pidio_ledger_gone(&g);
-  members(&l, mem, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &g), 0);
-  pidio_io_t gain = close_full(&l, &f);
+  members(&ledger, mem, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&ledger, &g), 0);
+  pidio_io_t gain = close_full(&ledger, &fake);
   ck_assert_uint_eq(gain.v[PIDIO_WCHAR], 0);
   ck_assert(x.state & PIDIO_LEDGER_HOLDS);
   ck_assert_uint_eq(x.debt.v[PIDIO_WCHAR], 50);
@@ -885,22 +831,22 @@ START_TEST(test_outside_reaper_holds_the_credit) {
   pidio_ledger_new_round(&x);
 
   /* X (its own 20 and G's 80) is reaped by S. */
-  fake_find(&f, 10)->counters = io(100);
-  fake_find(&f, 10)->absorbed = io(100);
+  fake_find(&fake, 10)->counters = io(100);
+  fake_find(&fake, 10)->absorbed = io(100);
   observe(&s, io(100));
   pidio_ledger_gone(&x);
-  members(&l, mem, 1);
-  ck_assert_int_eq(pidio_ledger_depart(&l, &x), 0);
-  gain = close_full(&l, &f);
+  members(&ledger, mem, 1);
+  ck_assert_int_eq(pidio_ledger_depart(&ledger, &x), 0);
+  gain = close_full(&ledger, &fake);
   pidio_io_t want = io(50); /* X's 20 and G's last 30 */
   assert_io(&gain, &want, "X reaped by S");
-  pidio_ledger_free(&l);
 }
 END_TEST
 
 Suite *make_ledger_suite(void) {
   Suite *s = suite_create("ledger");
   TCase *tc = tcase_create("rules");
+  tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_join_from_birth_or_from_now);
   tcase_add_test(tc, test_rebase_counts_from_next_read);
   tcase_add_test(tc, test_counter_down_adds_nothing_and_rebases);
@@ -911,6 +857,7 @@ Suite *make_ledger_suite(void) {
   tcase_add_test(tc, test_reused_ppid_is_not_the_parent);
   suite_add_tcase(s, tc);
   tc = tcase_create("ambiguous");
+  tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_parent_waits_while_child_is_reaped);
   tcase_add_test(tc, test_parent_counts_while_child_runs);
   tcase_add_test(tc, test_increment_below_child_is_decided_without_asking);
@@ -925,6 +872,7 @@ Suite *make_ledger_suite(void) {
   tcase_add_test(tc, test_outside_reaper_holds_the_credit);
   suite_add_tcase(s, tc);
   tc = tcase_create("destinations");
+  tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_credit_crosses_destinations);
   tcase_add_test(tc, test_non_folding_source);
   suite_add_tcase(s, tc);

@@ -275,7 +275,91 @@ static void block_run(pidio_proc_t *proc, pidio_select_t *sel, pidio_block_t *b,
     return;                                                                    \
   } while (0)
 
-static void reader(seen_t *s) {
+/* Run fn(s) in a child (which drops to nobody itself) and copy *s back;
+ * the tree is removed afterwards. */
+static void in_child(void (*fn)(void *), void *s, size_t len) {
+  int fds[2];
+  ck_assert(pipe(fds) == 0);
+  pid_t child = fork();
+  ck_assert(child >= 0);
+  if (child == 0) {
+    close(fds[0]);
+    fn(s);
+    ssize_t n = write(fds[1], s, len);
+    _exit(n == (ssize_t)len ? 0 : 1);
+  }
+  close(fds[1]);
+  size_t got = 0;
+  ssize_t n;
+  while (got < len && (n = read(fds[0], (char *)s + got, len - got)) > 0)
+    got += (size_t)n;
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  remove_tree();
+  ck_assert_msg(got == len && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "the reader died");
+}
+
+/* In a reader child: become nobody, then open the tree's procfs. */
+static bool nobody_opens(pidio_proc_t *proc, const char *procdir) {
+  return setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+         setresuid(65534, 65534, 65534) == 0 &&
+         pidio_proc_open(proc, procdir) == 0;
+}
+
+/* In a reader child: the procfs procdir opened (as nobody when asked) and
+ * a block of Pid 100 on it. */
+static bool pid100_block(const char *procdir, bool as_nobody,
+                         pidio_proc_t *proc, pidio_select_t *sel,
+                         pidio_block_t *b) {
+  char err[256];
+  if (as_nobody ? !nobody_opens(proc, procdir)
+                : pidio_proc_open(proc, procdir) != 0)
+    return false;
+  pidio_select_init(sel);
+  if (pidio_select_set_pid(sel, 100, err, sizeof(err)) != 0)
+    return false;
+  pidio_block_init(b, proc, sel);
+  return true;
+}
+
+/* In a reader child: lower the open-file limit to the lowest free
+ * descriptor plus one, so that one more open works and the next fails
+ * with EMFILE. *was, when not NULL, gets the limit as it was. */
+static bool one_descriptor_left(struct rlimit *was) {
+  int lowest = dup(0);
+  if (lowest < 0)
+    return false;
+  close(lowest);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return false;
+  if (was != NULL)
+    *was = rl;
+  rl.rlim_cur = (rlim_t)lowest + 1;
+  return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
+
+/* In a reader child: 100's io file rewritten in place (it is held open)
+ * with these wchar and syscw; rchar 10, syscr 1, the rest 0. */
+static bool put_io100(const char *procdir, unsigned wchar, unsigned syscw) {
+  char path[4200], io[256];
+  snprintf(path, sizeof(path), "%s/100/io", procdir);
+  snprintf(io, sizeof(io),
+           "rchar: 10\nwchar: %u\nsyscr: 1\nsyscw: %u\nread_bytes: 0\n"
+           "write_bytes: 0\ncancelled_write_bytes: 0\n",
+           wchar, syscw);
+  int fd = open(path, O_WRONLY | O_TRUNC);
+  if (fd < 0)
+    return false;
+  bool ok = write(fd, io, strlen(io)) == (ssize_t)strlen(io);
+  close(fd);
+  return ok;
+}
+
+static void reader(void *v) {
+  seen_t *s = v;
   char procdir[4096], missing[4096], err[256];
   snprintf(procdir, sizeof(procdir), "%s/proc", tree);
   snprintf(missing, sizeof(missing), "%s/missing.pid", tree);
@@ -339,15 +423,7 @@ static void reader(seen_t *s) {
   /* Out of descriptors: as many as are open now, plus the one a listing
    * takes, so that opening a member's directory works and its stat does
    * not. */
-  int lowest = dup(0);
-  if (lowest < 0)
-    CHILD_FAIL(s);
-  close(lowest);
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-    CHILD_FAIL(s);
-  rl.rlim_cur = (rlim_t)lowest + 1;
-  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+  if (!one_descriptor_left(NULL))
     CHILD_FAIL(s);
   pidio_report_t r;
   rc = pidio_block_update(&a, &r);
@@ -378,31 +454,8 @@ static void check_cause(const pidio_trouble_t *t, enum pidio_trouble_kind k,
 
 START_TEST(t_tree_causes_and_plugin) {
   make_tree();
-  int fds[2];
-  ck_assert(pipe(fds) == 0);
-  pid_t child = fork();
-  ck_assert(child >= 0);
-  if (child == 0) {
-    close(fds[0]);
-    seen_t s = {0};
-    reader(&s);
-    ssize_t n = write(fds[1], &s, sizeof(s));
-    _exit(n == (ssize_t)sizeof(s) ? 0 : 1);
-  }
-  close(fds[1]);
-  seen_t s;
-  size_t got = 0;
-  ssize_t n;
-  while (got < sizeof(s) &&
-         (n = read(fds[0], (char *)&s + got, sizeof(s) - got)) > 0)
-    got += (size_t)n;
-  close(fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  remove_tree();
-  ck_assert_msg(got == sizeof(s) && WIFEXITED(status) &&
-                    WEXITSTATUS(status) == 0,
-                "the reader died");
+  seen_t s = {0};
+  in_child(reader, &s, sizeof(s));
   ck_assert_msg(s.setup_err == 0, "the reader failed at line %d", s.setup_err);
 
   /* Block A: 4 members, 102 denied, 101 garbled. */
@@ -446,32 +499,6 @@ START_TEST(t_tree_causes_and_plugin) {
 }
 END_TEST
 
-/* Run fn(s) in a child (which drops to nobody itself) and copy *s back;
- * the tree is removed afterwards. */
-static void in_child(void (*fn)(void *), void *s, size_t len) {
-  int fds[2];
-  ck_assert(pipe(fds) == 0);
-  pid_t child = fork();
-  ck_assert(child >= 0);
-  if (child == 0) {
-    close(fds[0]);
-    fn(s);
-    ssize_t n = write(fds[1], s, len);
-    _exit(n == (ssize_t)len ? 0 : 1);
-  }
-  close(fds[1]);
-  size_t got = 0;
-  ssize_t n;
-  while (got < len && (n = read(fds[0], (char *)s + got, len - got)) > 0)
-    got += (size_t)n;
-  close(fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  remove_tree();
-  ck_assert_msg(got == len && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                "the reader died");
-}
-
 /* A denied member's retry holds no descriptor: when its pid now names
  * another process (a new start time), which a full listing would not show
  * before a minute, that process's io file must not be read as the
@@ -483,14 +510,8 @@ typedef struct reuse_seen {
   uint64_t start102; /* the start time of member 102 after the reuse, 0 */
 } reuse_seen_t;
 
-/* In a reader child: become nobody, then open the tree's procfs. */
-static bool nobody_opens(pidio_proc_t *proc, const char *procdir) {
-  return setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
-         setresuid(65534, 65534, 65534) == 0 &&
-         pidio_proc_open(proc, procdir) == 0;
-}
-
-static void reuse_reader(reuse_seen_t *s) {
+static void reuse_reader(void *v) {
+  reuse_seen_t *s = v;
   char procdir[4096], path[4200], err[256];
   snprintf(procdir, sizeof(procdir), "%s/proc", tree);
   pidio_proc_t proc = {.root_fd = -1};
@@ -532,8 +553,6 @@ static void reuse_reader(reuse_seen_t *s) {
   pidio_proc_close(&proc);
 }
 
-static void reuse_reader_v(void *s) { reuse_reader(s); }
-
 START_TEST(t_denied_retry_checks_start_time) {
   /* Giving 102's files to the reader needs root, as make check is run. */
   make_tree();
@@ -544,7 +563,7 @@ START_TEST(t_denied_retry_checks_start_time) {
     ck_assert_msg(chown(rel, 65534, 65534) == 0, "chown %s", rel);
   }
   reuse_seen_t s = {0};
-  in_child(reuse_reader_v, &s, sizeof(s));
+  in_child(reuse_reader, &s, sizeof(s));
   ck_assert_msg(s.setup_err == 0, "the reader failed at line %d", s.setup_err);
   /* First: 4 members, 102 denied. */
   ck_assert_uint_eq(s.matched1, 4);
@@ -586,17 +605,13 @@ static uint64_t start_of(const pidio_block_t *b, pid_t pid,
 
 static void lookup_reader(void *v) {
   lookup_seen_t *s = v;
-  char procdir[4096], path[4200], err[256];
+  char procdir[4096];
   snprintf(procdir, sizeof(procdir), "%s/proc", tree);
   pidio_proc_t proc = {.root_fd = -1};
-  if (!nobody_opens(&proc, procdir))
-    CHILD_FAIL(s);
   pidio_select_t sel;
-  pidio_select_init(&sel);
-  if (pidio_select_set_pid(&sel, 100, err, sizeof(err)) != 0)
-    CHILD_FAIL(s);
   pidio_block_t b;
-  pidio_block_init(&b, &proc, &sel);
+  if (!pid100_block(procdir, true, &proc, &sel, &b))
+    CHILD_FAIL(s);
   pidio_report_t r;
   s->rc1 = pidio_block_update(&b, &r);
   s->matched1 = r.matched;
@@ -607,13 +622,8 @@ static void lookup_reader(void *v) {
   if (chmod(procdir, 0755) != 0)
     CHILD_FAIL(s);
   /* 100 writes 5 bytes meanwhile: its member counts them. */
-  snprintf(path, sizeof(path), "%s/100/io", procdir);
-  int fd = open(path, O_WRONLY | O_TRUNC);
-  const char *io = "rchar: 10\nwchar: 25\nsyscr: 1\nsyscw: 3\n"
-                   "read_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n";
-  if (fd < 0 || write(fd, io, strlen(io)) != (ssize_t)strlen(io))
+  if (!put_io100(procdir, 25, 3))
     CHILD_FAIL(s);
-  close(fd);
   s->rc3 = pidio_block_update(&b, &r);
   s->matched3 = r.matched;
   s->start3 = start_of(&b, 100, &s->acc3);
@@ -664,34 +674,15 @@ typedef struct unknown_seen {
   pidio_io_t acc3;
 } unknown_seen_t;
 
-static bool put_io100(const char *procdir, const char *wchar) {
-  char path[4200], io[256];
-  snprintf(path, sizeof(path), "%s/100/io", procdir);
-  snprintf(io, sizeof(io),
-           "rchar: 10\nwchar: %s\nsyscr: 1\nsyscw: 2\nread_bytes: 0\n"
-           "write_bytes: 0\ncancelled_write_bytes: 0\n",
-           wchar);
-  int fd = open(path, O_WRONLY | O_TRUNC); /* in place: held open */
-  if (fd < 0)
-    return false;
-  bool ok = write(fd, io, strlen(io)) == (ssize_t)strlen(io);
-  close(fd);
-  return ok;
-}
-
 static void unknown_reader(void *v) {
   unknown_seen_t *s = v;
-  char procdir[4096], old[4200], neu[4200], from[4300], to[4300], err[256];
+  char procdir[4096], old[4200], neu[4200], from[4300], to[4300];
   snprintf(procdir, sizeof(procdir), "%s/proc", tree);
   pidio_proc_t proc = {.root_fd = -1};
-  if (pidio_proc_open(&proc, procdir) != 0)
-    CHILD_FAIL(s);
   pidio_select_t sel;
-  pidio_select_init(&sel);
-  if (pidio_select_set_pid(&sel, 100, err, sizeof(err)) != 0)
-    CHILD_FAIL(s);
   pidio_block_t b;
-  pidio_block_init(&b, &proc, &sel);
+  if (!pid100_block(procdir, false, &proc, &sel, &b))
+    CHILD_FAIL(s);
   pidio_report_t r;
   if (pidio_block_update(&b, &r) != 0 || r.matched != 1)
     CHILD_FAIL(s);
@@ -710,19 +701,11 @@ static void unknown_reader(void *v) {
   snprintf(to, sizeof(to), "%s/100.old", procdir);
   if (rename(old, to) != 0 || rename(neu, old) != 0)
     CHILD_FAIL(s);
-  if (!put_io100(procdir, "25")) /* 5 bytes written */
+  if (!put_io100(procdir, 25, 2)) /* 5 bytes written */
     CHILD_FAIL(s);
   /* One descriptor free: the pid directory opens, its stat does not. */
-  int lowest = dup(0);
-  if (lowest < 0)
-    CHILD_FAIL(s);
-  close(lowest);
-  struct rlimit rl, was;
-  if (getrlimit(RLIMIT_NOFILE, &was) != 0)
-    CHILD_FAIL(s);
-  rl = was;
-  rl.rlim_cur = (rlim_t)lowest + 1;
-  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+  struct rlimit was;
+  if (!one_descriptor_left(&was))
     CHILD_FAIL(s);
   s->rc2 = pidio_block_update(&b, &r);
   if (setrlimit(RLIMIT_NOFILE, &was) != 0)
@@ -731,7 +714,7 @@ static void unknown_reader(void *v) {
   s->failed2 = r.failed;
   s->failed_pid2 = r.failed_pid;
   s->failed_err2 = r.failed_err;
-  if (!put_io100(procdir, "32")) /* 7 more */
+  if (!put_io100(procdir, 32, 2)) /* 7 more */
     CHILD_FAIL(s);
   if (pidio_block_update(&b, &r) != 0)
     CHILD_FAIL(s);

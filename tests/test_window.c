@@ -283,6 +283,57 @@ START_TEST(test_large_window_wraps) {
 }
 END_TEST
 
+/* The rater with n < 2: over the last interval alone; a time that does not
+ * advance gives no rate and is no sample. */
+START_TEST(test_rater_last_interval) {
+  for (unsigned n = 0; n < 2; n++) {
+    pidio_window_rater_t r;
+    ck_assert_int_eq(pidio_window_rater_init(&r, n), 0);
+    double rate[PIDIO_NFIELDS];
+    for (int f = 0; f < PIDIO_NFIELDS; f++)
+      rate[f] = -1.0;
+    pidio_io_t c = all(100);
+    ck_assert(!pidio_window_rater_push(&r, 10.0, &c, rate));
+    ck_assert(rate[0] == -1.0); /* untouched */
+    c = all(300);
+    ck_assert(pidio_window_rater_push(&r, 12.0, &c, rate));
+    for (int f = 0; f < PIDIO_NFIELDS; f++)
+      ck_assert(rate[f] == 100.0);
+    c = all(1000);
+    ck_assert(!pidio_window_rater_push(&r, 12.0, &c, rate));
+    c = all(700);
+    ck_assert(pidio_window_rater_push(&r, 16.0, &c, rate));
+    for (int f = 0; f < PIDIO_NFIELDS; f++)
+      ck_assert(rate[f] == 100.0); /* from (12, 300): the same time's 1000
+                                      was no sample */
+    pidio_window_rater_free(&r);
+  }
+}
+END_TEST
+
+/* The rater with n >= 2 gives the window's rates. */
+START_TEST(test_rater_window) {
+  pidio_window_rater_t r;
+  ck_assert_int_eq(pidio_window_rater_init(&r, PIDIO_WINDOW_MAX + 1), -EINVAL);
+  ck_assert_int_eq(pidio_window_rater_init(&r, 2), 0);
+  double rate[PIDIO_NFIELDS];
+  pidio_io_t c = all(0);
+  ck_assert(!pidio_window_rater_push(&r, 1.0, &c, rate));
+  c = all(8);
+  ck_assert(pidio_window_rater_push(&r, 2.0, &c, rate));
+  assert_rates_all(&r.win, 8.0);
+  c = all(40);
+  ck_assert(pidio_window_rater_push(&r, 3.0, &c, rate));
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    ck_assert(rate[f] == 20.0); /* (40 - 0) / (3 - 1) */
+  c = all(48);
+  ck_assert(pidio_window_rater_push(&r, 5.0, &c, rate));
+  for (int f = 0; f < PIDIO_NFIELDS; f++)
+    ck_assert(rate[f] == 40.0 / 3.0); /* (48 - 8) / (5 - 2): two intervals */
+  pidio_window_rater_free(&r);
+}
+END_TEST
+
 Suite *make_window_suite(void) {
   Suite *s = suite_create("window");
   TCase *tc = tcase_create("core");
@@ -297,6 +348,8 @@ Suite *make_window_suite(void) {
   tcase_add_test(tc, test_near_uint64_max);
   tcase_add_test(tc, test_counter_down_not_negative);
   tcase_add_test(tc, test_large_window_wraps);
+  tcase_add_test(tc, test_rater_last_interval);
+  tcase_add_test(tc, test_rater_window);
   suite_add_tcase(s, tc);
   return s;
 }

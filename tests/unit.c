@@ -57,6 +57,8 @@ int main(void) {
   srunner_add_suite(sr, make_block_suite());
   srunner_add_suite(sr, make_adapter_suite());
   srunner_add_suite(sr, make_trouble_suite());
+  srunner_add_suite(sr, make_tell_suite());
+  srunner_add_suite(sr, make_array_suite());
   srunner_add_suite(sr, make_options_suite());
   srunner_add_suite(sr, make_perproc_suite());
 #ifdef PIDIO_HAVE_BPF

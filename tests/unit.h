@@ -14,6 +14,8 @@ Suite *make_ledger_suite(void);
 Suite *make_block_suite(void);
 Suite *make_adapter_suite(void);
 Suite *make_trouble_suite(void);
+Suite *make_tell_suite(void);
+Suite *make_array_suite(void);
 Suite *make_options_suite(void);
 Suite *make_perproc_suite(void);
 #ifdef PIDIO_HAVE_BPF
