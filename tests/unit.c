@@ -17,6 +17,12 @@ int unit_private_mounts(void) {
   return mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0 ? 0 : -1;
 }
 
+uint64_t unit_clock_ahead;
+
+uint64_t __wrap_pidio_proc_boot_ticks(void) {
+  return __real_pidio_proc_boot_ticks() + unit_clock_ahead;
+}
+
 const char *fixture_path(const char *rel) {
   static char path[4096];
   const char *top = getenv("PIDIO_SRCDIR");

@@ -37,6 +37,13 @@ size_t fixture_read(const char *rel, char *buf, size_t bufsz);
  * a file of the host. 0, or -1 when the kernel refuses. */
 int unit_private_mounts(void);
 
+/* Ticks added to pidio's clock (pidio_proc_boot_ticks, wrapped by the
+ * linker for this program: see Makefile.am), so that a test can let a
+ * minute pass in no time. 0 unless a test sets it; reset it after use. */
+extern uint64_t unit_clock_ahead;
+uint64_t __real_pidio_proc_boot_ticks(void);
+uint64_t __wrap_pidio_proc_boot_ticks(void);
+
 void unit_srand(uint64_t seed);
 uint32_t unit_rand(void);
 
