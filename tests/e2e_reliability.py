@@ -18,6 +18,7 @@ import glob
 import math
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -733,7 +734,6 @@ def test_fd_none(work):
     all. Then a process born while no descriptor is left: the interval
     needs /proc listed and cannot be read (one error); raised again, it
     reads on and the newcomer joins."""
-    import resource
     nofile, held_n, extra = 64, 32, 5
     ws = []
     idle, late = None, None

@@ -1852,7 +1852,7 @@ static bool listed_when_pids_wrap_once(void) {
   }
   ck_assert_uint_eq(listings2, 2); /* wrapped: listed */
   ck_assert_uint_eq(r2.matched, 1);
-  ck_assert_io(&total2, &ioa); /* from birth */
+  ck_assert_io(&total2, &ioa);     /* from birth */
   ck_assert_uint_eq(listings3, 2); /* round past: looked up only */
   ck_assert_uint_eq(r3.matched, 1);
   ck_assert_uint_eq(listings4, 3); /* the minute's listing */

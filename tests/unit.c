@@ -38,7 +38,8 @@ static atomic_llong heap_live;
 
 static void heap_add(void *p, int sign) {
   if (p != NULL)
-    atomic_fetch_add_explicit(&heap_live, sign * (long long)malloc_usable_size(p),
+    atomic_fetch_add_explicit(&heap_live,
+                              sign * (long long)malloc_usable_size(p),
                               memory_order_relaxed);
 }
 
