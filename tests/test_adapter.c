@@ -15,11 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1039,6 +1041,215 @@ START_TEST(t_per_process_window) {
 }
 END_TEST
 
+/* === memory under churn =================================================== */
+
+/* The plugin's heap stays flat after warm-up however many processes come
+ * and go: it follows the processes present, not those that came and went.
+ * In a pid namespace of its own with its own /proc (so that the machine's
+ * other processes are not listed), the plugin reads five blocks (Name,
+ * PerProcess with a Window, Children of the namespace's first process,
+ * GroupBy comm, All with a Window) every second of its clock, which the
+ * test moves on (unit_clock_ahead) faster than real time, while every
+ * second 20 processes are born to live one read and 10 more live and end
+ * between two reads. Once, early in the warm-up, 150 more live through a
+ * read: the most processes present in the run, whose tables the plugin
+ * keeps (its tables grow to the largest number of processes present, and
+ * those that came and went in one interval, and do not shrink). After a
+ * warm-up longer than anything the plugin keeps by time (a vacated pid is
+ * remembered two minutes), the heap it holds (unit_heap_live: usable
+ * sizes of its allocations less its frees) may move by at most
+ * CHURN_HEAP_SLACK bytes over CHURN_MEASURED seconds, 6000 processes:
+ * 0.7 bytes per process, where an allocation leaked for every process,
+ * or for every read of a block (1000), would add at least 24 bytes each. */
+#define CHURN_LIVE 20
+#define CHURN_SHORT 10
+#define CHURN_BURST 150
+#define CHURN_BURST_AT 5
+#define CHURN_WARMUP 140
+#define CHURN_MEASURED 200
+#define CHURN_HEAP_SLACK 4096
+
+typedef struct churn_result {
+  int err;                       /* 0, or the step that failed */
+  long long heap_warm;           /* after the warm-up */
+  long long heap_end;            /* after the measured seconds */
+  long long heap_low, heap_high; /* over the measured seconds */
+  unsigned long churned;         /* processes born in the measured seconds */
+  unsigned members_last; /* count-processes of the Name block at the end */
+} churn_result_t;
+
+static void churn_kid(int devnull, bool linger) {
+  static const char buf[1000];
+  if (write(devnull, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+    _exit(1);
+  if (!linger)
+    _exit(0);
+  for (;;)
+    pause();
+}
+
+/* In the namespace's first process: the whole run. */
+static void churn_run(churn_result_t *res) {
+  if (unit_private_proc() != 0) {
+    res->err = 1;
+    return;
+  }
+  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (devnull < 0) {
+    res->err = 2;
+    return;
+  }
+  char comm[16];
+  snprintf(comm, sizeof(comm), "churn%d", (int)(getppid() % 100000));
+  /* Its children are born with the name, never seen without it. */
+  prctl(PR_SET_NAME, comm, 0, 0, 0);
+  stub_reset();
+  oconfig_item_t *ci = plugin_ci();
+  opt_str(process_ci(ci, "name"), "Name", comm);
+  oconfig_item_t *p = process_ci(ci, "pp");
+  opt_str(p, "Name", comm);
+  stub_ci_bool(stub_ci_child(p, "PerProcess"), true);
+  opt_num(p, "MaxProcesses", 1000);
+  opt_num(p, "Window", 3);
+  p = process_ci(ci, "kids");
+  opt_num(p, "Pid", 1);
+  stub_ci_bool(stub_ci_child(p, "Children"), true);
+  p = process_ci(ci, "groups");
+  stub_ci_bool(stub_ci_child(p, "All"), true);
+  opt_str(p, "GroupBy", "comm");
+  p = process_ci(ci, "all");
+  stub_ci_bool(stub_ci_child(p, "All"), true);
+  opt_num(p, "Window", 5);
+  int rc = stub_config_cb(ci);
+  stub_ci_free(ci);
+  if (rc != 0 || stub_init_cb() != 0 || stub_nreads != 5) {
+    res->err = 3;
+    return;
+  }
+  const uint64_t hz = (uint64_t)sysconf(_SC_CLK_TCK);
+  pid_t live[CHURN_LIVE] = {0};
+  unsigned total = CHURN_WARMUP + CHURN_MEASURED;
+  for (unsigned sec = 1; sec <= total; sec++) {
+    pid_t born[CHURN_LIVE], burst[CHURN_BURST];
+    int nburst = sec == CHURN_BURST_AT ? CHURN_BURST : 0;
+    for (int i = 0; i < nburst; i++) {
+      if ((burst[i] = fork()) < 0) {
+        res->err = 4;
+        return;
+      }
+      if (burst[i] == 0)
+        churn_kid(devnull, true);
+    }
+    for (int i = 0; i < CHURN_LIVE + CHURN_SHORT; i++) {
+      pid_t k = fork();
+      if (k < 0) {
+        res->err = 4;
+        return;
+      }
+      if (k == 0)
+        churn_kid(devnull, i < CHURN_LIVE);
+      if (i < CHURN_LIVE)
+        born[i] = k;
+      else
+        while (waitpid(k, NULL, 0) < 0 && errno == EINTR)
+          ;
+    }
+    unit_clock_ahead += hz;
+    stub_nvalues = 0;
+    if (stub_read_all() != 0) {
+      res->err = 5;
+      return;
+    }
+    for (int i = 0; i < nburst; i++) {
+      kill(burst[i], SIGKILL);
+      while (waitpid(burst[i], NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+    for (int i = 0; i < CHURN_LIVE; i++) {
+      if (live[i] > 0) {
+        kill(live[i], SIGKILL);
+        while (waitpid(live[i], NULL, 0) < 0 && errno == EINTR)
+          ;
+      }
+      live[i] = born[i];
+    }
+    long long h = unit_heap_live();
+    if (sec == CHURN_WARMUP)
+      res->heap_warm = res->heap_low = res->heap_high = h;
+    if (sec > CHURN_WARMUP) {
+      res->churned += CHURN_LIVE + CHURN_SHORT;
+      res->heap_low = h < res->heap_low ? h : res->heap_low;
+      res->heap_high = h > res->heap_high ? h : res->heap_high;
+    }
+  }
+  res->heap_end = unit_heap_live();
+  const stub_value_t *v = stub_find("name", "count", "processes");
+  res->members_last = v != NULL ? (unsigned)v->values[0].gauge : 0;
+  for (int i = 0; i < CHURN_LIVE; i++)
+    if (live[i] > 0)
+      kill(live[i], SIGKILL);
+}
+
+START_TEST(t_churn_heap_flat) {
+  int fds[2];
+  ck_assert_int_eq(pipe(fds), 0);
+  pid_t c = fork();
+  ck_assert_int_ge(c, 0);
+  if (c == 0) {
+    /* The next child is the first process of a new pid namespace. */
+    churn_result_t res = {0};
+    if (unit_new_pid_namespace() != 0) {
+      res.err = 10;
+    } else {
+      pid_t d = fork();
+      if (d == 0) {
+        churn_run(&res);
+        if (write(fds[1], &res, sizeof(res)) != (ssize_t)sizeof(res))
+          _exit(1);
+        _exit(0);
+      }
+      int st;
+      if (d < 0 || waitpid(d, &st, 0) != d || !WIFEXITED(st) ||
+          WEXITSTATUS(st) != 0)
+        res.err = 11;
+      else
+        _exit(0);
+    }
+    if (write(fds[1], &res, sizeof(res)) != (ssize_t)sizeof(res))
+      _exit(1);
+    _exit(0);
+  }
+  close(fds[1]);
+  churn_result_t res = {0};
+  ssize_t n = read(fds[0], &res, sizeof(res));
+  close(fds[0]);
+  int st;
+  ck_assert_int_eq(waitpid(c, &st, 0), c);
+  ck_assert_msg(n == (ssize_t)sizeof(res), "no result from the namespace");
+  ck_assert_msg(res.err == 0,
+                "churn failed at step %d (1 the namespace's /proc, 2 "
+                "/dev/null, 3 config, 4 fork, 5 a read, 10-11 the pid "
+                "namespace)",
+                res.err);
+  fprintf(stderr,
+          "t_churn_heap_flat: heap %lld bytes after %d s of warm-up, %lld "
+          "after %lu more processes (%lld..%lld between)\n",
+          res.heap_warm, CHURN_WARMUP, res.heap_end, res.churned, res.heap_low,
+          res.heap_high);
+  ck_assert_uint_eq(res.churned,
+                    (unsigned long)CHURN_MEASURED * (CHURN_LIVE + CHURN_SHORT));
+  /* the churn was seen: this second's processes, the last second's and
+   * the namespace's first process, which has their name */
+  ck_assert_uint_eq(res.members_last, 2 * CHURN_LIVE + 1);
+  ck_assert_msg(res.heap_warm > 10000, "heap %lld: not counted", res.heap_warm);
+  ck_assert_msg(res.heap_high - res.heap_warm <= CHURN_HEAP_SLACK &&
+                    res.heap_warm - res.heap_low <= CHURN_HEAP_SLACK,
+                "heap %lld after warm-up, then %lld..%lld: more than %d "
+                "bytes apart",
+                res.heap_warm, res.heap_low, res.heap_high, CHURN_HEAP_SLACK);
+}
+END_TEST
+
 Suite *make_adapter_suite(void) {
   Suite *s = suite_create("adapter");
 
@@ -1066,6 +1277,10 @@ Suite *make_adapter_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, t_per_process_max);
   tcase_add_test(tc, t_per_process_window);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("churn");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, t_churn_heap_flat);
   suite_add_tcase(s, tc);
 
   return s;

@@ -246,6 +246,7 @@ static void teardown(void) {
     pidio_block_free(&blk);
   blk_live = false;
   pidio_fdbudget_set(-1); /* back to the default (tree_without_fds) */
+  unit_clock_ahead = 0;
   pidio_proc_close(&proc);
   if (base[0] != '\0')
     tree_remove(base);
@@ -740,6 +741,69 @@ START_TEST(t_newborn_matching_after_exec) {
   r = update();
   ck_assert_uint_eq(r.matched, 4);
   ck_assert_total(&io);
+}
+END_TEST
+
+/* A process that does not match is looked at again once a minute, spread
+ * over the minute, not every interval: twenty old processes exec() into
+ * the selected name just after a block's first update, and the block's
+ * clock moves on an interval per update (unit_clock_ahead). With a
+ * 1 s interval every one joins within 60 s; their pids' places in the
+ * minute (a hash of the pid) put at most one in any second, so at most two
+ * join in one update, and not all in the next: their name was not read
+ * again every interval. With a 7 s interval (which does not divide a
+ * minute) every one joins by the first update after 60 s, at 63 s. */
+static void looked_at_again(unsigned step) {
+  static const char sh[] = "/bin/sh";
+  static const char ng[] = "nginx: worker process";
+  enum { N = 20, FIRST = 500 };
+  for (pid_t p = FIRST; p < FIRST + N; p++) {
+    char rel[64];
+    write_stat(p, "sh", 1, 1);
+    pid_rel(rel, p, "cmdline");
+    put(rel, sh, sizeof(sh));
+  }
+  const uint64_t hz = (uint64_t)pidio_proc_hz();
+  const uint64_t t0 = unit_clock_ahead;
+  start_block("nginx", NULL, 0, NULL);
+  pidio_report_t r = update();
+  ck_assert_uint_eq(r.matched, 3);
+  for (pid_t p = FIRST; p < FIRST + N; p++) {
+    char rel[64];
+    write_stat(p, "nginx", 1, 1); /* exec(): same start time */
+    pid_rel(rel, p, "cmdline");
+    put(rel, ng, sizeof(ng));
+  }
+  unsigned joined = 0, most = 0, at_first = 0;
+  unsigned last_step = (60 + step - 1) / step; /* the first at 60 s or after */
+  for (unsigned k = 1; k <= last_step; k++) {
+    unit_clock_ahead = t0 + k * step * hz;
+    r = update();
+    ck_assert_uint_ge(r.matched, 3 + joined);
+    unsigned now = r.matched - 3 - joined;
+    joined += now;
+    most = now > most ? now : most;
+    if (k == 1)
+      at_first = now;
+  }
+  ck_assert_msg(joined == N, "%u of %d joined by %u s (interval %u s)", joined,
+                N, last_step * step, step);
+  if (step == 1) {
+    ck_assert_msg(most <= 2, "%u joined in one second: not spread", most);
+    ck_assert_msg(at_first <= 2, "%u joined at the next interval", at_first);
+  }
+  ck_assert_total(&zero_io);
+  pidio_block_free(&blk);
+  blk_live = false;
+}
+
+START_TEST(t_nonmatching_looked_at_again_once_a_minute) {
+  static const char sh[] = "/bin/sh";
+  open_tree("proc-basic");
+  for (pid_t p = 500; p < 520; p++)
+    add_proc(p, "sh", 1, 1, sh, sizeof(sh), &zero_io);
+  looked_at_again(1);
+  looked_at_again(7);
 }
 END_TEST
 
@@ -1636,6 +1700,176 @@ static void newborn_main(const void *arg) {
   kid_write(w->n, w->chunk);
   kid_stop_forever();
 }
+
+/* --- /proc listed in full at least once a minute and when pids wrap --- */
+
+/* Pids handed out since last0, or -1 when the last pid went down. */
+static long handed_since(pid_t last0) {
+  pid_t last;
+  ck_assert_int_eq(pidio_proc_last_pid(&proc, &last), 0);
+  return last >= last0 ? (long)(last - last0) : -1;
+}
+
+/* The block lists /proc again once its clock is a minute past the last
+ * listing (unit_clock_ahead), and not before when few pids were handed
+ * out: updates 55 s and 60 s, 115 s and 120 s after the first. Judged
+ * only when other processes took few pids meanwhile and less than 5 s of
+ * real time passed from each listing to the update 55 s after it (the
+ * block's clock is real time plus unit_clock_ahead). */
+static bool listed_once_a_minute_once(void) {
+  char name[16];
+  unique_name(name);
+  pid_t last0;
+  ck_assert_int_eq(pidio_proc_last_pid(&proc, &last0), 0);
+  const uint64_t minute = 60 * (uint64_t)pidio_proc_hz();
+  const uint64_t early = 5 * (uint64_t)pidio_proc_hz();
+  start_block(name, NULL, 0, NULL);
+  double t0 = now_s();
+  update();
+  ck_assert_uint_eq(blk.disc.full_listings, 1);
+  uint64_t before[2], after[2];
+  double took = 0;
+  for (unsigned k = 0; k < 2; k++) {
+    unit_clock_ahead = (k + 1) * minute - early;
+    update();
+    double t1 = now_s();
+    took = t1 - t0 > took ? t1 - t0 : took;
+    before[k] = blk.disc.full_listings;
+    unit_clock_ahead = (k + 1) * minute;
+    t0 = now_s();
+    update();
+    after[k] = blk.disc.full_listings;
+  }
+  size_t n = blk.disc.list.n;
+  long handed = handed_since(last0);
+  pidio_block_free(&blk);
+  blk_live = false;
+  unit_clock_ahead = 0;
+  if (handed < 0 || handed > (long)(32 + n / 8) || took >= 4.5) {
+    fprintf(stderr,
+            "t_real_listed_once_a_minute: %ld pids handed out, %.3f s: "
+            "measuring again\n",
+            handed, took);
+    return false;
+  }
+  for (unsigned k = 0; k < 2; k++) {
+    ck_assert_uint_eq(before[k], 1 + k); /* 55 s: not yet */
+    ck_assert_uint_eq(after[k], 2 + k);  /* a minute: listed */
+  }
+  return true;
+}
+
+START_TEST(t_real_listed_once_a_minute) {
+  open_real();
+  for (int tries = 0; !listed_once_a_minute_once(); tries++) {
+    ck_assert_msg(tries < 20, "the machine was busy in 20 tries");
+    nap_ms(200);
+  }
+}
+END_TEST
+
+/* Set the kernel's last pid of this pid namespace (root only). */
+static void set_last_pid(pid_t pid) {
+  char buf[32];
+  int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+  int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+  ck_assert_msg(fd >= 0, "ns_last_pid: %s (the test needs root)",
+                strerror(errno));
+  ck_assert_msg(write(fd, buf, (size_t)n) == n, "ns_last_pid: %s",
+                strerror(errno));
+  close(fd);
+}
+
+/* A pid below `below` whose next one is free (the pid a fork gets). */
+static pid_t free_pid_below(pid_t below) {
+  for (pid_t p = below; p > 300; p--) {
+    char path[32];
+    snprintf(path, sizeof(path), "/proc/%d", (int)p + 1);
+    if (access(path, F_OK) != 0)
+      return p;
+  }
+  ck_abort_msg("no free pid below %d", (int)below);
+  return 0;
+}
+
+/* Pids wrap: a process born at a pid below the last one seen (the kernel's
+ * counter set back through ns_last_pid, as pid_max sets it back) is found
+ * by a full listing at the next update and counted from birth. One born
+ * below while the counter comes back past the last pid seen within the
+ * same interval (a whole round of pids) is not seen then: the lookups
+ * cover the pids after the last one only. The listing a minute later finds
+ * it, and it counts from then on. */
+static bool listed_when_pids_wrap_once(void) {
+  writer_t a = {.n = 30000, .chunk = 1000};
+  writer_t b = {.n = 50000, .chunk = 1000};
+  unique_name(a.name);
+  memcpy(b.name, a.name, sizeof(b.name));
+  start_block(a.name, NULL, 0, NULL);
+  update();
+  ck_assert_uint_eq(blk.disc.full_listings, 1);
+  pid_t l1 = blk.disc.last_pid;
+  ck_assert_msg(l1 > 2000, "last pid %d: too low to wrap below", (int)l1);
+
+  set_last_pid(free_pid_below(l1 - 1000));
+  pid_t ka = spawn(newborn_main, &a);
+  wait_stop(ka);
+  pidio_io_t ioa;
+  proc_io(ka, &ioa);
+  pid_t seen;
+  ck_assert_int_eq(pidio_proc_last_pid(&proc, &seen), 0);
+  bool wrapped = ka < l1 && seen < l1;
+  pidio_report_t r2 = update();
+  uint64_t listings2 = blk.disc.full_listings;
+  pidio_io_t total2 = blk.total;
+
+  /* Below again, and the counter back just past the last pid seen. */
+  pid_t d_last = blk.disc.last_pid;
+  set_last_pid(free_pid_below(ka - 1000));
+  pid_t kb = spawn(newborn_main, &b);
+  wait_stop(kb);
+  /* Born a clock tick or more before the update: not since it. */
+  nap_ms(30);
+  set_last_pid(d_last + 1);
+  pidio_report_t r3 = update();
+  uint64_t listings3 = blk.disc.full_listings;
+  long handed = handed_since(d_last);
+  size_t n = blk.disc.list.n;
+  unit_clock_ahead = 60 * (uint64_t)pidio_proc_hz();
+  pidio_report_t r4 = update();
+  uint64_t listings4 = blk.disc.full_listings;
+  unit_clock_ahead = 0;
+  set_last_pid(l1 > seen ? l1 : seen); /* where the machine was */
+  if (!wrapped || kb >= d_last || handed < 0 || handed > (long)(32 + n / 8)) {
+    fprintf(stderr,
+            "t_real_listed_when_pids_wrap: other processes took pids "
+            "(%d %d %d %d, %ld handed out): measuring again\n",
+            (int)l1, (int)ka, (int)kb, (int)d_last, handed);
+    kill_and_reap(ka);
+    kill_and_reap(kb);
+    pidio_block_free(&blk);
+    blk_live = false;
+    return false;
+  }
+  ck_assert_uint_eq(listings2, 2); /* wrapped: listed */
+  ck_assert_uint_eq(r2.matched, 1);
+  ck_assert_io(&total2, &ioa);     /* from birth */
+  ck_assert_uint_eq(listings3, 2); /* round past: looked up only */
+  ck_assert_uint_eq(r3.matched, 1);
+  ck_assert_uint_eq(listings4, 3); /* the minute's listing */
+  ck_assert_uint_eq(r4.matched, 2);
+  ck_assert_total(&ioa); /* b counts from then on */
+  return true;
+}
+
+START_TEST(t_real_listed_when_pids_wrap) {
+  require_proc_io();
+  open_real();
+  for (int tries = 0; !listed_when_pids_wrap_once(); tries++) {
+    ck_assert_msg(tries < 10, "the machine was busy in 10 tries");
+    nap_ms(200);
+  }
+}
+END_TEST
 
 START_TEST(t_real_newborn) {
   require_proc_io();
@@ -2703,6 +2937,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_newborn_counts_from_birth);
   tcase_add_test(tc, t_old_process_first_seen_is_baseline);
   tcase_add_test(tc, t_newborn_matching_after_exec);
+  tcase_add_test(tc, t_nonmatching_looked_at_again_once_a_minute);
   tcase_add_test(tc, t_member_leaves_keeps_its_share);
   tcase_add_test(tc, t_pid_reused_is_new_member);
   tcase_add_test(tc, t_pidfile_errors);
@@ -2732,6 +2967,8 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_real_by_name);
   tcase_add_test(tc, t_real_read_at);
   tcase_add_test(tc, t_real_found_without_listing);
+  tcase_add_test(tc, t_real_listed_once_a_minute);
+  tcase_add_test(tc, t_real_listed_when_pids_wrap);
   tcase_add_test(tc, t_real_newborn);
   tcase_add_test(tc, t_real_member_child_reaped_by_member);
   tcase_add_test(tc, t_real_groups_child_keeps_its_group);

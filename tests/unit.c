@@ -5,7 +5,9 @@
 
 #include "unit.h"
 
+#include <malloc.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mount.h>
@@ -15,6 +17,78 @@ int unit_private_mounts(void) {
     return -1;
   /* The type is ignored here, but memcheck reads it: not NULL. */
   return mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0 ? 0 : -1;
+}
+
+uint64_t unit_clock_ahead;
+
+/* --- the heap, counted ---------------------------------------------------- */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void __real_free(void *p);
+char *__real_strdup(const char *s);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+void __wrap_free(void *p);
+char *__wrap_strdup(const char *s);
+
+static atomic_llong heap_live;
+
+static void heap_add(void *p, int sign) {
+  if (p != NULL)
+    atomic_fetch_add_explicit(&heap_live,
+                              sign * (long long)malloc_usable_size(p),
+                              memory_order_relaxed);
+}
+
+void *__wrap_malloc(size_t n) {
+  void *p = __real_malloc(n);
+  heap_add(p, 1);
+  return p;
+}
+
+void *__wrap_calloc(size_t n, size_t size) {
+  void *p = __real_calloc(n, size);
+  heap_add(p, 1);
+  return p;
+}
+
+void *__wrap_realloc(void *p, size_t n) {
+  size_t old = p != NULL ? malloc_usable_size(p) : 0;
+  void *q = __real_realloc(p, n);
+  if (q != NULL || n == 0) /* n == 0: p was freed */
+    atomic_fetch_sub_explicit(&heap_live, (long long)old, memory_order_relaxed);
+  heap_add(q, 1);
+  return q;
+}
+
+void __wrap_free(void *p) {
+  heap_add(p, -1);
+  __real_free(p);
+}
+
+char *__wrap_strdup(const char *s) {
+  char *p = __real_strdup(s);
+  heap_add(p, 1);
+  return p;
+}
+
+long long unit_heap_live(void) {
+  return atomic_load_explicit(&heap_live, memory_order_relaxed);
+}
+
+uint64_t __wrap_pidio_proc_boot_ticks(void) {
+  return __real_pidio_proc_boot_ticks() + unit_clock_ahead;
+}
+
+int unit_new_pid_namespace(void) { return unshare(CLONE_NEWPID); }
+
+int unit_private_proc(void) {
+  if (unit_private_mounts() != 0)
+    return -1;
+  return mount("proc", "/proc", "proc", 0, NULL) == 0 ? 0 : -1;
 }
 
 const char *fixture_path(const char *rel) {

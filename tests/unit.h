@@ -39,6 +39,29 @@ size_t fixture_read(const char *rel, char *buf, size_t bufsz);
  * a file of the host. 0, or -1 when the kernel refuses. */
 int unit_private_mounts(void);
 
+/* In a child: its next child is the first process of a new pid namespace
+ * (unshare(CLONE_NEWPID)). 0, or -1 when the kernel refuses. */
+int unit_new_pid_namespace(void);
+
+/* In the first process of a new pid namespace: private mounts
+ * (unit_private_mounts) and a procfs of that namespace at /proc, where
+ * pidio's own-procfs shortcuts work for it. 0, or -1. */
+int unit_private_proc(void);
+
+/* Ticks added to pidio's clock (pidio_proc_boot_ticks, wrapped by the
+ * linker for this program: see Makefile.am), so that a test can let a
+ * minute pass in no time. 0 unless a test sets it; reset it after use. */
+extern uint64_t unit_clock_ahead;
+uint64_t __real_pidio_proc_boot_ticks(void);
+uint64_t __wrap_pidio_proc_boot_ticks(void);
+
+/* Bytes of heap held through malloc, calloc, realloc and strdup called
+ * from this program's own objects (pidio's included; the linker wraps
+ * them, see Makefile.am), by the allocator's usable sizes, less what was
+ * freed. What the C library allocates and frees inside itself is not
+ * seen; memory it allocates that the program frees counts down. */
+long long unit_heap_live(void);
+
 void unit_srand(uint64_t seed);
 uint32_t unit_rand(void);
 
