@@ -36,18 +36,21 @@ R = Results()
 CHURN_SECONDS = 60
 # VmRSS is sampled every second from the start of the churn; the largest
 # sample of the last 30 s may exceed the sample at 30 s by at most
-# RSS_SLACK_KIB. Every block keeps a table entry for every process present
-# (the test runs alone in a pid namespace, so these are its own), so its
-# memory follows the largest number of processes it has seen at once: a
-# new high of N processes in the last 30 s (the count is sampled every
-# 0.1 s) allows N * RSS_PER_PROCESS_KIB per block more, and N members of
-# the 'all' block leaving at once (its list of the departed) N * that. The
-# whole allowance, spread over the processes churned in the last 30 s, is
-# aimed at under LEAK_BYTES (a leak of that much per process would fail);
-# it is printed, not judged (see test_churn).
-RSS_SLACK_KIB = 512
+# RSS_SLACK_KIB plus what the processes present explain. Every block keeps
+# a table entry for every process present (the test runs alone in a pid
+# namespace, so these are its own), so its memory follows the largest
+# number of processes it has seen at once: a new high of N processes in
+# the last 30 s (the count is sampled every 0.1 s) allows N *
+# RSS_PER_PROCESS_KIB per block more, and N members of the 'all' block
+# leaving at once (its list of the departed) N * that. VmRSS is the whole
+# daemon's: on a loaded machine collectd's own queues (values waiting for
+# the csv writer's thread) moved it by up to 628 KiB in the last 30 s of a
+# run with a load average of 16, with pidio's heap flat. So this check is
+# the gross one (a leak of a few hundred bytes per churned process fails
+# it); pidio's own heap is counted allocation by allocation, to under a
+# byte per process, by test_adapter.c's t_churn_heap_flat.
+RSS_SLACK_KIB = 2048
 RSS_PER_PROCESS_KIB = 1
-LEAK_BYTES = 50
 CHILD_BYTES = 1000          # every churned child writes exactly this, in one call
 DERIVE_TYPES = ("io_octets", "io_ops", "disk_octets", "total_bytes-cancelled_write_bytes")
 
@@ -466,15 +469,10 @@ def test_churn(work):
                 " (%d KiB + what the process count explains)" % (allow, RSS_SLACK_KIB),
                 late - at30 <= allow, "(at 30 s %d KiB, then up to %d KiB)" % (at30, late))
         # How small a leak the check above would see depends on how many
-        # processes came and went while it measured: the allowance grows
-        # with the processes present. It is printed, not judged: in some
-        # runs of the whole suite the allowance came to 60-65 bytes per
-        # churned process, above the 50 aimed at, while VmRSS itself grew
-        # by less than a tenth of it. The plugin's own heap is counted
-        # allocation by allocation, to under a byte per process, by
-        # test_adapter.c's t_churn_heap_flat.
-        print("churn: the memory check would see a leak of %.1f bytes per churned process "
-              "(aimed at: under %d)" % (per_proc, LEAK_BYTES), flush=True)
+        # processes came and went while it measured: printed, not judged
+        # (the fine check is t_churn_heap_flat, see RSS_SLACK_KIB).
+        print("churn: the memory check would see a leak of %.1f bytes per churned process"
+              % per_proc, flush=True)
     else:
         R.check("churn: VmRSS sampled about every second", False, "only %d samples" % len(rss))
 
