@@ -133,7 +133,9 @@ _Static_assert(PIDIO_BPF_F_UNSTABLE == PIDIO_BPF_UNSTABLE &&
                    PIDIO_BPF_F_NO_DELAY == PIDIO_BPF_NO_DELAY &&
                    PIDIO_BPF_F_EXEC_SEEN == PIDIO_BPF_EXEC_SEEN &&
                    PIDIO_BPF_F_ARGS_CUT == PIDIO_BPF_ARGS_CUT &&
-                   PIDIO_BPF_F_ENDED == PIDIO_BPF_ENDED,
+                   PIDIO_BPF_F_ENDED == PIDIO_BPF_ENDED &&
+                   PIDIO_BPF_F_CGROUP == PIDIO_BPF_CGROUP_SEEN &&
+                   PIDIO_BPF_F_EXE == PIDIO_BPF_EXE_SEEN,
                "the flags are the BPF side's");
 
 int pidio_bpf_decode_proc(const void *data, size_t len, long hz,
@@ -148,6 +150,42 @@ int pidio_bpf_decode_proc(const void *data, size_t len, long hz,
   return 0;
 }
 
+/* A path the kernel side walked (components leaf first, each
+ * NUL-terminated, zero-filled after the last) as a path from the root, into
+ * out (of outsz >= PIDIO_BPF_PATH + 1). false for anything a walk could not
+ * have written: a '/' in a component, a component without its NUL. */
+static bool path_from_rec(const char *rec, char *out, size_t outsz) {
+  const char *comp[PIDIO_BPF_DEPTH];
+  size_t clen[PIDIO_BPF_DEPTH];
+  size_t n = 0, off = 0;
+  while (off < PIDIO_BPF_PATH && rec[off] != '\0') {
+    size_t l = strnlen(rec + off, PIDIO_BPF_PATH - off);
+    if (off + l == PIDIO_BPF_PATH || n == PIDIO_BPF_DEPTH ||
+        memchr(rec + off, '/', l) != NULL)
+      return false;
+    comp[n] = rec + off;
+    clen[n++] = l;
+    off += l + 1;
+  }
+  size_t w = 0;
+  if (n == 0)
+    out[w++] = '/';
+  while (n > 0) {
+    n--;
+    if (w + 1 + clen[n] + 1 > outsz)
+      return false;
+    out[w++] = '/';
+    memcpy(out + w, comp[n], clen[n]);
+    w += clen[n];
+  }
+  out[w] = '\0';
+  return true;
+}
+
+_Static_assert(sizeof(((pidio_bpf_exit_t *)0)->cgroup) >= PIDIO_BPF_PATH + 1 &&
+                   sizeof(((pidio_bpf_exit_t *)0)->exe) >= PIDIO_BPF_PATH + 1,
+               "room for every path the kernel side writes");
+
 int pidio_bpf_decode_exit(const void *data, size_t len, long hz,
                           pidio_bpf_exit_t *out) {
   struct pidio_bpf_exit_rec r;
@@ -160,14 +198,27 @@ int pidio_bpf_decode_exit(const void *data, size_t len, long hz,
   memset(out, 0, sizeof(*out));
   decode_common(&r.p, hz, &out->p);
   out->exit_ns = r.exit_ns;
+  if (r.fork_ppid != 0) {
+    out->fork_ppid = (pid_t)r.fork_ppid;
+    out->fork_pstart = ns_to_ticks(r.fork_pstart_ns, hz);
+  }
   if (r.p.flags & PIDIO_BPF_EXEC_SEEN) {
-    copy_str(out->exe, sizeof(out->exe), r.exe, sizeof(r.exe));
+    if (!(r.p.flags & PIDIO_BPF_EXE_SEEN) ||
+        !path_from_rec(r.exe, out->exe, sizeof(out->exe))) {
+      out->p.flags &= ~(unsigned)PIDIO_BPF_F_EXE;
+      out->exe[0] = '\0';
+    }
     /* The kernel side copied up to PIDIO_BPF_ARGS bytes of the
      * NUL-separated arguments, zero-filled after them. */
     size_t n = sizeof(r.args);
     while (n > 0 && r.args[n - 1] == '\0')
       n--;
     pidio_parse_cmdline(r.args, n, out->cmdline, sizeof(out->cmdline));
+  }
+  if (!(r.p.flags & PIDIO_BPF_CGROUP_SEEN) ||
+      !path_from_rec(r.cgroup, out->cgroup, sizeof(out->cgroup))) {
+    out->p.flags &= ~(unsigned)PIDIO_BPF_F_CGROUP;
+    out->cgroup[0] = '\0';
   }
   return 0;
 }
@@ -356,6 +407,7 @@ void pidio_bpf_get_stats(const pidio_bpf_t *b, pidio_bpf_stats_t *out) {
   out->map_full = c->map_full;
   out->mark_failed = c->mark_failed;
   out->exec_full = c->exec_full;
+  out->origin_failed = c->origin_failed;
   out->lost = out->ring_full + out->map_full + out->mark_failed;
   out->delivered = __atomic_load_n(&b->delivered, __ATOMIC_RELAXED);
   out->bad = __atomic_load_n(&b->bad, __ATOMIC_RELAXED);
@@ -389,6 +441,7 @@ uint64_t pidio_bpf_kernel_bytes(const pidio_bpf_t *b) {
   return map_memlock(bpf_map__fd(b->skel->maps.procs)) +
          map_memlock(bpf_map__fd(b->skel->maps.execs)) +
          map_memlock(bpf_map__fd(b->skel->maps.marks)) +
+         map_memlock(bpf_map__fd(b->skel->maps.origins)) +
          map_memlock(bpf_map__fd(b->skel->maps.exits)) +
          map_memlock(bpf_map__fd(b->skel->maps.scratch));
 }

@@ -36,8 +36,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import (BUILDDIR, Daemon, Results, Writer, built, run_names,  # noqa: E402
-                     run_tests, wait_for)
+from e2e_lib import (BUILDDIR, RUN_PREFIX, Daemon, Results, Writer, built,  # noqa: E402
+                     cgroup2_root, group_name, run_names, run_tests, wait_for)
 
 R = Results()
 
@@ -230,6 +230,119 @@ def test_groups(work):
             "[warning]" not in d.log() and "[error]" not in d.log(), d.log()[-2000:])
 
 
+EXITS = """
+LoadPlugin pidio
+<Plugin pidio>
+  Reader "bpf"
+  <Process "cg">
+    Cgroup "%(rel)s"
+  </Process>
+  <Process "gcg">
+    CommandLine "--tag %(tag)s$"
+    GroupBy cgroup
+    RankBy wchar
+  </Process>
+  <Process "gunit">
+    CommandLine "--tag %(tag)s$"
+    GroupBy unit
+    RankBy wchar
+  </Process>
+  <Process "gexe">
+    CommandLine "--tag %(tag)s$"
+    GroupBy exe
+    RankBy wchar
+  </Process>
+</Plugin>
+"""
+
+
+def test_exit_keys(work):
+    """Processes that live a few milliseconds and are counted from their
+    exit records: in a scope this test makes in the cgroup v2 hierarchy
+    (removed as soon as the second batch has ended), and in this test's
+    own cgroup. Cgroup selects those in the scope; GroupBy cgroup, unit and
+    exe put them in the groups of their cgroup, unit and program, none in
+    unknown. A first batch gets the groups their series (a group's first
+    interval is in other); the second's rises are checked."""
+    root = cgroup2_root()
+    if root is None:
+        R.check("exit keys: a cgroup v2 hierarchy is mounted to test in", False, "")
+        return
+    with open("/proc/self/cgroup") as f:
+        own = [l.split(":", 2)[2].strip() for l in f if l.startswith("0::")][0]
+    scope = "%s-bpf.scope" % RUN_PREFIX
+    rel = own.rstrip("/") + "/" + scope
+    path = root + rel
+    tag = run_names("pidioe2e-bexit")
+    exe = os.path.realpath(built("tests/pidio-writer"))
+    insts = {"cg": "cg", "scope": "gcg-" + group_name(rel), "own": "gcg-" + group_name(own),
+             "unit": "gunit-" + group_name(scope), "exe": "gexe-" + group_name(exe),
+             "gcg": "gcg", "gunit": "gunit", "gexe": "gexe"}
+    d = Daemon(work, EXITS % {"rel": rel, "tag": tag})
+
+    def tx(inst):
+        row = d.last(inst, "io_octets")
+        return row[2] if row else 0
+
+    def settle(extra):
+        n = len(d.rows("cg", "count-processes")) + extra
+        wait_for(lambda: len(d.rows("cg", "count-processes")) >= n, 20, "%d more reads" % extra)
+
+    def batch(n_in, n_out, nbytes_in, nbytes_out):
+        procs = []
+        for i in range(n_in + n_out):
+            p = subprocess.Popen([built("tests/pidio-writer"), "--tag", tag],
+                                 stdin=subprocess.PIPE)
+            if i < n_in:
+                # Moved by this test, not by itself: a write of its own would
+                # count.
+                with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                    f.write(str(p.pid))
+            p.stdin.write(b"write %d 100\nexit\n" % (nbytes_in if i < n_in else nbytes_out))
+            p.stdin.close()
+            procs.append(p)
+        for p in procs:
+            p.wait(30)
+
+    try:
+        d.start()
+        settle(2)
+        os.makedirs(path)
+        batch(2, 1, 1000, 1000)
+        settle(3)
+        before = {k: tx(v) for k, v in insts.items()}
+        batch(20, 10, 55555, 4444)
+        os.rmdir(path)                  # before their records are read
+        settle(3)
+    finally:
+        d.stop()
+        if os.path.isdir(path):
+            os.rmdir(path)
+    rise = {k: tx(v) - before[k] for k, v in insts.items()}
+    inside, outside = 20 * 55555, 10 * 4444
+    R.equal("exit keys: Cgroup %s counts the short-lived processes in it" % rel, rise["cg"],
+            inside)
+    # 100 bytes a call: 556 calls for 55555 bytes, 10 for 1000.
+    R.equal("exit keys: Cgroup: their syscw", d.last("cg", "io_ops")[2], 20 * 556 + 2 * 10)
+    R.equal("exit keys: GroupBy cgroup, the removed scope's group (%s)" % insts["scope"],
+            rise["scope"], inside)
+    R.equal("exit keys: GroupBy cgroup, this test's cgroup's group (%s)" % insts["own"],
+            rise["own"], outside)
+    R.equal("exit keys: GroupBy unit, the scope's group (%s)" % insts["unit"], rise["unit"],
+            inside)
+    R.equal("exit keys: GroupBy exe, the program's group (%s)" % insts["exe"], rise["exe"],
+            inside + outside)
+    for blk in ("gcg", "gunit", "gexe"):
+        R.equal("exit keys: %s: the block counts all 30" % blk, rise[blk], inside + outside)
+        R.equal("exit keys: %s: no unknown group" % blk,
+                d.rows(blk + "-unknown", "io_octets"), [])
+    lost = [row[1] for row in d.rows("cg", "count-lost")]
+    R.check("exit keys: count-lost always 0", len(lost) > 0 and all(v == 0 for v in lost),
+            str(lost))
+    R.check("exit keys: no warning or error in the log",
+            "[warning]" not in d.log() and "[error]" not in d.log(), d.log()[-2000:])
+
+
 NOBODY = 65534
 
 ONE = """
@@ -410,7 +523,8 @@ def main():
     if not have_bpf():
         print("SKIP: pidio was built without the BPF reader")
         return 77
-    return run_tests([test_readers_side_by_side, test_groups, test_privileges, test_no_btf,
+    return run_tests([test_readers_side_by_side, test_groups, test_exit_keys, test_privileges,
+                      test_no_btf,
                       test_storm, test_storm_small_ring], R, sys.argv[1:])
 
 
