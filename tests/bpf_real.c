@@ -1205,6 +1205,105 @@ static void test_blocks_cgroup(pidio_bpf_feed_t *feed) {
   oblock_close(&k, feed);
 }
 
+/* Field 42 of /proc/<pid>/stat (delayacct_blkio_ticks: the leader
+ * thread's block-I/O wait, in clock ticks), or -1. */
+static long long stat_blkio_ticks(pid_t pid) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* the comm may hold blanks */
+  if (p == NULL)
+    return -1;
+  p++;
+  /* After the comm: field 3 (state) is the first; field 42 the 40th. */
+  for (int field = 3; field < 42; field++) {
+    p = strchr(p + 1, ' ');
+    if (p == NULL)
+      return -1;
+  }
+  return strtoll(p + 1, NULL, 10);
+}
+
+/* pidio_delay-blkio: with kernel.task_delayacct on (restored after), a
+ * member (single-threaded, started after it was switched on) reads a file
+ * of the build directory with O_DIRECT, so every read waits for the disk;
+ * the block's figure is above 0 and is what the kernel shows for it in
+ * /proc/<pid>/stat, to the clock tick that figure is cut to. */
+static void test_blocks_delay(pidio_bpf_feed_t *feed) {
+  enum { CHUNK = 4096, NCHUNKS = 4096 }; /* 16 MiB */
+  char was[16] = "";
+  int fd = open("/proc/sys/kernel/task_delayacct", O_RDWR | O_CLOEXEC);
+  ssize_t wn = fd < 0 ? -1 : read(fd, was, sizeof(was) - 1);
+  if (fd < 0 || wn <= 0 || pwrite(fd, "1", 1, 0) != 1) {
+    check(0, "delay: kernel.task_delayacct could not be switched on: %s",
+          strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  char file[] = "pidio-bpfreal-delay.XXXXXX";
+  int ffd = mkstemp(file);
+  void *buf = NULL;
+  int ok = ffd >= 0 && posix_memalign(&buf, CHUNK, CHUNK) == 0;
+  if (ok) {
+    memset(buf, 'd', CHUNK);
+    for (int i = 0; i < NCHUNKS && ok; i++)
+      ok = write(ffd, buf, CHUNK) == CHUNK;
+    ok = ok && fsync(ffd) == 0;
+  }
+  atomic_store(&sh->stage[34], 0);
+  atomic_store(&sh->go[34], 0);
+  pid_t m = fork();
+  if (m == 0) {
+    wait_for(&sh->go[34], 1);
+    int dfd = open(file, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    int reads = 0;
+    while (dfd >= 0 && read(dfd, buf, CHUNK) == CHUNK)
+      reads++;
+    atomic_store(&sh->stage[34], reads == NCHUNKS ? 1 : 2);
+    wait_for(&sh->go[34], 2);
+    _exit(0);
+  }
+  oblock_t k;
+  oblock_open(&k, feed, m, NULL, false);
+  oblock_round(&k); /* the member runs already: counted from now on */
+  atomic_store(&sh->go[34], 1);
+  wait_for(&sh->stage[34], 1);
+  long long ticks = stat_blkio_ticks(m);
+  oblock_round(&k);
+  uint64_t ns = k.blk.blkio_delay_ns;
+  atomic_store(&sh->go[34], 2);
+  waitpid(m, NULL, 0);
+  oblock_round(&k); /* its exit record: nothing waited since */
+  uint64_t tick_ns = 1000000000ULL / (uint64_t)sysconf(_SC_CLK_TCK);
+  long long got = (long long)(ns / tick_ns);
+  check(ok && atomic_load(&sh->stage[34]) == 1 && ticks > 0 && ns > 0 &&
+            got >= ticks - 1 && got <= ticks &&
+            k.blk.blkio_delay_ns == ns,
+        "delay: %d O_DIRECT reads of 4 KiB: the block's blkio delay %llu ns "
+        "= %lld ticks, /proc/%d/stat says %lld (want above 0, at most a tick "
+        "below: a baseline read at the first round is cut to ticks too); "
+        "after its exit %llu ns",
+        NCHUNKS, (unsigned long long)ns, got, (int)m, ticks,
+        (unsigned long long)k.blk.blkio_delay_ns);
+  oblock_close(&k, feed);
+  free(buf);
+  if (ffd >= 0) {
+    close(ffd);
+    unlink(file);
+  }
+  if (pwrite(fd, was, (size_t)wn, 0) != wn)
+    check(0, "delay: kernel.task_delayacct could not be restored to %s", was);
+  close(fd);
+}
+
 static void test_blocks_exit(void) {
   pidio_bpf_feed_t *feed;
   char why[512];
@@ -1214,6 +1313,7 @@ static void test_blocks_exit(void) {
   }
   test_blocks_children(feed);
   test_blocks_cgroup(feed);
+  test_blocks_delay(feed);
   pidio_bpf_feed_free(feed);
 }
 

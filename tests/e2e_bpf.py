@@ -356,6 +356,64 @@ LoadPlugin pidio
 """
 
 
+def stat_blkio_ticks(pid):
+    """Field 42 of /proc/<pid>/stat: the leader thread's block-I/O wait in
+    clock ticks (the whole process's for a single-threaded one)."""
+    with open("/proc/%d/stat" % pid) as f:
+        text = f.read()
+    return int(text[text.rindex(")") + 2:].split()[42 - 3])
+
+
+def test_delay(work):
+    """pidio_delay-blkio with kernel.task_delayacct on (switched back after):
+    a writer started after it reads 16 MiB with O_DIRECT (every read waits
+    for the disk). The gauge rises above 0, and summed over the intervals
+    (gauge x the time between two rows) it is the wait the kernel shows in
+    /proc/<pid>/stat, within a clock tick plus 10 % (the rows' times are
+    collectd's, the gauge's divisor pidio's own clock)."""
+    sysctl = "/proc/sys/kernel/task_delayacct"
+    with open(sysctl) as f:
+        was = f.read().strip()
+    data = os.path.join(work, "direct.dat")
+    w = None
+    d = None
+    try:
+        with open(sysctl, "w") as f:
+            f.write("1")
+        with open(data, "wb") as f:
+            f.write(b"d" * (16 << 20))
+            f.flush()
+            os.fsync(f.fileno())
+        w = Writer(work)
+        d = Daemon(work, ONE % ("bpf", w.pid))
+        d.start()
+        wait_for(lambda: len(d.rows("w", "pidio_delay-blkio")) >= 2, 20, "two delay rows")
+        w.send("dread %s" % data)
+        ticks = stat_blkio_ticks(w.pid)
+        n = len(d.rows("w", "count-processes")) + 3
+        wait_for(lambda: len(d.rows("w", "count-processes")) >= n, 20, "three more reads")
+    finally:
+        if d is not None:
+            d.stop()
+        if w is not None:
+            w.stop()
+        with open(sysctl, "w") as f:
+            f.write(was)
+    rows = d.rows("w", "pidio_delay-blkio")
+    summed = sum(v * (t - rows[i - 1][0]) for i, (t, v) in enumerate(rows) if i > 0)
+    hz = os.sysconf("SC_CLK_TCK")
+    want = ticks / hz
+    R.check("delay: the gauge rose above 0 (max %.4f s/s)" % max(v for _, v in rows),
+            max(v for _, v in rows) > 0, str(rows))
+    R.check("delay: summed over the intervals %.4f s, /proc/<pid>/stat %d ticks = %.4f s"
+            % (summed, ticks, want),
+            ticks > 0 and abs(summed - want) <= 1.0 / hz + 0.1 * want, str(rows))
+    R.check("delay: no notice about the sysctl while it is on",
+            "sysctl kernel.task_delayacct=1" not in d.log(), d.log()[-2000:])
+    with open(sysctl) as f:
+        R.equal("delay: kernel.task_delayacct restored", f.read().strip(), was)
+
+
 def as_nobody(work, sub, reader, pid, caps=()):
     """A collectd run by nobody in work/sub, which nobody may write."""
     os.chmod(work, 0o777)
@@ -523,8 +581,8 @@ def main():
     if not have_bpf():
         print("SKIP: pidio was built without the BPF reader")
         return 77
-    return run_tests([test_readers_side_by_side, test_groups, test_exit_keys, test_privileges,
-                      test_no_btf,
+    return run_tests([test_readers_side_by_side, test_groups, test_exit_keys, test_delay,
+                      test_privileges, test_no_btf,
                       test_storm, test_storm_small_ring], R, sys.argv[1:])
 
 
