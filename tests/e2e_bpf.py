@@ -30,6 +30,7 @@ the same processes, with exact byte counts in the csv files.
   once why and reads /proc, Reader "bpf" refuses to start.
 Exit 77 where it cannot run (not root, no collectd, built without BPF).
 """
+import json
 import os
 import subprocess
 import sys
@@ -356,6 +357,81 @@ LoadPlugin pidio
 """
 
 
+def test_stream_exit_keys(work):
+    """The same with pidio-stream --reader bpf: --cgroup selects the
+    short-lived processes of a scope removed as soon as they ended, and
+    --group-by cgroup puts them in the scope's group, exactly."""
+    root = cgroup2_root()
+    if root is None:
+        R.check("stream exit keys: a cgroup v2 hierarchy is mounted to test in", False, "")
+        return
+    with open("/proc/self/cgroup") as f:
+        own = [l.split(":", 2)[2].strip() for l in f if l.startswith("0::")][0]
+    scope = "%s-bst.scope" % RUN_PREFIX
+    rel = own.rstrip("/") + "/" + scope
+    path = root + rel
+    tag = run_names("pidioe2e-bsx")
+    cmds = {"cg": ["--cgroup", rel],
+            # A window of 10 s: the groups keep their records between the
+            # two batches (a group idle for a window is gone).
+            "grp": ["--cmdline", "--tag %s$" % tag, "--group-by", "cgroup", "--sort", "wchar",
+                    "--window", "50"]}
+    streams = {k: subprocess.Popen([built("pidio-stream"), "--reader", "bpf", "--interval", "200",
+                                    "--format", "json"] + v, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+               for k, v in cmds.items()}
+
+    def batch(n_in, n_out, nbytes_in, nbytes_out):
+        procs = []
+        for i in range(n_in + n_out):
+            p = subprocess.Popen([built("tests/pidio-writer"), "--tag", tag],
+                                 stdin=subprocess.PIPE)
+            if i < n_in:
+                with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                    f.write(str(p.pid))
+            p.stdin.write(b"write %d 100\nexit\n" % (nbytes_in if i < n_in else nbytes_out))
+            p.stdin.close()
+            procs.append(p)
+        for p in procs:
+            p.wait(30)
+
+    out = {}
+    try:
+        time.sleep(1.0)                 # the streams have loaded and read once
+        os.makedirs(path)
+        batch(2, 1, 1000, 1000)
+        time.sleep(1.0)                 # the groups have their records
+        mid = time.time()
+        time.sleep(0.5)
+        batch(20, 10, 55555, 4444)
+        os.rmdir(path)
+        time.sleep(1.5)
+    finally:
+        for k, s in streams.items():
+            s.send_signal(15)
+            out[k] = s.communicate(timeout=10)
+        if os.path.isdir(path):
+            os.rmdir(path)
+    recs = {k: [json.loads(x) for x in v[0].splitlines() if x.startswith("{")]
+            for k, v in out.items()}
+    R.equal("stream exit keys: both streams exit 0 on SIGTERM",
+            [s.returncode for s in streams.values()], [0, 0])
+    sel = [r for r in recs["cg"] if "group" not in r]
+    R.equal("stream exit keys: --cgroup %s counts the short-lived processes in it" % rel,
+            sel[-1]["counters"]["wchar"] if sel else None, 2 * 1000 + 20 * 55555)
+
+    def group_at(name, before):
+        rs = [r for r in recs["grp"] if r.get("group") == group_name(name) and r["time"] < before]
+        return rs[-1]["counters"]["wchar"] if rs else None
+
+    for name, want in ((rel, 20 * 55555), (own, 10 * 4444)):
+        a, b = group_at(name, mid), group_at(name, float("inf"))
+        R.equal("stream exit keys: --group-by cgroup, %s's group rose by what its processes "
+                "wrote" % name, (b - a) if a is not None and b is not None else (a, b), want)
+    R.check("stream exit keys: no unknown group",
+            not any(r.get("group") == "unknown" for r in recs["grp"]))
+
+
 def stat_blkio_ticks(pid):
     """Field 42 of /proc/<pid>/stat: the leader thread's block-I/O wait in
     clock ticks (the whole process's for a single-threaded one)."""
@@ -581,7 +657,8 @@ def main():
     if not have_bpf():
         print("SKIP: pidio was built without the BPF reader")
         return 77
-    return run_tests([test_readers_side_by_side, test_groups, test_exit_keys, test_delay,
+    return run_tests([test_readers_side_by_side, test_groups, test_exit_keys,
+                      test_stream_exit_keys, test_delay,
                       test_privileges, test_no_btf,
                       test_storm, test_storm_small_ring], R, sys.argv[1:])
 
