@@ -38,6 +38,13 @@ struct pidio_ident {
   uint64_t start;
 };
 
+/* A set of identities (open addressing; pid 0, never a process's, marks an
+ * empty slot): a storm of exits is looked up in constant time each. */
+struct pidio_idset {
+  struct pidio_ident *slot;
+  size_t n, cap; /* cap: 0 or a power of two, at least twice n */
+};
+
 /* This round's exit records (own I/O), for the members to find; and what a
  * descendant's record needs to find its parent a member when that parent
  * was never seen alive either. */
@@ -50,10 +57,9 @@ struct pidio_exitlist {
    * come (the drain may fall between a child's exit and its parent's). */
   pidio_bpf_exit_t *held;
   size_t nheld, held_cap;
-  /* Members whose end was counted this round, and in the previous one: a
+  /* Members that ended (or left) this round, and in the previous one: a
    * child of theirs that outlived them comes with a record later. */
-  struct pidio_ident *ended, *ended_prev;
-  size_t nended, ended_cap, nended_prev, ended_prev_cap;
+  struct pidio_idset ended, ended_prev;
   size_t *cand; /* indices into e of records still to decide */
   size_t ncand, cand_cap;
 };
@@ -124,8 +130,8 @@ void pidio_block_free(pidio_block_t *b) {
   if (b->exits != NULL) {
     free(b->exits->e);
     free(b->exits->held);
-    free(b->exits->ended);
-    free(b->exits->ended_prev);
+    free(b->exits->ended.slot);
+    free(b->exits->ended_prev.slot);
     free(b->exits->cand);
   }
   free(b->exits);
@@ -408,24 +414,69 @@ static void read_own(pidio_block_t *b, pidio_entry_t *en) {
   /* -EAGAIN: its snapshot never settled: no value this round */
 }
 
-/* Whether (pid, start) is a member, or was one whose end was counted in
- * this round or the previous one. */
+static size_t idset_home(const struct pidio_idset *s, pid_t pid,
+                         uint64_t start) {
+  uint64_t h = (uint64_t)(uint32_t)pid * 0x9E3779B97F4A7C15ULL ^
+               start * 0xC2B2AE3D27D4EB4FULL;
+  return (size_t)(h ^ h >> 29) & (s->cap - 1);
+}
+
+static bool idset_has(const struct pidio_idset *s, pid_t pid,
+                      uint64_t start) {
+  if (s->cap == 0)
+    return false;
+  for (size_t i = idset_home(s, pid, start); s->slot[i].pid != 0;
+       i = (i + 1) & (s->cap - 1))
+    if (s->slot[i].pid == pid && s->slot[i].start == start)
+      return true;
+  return false;
+}
+
+static void idset_put(struct pidio_idset *s, pid_t pid, uint64_t start) {
+  size_t i = idset_home(s, pid, start);
+  while (s->slot[i].pid != 0)
+    i = (i + 1) & (s->cap - 1);
+  s->slot[i] = (struct pidio_ident){pid, start};
+  s->n++;
+}
+
+static int idset_add(struct pidio_idset *s, pid_t pid, uint64_t start) {
+  if (idset_has(s, pid, start))
+    return 0;
+  if (2 * (s->n + 1) > s->cap) {
+    struct pidio_idset g = {.cap = s->cap ? s->cap * 2 : 64};
+    if ((g.slot = calloc(g.cap, sizeof(*g.slot))) == NULL)
+      return -ENOMEM;
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->slot[i].pid != 0)
+        idset_put(&g, s->slot[i].pid, s->slot[i].start);
+    free(s->slot);
+    *s = g;
+  }
+  idset_put(s, pid, start);
+  return 0;
+}
+
+/* Empty, and give back the memory a storm took. */
+static void idset_clear(struct pidio_idset *s) {
+  if (s->cap > 1024 && s->n < s->cap / 16) {
+    free(s->slot);
+    *s = (struct pidio_idset){0};
+  } else if (s->cap > 0) {
+    memset(s->slot, 0, s->cap * sizeof(*s->slot));
+    s->n = 0;
+  }
+}
+
+/* Whether (pid, start) is a member, or was one until it ended (or left)
+ * in this round or the previous one. */
 static bool was_member(const pidio_block_t *b, pid_t pid, uint64_t start) {
   const pidio_entry_t *p = find(b->e, b->n, pid);
   if (p != NULL && (p->flags & E_MEMBER) && p->a.start == start)
     return true;
-  for (size_t k = 0; k < b->ndead; k++)
-    if (b->dead[k].a.pid == pid && b->dead[k].a.start == start &&
-        (b->dead[k].flags & E_MEMBER))
-      return true;
   const struct pidio_exitlist *l = b->exits;
-  for (size_t k = 0; k < l->nended; k++)
-    if (l->ended[k].pid == pid && l->ended[k].start == start)
-      return true;
-  for (size_t k = 0; k < l->nended_prev; k++)
-    if (l->ended_prev[k].pid == pid && l->ended_prev[k].start == start)
-      return true;
-  return false;
+  return idset_has(&l->ended, pid, start) ||
+         idset_has(&l->ended_prev, pid, start);
 }
 
 /* Whether the block knows nothing of (pid, start) yet: not tracked, and no
@@ -470,16 +521,7 @@ static bool exit_selected(const pidio_block_t *b, const pidio_bpf_exit_t *e) {
 }
 
 static int ended_add(struct pidio_exitlist *l, pid_t pid, uint64_t start) {
-  if (l->nended == l->ended_cap) {
-    size_t ncap = l->ended_cap ? l->ended_cap * 2 : 64;
-    struct pidio_ident *n = realloc(l->ended, ncap * sizeof(*n));
-    if (n == NULL)
-      return -ENOMEM;
-    l->ended = n;
-    l->ended_cap = ncap;
-  }
-  l->ended[l->nended++] = (struct pidio_ident){pid, start};
-  return 0;
+  return idset_add(&l->ended, pid, start);
 }
 
 static void collect_exit(const pidio_bpf_exit_t *e, void *ctx) {
@@ -516,6 +558,8 @@ static int count_from_exit(pidio_block_t *b, const pidio_bpf_exit_t *e) {
 /* Append n records to l->e. */
 static int exits_append(struct pidio_exitlist *l, const pidio_bpf_exit_t *e,
                         size_t n) {
+  if (n == 0)
+    return 0;
   if (l->n + n > l->cap) {
     size_t ncap = l->cap ? l->cap : 64;
     while (ncap < l->n + n)
@@ -541,14 +585,15 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
       return -ENOMEM;
   }
   /* The ends counted last round become the previous round's. */
-  struct pidio_ident *t = l->ended_prev;
-  size_t tcap = l->ended_prev_cap;
+  struct pidio_idset t = l->ended_prev;
   l->ended_prev = l->ended;
-  l->ended_prev_cap = l->ended_cap;
-  l->nended_prev = l->nended;
   l->ended = t;
-  l->ended_cap = tcap;
-  l->nended = 0;
+  idset_clear(&l->ended);
+  /* The members the merge retired this round were members until then. */
+  for (size_t k = 0; k < b->ndead; k++)
+    if ((b->dead[k].flags & E_MEMBER) &&
+        ended_add(l, b->dead[k].a.pid, b->dead[k].a.start) != 0)
+      return -ENOMEM;
   /* Last round's held records first: they ended earlier. */
   l->n = 0;
   if (exits_append(l, l->held, l->nheld) != 0)
@@ -579,11 +624,8 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
         pidio_ledger_read(&d->a);
         pidio_ledger_gone(&d->a);
         add_delay(b, d, e->p.blkio_delay_ns);
-        if (d->flags & E_MEMBER) {
-          vacated_add(b, d->a.pid, b->prev_ticks);
-          if (ended_add(l, d->a.pid, d->a.start) != 0)
-            return -ENOMEM;
-        }
+        if (d->flags & E_MEMBER)
+          vacated_add(b, d->a.pid, b->prev_ticks); /* in ended already */
         done = true;
       }
     }

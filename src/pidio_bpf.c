@@ -150,17 +150,21 @@ int pidio_bpf_decode_proc(const void *data, size_t len, long hz,
   return 0;
 }
 
-/* A path the kernel side walked (components leaf first, each
- * NUL-terminated, zero-filled after the last) as a path from the root, into
- * out (of outsz >= PIDIO_BPF_PATH + 1). false for anything a walk could not
- * have written: a '/' in a component, a component without its NUL. */
-static bool path_from_rec(const char *rec, char *out, size_t outsz) {
+/* A path the kernel side walked (len bytes: components leaf first, each
+ * NUL-terminated) as a path from the root, into out (of outsz >=
+ * PIDIO_BPF_PATH + 1). false for anything a walk could not have written:
+ * an empty component, a '/' in one, a last one without its NUL, more
+ * components than a walk takes. No component at all is the root. */
+static bool path_from_rec(const char *rec, size_t len, char *out,
+                          size_t outsz) {
   const char *comp[PIDIO_BPF_DEPTH];
   size_t clen[PIDIO_BPF_DEPTH];
   size_t n = 0, off = 0;
-  while (off < PIDIO_BPF_PATH && rec[off] != '\0') {
-    size_t l = strnlen(rec + off, PIDIO_BPF_PATH - off);
-    if (off + l == PIDIO_BPF_PATH || n == PIDIO_BPF_DEPTH ||
+  if (len > PIDIO_BPF_PATH)
+    return false;
+  while (off < len) {
+    size_t l = strnlen(rec + off, len - off);
+    if (l == 0 || off + l == len || n == PIDIO_BPF_DEPTH ||
         memchr(rec + off, '/', l) != NULL)
       return false;
     comp[n] = rec + off;
@@ -185,15 +189,23 @@ static bool path_from_rec(const char *rec, char *out, size_t outsz) {
 _Static_assert(sizeof(((pidio_bpf_exit_t *)0)->cgroup) >= PIDIO_BPF_PATH + 1 &&
                    sizeof(((pidio_bpf_exit_t *)0)->exe) >= PIDIO_BPF_PATH + 1,
                "room for every path the kernel side writes");
+_Static_assert(offsetof(struct pidio_bpf_exit_rec, paths) ==
+                   PIDIO_BPF_EXIT_HEAD,
+               "the head the kernel side sends");
 
 int pidio_bpf_decode_exit(const void *data, size_t len, long hz,
                           pidio_bpf_exit_t *out) {
   struct pidio_bpf_exit_rec r;
-  if (len != sizeof(r) || hz <= 0 || 1000000000L % hz != 0)
+  if (len < PIDIO_BPF_EXIT_HEAD || len > sizeof(r) || hz <= 0 ||
+      1000000000L % hz != 0)
     return -EINVAL;
-  memcpy(&r, data, sizeof(r));
+  memset(&r, 0, sizeof(r));
+  memcpy(&r, data, len);
+  /* Sent as long as its paths: the two lengths must make len. */
   if (r.p.size != sizeof(r) || r.p.kind != PIDIO_BPF_REC_EXIT ||
-      r.p.tgid == 0 || (r.p.flags & PIDIO_BPF_UNSTABLE))
+      r.p.tgid == 0 || (r.p.flags & PIDIO_BPF_UNSTABLE) ||
+      r.exe_len > PIDIO_BPF_PATH || r.cgroup_len > PIDIO_BPF_PATH ||
+      len != PIDIO_BPF_EXIT_HEAD + (size_t)r.exe_len + r.cgroup_len)
     return -EINVAL;
   memset(out, 0, sizeof(*out));
   decode_common(&r.p, hz, &out->p);
@@ -202,12 +214,13 @@ int pidio_bpf_decode_exit(const void *data, size_t len, long hz,
     out->fork_ppid = (pid_t)r.fork_ppid;
     out->fork_pstart = ns_to_ticks(r.fork_pstart_ns, hz);
   }
+  if (!(r.p.flags & PIDIO_BPF_EXEC_SEEN) ||
+      !(r.p.flags & PIDIO_BPF_EXE_SEEN) ||
+      !path_from_rec(r.paths, r.exe_len, out->exe, sizeof(out->exe))) {
+    out->p.flags &= ~(unsigned)PIDIO_BPF_F_EXE;
+    out->exe[0] = '\0';
+  }
   if (r.p.flags & PIDIO_BPF_EXEC_SEEN) {
-    if (!(r.p.flags & PIDIO_BPF_EXE_SEEN) ||
-        !path_from_rec(r.exe, out->exe, sizeof(out->exe))) {
-      out->p.flags &= ~(unsigned)PIDIO_BPF_F_EXE;
-      out->exe[0] = '\0';
-    }
     /* The kernel side copied up to PIDIO_BPF_ARGS bytes of the
      * NUL-separated arguments, zero-filled after them. */
     size_t n = sizeof(r.args);
@@ -216,7 +229,8 @@ int pidio_bpf_decode_exit(const void *data, size_t len, long hz,
     pidio_parse_cmdline(r.args, n, out->cmdline, sizeof(out->cmdline));
   }
   if (!(r.p.flags & PIDIO_BPF_CGROUP_SEEN) ||
-      !path_from_rec(r.cgroup, out->cgroup, sizeof(out->cgroup))) {
+      !path_from_rec(r.paths + r.exe_len, r.cgroup_len, out->cgroup,
+                     sizeof(out->cgroup))) {
     out->p.flags &= ~(unsigned)PIDIO_BPF_F_CGROUP;
     out->cgroup[0] = '\0';
   }

@@ -47,9 +47,9 @@ typedef struct pidio_bpf_opts {
   const char *btf_path;
 } pidio_bpf_opts_t;
 
-/* 4 MiB: about 4 600 exit records of 904 bytes (with the ring's 8-byte
- * header each): a second of a 10 000-exits-per-second storm at a drain
- * every 100 ms holds 1 000. */
+/* 4 MiB: about 13 000 exit records of about 320 bytes (288 with the ring's
+ * 8-byte header, plus the program's and the cgroup's paths): a second of a
+ * 10 000-exits-per-second storm at a drain every 100 ms holds 1 000. */
 #define PIDIO_BPF_RING_DEFAULT ((size_t)4 << 20)
 #define PIDIO_BPF_PROCS_DEFAULT 65536u
 
@@ -115,7 +115,8 @@ int pidio_bpf_decode_proc(const void *data, size_t len, long hz,
 int pidio_bpf_decode_exit(const void *data, size_t len, long hz,
                           pidio_bpf_exit_t *out);
 
-/* The size of each kind of raw record. */
+/* The size of an iterator record, and of the largest exit record (one is
+ * as long as its paths). */
 size_t pidio_bpf_proc_rec_size(void);
 size_t pidio_bpf_exit_rec_size(void);
 

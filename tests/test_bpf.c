@@ -9,11 +9,13 @@
  *  - exit-exec.bin: execl("/bin/true", "true", "first arg", "second"), on
  *    a machine where /bin is a link to usr/bin;
  *  - exit-cgroup.bin: 4 242 bytes in 2 writes, in the cgroup v2
- *    /pidio-bpfreal-22217.scope, removed as soon as it was reaped;
+ *    /pidio-bpfreal-21223.scope, removed as soon as it was reaped;
  *  - exit-orphan.bin: 3 333 bytes in 1 write, after the parent that forked
  *    it had exited (it was handed to a subreaper).
- * Layout offsets used below: exe at 152, args at 664, cgroup at 792 (each
- * path as its components, leaf first, each NUL-terminated).
+ * Layout offsets used below: fork_pstart_ns at 136, fork_ppid at 144,
+ * exe_len at 148, cgroup_len at 150, args at 152, and from 280 the paths
+ * (the program's, then the cgroup's: components leaf first, each
+ * NUL-terminated), the record ending with them.
  */
 #include "pidio_build.h"
 
@@ -26,6 +28,19 @@
 
 static size_t load(const char *name, unsigned char *buf, size_t bufsz) {
   return fixture_read(name, (char *)buf, bufsz);
+}
+
+/* Put the two walked paths (exe_len and cg_len bytes) in a raw record;
+ * returns its new length. */
+static size_t set_paths(unsigned char *raw, const char *exe, size_t exe_len,
+                        const char *cg, size_t cg_len) {
+  raw[148] = (unsigned char)(exe_len & 0xff);
+  raw[149] = (unsigned char)(exe_len >> 8);
+  raw[150] = (unsigned char)(cg_len & 0xff);
+  raw[151] = (unsigned char)(cg_len >> 8);
+  memcpy(raw + 280, exe, exe_len);
+  memcpy(raw + 280 + exe_len, cg, cg_len);
+  return 280 + exe_len + cg_len;
 }
 
 /* A little-endian field of a raw record, read independently of the
@@ -43,6 +58,7 @@ static uint32_t raw_u32(const unsigned char *r, size_t off) {
 
 START_TEST(test_sizes) {
   ck_assert_uint_eq(pidio_bpf_proc_rec_size(), 128);
+  /* The largest exit record; one is sent as long as its paths. */
   ck_assert_uint_eq(pidio_bpf_exit_rec_size(), 1304);
 }
 END_TEST
@@ -50,7 +66,8 @@ END_TEST
 START_TEST(test_exit_single) {
   unsigned char raw[2048];
   size_t n = load("bpf/exit-single.bin", raw, sizeof(raw));
-  ck_assert_uint_eq(n, pidio_bpf_exit_rec_size());
+  /* No program, the root cgroup: no path bytes at all. */
+  ck_assert_uint_eq(n, 280);
   pidio_bpf_exit_t e;
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert_uint_eq(e.p.io.v[PIDIO_WCHAR], 1000008);
@@ -146,20 +163,24 @@ START_TEST(test_exit_damaged) {
 END_TEST
 
 /* Strings the kernel filled to the last byte still end in a NUL; a walked
- * path that does not end in one is no path. */
+ * path whose last component has no NUL is no path. */
 START_TEST(test_exit_unterminated) {
   unsigned char raw[2048];
   size_t n = load("bpf/exit-exec.bin", raw, sizeof(raw));
   memset(raw + 112, 'c', 16);  /* comm */
-  memset(raw + 664, 'a', 128); /* args: one argument of 128 bytes */
-  memset(raw + 152, 'e', 512); /* exe: a component without its NUL */
-  memset(raw + 792, 'g', 512); /* cgroup: the same */
+  memset(raw + 152, 'a', 128); /* args: one argument of 128 bytes */
+  size_t exe_len = (size_t)(raw[148] | raw[149] << 8);
+  ck_assert_uint_gt(exe_len, 0);
+  raw[280 + exe_len - 1] = 'e';
   pidio_bpf_exit_t e;
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert_uint_eq(strlen(e.p.comm), 15);
   ck_assert_uint_eq(strlen(e.cmdline), 128);
   ck_assert(!(e.p.flags & PIDIO_BPF_F_EXE));
   ck_assert_str_eq(e.exe, "");
+  n = load("bpf/exit-cgroup.bin", raw, sizeof(raw));
+  raw[n - 1] = 'g';
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert(!(e.p.flags & PIDIO_BPF_F_CGROUP));
   ck_assert_str_eq(e.cgroup, "");
 }
@@ -172,7 +193,7 @@ START_TEST(test_exit_cgroup) {
   pidio_bpf_exit_t e;
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert(e.p.flags & PIDIO_BPF_F_CGROUP);
-  ck_assert_str_eq(e.cgroup, "/pidio-bpfreal-22217.scope");
+  ck_assert_str_eq(e.cgroup, "/pidio-bpfreal-21223.scope");
   ck_assert_uint_eq(e.p.io.v[PIDIO_WCHAR], 4242);
   ck_assert_uint_eq(e.p.io.v[PIDIO_SYSCW], 2);
   /* No exec: no program. */
@@ -189,36 +210,53 @@ END_TEST
  * anything a walk could not have written is no path, never a wrong one. */
 START_TEST(test_exit_paths) {
   unsigned char raw[2048];
-  size_t n = load("bpf/exit-cgroup.bin", raw, sizeof(raw));
+  load("bpf/exit-exec.bin", raw, sizeof(raw));
   pidio_bpf_exit_t e;
+  static const char exe[] = "sh\0bin\0";
   static const char three[] = "c.scope\0b.slice\0a\0";
-  memset(raw + 792, 0, 512);
-  memcpy(raw + 792, three, sizeof(three) - 1);
+  size_t n = set_paths(raw, exe, sizeof(exe) - 1, three, sizeof(three) - 1);
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert_str_eq(e.exe, "/bin/sh");
   ck_assert_str_eq(e.cgroup, "/a/b.slice/c.scope");
-  /* A '/' inside a component. */
-  raw[792 + 1] = '/';
+  /* The lengths must make the record's: one byte more or less is refused. */
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n + 1, 100, &e), -EINVAL);
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n - 1, 100, &e), -EINVAL);
+  /* A '/' inside a component; an empty component. */
+  raw[280 + sizeof(exe) - 1 + 1] = '/';
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert(!(e.p.flags & PIDIO_BPF_F_CGROUP));
   ck_assert_str_eq(e.cgroup, "");
+  ck_assert_str_eq(e.exe, "/bin/sh");
+  static const char hole[] = "c\0\0a\0";
+  n = set_paths(raw, exe, sizeof(exe) - 1, hole, sizeof(hole) - 1);
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert(!(e.p.flags & PIDIO_BPF_F_CGROUP));
   /* The kernel side said the walk did not reach the root: no path, even
    * with components there. */
-  raw[792 + 1] = '.';
+  n = set_paths(raw, exe, sizeof(exe) - 1, three, sizeof(three) - 1);
   raw[4] &= (unsigned char)~PIDIO_BPF_F_CGROUP;
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert(!(e.p.flags & PIDIO_BPF_F_CGROUP));
   ck_assert_str_eq(e.cgroup, "");
+  /* The root cgroup: the flag and no component. */
+  raw[4] |= PIDIO_BPF_F_CGROUP;
+  n = set_paths(raw, exe, sizeof(exe) - 1, "", 0);
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert_str_eq(e.cgroup, "/");
   /* The longest a record holds: a component of 255 bytes read at offset
    * 0, one of 254 read at 256, their NULs: a path of 511 characters. */
-  raw[4] |= PIDIO_BPF_F_CGROUP;
-  memset(raw + 792, 'x', 512);
-  raw[792 + 255] = '\0';
-  raw[792 + 510] = '\0';
-  raw[792 + 511] = '\0';
+  char big[511];
+  memset(big, 'x', sizeof(big));
+  big[255] = '\0';
+  big[510] = '\0';
+  n = set_paths(raw, exe, sizeof(exe) - 1, big, sizeof(big));
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert(e.p.flags & PIDIO_BPF_F_CGROUP);
   ck_assert_uint_eq(strlen(e.cgroup), 511);
   ck_assert_uint_eq(strspn(e.cgroup + 1, "x"), 254);
+  /* Lengths beyond what a walk writes. */
+  raw[151] = 0x03; /* cgroup_len 768 + ... */
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), -EINVAL);
   /* An exe the kernel side could not walk whole: the exec is seen, the
    * program is not. */
   n = load("bpf/exit-exec.bin", raw, sizeof(raw));
@@ -249,7 +287,7 @@ START_TEST(test_exit_orphan) {
   ck_assert_int_eq(e.fork_ppid, e.p.ppid);
   ck_assert_uint_eq(e.fork_pstart, e.p.pstart);
   /* Forked before the reader was loaded: no fork parent. */
-  memset(raw + 136, 0, 16);
+  memset(raw + 136, 0, 12);
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert_int_eq(e.fork_ppid, 0);
   ck_assert_uint_eq(e.fork_pstart, 0);

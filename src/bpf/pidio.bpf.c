@@ -82,6 +82,15 @@ struct {
   __uint(max_entries, 4 << 20);
 } exits SEC(".maps");
 
+/* Scratch for an exit record, built whole and sent as long as it is used
+ * (a reservation in the ring is of a fixed size). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, struct pidio_bpf_exit_rec);
+} exit_scratch SEC(".maps");
+
 /* Scratch for the iterator's record (the stack is 512 bytes). */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -263,7 +272,8 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn) {
 }
 
 /* One component of a walked path (see PIDIO_BPF_PATH) at *off of buf:
- * 1, or 0 when it does not fit or could not be read (no path then). */
+ * 1, or 0 when it does not fit or could not be read (no path then). buf
+ * has PIDIO_BPF_PATH bytes. */
 static __always_inline int put_component(char *buf, u32 *off,
                                          const void *name) {
   if (*off >= PIDIO_BPF_PATH / 2)
@@ -282,15 +292,19 @@ static __always_inline int put_component(char *buf, u32 *off,
  * is gone (systemd removes a scope at once), and an id no longer opens
  * anything then. 1 when the walk reached the root: a path that does not
  * fit is no path. */
-static __always_inline int cgroup_path(char *buf, struct task_struct *leader) {
+static __always_inline int cgroup_path(char *buf, u32 *len,
+                                       struct task_struct *leader) {
   struct kernfs_node *kn = leader->cgroups->dfl_cgrp->kn;
   u32 off = 0;
+  *len = 0;
   for (int depth = 0; depth < PIDIO_BPF_DEPTH; depth++) {
     if (!kn)
       return 0;
     struct kernfs_node *up = kn_parent(kn);
-    if (!up)
+    if (!up) {
+      *len = off;
       return 1; /* kn is the root, whose name is not part of the path */
+    }
     if (!put_component(buf, &off, kn->name))
       return 0;
     kn = up;
@@ -303,7 +317,7 @@ static __always_inline int cgroup_path(char *buf, struct task_struct *leader) {
  * dentries up to their mount's root, then the mount point in the parent
  * mount, up to the namespace's root mount. (bpf_d_path is not allowed in a
  * tracepoint.) 1 when the walk reached that root. */
-static __always_inline int exe_path(char *buf, struct file *file) {
+static __always_inline int exe_path(char *buf, u64 *len, struct file *file) {
   struct vfsmount *vm = BPF_CORE_READ(file, f_path.mnt);
   struct dentry *d = BPF_CORE_READ(file, f_path.dentry);
   struct mount *m = (struct mount *)((char *)vm -
@@ -314,15 +328,19 @@ static __always_inline int exe_path(char *buf, struct file *file) {
       return 0;
     if (d == BPF_CORE_READ(m, mnt.mnt_root)) {
       struct mount *up = BPF_CORE_READ(m, mnt_parent);
-      if (up == m)
+      if (up == m) {
+        *len = off;
         return 1;
+      }
       d = BPF_CORE_READ(m, mnt_mountpoint);
       m = up;
       continue;
     }
     struct dentry *dp = BPF_CORE_READ(d, d_parent);
-    if (dp == d)
+    if (dp == d) {
+      *len = off;
       return 1; /* a filesystem's root that is no mount's (not expected) */
+    }
     if (!put_component(buf, &off, BPF_CORE_READ(d, d_name.name)))
       return 0;
     d = dp;
@@ -335,38 +353,50 @@ static __always_inline int exe_path(char *buf, struct file *file) {
 static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
                                       struct pidio_bpf_key *key,
                                       struct task_struct *leader) {
-  struct pidio_bpf_exit_rec *e = bpf_ringbuf_reserve(&exits, sizeof(*e), 0);
+  u32 zero = 0;
+  struct pidio_bpf_exit_rec *e = bpf_map_lookup_elem(&exit_scratch, &zero);
   if (!e) {
     __sync_fetch_and_add(&counters.ring_full, 1);
-  } else {
-    /* Too large for an inlined memset or memcpy: the helper copies. */
-    bpf_probe_read_kernel(e, sizeof(*e), &empty_exit);
-    e->p.size = sizeof(*e);
-    e->p.kind = PIDIO_BPF_REC_EXIT;
-    fill_ident(&e->p, leader);
-    for (int i = 0; i < PIDIO_BPF_NIO; i++)
-      e->p.io[i] = io[i];
-    e->p.blkio_delay_ns = delay;
-    if (none)
-      e->p.flags |= PIDIO_BPF_NO_DELAY;
-    e->exit_ns = bpf_ktime_get_boot_ns();
-    if (cgroup_path(e->cgroup, leader))
-      e->p.flags |= PIDIO_BPF_CGROUP_SEEN;
-    struct pidio_bpf_origin *o = bpf_task_storage_get(&origins, leader, 0, 0);
-    if (o) {
-      e->fork_ppid = o->ppid;
-      e->fork_pstart_ns = o->pstart_ns;
-    }
-    struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, key);
-    if (x) {
-      e->p.flags |= PIDIO_BPF_EXEC_SEEN | (u32)x->flags;
-      bpf_probe_read_kernel(e->exe, sizeof(e->exe), x->exe);
-      bpf_probe_read_kernel(e->args, sizeof(e->args), x->args);
-    }
-    /* No wakeup per record: user space drains on its own schedule. */
-    bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
-    __sync_fetch_and_add(&counters.exits, 1);
+    bpf_map_delete_elem(&execs, key);
+    return;
   }
+  /* Too large for an inlined memset: the helper copies zeros. */
+  bpf_probe_read_kernel(e, PIDIO_BPF_EXIT_HEAD, &empty_exit);
+  e->p.size = sizeof(*e);
+  e->p.kind = PIDIO_BPF_REC_EXIT;
+  fill_ident(&e->p, leader);
+  for (int i = 0; i < PIDIO_BPF_NIO; i++)
+    e->p.io[i] = io[i];
+  e->p.blkio_delay_ns = delay;
+  if (none)
+    e->p.flags |= PIDIO_BPF_NO_DELAY;
+  e->exit_ns = bpf_ktime_get_boot_ns();
+  u32 exe_len = 0, cg_len = 0;
+  struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, key);
+  if (x) {
+    e->p.flags |= PIDIO_BPF_EXEC_SEEN | (u32)x->flags;
+    bpf_probe_read_kernel(e->args, sizeof(e->args), x->args);
+    if (x->flags & PIDIO_BPF_EXE_SEEN) {
+      exe_len = (u32)x->exe_len & (PIDIO_BPF_PATH - 1);
+      bpf_probe_read_kernel(e->paths, exe_len, x->exe);
+    }
+  }
+  if (cgroup_path(e->paths + exe_len, &cg_len, leader))
+    e->p.flags |= PIDIO_BPF_CGROUP_SEEN;
+  cg_len &= PIDIO_BPF_PATH - 1;
+  e->exe_len = (__u16)exe_len;
+  e->cgroup_len = (__u16)cg_len;
+  struct pidio_bpf_origin *o = bpf_task_storage_get(&origins, leader, 0, 0);
+  if (o) {
+    e->fork_ppid = o->ppid;
+    e->fork_pstart_ns = o->pstart_ns;
+  }
+  /* No wakeup per record: user space drains on its own schedule. */
+  if (bpf_ringbuf_output(&exits, e, PIDIO_BPF_EXIT_HEAD + exe_len + cg_len,
+                         BPF_RB_NO_WAKEUP) != 0)
+    __sync_fetch_and_add(&counters.ring_full, 1);
+  else
+    __sync_fetch_and_add(&counters.exits, 1);
   bpf_map_delete_elem(&execs, key);
 }
 
@@ -505,7 +535,7 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid,
     return 0;
   }
   x->created_ns = bpf_ktime_get_boot_ns();
-  if (exe_path(x->exe, bprm->file))
+  if (exe_path(x->exe, &x->exe_len, bprm->file))
     x->flags |= PIDIO_BPF_EXE_SEEN;
   /* The new program's arguments were just copied onto its stack: the pages
    * are present, and current is the task whose memory they are. */

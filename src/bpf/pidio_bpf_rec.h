@@ -65,20 +65,23 @@ struct pidio_bpf_proc_rec {
 };
 
 /* A process's end: its final own totals, once, when the update of its last
- * thread is done. */
+ * thread is done. Sent only up to the end of its paths: most bytes of
+ * paths are unused, and a record's size is what fills the ring buffer. */
 struct pidio_bpf_exit_rec {
-  struct pidio_bpf_proc_rec p;
+  struct pidio_bpf_proc_rec p; /* p.size: sizeof the whole struct */
   __u64 exit_ns; /* when the last thread's update was done, ns since boot */
   /* The parent it was forked by, which ppid no longer names once that
    * parent has exited (the child is handed to a reaper); 0 when the fork
    * was before the programs were loaded. */
   __u64 fork_pstart_ns;
   __u32 fork_ppid;
-  __u32 pad;
-  char exe[PIDIO_BPF_PATH];
+  __u16 exe_len;    /* bytes of the program's path at the start of paths */
+  __u16 cgroup_len; /* bytes of the cgroup's path right after it */
   char args[PIDIO_BPF_ARGS];
-  char cgroup[PIDIO_BPF_PATH];
+  char paths[2 * PIDIO_BPF_PATH];
 };
+/* The record's size without its paths. */
+#define PIDIO_BPF_EXIT_HEAD 280
 
 /* The maps' layouts, which user space reads to sweep entries left behind
  * by processes whose end was never seen whole. */
@@ -102,6 +105,7 @@ struct pidio_bpf_state {
 struct pidio_bpf_exec {
   __u64 flags; /* PIDIO_BPF_ARGS_CUT, PIDIO_BPF_EXE_SEEN */
   __u64 created_ns;
+  __u64 exe_len; /* bytes of exe used */
   char exe[PIDIO_BPF_PATH];
   char args[PIDIO_BPF_ARGS];
 };
