@@ -32,11 +32,42 @@ enum {
                             one more round for it */
 };
 
-/* This round's exit records (own I/O), for the members to find. */
+/* A process by its identity. */
+struct pidio_ident {
+  pid_t pid;
+  uint64_t start;
+};
+
+/* A set of identities (open addressing; pid 0, never a process's, marks an
+ * empty slot): a storm of exits is looked up in constant time each. */
+struct pidio_idset {
+  struct pidio_ident *slot;
+  size_t n, cap; /* cap: 0 or a power of two, at least twice n */
+};
+
+/* This round's exit records (own I/O), for the members to find; and what a
+ * descendant's record needs to find its parent a member when that parent
+ * was never seen alive either. */
 struct pidio_exitlist {
   pidio_bpf_exit_t *e;
   size_t n, cap;
+  /* Records of processes that ended before a parent the block did not know
+   * yet (not tracked: born since the last listing): decided again in the
+   * next round, once, when that parent has joined or its own record has
+   * come (the drain may fall between a child's exit and its parent's). */
+  pidio_bpf_exit_t *held;
+  size_t nheld, held_cap;
+  /* Members that ended (or left) this round, and in the previous one: a
+   * child of theirs that outlived them comes with a record later. */
+  struct pidio_idset ended, ended_prev;
+  size_t *cand; /* indices into e of records still to decide */
+  size_t ncand, cand_cap;
 };
+
+/* Records held for the next round at most (each about 1.4 KiB): a storm of
+ * processes whose parents are all unknown beyond this is decided at once,
+ * as not descendants. */
+#define PIDIO_EXITS_HELD_MAX 4096
 
 /* A tracked process: a member, or a non-member looked at again later. */
 struct pidio_entry {
@@ -96,8 +127,13 @@ int pidio_block_group_by(pidio_block_t *b, enum pidio_group_key key,
 void pidio_block_free(pidio_block_t *b) {
   for (size_t i = 0; i < b->n; i++)
     pidio_fdbudget_release(b->e[i].fd);
-  if (b->exits != NULL)
+  if (b->exits != NULL) {
     free(b->exits->e);
+    free(b->exits->held);
+    free(b->exits->ended.slot);
+    free(b->exits->ended_prev.slot);
+    free(b->exits->cand);
+  }
   free(b->exits);
   if (b->groups != NULL) {
     pidio_groups_free(b->groups);
@@ -378,6 +414,80 @@ static void read_own(pidio_block_t *b, pidio_entry_t *en) {
   /* -EAGAIN: its snapshot never settled: no value this round */
 }
 
+static size_t idset_home(const struct pidio_idset *s, pid_t pid,
+                         uint64_t start) {
+  uint64_t h = (uint64_t)(uint32_t)pid * 0x9E3779B97F4A7C15ULL ^
+               start * 0xC2B2AE3D27D4EB4FULL;
+  return (size_t)(h ^ h >> 29) & (s->cap - 1);
+}
+
+static bool idset_has(const struct pidio_idset *s, pid_t pid,
+                      uint64_t start) {
+  if (s->cap == 0)
+    return false;
+  for (size_t i = idset_home(s, pid, start); s->slot[i].pid != 0;
+       i = (i + 1) & (s->cap - 1))
+    if (s->slot[i].pid == pid && s->slot[i].start == start)
+      return true;
+  return false;
+}
+
+static void idset_put(struct pidio_idset *s, pid_t pid, uint64_t start) {
+  size_t i = idset_home(s, pid, start);
+  while (s->slot[i].pid != 0)
+    i = (i + 1) & (s->cap - 1);
+  s->slot[i] = (struct pidio_ident){pid, start};
+  s->n++;
+}
+
+static int idset_add(struct pidio_idset *s, pid_t pid, uint64_t start) {
+  if (idset_has(s, pid, start))
+    return 0;
+  if (2 * (s->n + 1) > s->cap) {
+    struct pidio_idset g = {.cap = s->cap ? s->cap * 2 : 64};
+    if ((g.slot = calloc(g.cap, sizeof(*g.slot))) == NULL)
+      return -ENOMEM;
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->slot[i].pid != 0)
+        idset_put(&g, s->slot[i].pid, s->slot[i].start);
+    free(s->slot);
+    *s = g;
+  }
+  idset_put(s, pid, start);
+  return 0;
+}
+
+/* Empty, and give back the memory a storm took. */
+static void idset_clear(struct pidio_idset *s) {
+  if (s->cap > 1024 && s->n < s->cap / 16) {
+    free(s->slot);
+    *s = (struct pidio_idset){0};
+  } else if (s->cap > 0) {
+    memset(s->slot, 0, s->cap * sizeof(*s->slot));
+    s->n = 0;
+  }
+}
+
+/* Whether (pid, start) is a member, or was one until it ended (or left)
+ * in this round or the previous one. */
+static bool was_member(const pidio_block_t *b, pid_t pid, uint64_t start) {
+  const pidio_entry_t *p = find(b->e, b->n, pid);
+  if (p != NULL && (p->flags & E_MEMBER) && p->a.start == start)
+    return true;
+  const struct pidio_exitlist *l = b->exits;
+  return idset_has(&l->ended, pid, start) ||
+         idset_has(&l->ended_prev, pid, start);
+}
+
+/* Whether the block knows nothing of (pid, start) yet: not tracked, and no
+ * member that ended. Its record may still come. */
+static bool unknown_process(const pidio_block_t *b, pid_t pid,
+                            uint64_t start) {
+  const pidio_entry_t *p = find(b->e, b->n, pid);
+  return pid > 1 && !(p != NULL && p->a.start == start) &&
+         !was_member(b, pid, start);
+}
+
 /* Would the block have selected this process, seen only at its end? */
 static bool exit_selected(const pidio_block_t *b, const pidio_bpf_exit_t *e) {
   const pidio_select_t *s = &b->sel;
@@ -387,9 +497,12 @@ static bool exit_selected(const pidio_block_t *b, const pidio_bpf_exit_t *e) {
     root = false;
   else if (s->user != NULL && e->p.uid != s->uid)
     root = false;
-  else if (s->cgroup != NULL) /* its cgroup is not known by path */
-    root = false;
-  else if (s->exe != NULL && (!exec_seen || strcmp(e->exe, s->exe) != 0))
+  else if (s->cgroup != NULL &&
+           (!(e->p.flags & PIDIO_BPF_F_CGROUP) ||
+            !pidio_select_cgroup_match(s, e->cgroup, strlen(e->cgroup))))
+    root = false; /* a path the record could not hold decides no match */
+  else if (s->exe != NULL && (!(e->p.flags & PIDIO_BPF_F_EXE) ||
+                               strcmp(e->exe, s->exe) != 0))
     root = false;
   else if (s->cmdline != NULL && !exec_seen)
     root = false;
@@ -400,9 +513,15 @@ static bool exit_selected(const pidio_block_t *b, const pidio_bpf_exit_t *e) {
   }
   if (root || !s->children)
     return root;
-  /* A descendant: its parent at its exit is a member. */
-  const pidio_entry_t *p = find(b->e, b->n, e->p.ppid);
-  return p != NULL && (p->flags & E_MEMBER) && p->a.start == e->p.pstart;
+  /* A descendant: its parent is a member, or was one until its end. The
+   * parent that forked it counts too: once that parent has exited, ppid
+   * names the reaper it was handed to. */
+  return was_member(b, e->p.ppid, e->p.pstart) ||
+         (e->fork_ppid != 0 && was_member(b, e->fork_ppid, e->fork_pstart));
+}
+
+static int ended_add(struct pidio_exitlist *l, pid_t pid, uint64_t start) {
+  return idset_add(&l->ended, pid, start);
 }
 
 static void collect_exit(const pidio_bpf_exit_t *e, void *ctx) {
@@ -418,6 +537,44 @@ static void collect_exit(const pidio_bpf_exit_t *e, void *ctx) {
   l->e[l->n++] = *e;
 }
 
+/* Count a process never a member from its exit record, from birth. */
+static int count_from_exit(pidio_block_t *b, const pidio_bpf_exit_t *e) {
+  if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0 ||
+      ended_add(b->exits, e->p.pid, e->p.start) != 0)
+    return -ENOMEM;
+  pidio_entry_t *d = &b->dead[b->ndead++];
+  *d = (pidio_entry_t){
+      .a = {.pid = e->p.pid, .ppid = e->p.ppid, .start = e->p.start},
+      .fd = -1,
+      .flags = E_MEMBER | E_ROOT};
+  pidio_ledger_join(&d->a, group_of_exit(b, d, e), NULL);
+  d->a.now = e->p.io;
+  pidio_ledger_read(&d->a);
+  pidio_ledger_gone(&d->a);
+  b->blkio_delay_ns += e->p.blkio_delay_ns; /* from birth */
+  return 0;
+}
+
+/* Append n records to l->e. */
+static int exits_append(struct pidio_exitlist *l, const pidio_bpf_exit_t *e,
+                        size_t n) {
+  if (n == 0)
+    return 0;
+  if (l->n + n > l->cap) {
+    size_t ncap = l->cap ? l->cap : 64;
+    while (ncap < l->n + n)
+      ncap *= 2;
+    pidio_bpf_exit_t *ne = realloc(l->e, ncap * sizeof(*ne));
+    if (ne == NULL)
+      return -ENOMEM;
+    l->e = ne;
+    l->cap = ncap;
+  }
+  memcpy(l->e + l->n, e, n * sizeof(*e));
+  l->n += n;
+  return 0;
+}
+
 /* The exit records of this round: a member's final figures (what it did
  * after its last read included), and the processes that started and ended
  * between two rounds and that the block selects, counted from birth. */
@@ -427,12 +584,35 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
     if ((l = b->exits = calloc(1, sizeof(*l))) == NULL)
       return -ENOMEM;
   }
+  /* The ends counted last round become the previous round's. */
+  struct pidio_idset t = l->ended_prev;
+  l->ended_prev = l->ended;
+  l->ended = t;
+  idset_clear(&l->ended);
+  /* The members the merge retired this round were members until then. */
+  for (size_t k = 0; k < b->ndead; k++)
+    if ((b->dead[k].flags & E_MEMBER) &&
+        ended_add(l, b->dead[k].a.pid, b->dead[k].a.start) != 0)
+      return -ENOMEM;
+  /* Last round's held records first: they ended earlier. */
   l->n = 0;
+  if (exits_append(l, l->held, l->nheld) != 0)
+    return -ENOMEM;
+  size_t nheld = l->nheld;
+  l->nheld = 0;
   uint64_t lost = 0;
   b->own.exits(b->own.ctx, collect_exit, l, &lost);
   rep->lost = lost > UINT32_MAX ? UINT32_MAX : (unsigned)lost;
+  if (l->n > l->cand_cap) {
+    size_t *nc = realloc(l->cand, l->n * sizeof(*nc));
+    if (nc == NULL)
+      return -ENOMEM;
+    l->cand = nc;
+    l->cand_cap = l->n;
+  }
+  l->ncand = 0;
   size_t ndead = b->ndead; /* the merge's; those added below are done */
-  for (size_t i = 0; i < l->n; i++) {
+  for (size_t i = nheld; i < l->n; i++) {
     const pidio_bpf_exit_t *e = &l->e[i];
     /* A member the merge retired (gone from the listing, or no longer
      * the target) gets its final figures. */
@@ -445,7 +625,7 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
         pidio_ledger_gone(&d->a);
         add_delay(b, d, e->p.blkio_delay_ns);
         if (d->flags & E_MEMBER)
-          vacated_add(b, d->a.pid, b->prev_ticks);
+          vacated_add(b, d->a.pid, b->prev_ticks); /* in ended already */
         done = true;
       }
     }
@@ -458,6 +638,8 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
         en->a.now = e->p.io;
         pidio_ledger_read(&en->a);
         add_delay(b, en, e->p.blkio_delay_ns);
+        if (ended_add(l, en->a.pid, en->a.start) != 0)
+          return -ENOMEM;
         continue;
       }
     }
@@ -465,20 +647,52 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
      * new name or an exec came later): none of its I/O was counted, so
      * a process that started after the block's first interval and that
      * the block selects at its end counts from birth. */
-    if (b->rounds == 0 || e->p.start < b->first_ticks || !exit_selected(b, e))
+    if (b->rounds == 0 || e->p.start < b->first_ticks)
       continue;
-    if (grow(&b->dead, &b->dead_cap, b->ndead + 1) != 0)
-      return -ENOMEM;
-    pidio_entry_t *d = &b->dead[b->ndead++];
-    *d = (pidio_entry_t){
-        .a = {.pid = e->p.pid, .ppid = e->p.ppid, .start = e->p.start},
-        .fd = -1,
-        .flags = E_MEMBER | E_ROOT};
-    pidio_ledger_join(&d->a, group_of_exit(b, d, e), NULL);
-    d->a.now = e->p.io;
-    pidio_ledger_read(&d->a);
-    pidio_ledger_gone(&d->a);
-    b->blkio_delay_ns += e->p.blkio_delay_ns; /* from birth */
+    l->cand[l->ncand++] = i;
+  }
+  /* Held records are decided by their parent only. Repeated until no one
+   * is added: a child's record comes before its parent's when the parent
+   * waited for it, and the parent, never seen alive either, must be
+   * counted first. */
+  for (size_t i = 0; i < nheld; i++)
+    l->cand[l->ncand++] = i;
+  for (bool changed = true; changed;) {
+    changed = false;
+    size_t keep = 0;
+    for (size_t c = 0; c < l->ncand; c++) {
+      const pidio_bpf_exit_t *e = &l->e[l->cand[c]];
+      if (exit_selected(b, e)) {
+        if (count_from_exit(b, e) != 0)
+          return -ENOMEM;
+        changed = true;
+      } else {
+        l->cand[keep++] = l->cand[c];
+      }
+    }
+    l->ncand = keep;
+    if (!b->sel.children)
+      break; /* nothing else depends on what was added */
+  }
+  /* A record whose parents the block does not know yet waits one round
+   * (see held). */
+  for (size_t c = 0; c < l->ncand && b->sel.children; c++) {
+    const pidio_bpf_exit_t *e = &l->e[l->cand[c]];
+    if (l->cand[c] < nheld || l->nheld >= PIDIO_EXITS_HELD_MAX)
+      continue;
+    if (!unknown_process(b, e->p.ppid, e->p.pstart) &&
+        !(e->fork_ppid != 0 &&
+          unknown_process(b, e->fork_ppid, e->fork_pstart)))
+      continue;
+    if (l->nheld == l->held_cap) {
+      size_t ncap = l->held_cap ? l->held_cap * 2 : 16;
+      pidio_bpf_exit_t *nh = realloc(l->held, ncap * sizeof(*nh));
+      if (nh == NULL)
+        return -ENOMEM;
+      l->held = nh;
+      l->held_cap = ncap;
+    }
+    l->held[l->nheld++] = *e;
   }
   /* Members that ended without a record: once /proc no longer has them,
    * their record gets one more round (it may have been sent just after
@@ -619,8 +833,10 @@ static int group_of(pidio_block_t *b, pidio_entry_t *en, int dfd,
 }
 
 /* GroupBy, own I/O: the group of a process seen only in its exit record,
- * by the key the record holds: its comm, or its uid's user name. Other
- * keys (exe, cgroup, unit) are not in the record: the unknown group. */
+ * by the key the record holds: its comm, its uid's user name, its cgroup v2
+ * path (and the unit in it), the program its last exec ran. A fact the
+ * record lacks (no exec while loaded, a path too long for it): the unknown
+ * group. */
 static unsigned group_of_exit(pidio_block_t *b, pidio_entry_t *en,
                               const pidio_bpf_exit_t *e) {
   if (b->groups == NULL)
@@ -629,12 +845,18 @@ static unsigned group_of_exit(pidio_block_t *b, pidio_entry_t *en,
   memcpy(comm, e->p.comm, sizeof(e->p.comm));
   comm[sizeof(e->p.comm)] = '\0';
   pidio_group_facts_t f = {.comm = comm, .have_uid = true, .uid = e->p.uid};
+  if (e->p.flags & PIDIO_BPF_F_CGROUP) {
+    f.cgroup = e->cgroup;
+    f.cgroup_len = strlen(e->cgroup);
+  }
+  if (e->p.flags & PIDIO_BPF_F_EXE) {
+    f.exe = e->exe;
+    f.exe_len = strlen(e->exe);
+  }
   char key[PIDIO_GROUP_KEY_MAX];
   size_t len = 0;
-  int rc = -ENODATA;
-  if (b->group_key == PIDIO_GROUP_COMM || b->group_key == PIDIO_GROUP_USER)
-    rc = pidio_group_key_cached(b->group_key, &f, &b->users, mono_now(), key,
-                                sizeof(key), &len);
+  int rc = pidio_group_key_cached(b->group_key, &f, &b->users, mono_now(), key,
+                                  sizeof(key), &len);
   en->grp = pidio_groups_join(b->groups, rc == 0 ? key : NULL, len);
   return en->grp != NULL ? en->grp->id : 0;
 }

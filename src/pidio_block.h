@@ -135,11 +135,13 @@ void pidio_block_free(pidio_block_t *b);
  * ended without having been a member (between two intervals, or found
  * late, or matching only at its end) is counted from birth by its exit
  * record when the block selects it then: by Pid or
- * PidFile, Name, User, Children (its parent at exit a member), and
+ * PidFile, Name, User, Cgroup (its path at exit), Children (its parent at
+ * exit, or the one that forked it, a member or one that ended in this
+ * round or the last: records are decided until none is added, and one
+ * whose parents the block does not know yet waits a round), and
  * CommandLine and Exe as its exec showed them (the first 128 bytes of the
- * command line; the path as given to execve); never by Cgroup. Processes
- * are still found by listing ProcRoot, which must be this machine's
- * /proc. */
+ * command line; the program run). Processes are still found by listing
+ * ProcRoot, which must be this machine's /proc. */
 void pidio_block_set_ownio(pidio_block_t *b, const pidio_ownio_t *own);
 
 /* GroupBy: split the block by key into the groups of conf (see

@@ -133,7 +133,9 @@ _Static_assert(PIDIO_BPF_F_UNSTABLE == PIDIO_BPF_UNSTABLE &&
                    PIDIO_BPF_F_NO_DELAY == PIDIO_BPF_NO_DELAY &&
                    PIDIO_BPF_F_EXEC_SEEN == PIDIO_BPF_EXEC_SEEN &&
                    PIDIO_BPF_F_ARGS_CUT == PIDIO_BPF_ARGS_CUT &&
-                   PIDIO_BPF_F_ENDED == PIDIO_BPF_ENDED,
+                   PIDIO_BPF_F_ENDED == PIDIO_BPF_ENDED &&
+                   PIDIO_BPF_F_CGROUP == PIDIO_BPF_CGROUP_SEEN &&
+                   PIDIO_BPF_F_EXE == PIDIO_BPF_EXE_SEEN,
                "the flags are the BPF side's");
 
 int pidio_bpf_decode_proc(const void *data, size_t len, long hz,
@@ -148,26 +150,89 @@ int pidio_bpf_decode_proc(const void *data, size_t len, long hz,
   return 0;
 }
 
+/* A path the kernel side walked (len bytes: components leaf first, each
+ * NUL-terminated) as a path from the root, into out (of outsz >=
+ * PIDIO_BPF_PATH + 1). false for anything a walk could not have written:
+ * an empty component, a '/' in one, a last one without its NUL, more
+ * components than a walk takes. No component at all is the root. */
+static bool path_from_rec(const char *rec, size_t len, char *out,
+                          size_t outsz) {
+  const char *comp[PIDIO_BPF_DEPTH];
+  size_t clen[PIDIO_BPF_DEPTH];
+  size_t n = 0, off = 0;
+  if (len > PIDIO_BPF_PATH)
+    return false;
+  while (off < len) {
+    size_t l = strnlen(rec + off, len - off);
+    if (l == 0 || off + l == len || n == PIDIO_BPF_DEPTH ||
+        memchr(rec + off, '/', l) != NULL)
+      return false;
+    comp[n] = rec + off;
+    clen[n++] = l;
+    off += l + 1;
+  }
+  size_t w = 0;
+  if (n == 0)
+    out[w++] = '/';
+  while (n > 0) {
+    n--;
+    if (w + 1 + clen[n] + 1 > outsz)
+      return false;
+    out[w++] = '/';
+    memcpy(out + w, comp[n], clen[n]);
+    w += clen[n];
+  }
+  out[w] = '\0';
+  return true;
+}
+
+_Static_assert(sizeof(((pidio_bpf_exit_t *)0)->cgroup) >= PIDIO_BPF_PATH + 1 &&
+                   sizeof(((pidio_bpf_exit_t *)0)->exe) >= PIDIO_BPF_PATH + 1,
+               "room for every path the kernel side writes");
+_Static_assert(offsetof(struct pidio_bpf_exit_rec, paths) ==
+                   PIDIO_BPF_EXIT_HEAD,
+               "the head the kernel side sends");
+
 int pidio_bpf_decode_exit(const void *data, size_t len, long hz,
                           pidio_bpf_exit_t *out) {
   struct pidio_bpf_exit_rec r;
-  if (len != sizeof(r) || hz <= 0 || 1000000000L % hz != 0)
+  if (len < PIDIO_BPF_EXIT_HEAD || len > sizeof(r) || hz <= 0 ||
+      1000000000L % hz != 0)
     return -EINVAL;
-  memcpy(&r, data, sizeof(r));
+  memset(&r, 0, sizeof(r));
+  memcpy(&r, data, len);
+  /* Sent as long as its paths: the two lengths must make len. */
   if (r.p.size != sizeof(r) || r.p.kind != PIDIO_BPF_REC_EXIT ||
-      r.p.tgid == 0 || (r.p.flags & PIDIO_BPF_UNSTABLE))
+      r.p.tgid == 0 || (r.p.flags & PIDIO_BPF_UNSTABLE) ||
+      r.exe_len > PIDIO_BPF_PATH || r.cgroup_len > PIDIO_BPF_PATH ||
+      len != PIDIO_BPF_EXIT_HEAD + (size_t)r.exe_len + r.cgroup_len)
     return -EINVAL;
   memset(out, 0, sizeof(*out));
   decode_common(&r.p, hz, &out->p);
   out->exit_ns = r.exit_ns;
+  if (r.fork_ppid != 0) {
+    out->fork_ppid = (pid_t)r.fork_ppid;
+    out->fork_pstart = ns_to_ticks(r.fork_pstart_ns, hz);
+  }
+  if (!(r.p.flags & PIDIO_BPF_EXEC_SEEN) ||
+      !(r.p.flags & PIDIO_BPF_EXE_SEEN) ||
+      !path_from_rec(r.paths, r.exe_len, out->exe, sizeof(out->exe))) {
+    out->p.flags &= ~(unsigned)PIDIO_BPF_F_EXE;
+    out->exe[0] = '\0';
+  }
   if (r.p.flags & PIDIO_BPF_EXEC_SEEN) {
-    copy_str(out->exe, sizeof(out->exe), r.exe, sizeof(r.exe));
     /* The kernel side copied up to PIDIO_BPF_ARGS bytes of the
      * NUL-separated arguments, zero-filled after them. */
     size_t n = sizeof(r.args);
     while (n > 0 && r.args[n - 1] == '\0')
       n--;
     pidio_parse_cmdline(r.args, n, out->cmdline, sizeof(out->cmdline));
+  }
+  if (!(r.p.flags & PIDIO_BPF_CGROUP_SEEN) ||
+      !path_from_rec(r.paths + r.exe_len, r.cgroup_len, out->cgroup,
+                     sizeof(out->cgroup))) {
+    out->p.flags &= ~(unsigned)PIDIO_BPF_F_CGROUP;
+    out->cgroup[0] = '\0';
   }
   return 0;
 }
@@ -356,6 +421,7 @@ void pidio_bpf_get_stats(const pidio_bpf_t *b, pidio_bpf_stats_t *out) {
   out->map_full = c->map_full;
   out->mark_failed = c->mark_failed;
   out->exec_full = c->exec_full;
+  out->origin_failed = c->origin_failed;
   out->lost = out->ring_full + out->map_full + out->mark_failed;
   out->delivered = __atomic_load_n(&b->delivered, __ATOMIC_RELAXED);
   out->bad = __atomic_load_n(&b->bad, __ATOMIC_RELAXED);
@@ -389,6 +455,7 @@ uint64_t pidio_bpf_kernel_bytes(const pidio_bpf_t *b) {
   return map_memlock(bpf_map__fd(b->skel->maps.procs)) +
          map_memlock(bpf_map__fd(b->skel->maps.execs)) +
          map_memlock(bpf_map__fd(b->skel->maps.marks)) +
+         map_memlock(bpf_map__fd(b->skel->maps.origins)) +
          map_memlock(bpf_map__fd(b->skel->maps.exits)) +
          map_memlock(bpf_map__fd(b->skel->maps.scratch));
 }

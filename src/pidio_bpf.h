@@ -47,9 +47,9 @@ typedef struct pidio_bpf_opts {
   const char *btf_path;
 } pidio_bpf_opts_t;
 
-/* 4 MiB: about 10 000 exit records of 392 bytes (with the ring's 8-byte
- * header each): a second of a 10 000-exits-per-second storm at a drain
- * every 100 ms holds 1 000. */
+/* 4 MiB: about 13 000 exit records of about 320 bytes (288 with the ring's
+ * 8-byte header, plus the program's and the cgroup's paths): a second of a
+ * 10 000-exits-per-second storm at a drain every 100 ms holds 1 000. */
 #define PIDIO_BPF_RING_DEFAULT ((size_t)4 << 20)
 #define PIDIO_BPF_PROCS_DEFAULT 65536u
 
@@ -63,6 +63,7 @@ typedef struct pidio_bpf_stats {
   uint64_t lost;
   uint64_t ring_full, map_full, mark_failed;
   uint64_t exec_full; /* execs whose identity could not be kept */
+  uint64_t origin_failed; /* forks whose parent could not be kept */
   uint64_t bad;       /* records that did not decode (never expected) */
   uint64_t rereads;   /* processes read again because a snapshot was busy */
   uint64_t unsettled; /* ... and delivered flagged after all re-reads */
@@ -114,7 +115,8 @@ int pidio_bpf_decode_proc(const void *data, size_t len, long hz,
 int pidio_bpf_decode_exit(const void *data, size_t len, long hz,
                           pidio_bpf_exit_t *out);
 
-/* The size of each kind of raw record. */
+/* The size of an iterator record, and of the largest exit record (one is
+ * as long as its paths). */
 size_t pidio_bpf_proc_rec_size(void);
 size_t pidio_bpf_exit_rec_size(void);
 

@@ -228,7 +228,7 @@ const pidio_opt_t pidio_opts_table[] = {
      .max = 1073741824,
      .set = set_ring_size,
      .help = "the BPF reader's ring buffer of exit records: a power of two "
-             "from 4096 to 1073741824 bytes (default 4194304, about 10000 "
+             "from 4096 to 1073741824 bytes (default 4194304, about 13000 "
              "exits)"},
     {.name = "GroupBy",
      .longopt = "group-by",

@@ -25,6 +25,10 @@
 /* Pass: the process is exiting or has ended (a zombie): its exit record
  * holds the final figures, and io here is not a value. */
 #define PIDIO_BPF_F_ENDED 0x10
+/* Exit: cgroup holds the process's cgroup v2 path, read at its exit. */
+#define PIDIO_BPF_F_CGROUP 0x20
+/* Exit (with EXEC_SEEN): exe holds the path of the program run. */
+#define PIDIO_BPF_F_EXE 0x40
 
 /* One process, from an iterator pass or an exit record. */
 typedef struct pidio_bpf_proc {
@@ -46,12 +50,24 @@ typedef struct pidio_bpf_proc {
 typedef struct pidio_bpf_exit {
   pidio_bpf_proc_t p;
   uint64_t exit_ns; /* ns after boot (CLOCK_BOOTTIME) */
-  /* With PIDIO_BPF_F_EXEC_SEEN: the path given to execve at the process's
-   * last exec (as given: it may be relative, and for a script it is the
-   * script's), and the start of its command line, arguments joined by
-   * single spaces as pidio_parse_cmdline does. Empty otherwise. */
-  char exe[129];
+  /* The parent that forked it, and that parent's start (clock ticks after
+   * boot): p.ppid names a reaper instead once that parent has exited.
+   * fork_ppid is 0 when the fork was before the reader was loaded. */
+  pid_t fork_ppid;
+  uint64_t fork_pstart;
+  /* With PIDIO_BPF_F_EXEC_SEEN, what the process's last exec showed: with
+   * PIDIO_BPF_F_EXE, the absolute path of the program it ran (what
+   * /proc/<pid>/exe showed then: for a script, its interpreter), empty
+   * when it was too long for the record; and the start of its command
+   * line, arguments joined by single spaces as pidio_parse_cmdline does.
+   * Empty otherwise. */
+  char exe[513];
   char cmdline[129];
+  /* With PIDIO_BPF_F_CGROUP: the cgroup v2 path from the hierarchy's root
+   * ("/" for the root itself), as the kernel had it at the exit, whether
+   * or not the cgroup still exists. Empty otherwise (a path longer than
+   * the kernel side keeps, or one it could not read). */
+  char cgroup[513];
 } pidio_bpf_exit_t;
 
 /* What a block reads through: one subscription to a shared reader. */

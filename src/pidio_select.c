@@ -279,6 +279,11 @@ static bool cgroup_within(const char *want, const char *path, size_t plen) {
   return plen == wlen || path[wlen] == '/';
 }
 
+bool pidio_select_cgroup_match(const pidio_select_t *s, const char *path,
+                               size_t plen) {
+  return s->cgroup == NULL || cgroup_within(s->cgroup, path, plen);
+}
+
 /* What a failed read of a selector's file decides: a process that is gone
  * matches nothing (its exit is found by the block), one that may not be
  * read is not decided and is counted unreadable, and any other error

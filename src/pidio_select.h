@@ -87,6 +87,12 @@ bool pidio_select_wants_cmdline(const pidio_select_t *s);
 bool pidio_select_match(const pidio_select_t *s, const pidio_stat_t *st,
                         const char *cmdline);
 
+/* True when a process in the cgroup v2 path (plen bytes, from the root)
+ * passes the Cgroup selector: its cgroup or one below it, or there is no
+ * Cgroup selector. */
+bool pidio_select_cgroup_match(const pidio_select_t *s, const char *path,
+                               size_t plen);
+
 /* Match a process by reading what the selectors need from its opened
  * /proc/<pid> directory, cheapest first. A kernel thread (st's flags) never
  * matches: it has an io file, all zeros, but runs no program. Then the pid against target (the Pid

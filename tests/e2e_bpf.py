@@ -30,14 +30,16 @@ the same processes, with exact byte counts in the csv files.
   once why and reads /proc, Reader "bpf" refuses to start.
 Exit 77 where it cannot run (not root, no collectd, built without BPF).
 """
+import json
 import os
+import re
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import (BUILDDIR, Daemon, Results, Writer, built, run_names,  # noqa: E402
-                     run_tests, wait_for)
+from e2e_lib import (BUILDDIR, RUN_PREFIX, Daemon, Results, Writer, built,  # noqa: E402
+                     cgroup2_root, group_name, run_names, run_tests, wait_for)
 
 R = Results()
 
@@ -230,6 +232,134 @@ def test_groups(work):
             "[warning]" not in d.log() and "[error]" not in d.log(), d.log()[-2000:])
 
 
+EXITS = """
+LoadPlugin pidio
+<Plugin pidio>
+  Reader "bpf"
+  <Process "cg">
+    Cgroup "%(rel)s"
+  </Process>
+  <Process "gcg">
+    CommandLine "--tag %(tag)s$"
+    GroupBy cgroup
+    RankBy wchar
+  </Process>
+  <Process "gunit">
+    CommandLine "--tag %(tag)s$"
+    GroupBy unit
+    RankBy wchar
+  </Process>
+  <Process "gexe">
+    CommandLine "--tag %(tag)s$"
+    GroupBy exe
+    RankBy wchar
+  </Process>
+  <Process "ex">
+    CommandLine "--tag %(tag)s$"
+    Exe "%(exe)s"
+  </Process>
+  <Process "exother">
+    CommandLine "--tag %(tag)s$"
+    Exe "%(exe)s.other"
+  </Process>
+</Plugin>
+"""
+
+
+def test_exit_keys(work):
+    """Processes that live a few milliseconds and are counted from their
+    exit records: in a scope this test makes in the cgroup v2 hierarchy
+    (removed as soon as the second batch has ended), and in this test's
+    own cgroup. Cgroup selects those in the scope, Exe all of them (and
+    another program's path none); GroupBy cgroup, unit and exe put them in
+    the groups of their cgroup, unit and program, none in unknown. A first batch gets the groups their series (a group's first
+    interval is in other); the second's rises are checked."""
+    root = cgroup2_root()
+    if root is None:
+        R.check("exit keys: a cgroup v2 hierarchy is mounted to test in", False, "")
+        return
+    with open("/proc/self/cgroup") as f:
+        own = [l.split(":", 2)[2].strip() for l in f if l.startswith("0::")][0]
+    scope = "%s-bpf.scope" % RUN_PREFIX
+    rel = own.rstrip("/") + "/" + scope
+    path = root + rel
+    tag = run_names("pidioe2e-bexit")
+    exe = os.path.realpath(built("tests/pidio-writer"))
+    insts = {"cg": "cg", "scope": "gcg-" + group_name(rel), "own": "gcg-" + group_name(own),
+             "unit": "gunit-" + group_name(scope), "exe": "gexe-" + group_name(exe),
+             "gcg": "gcg", "gunit": "gunit", "gexe": "gexe", "ex": "ex", "exother": "exother"}
+    d = Daemon(work, EXITS % {"rel": rel, "tag": tag, "exe": exe})
+
+    def tx(inst):
+        row = d.last(inst, "io_octets")
+        return row[2] if row else 0
+
+    def settle(extra):
+        n = len(d.rows("cg", "count-processes")) + extra
+        wait_for(lambda: len(d.rows("cg", "count-processes")) >= n, 20, "%d more reads" % extra)
+
+    def batch(n_in, n_out, nbytes_in, nbytes_out):
+        procs = []
+        for i in range(n_in + n_out):
+            p = subprocess.Popen([built("tests/pidio-writer"), "--tag", tag],
+                                 stdin=subprocess.PIPE)
+            if i < n_in:
+                # Moved by this test, not by itself: a write of its own would
+                # count.
+                with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                    f.write(str(p.pid))
+            p.stdin.write(b"write %d 100\nexit\n" % (nbytes_in if i < n_in else nbytes_out))
+            p.stdin.close()
+            procs.append(p)
+        for p in procs:
+            p.wait(30)
+
+    try:
+        d.start()
+        settle(2)
+        os.makedirs(path)
+        batch(2, 1, 1000, 1000)
+        settle(3)
+        before = {k: tx(v) for k, v in insts.items()}
+        batch(20, 10, 55555, 4444)
+        os.rmdir(path)                  # before their records are read
+        settle(3)
+    finally:
+        d.stop()
+        if os.path.isdir(path):
+            os.rmdir(path)
+    rise = {k: tx(v) - before[k] for k, v in insts.items()}
+    inside, outside = 20 * 55555, 10 * 4444
+    R.equal("exit keys: Cgroup %s counts the short-lived processes in it" % rel, rise["cg"],
+            inside)
+    # 100 bytes a call: 556 calls for 55555 bytes, 10 for 1000.
+    R.equal("exit keys: Cgroup: their syscw", d.last("cg", "io_ops")[2], 20 * 556 + 2 * 10)
+    R.equal("exit keys: GroupBy cgroup, the removed scope's group (%s)" % insts["scope"],
+            rise["scope"], inside)
+    R.equal("exit keys: GroupBy cgroup, this test's cgroup's group (%s)" % insts["own"],
+            rise["own"], outside)
+    R.equal("exit keys: GroupBy unit, the scope's group (%s)" % insts["unit"], rise["unit"],
+            inside)
+    R.equal("exit keys: GroupBy exe, the program's group (%s)" % insts["exe"], rise["exe"],
+            inside + outside)
+    R.equal("exit keys: Exe (the program of their exec) counts all 30", rise["ex"],
+            inside + outside)
+    R.equal("exit keys: Exe of another program counts none", (rise["exother"],
+            d.last("exother", "io_octets")[2]), (0, 0))
+    for blk in ("gcg", "gunit", "gexe"):
+        R.equal("exit keys: %s: the block counts all 30" % blk, rise[blk], inside + outside)
+        R.equal("exit keys: %s: no unknown group" % blk,
+                d.rows(blk + "-unknown", "io_octets"), [])
+    lost = [row[1] for row in d.rows("cg", "count-lost")]
+    R.check("exit keys: count-lost always 0", len(lost) > 0 and all(v == 0 for v in lost),
+            str(lost))
+    # Exe reads every process's exe link: one the machine keeps from root
+    # (a container's init) is reported, as documented; nothing else is.
+    bad = [l for l in d.log().splitlines() if ("[warning]" in l or "[error]" in l) and
+           not re.search(r'<Process "ex(other)?">: permission denied reading /proc/\d+ ', l)]
+    R.check("exit keys: no other warning or error in the log", not bad, "\n".join(bad[:5]))
+
+
 NOBODY = 65534
 
 ONE = """
@@ -241,6 +371,139 @@ LoadPlugin pidio
   </Process>
 </Plugin>
 """
+
+
+def test_stream_exit_keys(work):
+    """The same with pidio-stream --reader bpf: --cgroup selects the
+    short-lived processes of a scope removed as soon as they ended, and
+    --group-by cgroup puts them in the scope's group, exactly."""
+    root = cgroup2_root()
+    if root is None:
+        R.check("stream exit keys: a cgroup v2 hierarchy is mounted to test in", False, "")
+        return
+    with open("/proc/self/cgroup") as f:
+        own = [l.split(":", 2)[2].strip() for l in f if l.startswith("0::")][0]
+    scope = "%s-bst.scope" % RUN_PREFIX
+    rel = own.rstrip("/") + "/" + scope
+    path = root + rel
+    tag = run_names("pidioe2e-bsx")
+    cmds = {"cg": ["--cgroup", rel],
+            # A window of 10 s: the groups keep their records between the
+            # two batches (a group idle for a window is gone).
+            "grp": ["--cmdline", "--tag %s$" % tag, "--group-by", "cgroup", "--sort", "wchar",
+                    "--window", "50"]}
+    streams = {k: subprocess.Popen([built("pidio-stream"), "--reader", "bpf", "--interval", "200",
+                                    "--format", "json"] + v, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+               for k, v in cmds.items()}
+
+    def batch(n_in, n_out, nbytes_in, nbytes_out):
+        procs = []
+        for i in range(n_in + n_out):
+            p = subprocess.Popen([built("tests/pidio-writer"), "--tag", tag],
+                                 stdin=subprocess.PIPE)
+            if i < n_in:
+                with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                    f.write(str(p.pid))
+            p.stdin.write(b"write %d 100\nexit\n" % (nbytes_in if i < n_in else nbytes_out))
+            p.stdin.close()
+            procs.append(p)
+        for p in procs:
+            p.wait(30)
+
+    out = {}
+    try:
+        time.sleep(1.0)                 # the streams have loaded and read once
+        os.makedirs(path)
+        batch(2, 1, 1000, 1000)
+        time.sleep(1.0)                 # the groups have their records
+        mid = time.time()
+        time.sleep(0.5)
+        batch(20, 10, 55555, 4444)
+        os.rmdir(path)
+        time.sleep(1.5)
+    finally:
+        for k, s in streams.items():
+            s.send_signal(15)
+            out[k] = s.communicate(timeout=10)
+        if os.path.isdir(path):
+            os.rmdir(path)
+    recs = {k: [json.loads(x) for x in v[0].splitlines() if x.startswith("{")]
+            for k, v in out.items()}
+    R.equal("stream exit keys: both streams exit 0 on SIGTERM",
+            [s.returncode for s in streams.values()], [0, 0])
+    sel = [r for r in recs["cg"] if "group" not in r]
+    R.equal("stream exit keys: --cgroup %s counts the short-lived processes in it" % rel,
+            sel[-1]["counters"]["wchar"] if sel else None, 2 * 1000 + 20 * 55555)
+
+    def group_at(name, before):
+        rs = [r for r in recs["grp"] if r.get("group") == group_name(name) and r["time"] < before]
+        return rs[-1]["counters"]["wchar"] if rs else None
+
+    for name, want in ((rel, 20 * 55555), (own, 10 * 4444)):
+        a, b = group_at(name, mid), group_at(name, float("inf"))
+        R.equal("stream exit keys: --group-by cgroup, %s's group rose by what its processes "
+                "wrote" % name, (b - a) if a is not None and b is not None else (a, b), want)
+    R.check("stream exit keys: no unknown group",
+            not any(r.get("group") == "unknown" for r in recs["grp"]))
+
+
+def stat_blkio_ticks(pid):
+    """Field 42 of /proc/<pid>/stat: the leader thread's block-I/O wait in
+    clock ticks (the whole process's for a single-threaded one)."""
+    with open("/proc/%d/stat" % pid) as f:
+        text = f.read()
+    return int(text[text.rindex(")") + 2:].split()[42 - 3])
+
+
+def test_delay(work):
+    """pidio_delay-blkio with kernel.task_delayacct on (switched back after):
+    a writer started after it reads 16 MiB with O_DIRECT (every read waits
+    for the disk). The gauge rises above 0, and summed over the intervals
+    (gauge x the time between two rows) it is the wait the kernel shows in
+    /proc/<pid>/stat, within a clock tick plus 10 % (the rows' times are
+    collectd's, the gauge's divisor pidio's own clock)."""
+    sysctl = "/proc/sys/kernel/task_delayacct"
+    with open(sysctl) as f:
+        was = f.read().strip()
+    data = os.path.join(work, "direct.dat")
+    w = None
+    d = None
+    try:
+        with open(sysctl, "w") as f:
+            f.write("1")
+        with open(data, "wb") as f:
+            f.write(b"d" * (16 << 20))
+            f.flush()
+            os.fsync(f.fileno())
+        w = Writer(work)
+        d = Daemon(work, ONE % ("bpf", w.pid))
+        d.start()
+        wait_for(lambda: len(d.rows("w", "pidio_delay-blkio")) >= 2, 20, "two delay rows")
+        w.send("dread %s" % data)
+        ticks = stat_blkio_ticks(w.pid)
+        n = len(d.rows("w", "count-processes")) + 3
+        wait_for(lambda: len(d.rows("w", "count-processes")) >= n, 20, "three more reads")
+    finally:
+        if d is not None:
+            d.stop()
+        if w is not None:
+            w.stop()
+        with open(sysctl, "w") as f:
+            f.write(was)
+    rows = d.rows("w", "pidio_delay-blkio")
+    summed = sum(v * (t - rows[i - 1][0]) for i, (t, v) in enumerate(rows) if i > 0)
+    hz = os.sysconf("SC_CLK_TCK")
+    want = ticks / hz
+    R.check("delay: the gauge rose above 0 (max %.4f s/s)" % max(v for _, v in rows),
+            max(v for _, v in rows) > 0, str(rows))
+    R.check("delay: summed over the intervals %.4f s, /proc/<pid>/stat %d ticks = %.4f s"
+            % (summed, ticks, want),
+            ticks > 0 and abs(summed - want) <= 1.0 / hz + 0.1 * want, str(rows))
+    R.check("delay: no notice about the sysctl while it is on",
+            "sysctl kernel.task_delayacct=1" not in d.log(), d.log()[-2000:])
+    with open(sysctl) as f:
+        R.equal("delay: kernel.task_delayacct restored", f.read().strip(), was)
 
 
 def as_nobody(work, sub, reader, pid, caps=()):
@@ -410,7 +673,9 @@ def main():
     if not have_bpf():
         print("SKIP: pidio was built without the BPF reader")
         return 77
-    return run_tests([test_readers_side_by_side, test_groups, test_privileges, test_no_btf,
+    return run_tests([test_readers_side_by_side, test_groups, test_exit_keys,
+                      test_stream_exit_keys, test_delay,
+                      test_privileges, test_no_btf,
                       test_storm, test_storm_small_ring], R, sys.argv[1:])
 
 

@@ -83,6 +83,13 @@ def cgroup2_root():
     return None
 
 
+def group_name(key):
+    """The plugin instance part of a group keyed key (README, "Names"), for
+    keys short enough not to be cut."""
+    return "".join(c if c.isalnum() or c in "-@" else "_" if c == "." else "~" if c == "/"
+                   else "%%%02X" % ord(c) for c in key)
+
+
 def check_bad_configs(work, cases, results):
     """Each (label, <Plugin pidio> body, wanted texts) must stop collectd
     at start (-T) with every wanted text in its log or output."""

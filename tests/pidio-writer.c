@@ -51,6 +51,10 @@
  *                          every 10 ms, TICKS times, stays 2.5 s more and
  *                          exits; this process (a subreaper: G's adopter)
  *                          reaps G and M
+ *   dread PATH             read the file PATH with O_DIRECT, 4096 bytes a
+ *                          call, to its end: every read waits for the
+ *                          device (block-I/O delay), none is served from
+ *                          the page cache
  *   exit                   (or end of input) exit
  * After each command it acknowledges by creating the directory
  * ACKDIR/ack.<n> (n counts from 1): mkdir is not I/O the io file counts,
@@ -220,6 +224,22 @@ static void nest(unsigned long long ib, unsigned long long gb, unsigned ms,
       die("waitpid intermediate");
 }
 
+static void direct_read(const char *path) {
+  void *buf;
+  if (posix_memalign(&buf, 4096, 4096) != 0)
+    die("posix_memalign");
+  int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (fd < 0)
+    die("open O_DIRECT");
+  ssize_t n;
+  while ((n = read(fd, buf, 4096)) > 0)
+    ;
+  if (n < 0)
+    die("read O_DIRECT");
+  close(fd);
+  free(buf);
+}
+
 static void reap(void) {
   while (wait(NULL) > 0 || errno == EINTR)
     ;
@@ -338,6 +358,7 @@ int main(int argc, char **argv) {
     double r = 0, s = 0;
     unsigned k = 0, ms = 0, ticks = 0;
     char w1[32] = "", w2[32] = "";
+    char file[256];
     if (strncmp(line, "exit", 4) == 0)
       break;
     if (sscanf(line, "write %llu %llu", &a, &c) >= 1) {
@@ -363,6 +384,8 @@ int main(int argc, char **argv) {
     } else if (sscanf(line, "nest %llu %llu %u %31s %31s", &a, &c, &ms, w1,
                       w2) >= 3) {
       nest(a, c, ms, w1, w2, 0);
+    } else if (sscanf(line, "dread %255s", file) == 1) {
+      direct_read(file);
     } else if (strncmp(line, "reap", 4) == 0) {
       reap();
     } else if (sscanf(line, "busyfork %u %llu %u %lf %u", &k, &a, &ms, &r,

@@ -6,7 +6,16 @@
  *  - exit-single.bin: one thread, 1 000 003 bytes in 7 writes, then 5 in 1;
  *  - exit-threads.bin: 8 threads x 1 001 bytes (joined), 55 from main,
  *    then 3 threads x 777 still running at exit_group;
- *  - exit-exec.bin: execl("/bin/true", "true", "first arg", "second").
+ *  - exit-exec.bin: execl("/bin/true", "true", "first arg", "second"), on
+ *    a machine where /bin is a link to usr/bin;
+ *  - exit-cgroup.bin: 4 242 bytes in 2 writes, in the cgroup v2
+ *    /pidio-bpfreal-21223.scope, removed as soon as it was reaped;
+ *  - exit-orphan.bin: 3 333 bytes in 1 write, after the parent that forked
+ *    it had exited (it was handed to a subreaper).
+ * Layout offsets used below: fork_pstart_ns at 136, fork_ppid at 144,
+ * exe_len at 148, cgroup_len at 150, args at 152, and from 280 the paths
+ * (the program's, then the cgroup's: components leaf first, each
+ * NUL-terminated), the record ending with them.
  */
 #include "pidio_build.h"
 
@@ -19,6 +28,19 @@
 
 static size_t load(const char *name, unsigned char *buf, size_t bufsz) {
   return fixture_read(name, (char *)buf, bufsz);
+}
+
+/* Put the two walked paths (exe_len and cg_len bytes) in a raw record;
+ * returns its new length. */
+static size_t set_paths(unsigned char *raw, const char *exe, size_t exe_len,
+                        const char *cg, size_t cg_len) {
+  raw[148] = (unsigned char)(exe_len & 0xff);
+  raw[149] = (unsigned char)(exe_len >> 8);
+  raw[150] = (unsigned char)(cg_len & 0xff);
+  raw[151] = (unsigned char)(cg_len >> 8);
+  memcpy(raw + 280, exe, exe_len);
+  memcpy(raw + 280 + exe_len, cg, cg_len);
+  return 280 + exe_len + cg_len;
 }
 
 /* A little-endian field of a raw record, read independently of the
@@ -36,14 +58,16 @@ static uint32_t raw_u32(const unsigned char *r, size_t off) {
 
 START_TEST(test_sizes) {
   ck_assert_uint_eq(pidio_bpf_proc_rec_size(), 128);
-  ck_assert_uint_eq(pidio_bpf_exit_rec_size(), 392);
+  /* The largest exit record; one is sent as long as its paths. */
+  ck_assert_uint_eq(pidio_bpf_exit_rec_size(), 1304);
 }
 END_TEST
 
 START_TEST(test_exit_single) {
-  unsigned char raw[1024];
+  unsigned char raw[2048];
   size_t n = load("bpf/exit-single.bin", raw, sizeof(raw));
-  ck_assert_uint_eq(n, pidio_bpf_exit_rec_size());
+  /* No program, the root cgroup: no path bytes at all. */
+  ck_assert_uint_eq(n, 280);
   pidio_bpf_exit_t e;
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert_uint_eq(e.p.io.v[PIDIO_WCHAR], 1000008);
@@ -75,7 +99,7 @@ START_TEST(test_exit_single) {
 END_TEST
 
 START_TEST(test_exit_threads) {
-  unsigned char raw[1024];
+  unsigned char raw[2048];
   size_t n = load("bpf/exit-threads.bin", raw, sizeof(raw));
   pidio_bpf_exit_t e;
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
@@ -86,13 +110,15 @@ START_TEST(test_exit_threads) {
 END_TEST
 
 START_TEST(test_exit_exec) {
-  unsigned char raw[1024];
+  unsigned char raw[2048];
   size_t n = load("bpf/exit-exec.bin", raw, sizeof(raw));
   pidio_bpf_exit_t e;
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert(e.p.flags & PIDIO_BPF_F_EXEC_SEEN);
+  ck_assert(e.p.flags & PIDIO_BPF_F_EXE);
   ck_assert(!(e.p.flags & PIDIO_BPF_F_ARGS_CUT));
-  ck_assert_str_eq(e.exe, "/bin/true");
+  /* The program run, as /proc/<pid>/exe named it, not the path given. */
+  ck_assert_str_eq(e.exe, "/usr/bin/true");
   ck_assert_str_eq(e.cmdline, "true first arg second");
   ck_assert_str_eq(e.p.comm, "true");
   /* true writes nothing; what it read is the loader's. */
@@ -103,7 +129,7 @@ END_TEST
 
 /* Damaged copies are refused, never half-read. */
 START_TEST(test_exit_damaged) {
-  unsigned char raw[1024], bad[1024];
+  unsigned char raw[2048], bad[1024];
   size_t n = load("bpf/exit-single.bin", raw, sizeof(raw));
   pidio_bpf_exit_t e;
   /* Cut short, or one byte too long. */
@@ -136,25 +162,142 @@ START_TEST(test_exit_damaged) {
 }
 END_TEST
 
-/* Strings the kernel filled to the last byte still end in a NUL. */
+/* Strings the kernel filled to the last byte still end in a NUL; a walked
+ * path whose last component has no NUL is no path. */
 START_TEST(test_exit_unterminated) {
-  unsigned char raw[1024];
+  unsigned char raw[2048];
   size_t n = load("bpf/exit-exec.bin", raw, sizeof(raw));
   memset(raw + 112, 'c', 16);  /* comm */
-  memset(raw + 136, 'e', 128); /* exe */
-  memset(raw + 264, 'a', 128); /* args: one argument of 128 bytes */
+  memset(raw + 152, 'a', 128); /* args: one argument of 128 bytes */
+  size_t exe_len = (size_t)(raw[148] | raw[149] << 8);
+  ck_assert_uint_gt(exe_len, 0);
+  raw[280 + exe_len - 1] = 'e';
   pidio_bpf_exit_t e;
   ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
   ck_assert_uint_eq(strlen(e.p.comm), 15);
-  ck_assert_uint_eq(strlen(e.exe), 128);
   ck_assert_uint_eq(strlen(e.cmdline), 128);
+  ck_assert(!(e.p.flags & PIDIO_BPF_F_EXE));
+  ck_assert_str_eq(e.exe, "");
+  n = load("bpf/exit-cgroup.bin", raw, sizeof(raw));
+  raw[n - 1] = 'g';
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert(!(e.p.flags & PIDIO_BPF_F_CGROUP));
+  ck_assert_str_eq(e.cgroup, "");
+}
+END_TEST
+
+/* The cgroup v2 path at exit, whether or not the cgroup still exists. */
+START_TEST(test_exit_cgroup) {
+  unsigned char raw[2048];
+  size_t n = load("bpf/exit-cgroup.bin", raw, sizeof(raw));
+  pidio_bpf_exit_t e;
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert(e.p.flags & PIDIO_BPF_F_CGROUP);
+  ck_assert_str_eq(e.cgroup, "/pidio-bpfreal-21223.scope");
+  ck_assert_uint_eq(e.p.io.v[PIDIO_WCHAR], 4242);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_SYSCW], 2);
+  /* No exec: no program. */
+  ck_assert(!(e.p.flags & (PIDIO_BPF_F_EXEC_SEEN | PIDIO_BPF_F_EXE)));
+  /* The other fixtures' processes stayed in the root cgroup. */
+  n = load("bpf/exit-single.bin", raw, sizeof(raw));
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert(e.p.flags & PIDIO_BPF_F_CGROUP);
+  ck_assert_str_eq(e.cgroup, "/");
+}
+END_TEST
+
+/* Walked paths written by hand: components leaf first, each with its NUL;
+ * anything a walk could not have written is no path, never a wrong one. */
+START_TEST(test_exit_paths) {
+  unsigned char raw[2048];
+  load("bpf/exit-exec.bin", raw, sizeof(raw));
+  pidio_bpf_exit_t e;
+  static const char exe[] = "sh\0bin\0";
+  static const char three[] = "c.scope\0b.slice\0a\0";
+  size_t n = set_paths(raw, exe, sizeof(exe) - 1, three, sizeof(three) - 1);
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert_str_eq(e.exe, "/bin/sh");
+  ck_assert_str_eq(e.cgroup, "/a/b.slice/c.scope");
+  /* The lengths must make the record's: one byte more or less is refused. */
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n + 1, 100, &e), -EINVAL);
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n - 1, 100, &e), -EINVAL);
+  /* A '/' inside a component; an empty component. */
+  raw[280 + sizeof(exe) - 1 + 1] = '/';
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert(!(e.p.flags & PIDIO_BPF_F_CGROUP));
+  ck_assert_str_eq(e.cgroup, "");
+  ck_assert_str_eq(e.exe, "/bin/sh");
+  static const char hole[] = "c\0\0a\0";
+  n = set_paths(raw, exe, sizeof(exe) - 1, hole, sizeof(hole) - 1);
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert(!(e.p.flags & PIDIO_BPF_F_CGROUP));
+  /* The kernel side said the walk did not reach the root: no path, even
+   * with components there. */
+  n = set_paths(raw, exe, sizeof(exe) - 1, three, sizeof(three) - 1);
+  raw[4] &= (unsigned char)~PIDIO_BPF_F_CGROUP;
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert(!(e.p.flags & PIDIO_BPF_F_CGROUP));
+  ck_assert_str_eq(e.cgroup, "");
+  /* The root cgroup: the flag and no component. */
+  raw[4] |= PIDIO_BPF_F_CGROUP;
+  n = set_paths(raw, exe, sizeof(exe) - 1, "", 0);
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert_str_eq(e.cgroup, "/");
+  /* The longest a record holds: a component of 255 bytes read at offset
+   * 0, one of 254 read at 256, their NULs: a path of 511 characters. */
+  char big[511];
+  memset(big, 'x', sizeof(big));
+  big[255] = '\0';
+  big[510] = '\0';
+  n = set_paths(raw, exe, sizeof(exe) - 1, big, sizeof(big));
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert(e.p.flags & PIDIO_BPF_F_CGROUP);
+  ck_assert_uint_eq(strlen(e.cgroup), 511);
+  ck_assert_uint_eq(strspn(e.cgroup + 1, "x"), 254);
+  /* Lengths beyond what a walk writes. */
+  raw[151] = 0x03; /* cgroup_len 768 + ... */
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), -EINVAL);
+  /* An exe the kernel side could not walk whole: the exec is seen, the
+   * program is not. */
+  n = load("bpf/exit-exec.bin", raw, sizeof(raw));
+  raw[4] &= (unsigned char)~PIDIO_BPF_F_EXE;
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert(e.p.flags & PIDIO_BPF_F_EXEC_SEEN);
+  ck_assert(!(e.p.flags & PIDIO_BPF_F_EXE));
+  ck_assert_str_eq(e.exe, "");
+  ck_assert_str_eq(e.cmdline, "true first arg second");
+}
+END_TEST
+
+/* The parent that forked a process, kept when that parent exits first. */
+START_TEST(test_exit_orphan) {
+  unsigned char raw[2048];
+  size_t n = load("bpf/exit-orphan.bin", raw, sizeof(raw));
+  pidio_bpf_exit_t e;
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert_uint_eq(e.p.io.v[PIDIO_WCHAR], 3333);
+  /* Its parent at exit is the subreaper, not the parent that forked it. */
+  ck_assert_int_eq(e.fork_ppid, (pid_t)raw_u32(raw, 152 - 8));
+  ck_assert_int_ne(e.fork_ppid, e.p.ppid);
+  ck_assert_uint_eq(e.fork_pstart, raw_u64(raw, 136) / 10000000);
+  ck_assert(e.fork_pstart <= e.p.start);
+  /* A fork seen while loaded: the others have theirs, their parent. */
+  n = load("bpf/exit-single.bin", raw, sizeof(raw));
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert_int_eq(e.fork_ppid, e.p.ppid);
+  ck_assert_uint_eq(e.fork_pstart, e.p.pstart);
+  /* Forked before the reader was loaded: no fork parent. */
+  memset(raw + 136, 0, 12);
+  ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &e), 0);
+  ck_assert_int_eq(e.fork_ppid, 0);
+  ck_assert_uint_eq(e.fork_pstart, 0);
 }
 END_TEST
 
 /* An iterator record, built from the exit record's first 128 bytes: the
  * common part is the same layout. */
 START_TEST(test_proc_record) {
-  unsigned char raw[1024];
+  unsigned char raw[2048];
   load("bpf/exit-threads.bin", raw, sizeof(raw));
   unsigned char rec[128];
   memcpy(rec, raw, sizeof(rec));
@@ -217,7 +360,7 @@ static void fake_init(fake_t *f) {
                                  "bpf/exit-exec.bin"};
   memset(f, 0, sizeof(*f));
   for (int i = 0; i < 3; i++) {
-    unsigned char raw[1024];
+    unsigned char raw[2048];
     size_t n = load(names[i], raw, sizeof(raw));
     ck_assert_int_eq(pidio_bpf_decode_exit(raw, n, 100, &f->rec[i]), 0);
   }
@@ -349,6 +492,9 @@ Suite *make_bpf_suite(void) {
   tcase_add_test(tc, test_exit_exec);
   tcase_add_test(tc, test_exit_damaged);
   tcase_add_test(tc, test_exit_unterminated);
+  tcase_add_test(tc, test_exit_cgroup);
+  tcase_add_test(tc, test_exit_paths);
+  tcase_add_test(tc, test_exit_orphan);
   tcase_add_test(tc, test_proc_record);
   suite_add_tcase(s, tc);
   TCase *tf = tcase_create("feed");

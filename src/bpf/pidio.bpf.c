@@ -28,7 +28,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h> /* barrier_var */
+#include <bpf/bpf_core_read.h> /* BPF_CORE_READ, barrier_var */
 
 #include "pidio_bpf_rec.h"
 
@@ -68,10 +68,28 @@ struct {
   __type(value, u32);
 } marks SEC(".maps");
 
+/* A process's parent at its fork, for its exit record: freed with the
+ * task. */
+struct {
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct pidio_bpf_origin);
+} origins SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 4 << 20);
 } exits SEC(".maps");
+
+/* Scratch for an exit record, built whole and sent as long as it is used
+ * (a reservation in the ring is of a fixed size). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, u32);
+  __type(value, struct pidio_bpf_exit_rec);
+} exit_scratch SEC(".maps");
 
 /* Scratch for the iterator's record (the stack is 512 bytes). */
 struct {
@@ -83,6 +101,7 @@ struct {
 
 struct pidio_bpf_counters counters;
 static const struct pidio_bpf_exec empty_exec;
+static const struct pidio_bpf_exit_rec empty_exit;
 
 extern int bpf_iter_task_new(struct bpf_iter_task *it, struct task_struct *task,
                              unsigned int flags) __ksym;
@@ -246,35 +265,138 @@ int dump_task(struct bpf_iter__task *ctx) {
   return 0;
 }
 
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn) {
+  if (bpf_core_field_exists(struct kernfs_node___new, __parent))
+    return ((struct kernfs_node___new *)kn)->__parent;
+  return ((struct kernfs_node___old *)kn)->parent;
+}
+
+/* One component of a walked path (see PIDIO_BPF_PATH) at *off of buf:
+ * 1, or 0 when it does not fit or could not be read (no path then). buf
+ * has PIDIO_BPF_PATH bytes. */
+static __always_inline int put_component(char *buf, u32 *off,
+                                         const void *name) {
+  if (*off >= PIDIO_BPF_PATH / 2)
+    return 0;
+  /* The mask only proves to the verifier what the test above says. */
+  long n = bpf_probe_read_kernel_str(buf + (*off & (PIDIO_BPF_PATH / 2 - 1)),
+                                     PIDIO_BPF_PATH / 2, name);
+  if (n <= 1) /* unreadable, or an empty name below the root */
+    return 0;
+  *off += (u32)n;
+  return 1;
+}
+
+/* The process's cgroup v2 path, read here at its exit rather than looked up
+ * later by its id: the cgroup may be removed as soon as its last process
+ * is gone (systemd removes a scope at once), and an id no longer opens
+ * anything then. 1 when the walk reached the root: a path that does not
+ * fit is no path. */
+static __always_inline int cgroup_path(char *buf, u32 *len,
+                                       struct task_struct *leader) {
+  struct kernfs_node *kn = leader->cgroups->dfl_cgrp->kn;
+  u32 off = 0;
+  *len = 0;
+  for (int depth = 0; depth < PIDIO_BPF_DEPTH; depth++) {
+    if (!kn)
+      return 0;
+    struct kernfs_node *up = kn_parent(kn);
+    if (!up) {
+      *len = off;
+      return 1; /* kn is the root, whose name is not part of the path */
+    }
+    if (!put_component(buf, &off, kn->name))
+      return 0;
+    kn = up;
+  }
+  return 0;
+}
+
+/* The path of the file an exec runs, from the root of the mount namespace
+ * it was run in, as /proc/<pid>/exe shows it to a reader there: the
+ * dentries up to their mount's root, then the mount point in the parent
+ * mount, up to the namespace's root mount. (bpf_d_path is not allowed in a
+ * tracepoint.) 1 when the walk reached that root. */
+static __always_inline int exe_path(char *buf, u64 *len, struct file *file) {
+  struct vfsmount *vm = BPF_CORE_READ(file, f_path.mnt);
+  struct dentry *d = BPF_CORE_READ(file, f_path.dentry);
+  struct mount *m = (struct mount *)((char *)vm -
+                                     bpf_core_field_offset(struct mount, mnt));
+  u32 off = 0;
+  for (int step = 0; step < PIDIO_BPF_DEPTH; step++) {
+    if (!d || !m)
+      return 0;
+    if (d == BPF_CORE_READ(m, mnt.mnt_root)) {
+      struct mount *up = BPF_CORE_READ(m, mnt_parent);
+      if (up == m) {
+        *len = off;
+        return 1;
+      }
+      d = BPF_CORE_READ(m, mnt_mountpoint);
+      m = up;
+      continue;
+    }
+    struct dentry *dp = BPF_CORE_READ(d, d_parent);
+    if (dp == d) {
+      *len = off;
+      return 1; /* a filesystem's root that is no mount's (not expected) */
+    }
+    if (!put_component(buf, &off, BPF_CORE_READ(d, d_name.name)))
+      return 0;
+    d = dp;
+  }
+  return 0;
+}
+
 /* Fill and send an exit record from io/delay, unless the ring is full;
  * then forget the process's exec identity. */
 static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
                                       struct pidio_bpf_key *key,
                                       struct task_struct *leader) {
-  struct pidio_bpf_exit_rec *e = bpf_ringbuf_reserve(&exits, sizeof(*e), 0);
+  u32 zero = 0;
+  struct pidio_bpf_exit_rec *e = bpf_map_lookup_elem(&exit_scratch, &zero);
   if (!e) {
     __sync_fetch_and_add(&counters.ring_full, 1);
-  } else {
-    __builtin_memset(e, 0, sizeof(*e));
-    e->p.size = sizeof(*e);
-    e->p.kind = PIDIO_BPF_REC_EXIT;
-    fill_ident(&e->p, leader);
-    for (int i = 0; i < PIDIO_BPF_NIO; i++)
-      e->p.io[i] = io[i];
-    e->p.blkio_delay_ns = delay;
-    if (none)
-      e->p.flags |= PIDIO_BPF_NO_DELAY;
-    e->exit_ns = bpf_ktime_get_boot_ns();
-    struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, key);
-    if (x) {
-      e->p.flags |= PIDIO_BPF_EXEC_SEEN | (u32)x->flags;
-      __builtin_memcpy(e->exe, x->exe, sizeof(e->exe));
-      __builtin_memcpy(e->args, x->args, sizeof(e->args));
-    }
-    /* No wakeup per record: user space drains on its own schedule. */
-    bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
-    __sync_fetch_and_add(&counters.exits, 1);
+    bpf_map_delete_elem(&execs, key);
+    return;
   }
+  /* Too large for an inlined memset: the helper copies zeros. */
+  bpf_probe_read_kernel(e, PIDIO_BPF_EXIT_HEAD, &empty_exit);
+  e->p.size = sizeof(*e);
+  e->p.kind = PIDIO_BPF_REC_EXIT;
+  fill_ident(&e->p, leader);
+  for (int i = 0; i < PIDIO_BPF_NIO; i++)
+    e->p.io[i] = io[i];
+  e->p.blkio_delay_ns = delay;
+  if (none)
+    e->p.flags |= PIDIO_BPF_NO_DELAY;
+  e->exit_ns = bpf_ktime_get_boot_ns();
+  u32 exe_len = 0, cg_len = 0;
+  struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, key);
+  if (x) {
+    e->p.flags |= PIDIO_BPF_EXEC_SEEN | (u32)x->flags;
+    bpf_probe_read_kernel(e->args, sizeof(e->args), x->args);
+    if (x->flags & PIDIO_BPF_EXE_SEEN) {
+      exe_len = (u32)x->exe_len & (PIDIO_BPF_PATH - 1);
+      bpf_probe_read_kernel(e->paths, exe_len, x->exe);
+    }
+  }
+  if (cgroup_path(e->paths + exe_len, &cg_len, leader))
+    e->p.flags |= PIDIO_BPF_CGROUP_SEEN;
+  cg_len &= PIDIO_BPF_PATH - 1;
+  e->exe_len = (__u16)exe_len;
+  e->cgroup_len = (__u16)cg_len;
+  struct pidio_bpf_origin *o = bpf_task_storage_get(&origins, leader, 0, 0);
+  if (o) {
+    e->fork_ppid = o->ppid;
+    e->fork_pstart_ns = o->pstart_ns;
+  }
+  /* No wakeup per record: user space drains on its own schedule. */
+  if (bpf_ringbuf_output(&exits, e, PIDIO_BPF_EXIT_HEAD + exe_len + cg_len,
+                         BPF_RB_NO_WAKEUP) != 0)
+    __sync_fetch_and_add(&counters.ring_full, 1);
+  else
+    __sync_fetch_and_add(&counters.exits, 1);
   bpf_map_delete_elem(&execs, key);
 }
 
@@ -376,24 +498,45 @@ int BPF_PROG(on_free, struct task_struct *p) {
   return 0;
 }
 
+/* A new process (not a thread): keep its parent, which a Children block
+ * needs at its exit when that parent has exited first and handed it to a
+ * reaper, and neither was ever seen alive. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
+  if (child->pid != child->tgid || (child->flags & PF_KTHREAD))
+    return 0;
+  struct pidio_bpf_origin *o = bpf_task_storage_get(
+      &origins, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (!o) {
+    __sync_fetch_and_add(&counters.origin_failed, 1);
+    return 0;
+  }
+  struct task_struct *rp = child->real_parent;
+  o->ppid = rp->tgid;
+  o->pstart_ns = rp->group_leader->start_boottime;
+  return 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, int old_pid,
              struct linux_binprm *bprm) {
   struct task_struct *leader = p->group_leader;
   struct pidio_bpf_key key;
   key_of(&key, leader);
-  struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, &key);
-  if (!x) {
-    bpf_map_update_elem(&execs, &key, &empty_exec, BPF_NOEXIST);
+  /* Zeroed afresh at every exec (a walk leaves the bytes after its last
+   * component as they were); an earlier exec's identity that cannot be
+   * replaced must not stand for this one. */
+  struct pidio_bpf_exec *x = 0;
+  if (bpf_map_update_elem(&execs, &key, &empty_exec, BPF_ANY) == 0)
     x = bpf_map_lookup_elem(&execs, &key);
-    if (!x) {
-      __sync_fetch_and_add(&counters.exec_full, 1);
-      return 0;
-    }
+  if (!x) {
+    bpf_map_delete_elem(&execs, &key);
+    __sync_fetch_and_add(&counters.exec_full, 1);
+    return 0;
   }
-  x->flags = 0;
   x->created_ns = bpf_ktime_get_boot_ns();
-  bpf_probe_read_kernel_str(x->exe, sizeof(x->exe), bprm->filename);
+  if (exe_path(x->exe, &x->exe_len, bprm->file))
+    x->flags |= PIDIO_BPF_EXE_SEEN;
   /* The new program's arguments were just copied onto its stack: the pages
    * are present, and current is the task whose memory they are. */
   struct mm_struct *mm = p->mm;
@@ -404,7 +547,6 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid,
     n = sizeof(x->args);
     x->flags |= PIDIO_BPF_ARGS_CUT;
   }
-  __builtin_memset(x->args, 0, sizeof(x->args));
   barrier_var(n);
   if (n > 0 && n <= sizeof(x->args))
     bpf_probe_read_user(x->args, n, (const void *)a);

@@ -11,8 +11,13 @@
 
 #define PIDIO_BPF_NIO 7 /* rchar ... cancelled_write_bytes, /proc's order */
 #define PIDIO_BPF_COMM 16
-#define PIDIO_BPF_EXE 128  /* bytes of the path given to execve, with NUL */
 #define PIDIO_BPF_ARGS 128 /* bytes of the command line, NUL-separated */
+/* A path as the kernel side walks it (the program an exec ran, a cgroup
+ * v2 path): its components from the leaf up to (not including) the root,
+ * each NUL-terminated, zero-filled after the last. A component is read at
+ * an offset below PIDIO_BPF_PATH / 2, at most NAME_MAX + 1 bytes. */
+#define PIDIO_BPF_PATH 512
+#define PIDIO_BPF_DEPTH 32 /* steps of a walk at most (mounts crossed too) */
 
 /* kind: what a record is. */
 #define PIDIO_BPF_REC_PROC 1 /* one process from an iterator pass */
@@ -34,6 +39,12 @@
  * past the start of its exit, or a zombie): its exit record has, or will
  * have, the final figures; io here is NOT a value. */
 #define PIDIO_BPF_ENDED 0x10
+/* Exit record: cgroup holds the whole cgroup v2 path (the walk reached the
+ * root within PIDIO_BPF_DEPTH steps and PIDIO_BPF_PATH bytes). */
+#define PIDIO_BPF_CGROUP_SEEN 0x20
+/* Exit record (with EXEC_SEEN): exe holds the whole path of the program
+ * the last exec ran, walked the same way. */
+#define PIDIO_BPF_EXE_SEEN 0x40
 
 /* One process: its own I/O (live threads plus threads that exited since the
  * programs were loaded; never the children it reaped). */
@@ -54,13 +65,23 @@ struct pidio_bpf_proc_rec {
 };
 
 /* A process's end: its final own totals, once, when the update of its last
- * thread is done. */
+ * thread is done. Sent only up to the end of its paths: most bytes of
+ * paths are unused, and a record's size is what fills the ring buffer. */
 struct pidio_bpf_exit_rec {
-  struct pidio_bpf_proc_rec p;
+  struct pidio_bpf_proc_rec p; /* p.size: sizeof the whole struct */
   __u64 exit_ns; /* when the last thread's update was done, ns since boot */
-  char exe[PIDIO_BPF_EXE];
+  /* The parent it was forked by, which ppid no longer names once that
+   * parent has exited (the child is handed to a reaper); 0 when the fork
+   * was before the programs were loaded. */
+  __u64 fork_pstart_ns;
+  __u32 fork_ppid;
+  __u16 exe_len;    /* bytes of the program's path at the start of paths */
+  __u16 cgroup_len; /* bytes of the cgroup's path right after it */
   char args[PIDIO_BPF_ARGS];
+  char paths[2 * PIDIO_BPF_PATH];
 };
+/* The record's size without its paths. */
+#define PIDIO_BPF_EXIT_HEAD 280
 
 /* The maps' layouts, which user space reads to sweep entries left behind
  * by processes whose end was never seen whole. */
@@ -82,10 +103,18 @@ struct pidio_bpf_state {
 
 /* execs: what a process's last exec showed. */
 struct pidio_bpf_exec {
-  __u64 flags; /* PIDIO_BPF_ARGS_CUT */
+  __u64 flags; /* PIDIO_BPF_ARGS_CUT, PIDIO_BPF_EXE_SEEN */
   __u64 created_ns;
-  char exe[PIDIO_BPF_EXE];
+  __u64 exe_len; /* bytes of exe used */
+  char exe[PIDIO_BPF_PATH];
   char args[PIDIO_BPF_ARGS];
+};
+
+/* origins: a process's parent at its fork (task storage of its leader). */
+struct pidio_bpf_origin {
+  __u64 pstart_ns;
+  __u32 ppid;
+  __u32 pad;
 };
 
 /* Counters the BPF side keeps in its .bss (all only ever increase). */
@@ -95,6 +124,7 @@ struct pidio_bpf_counters {
   __u64 map_full;    /* processes whose exited threads could not be kept */
   __u64 mark_failed; /* threads whose exit mark could not be stored */
   __u64 exec_full;   /* execs whose identity could not be kept */
+  __u64 origin_failed; /* forks whose parent could not be kept */
 };
 
 #endif /* PIDIO_BPF_REC_H */

@@ -44,6 +44,16 @@ struct cred {
 
 struct kernfs_node {
   u64 id;
+  const char *name; /* "" for a hierarchy's root */
+};
+
+/* The parent link was renamed in Linux 6.15: both spellings, the one the
+ * running kernel has is found with bpf_core_field_exists. */
+struct kernfs_node___new {
+  struct kernfs_node *__parent;
+};
+struct kernfs_node___old {
+  struct kernfs_node *parent;
 };
 
 struct cgroup {
@@ -80,8 +90,38 @@ struct task_struct {
   struct mm_struct *mm;
 };
 
+struct qstr {
+  const unsigned char *name;
+};
+
+struct dentry {
+  struct dentry *d_parent; /* itself at a filesystem's root */
+  struct qstr d_name;
+};
+
+struct vfsmount {
+  struct dentry *mnt_root;
+};
+
+/* The kernel's mount around a vfsmount (fs/mount.h). */
+struct mount {
+  struct mount *mnt_parent; /* itself at the namespace's root */
+  struct dentry *mnt_mountpoint;
+  struct vfsmount mnt;
+};
+
+struct path {
+  struct vfsmount *mnt;
+  struct dentry *dentry;
+};
+
+struct file {
+  struct path f_path;
+};
+
 struct linux_binprm {
-  const char *filename; /* as given to execve (a script's, not its interpreter's) */
+  struct file *file; /* the program run: a script's interpreter, as
+                        /proc/<pid>/exe shows */
 };
 
 struct seq_file;
