@@ -151,8 +151,17 @@ def test_readers_side_by_side(work):
         R.equal("bpf: task_delayacct on: no notice",
                 b.log().count("sysctl kernel.task_delayacct=1"), 0)
     for name, d in daemons.items():
-        R.check("%s: no warning or error in the log" % name,
-                "[warning]" not in d.log() and "[error]" not in d.log(), d.log()[-2000:])
+        R.check("%s: no warning or error in the log" % name, not troubles(d.log()),
+                str(troubles(d.log())[:5]))
+
+
+def troubles(log, kinds=("[warning]", "[error]")):
+    """The log's warning (and error) lines but collectd's own note that a
+    read took longer than its interval: on a loaded machine the read
+    thread can be kept from the CPU for seconds, which says nothing of
+    pidio's figures (they are checked exactly apart)."""
+    return [line for line in log.splitlines()
+            if any(k in line for k in kinds) and "plugin took" not in line]
 
 
 GROUPS = """
@@ -228,8 +237,8 @@ def test_groups(work):
     lost = [row[1] for row in d.rows("grp", "count-lost")]
     R.check("bpf groups: count-lost always 0", len(lost) > 0 and all(v == 0 for v in lost),
             str(lost))
-    R.check("bpf groups: no warning or error in the log",
-            "[warning]" not in d.log() and "[error]" not in d.log(), d.log()[-2000:])
+    R.check("bpf groups: no warning or error in the log", not troubles(d.log()),
+            str(troubles(d.log())[:5]))
 
 
 EXITS = """
@@ -609,7 +618,8 @@ def test_storm(work):
     lost = [row[1] for row in d.rows("storm", "count-lost")]
     R.check("storm: count-lost always 0", len(lost) > 0 and all(v == 0 for v in lost),
             str([v for v in lost if v]))
-    R.check("storm: no warning", "[warning]" not in d.log(), d.log()[-2000:])
+    R.check("storm: no warning", not troubles(d.log(), ("[warning]",)),
+            str(troubles(d.log(), ("[warning]",))[:5]))
 
 
 def test_storm_small_ring(work):
