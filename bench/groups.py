@@ -11,7 +11,11 @@ the order rotating:
   READER          the same plus pidio (Reader READER), one block
                   All true, Window 5
   READER+groups   the same block plus  GroupBy comm, MaxGroups 20
-for each READER of --readers (default procfs,bpf). Both blocks have the
+for each READER of --readers (default procfs,bpf). With --pairs a
+reader's two blocks run at the same time and are measured over the same
+window, so that both meet the same load from the rest of the machine
+(others' processes coming and going change the cost of a block of every
+process from one window to the next). Both blocks have the
 same Window, so the block's own rate gauges are on both sides; what the
 grouped side adds is GroupBy alone: the keys, the groups' accounting and
 ranking, their rate windows, and dispatching their series (up to 21 more
@@ -92,52 +96,63 @@ def forks():
     return 0
 
 
-def measure(pid, warmup, window):
+def measure(pids, warmup, window):
+    """CPU of each of pids over the same window, after warmup seconds."""
     time.sleep(warmup)
-    t0, c0, th0, s0, f0 = time.monotonic(), cpu_ns(pid), thread_cpu(pid), system_ticks(), forks()
+    t0, s0, f0 = time.monotonic(), system_ticks(), forks()
+    c0 = [(cpu_ns(p), thread_cpu(p)) for p in pids]
     time.sleep(window)
-    t1, c1, th1, s1, f1 = time.monotonic(), cpu_ns(pid), thread_cpu(pid), system_ticks(), forks()
+    c1 = [(cpu_ns(p), thread_cpu(p)) for p in pids]
+    t1, s1, f1 = time.monotonic(), system_ticks(), forks()
     wall = t1 - t0
-    return {
+    return [{
         "wall_s": wall,
-        "cpu_ns_per_s": (c1 - c0) / wall,
-        "reader_ns_per_s": (th1["reader"] - th0["reader"]) / wall,
-        "writer_ns_per_s": (th1["writer"] - th0["writer"]) / wall,
-        "vmrss_kib": status_kib(pid, "VmRSS"),
+        "cpu_ns_per_s": (b[0] - a[0]) / wall,
+        "reader_ns_per_s": (b[1]["reader"] - a[1]["reader"]) / wall,
+        "writer_ns_per_s": (b[1]["writer"] - a[1]["writer"]) / wall,
+        "vmrss_kib": status_kib(p, "VmRSS"),
         "steal_pct": 100.0 * (s1[0] - s0[0]) / max(1, s1[1] - s0[1]),
         "forks_per_s": (f1 - f0) / wall,
-    }
+    } for p, a, b in zip(pids, c0, c1)]
 
 
-def one(kind, args, root, n_run):
-    wd = os.path.join(root, "%03d-%s" % (n_run, kind.replace("+", "-")))
-    os.makedirs(wd)
-    if kind == "baseline":
-        body = ""
-    else:
-        reader, _, grouped = kind.partition("+")
-        body = BODY % (reader, GROUPED if grouped else "")
-    d = Daemon(wd, body, plugins=("csv", "logfile"), hostname="bench", interval=1)
-    d.start()
+def one(kinds, args, root, n_run):
+    """Run the daemons of kinds at the same time, measured over one window."""
+    ds = []
     try:
-        if kind != "baseline":
-            # The first interval looks at every process: measure after it.
-            wait_for(lambda: d.last("bench", "count-processes") is not None
-                     or d.proc.poll() is not None, 120, "the block's first values")
-        m = measure(d.proc.pid, args.warmup, args.measure)
-        if d.proc.poll() is not None:
-            raise RuntimeError("collectd exited during the run:\n" + d.log())
-        if kind != "baseline":
-            m["members"] = d.last("bench", "count-processes")[1]
-            m["unreadable"] = d.last("bench", "count-unreadable")[1]
-            base = os.path.join(d.csvdir, "bench")
-            m["instances"] = sum(1 for x in os.listdir(base) if x.startswith("pidio-bench"))
-            m["held_io"] = run.held_io_fds(d.proc.pid)
-        # Without the time stamp, so that one message is listed once.
-        m["trouble"] = [re.sub(r"^\[[^]]*\] ", "", x) for x in run.log_trouble(d)]
+        for kind in kinds:
+            wd = os.path.join(root, "%03d-%s" % (n_run, kind.replace("+", "-")))
+            os.makedirs(wd)
+            if kind == "baseline":
+                body = ""
+            else:
+                reader, _, grouped = kind.partition("+")
+                body = BODY % (reader, GROUPED if grouped else "")
+            ds.append(Daemon(wd, body, plugins=("csv", "logfile"), hostname="bench", interval=1))
+            ds[-1].start()
+        for kind, d in zip(kinds, ds):
+            if kind != "baseline":
+                # The first interval looks at every process: measure after it.
+                wait_for(lambda: d.last("bench", "count-processes") is not None
+                         or d.proc.poll() is not None, 120, "the block's first values")
+        ms = measure([d.proc.pid for d in ds], args.warmup, args.measure)
+        for kind, d, m in zip(kinds, ds, ms):
+            if d.proc.poll() is not None:
+                raise RuntimeError("collectd exited during the run:\n" + d.log())
+            if kind != "baseline":
+                m["members"] = d.last("bench", "count-processes")[1]
+                m["unreadable"] = d.last("bench", "count-unreadable")[1]
+                base = os.path.join(d.csvdir, "bench")
+                m["instances"] = sum(1 for x in os.listdir(base) if x.startswith("pidio-bench"))
+                m["held_io"] = run.held_io_fds(d.proc.pid)
+            # Without the time stamp and the figures, so that one message
+            # is listed once.
+            m["trouble"] = [re.sub(r"[0-9]+", "N", re.sub(r"^\[[^]]*\] ", "", x))
+                            for x in run.log_trouble(d)]
     finally:
-        d.stop()
-    return m
+        for d in ds:
+            d.stop()
+    return ms
 
 
 def main():
@@ -148,6 +163,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=2.0,
                     help="seconds after the block's first values")
     ap.add_argument("--measure", type=float, default=10.0)
+    ap.add_argument("--pairs", action="store_true",
+                    help="run a reader's block with and without GroupBy at the same time, "
+                         "measured over the same window")
     args = ap.parse_args()
     reason = run.e2e_lib.skip_reason()
     if reason:
@@ -174,17 +192,21 @@ def main():
                 herd.grow(name, n // len(NAMES))
             log("%d idle processes under %d names ready in %.1f s" % (n, len(NAMES), time.monotonic() - t))
             res = {k: [] for k in kinds}
+            # Each unit's daemons run at the same time (--pairs: a reader's
+            # block with and without GroupBy), the units one after the other.
+            units = [["baseline"]] + ([[r, r + "+groups"] for r in readers] if args.pairs
+                                      else [[k] for k in kinds[1:]])
             for r in range(args.repeats):
-                s = r % len(kinds)
-                for k in kinds[s:] + kinds[:s]:
+                s = r % len(units)
+                for u in units[s:] + units[:s]:
                     n_run += 1
-                    m = one(k, args, root, n_run)
-                    res[k].append(m)
-                    log("n=%d repeat %d %-14s daemon %7.3f reader %7.3f writer %6.3f ms CPU/s  "
-                        "VmRSS %d KiB  steal %.0f%%  forks %.0f/s" % (
-                            n, r + 1, k, m["cpu_ns_per_s"] / 1e6, m["reader_ns_per_s"] / 1e6,
-                            m["writer_ns_per_s"] / 1e6, m["vmrss_kib"], m["steal_pct"],
-                            m["forks_per_s"]))
+                    for k, m in zip(u, one(u, args, root, n_run)):
+                        res[k].append(m)
+                        log("n=%d repeat %d %-14s daemon %7.3f reader %7.3f writer %6.3f ms CPU/s  "
+                            "VmRSS %d KiB  steal %.0f%%  forks %.0f/s" % (
+                                n, r + 1, k, m["cpu_ns_per_s"] / 1e6, m["reader_ns_per_s"] / 1e6,
+                                m["writer_ns_per_s"] / 1e6, m["vmrss_kib"], m["steal_pct"],
+                                m["forks_per_s"]))
             out[n] = res
     finally:
         herd.stop()
@@ -201,8 +223,10 @@ def report(out, readers, args, command, started, load_start, load_end, nofile):
     print("- Machine: %d CPUs (%s), kernel %s; collectd %s; pidio tree %s" % (
         mach["nproc"], mach["cpu"], mach["kernel"], mach["collectd"], mach["tree"]))
     print("- Settings: Interval 1 s; warm-up %.0f s after the block's first values; window %.0f s; "
-          "%d repeats, interleaved; RLIMIT_NOFILE %d (pidio holds at most %d io descriptors)" % (
-              args.warmup, args.measure, args.repeats, nofile, nofile // 2))
+          "%d repeats, interleaved%s; RLIMIT_NOFILE %d (pidio holds at most %d io descriptors)" % (
+              args.warmup, args.measure, args.repeats,
+              "; each reader's two blocks at the same time (--pairs)" if args.pairs else
+              "; every daemon alone", nofile, nofile // 2))
     print("- Load average at the start %s, at the end %s" % (load_start, load_end))
     allm = [m for res in out.values() for ms in res.values() for m in ms]
     print("- CPU steal during the windows: median %.0f%%, max %.0f%%; processes created on the "
