@@ -942,13 +942,12 @@ static void put_top_line(size_t cols, const char *fmt, ...) {
 
 static void put_top_row(size_t cols, const char *name, const record_t *r) {
   if (r->have_rates)
-    put_top_line(cols,
-                 "%-24.24s %6u %9.2f %9.2f %9.2f %11.1f %11.1f %9.1f %9.1f",
-                 name, r->matched, r->rate[PIDIO_READ_BYTES] / 1024.0,
-                 r->rate[PIDIO_WRITE_BYTES] / 1024.0,
-                 r->rate[PIDIO_CANCELLED_WRITE_BYTES] / 1024.0,
-                 r->rate[PIDIO_RCHAR], r->rate[PIDIO_WCHAR],
-                 r->rate[PIDIO_SYSCR], r->rate[PIDIO_SYSCW]);
+    put_top_line(
+        cols, "%-24.24s %6u %9.2f %9.2f %9.2f %11.1f %11.1f %9.1f %9.1f", name,
+        r->matched, r->rate[PIDIO_READ_BYTES] / 1024.0,
+        r->rate[PIDIO_WRITE_BYTES] / 1024.0,
+        r->rate[PIDIO_CANCELLED_WRITE_BYTES] / 1024.0, r->rate[PIDIO_RCHAR],
+        r->rate[PIDIO_WCHAR], r->rate[PIDIO_SYSCR], r->rate[PIDIO_SYSCW]);
   else
     put_top_line(cols, "%-24.24s %6u %9s %9s %9s %11s %11s %9s %9s", name,
                  r->matched, "-", "-", "-", "-", "-", "-", "-");
@@ -984,8 +983,8 @@ static void put_top(const record_t *block, record_t *rec, size_t n) {
                block->matched, block->unreadable, n - 1, t->conf.max_groups);
   put_top_line(cols, "%s", "");
   put_top_line(cols, "%-24s %6s %9s %9s %9s %11s %11s %9s %9s", "GROUP",
-               "PROCS", "kB_rd/s", "kB_wr/s", "kB_ccwr/s", "rchar/s",
-               "wchar/s", "syscr/s", "syscw/s");
+               "PROCS", "kB_rd/s", "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s",
+               "syscr/s", "syscw/s");
   for (size_t i = 0; i < room; i++)
     put_top_row(cols, rec[i].comm, &rec[i]); /* the label (see put_groups) */
   if (room < n - 1)

@@ -395,6 +395,19 @@ def test_table(work):
             ["0", "0", str(len("write 100000\n")), "100000", "1", str(syscalls(100000))])
 
 
+def pty_pump(master, out):
+    """Append what is written to a pseudo-terminal to the list out, until
+    the last process holding its other side closes it."""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO once the other side is closed
+            return
+        if not chunk:
+            return
+        out.append(chunk)
+
+
 def test_default_format(work):
     """Without --format: a table on a terminal, JSON lines otherwise."""
     p = run("--proc-root", FIXTURE, "--name", "nginx", "--count", 1)
@@ -404,15 +417,9 @@ def test_default_format(work):
     proc = subprocess.Popen([stream_bin(), "--proc-root", FIXTURE, "--name", "nginx", "--count", "1"],
                             stdout=slave, stderr=subprocess.DEVNULL)
     os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO once the other side is closed
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = []
+    pty_pump(master, out)
+    out = b"".join(out)
     os.close(master)
     rc = proc.wait(10)
     lines = out.decode().splitlines()
@@ -1233,17 +1240,7 @@ def test_top_screen(work):
                             env=dict(os.environ, TERM="xterm"))
     os.close(slave)
     out = []
-
-    def pump():
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:          # EIO once the last writer closed it
-                return
-            if not chunk:
-                return
-            out.append(chunk)
-    reader = threading.Thread(target=pump)
+    reader = threading.Thread(target=pty_pump, args=(master, out))
     reader.start()
 
     def screens():
