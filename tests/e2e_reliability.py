@@ -18,9 +18,11 @@ process churn and under faults.
 
 Exit 77 (skipped) where it cannot run: not root, or no collectd.
 """
+import bisect
 import glob
 import math
 import os
+import random
 import re
 import shutil
 import signal
@@ -933,7 +935,6 @@ LoadPlugin pidio
         self.ackroot = tempfile.mkdtemp(prefix="pidio-gch.", dir=shm)
         seed = int.from_bytes(os.urandom(4), "little")
         print("groups churn: random seed %d" % seed, flush=True)
-        import random
         self.rnd = random.Random(seed)
 
     def start(self):
@@ -1115,8 +1116,14 @@ def test_groups_churn(work):
         R.equal("groups churn: collectd exits 0 on SIGTERM", g.rc, 0)
         log = d.log() + d.stdout()
         R.check("groups churn: no crash in the log", not crash_text(log), str(crash_text(log)[:5]))
-        errs = [l for l in d.log().splitlines() if "[error]" in l or "[warning]" in l]
-        R.check("groups churn: no error or warning", not errs, str(errs[:5]))
+        errs = [l for l in d.log().splitlines() if "[error]" in l]
+        warns = [l for l in pidio_lines(d) if "[warning]" in l]
+        R.check("groups churn: no error, no warning of pidio's", not errs and not warns,
+                str((errs + warns)[:5]))
+        # collectd's own, about the machine: a read held up past its interval.
+        slow = [l for l in d.log().splitlines() if "above its read interval" in l]
+        print("groups churn: reads that took longer than the interval: %d %s"
+              % (len(slow), slow[:3]), flush=True)
         rows = group_rows(d, GROUPS_BLOCK)
     finally:
         g.close()
@@ -1133,11 +1140,12 @@ def test_groups_churn(work):
             blk["io_octets"][-1][2], g.wchar)
     R.equal("groups churn: the block's syscw, exactly", blk["io_ops"][-1][2], g.syscw)
 
-    # Every row of a group or of other belongs to the block's read nearest
-    # in time: one read dispatches all of them within milliseconds, reads
-    # are about a second apart.
-    import bisect
-
+    # Every row of a group or of other belongs to the block's last read at
+    # or before it: a read dispatches the block's values first, then the
+    # groups' and other's, each stamped when it is dispatched, and the
+    # block's next read begins after this one ended. (Not the nearest in
+    # time: a read that the machine held up for a second dispatches its
+    # groups a second after its block.)
     holding = [1] * len(times)          # instances with a value at each read: the block
     problems = {t: [] for t in DERIVE_TYPES}
     for typ in DERIVE_TYPES:
@@ -1145,14 +1153,16 @@ def test_groups_churn(work):
         at = [r[0] for r in brows]
 
         def read_of(t):
-            k = bisect.bisect_left(at, t)
-            return min((c for c in (k - 1, k) if 0 <= c < len(at)), key=lambda c: abs(at[c] - t))
+            return bisect.bisect_right(at, t) - 1
         width = len(brows[0]) - 1
         rise = [[0] * width for _ in at]
         for inst, series in sorted(rows.items()):
             last, seen = None, set()
             for r in series[typ]:
                 k = read_of(r[0])
+                if k < 0:
+                    problems[typ].append("%s: a row before the block's first" % inst)
+                    continue
                 if k in seen:
                     problems[typ].append("%s: two rows at read %d" % (inst, k))
                 seen.add(k)
