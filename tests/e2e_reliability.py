@@ -1140,29 +1140,34 @@ def test_groups_churn(work):
             blk["io_octets"][-1][2], g.wchar)
     R.equal("groups churn: the block's syscw, exactly", blk["io_ops"][-1][2], g.syscw)
 
-    # Every row of a group or of other belongs to the block's last read at
-    # or before it: a read dispatches the block's values first, then the
-    # groups' and other's, each stamped when it is dispatched, and the
-    # block's next read begins after this one ended. (Not the nearest in
-    # time: a read that the machine held up for a second dispatches its
-    # groups a second after its block.)
+    # Which read a row of a group belongs to. Each read dispatches the
+    # block's values, then each slot holder's, then other's, once per read,
+    # each stamped by the clock when dispatched: the block's k-th row and
+    # other's k-th row are one read's, and a group's row is the read of
+    # the other row nearest to it in time (dispatched microseconds after it
+    # in the same read; reads are a second apart). Matching the groups'
+    # rows to the block's rows by time failed in two of three runs: once
+    # on a read held up for 2 s, once for a reason the run's csv files,
+    # not kept, could no longer tell.
     holding = [1] * len(times)          # instances with a value at each read: the block
     problems = {t: [] for t in DERIVE_TYPES}
+    other = GROUPS_BLOCK + "-other"
     for typ in DERIVE_TYPES:
         brows = blk[typ]
-        at = [r[0] for r in brows]
+        at = [r[0] for r in rows[other][typ]]
+        if len(at) != len(brows):
+            problems[typ].append("%d rows of the block, %d of other" % (len(brows), len(at)))
+            continue
 
         def read_of(t):
-            return bisect.bisect_right(at, t) - 1
+            k = bisect.bisect_left(at, t)
+            return min((c for c in (k - 1, k) if 0 <= c < len(at)), key=lambda c: abs(at[c] - t))
         width = len(brows[0]) - 1
         rise = [[0] * width for _ in at]
         for inst, series in sorted(rows.items()):
             last, seen = None, set()
             for r in series[typ]:
-                k = read_of(r[0])
-                if k < 0:
-                    problems[typ].append("%s: a row before the block's first" % inst)
-                    continue
+                k = len(seen) if inst == other else read_of(r[0])
                 if k in seen:
                     problems[typ].append("%s: two rows at read %d" % (inst, k))
                 seen.add(k)
