@@ -26,14 +26,30 @@ make -j"$jobs"
 step "unit and end-to-end tests (make check)"
 e2e_logs="tests/e2e.log tests/e2e_lifecycle.log tests/e2e_pipelines.log tests/e2e_prometheus.log
   tests/e2e_fleet.log tests/e2e_groups.log tests/e2e_reliability.log tests/stream.log
-  tests/bpf-real.log tests/e2e_bpf.log"
+  tests/bpf-real.log tests/e2e_bpf.log tests/e2e_groups_churn.log"
+# Ten minutes of GroupBy churn under collectd (e2e_reliability.py
+# test_groups_churn): mostly waiting, so it runs beside the whole of make
+# check, and make check's own run of that file leaves it out.
+make -j"$jobs" all tests/pidio-writer >/dev/null
+PIDIO_SRCDIR=$(pwd) PIDIO_BUILDDIR=$(pwd) \
+  python3 tests/e2e_reliability.py test_groups_churn >tests/e2e_groups_churn.log 2>&1 &
+churn=$!
+trap 'kill $churn 2>/dev/null || true' EXIT
 # Tests one after another: several run collectd and time-sensitive writers.
-if ! make check; then
+if ! PIDIO_GROUPS_CHURN_APART=1 make check; then
   for log in tests/unit.log $e2e_logs; do
     [ -f "$log" ] && { echo "--- $log"; cat "$log"; }
   done
   exit 1
 fi
+step "the ten minutes of GroupBy churn, started beside make check"
+if ! wait $churn; then
+  cat tests/e2e_groups_churn.log
+  echo "check: tests/e2e_reliability.py test_groups_churn failed" >&2
+  exit 1
+fi
+trap - EXIT
+grep -E '^(PASS|FAIL)' tests/e2e_groups_churn.log | tail -n 12
 # A test that skipped (exit 77) did not run: here everything must run.
 # test-suite.log lists only the tests that did not pass, so read every
 # test's own result file instead.

@@ -849,17 +849,35 @@ static void label_of(const pidio_groups_entry_t *g, char *out, size_t outsz) {
   out[n] = '\0';
 }
 
-static void put_top_row(const char *name, const record_t *r) {
-  printf("%-24.24s %6u", name, r->matched);
+/* One line of the top screen, cut at the terminal's width: a line that
+ * wrapped would take two rows, and the screen, sized to the terminal's
+ * rows, would scroll its header away. */
+static void put_top_line(size_t cols, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void put_top_line(size_t cols, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+  fwrite(line, 1, len < cols ? len : cols, stdout);
+  fputc('\n', stdout);
+}
+
+static void put_top_row(size_t cols, const char *name, const record_t *r) {
   if (r->have_rates)
-    printf(" %9.2f %9.2f %9.2f %11.1f %11.1f %9.1f %9.1f\n",
-           r->rate[PIDIO_READ_BYTES] / 1024.0,
-           r->rate[PIDIO_WRITE_BYTES] / 1024.0,
-           r->rate[PIDIO_CANCELLED_WRITE_BYTES] / 1024.0, r->rate[PIDIO_RCHAR],
-           r->rate[PIDIO_WCHAR], r->rate[PIDIO_SYSCR], r->rate[PIDIO_SYSCW]);
+    put_top_line(
+        cols, "%-24.24s %6u %9.2f %9.2f %9.2f %11.1f %11.1f %9.1f %9.1f", name,
+        r->matched, r->rate[PIDIO_READ_BYTES] / 1024.0,
+        r->rate[PIDIO_WRITE_BYTES] / 1024.0,
+        r->rate[PIDIO_CANCELLED_WRITE_BYTES] / 1024.0, r->rate[PIDIO_RCHAR],
+        r->rate[PIDIO_WCHAR], r->rate[PIDIO_SYSCR], r->rate[PIDIO_SYSCW]);
   else
-    printf(" %9s %9s %9s %11s %11s %9s %9s\n", "-", "-", "-", "-", "-", "-",
-           "-");
+    put_top_line(cols, "%-24.24s %6u %9s %9s %9s %11s %11s %9s %9s", name,
+                 r->matched, "-", "-", "-", "-", "-", "-", "-");
 }
 
 /* A screen like iotop's, redrawn every interval: the groups with a line of
@@ -869,10 +887,13 @@ static void put_top_row(const char *name, const record_t *r) {
 static void put_top(const record_t *block, record_t *rec, size_t n) {
   qsort(rec, n - 1, sizeof(*rec), by_sort_rate); /* "other" stays last */
   struct winsize ws;
-  size_t room = n - 1;
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 7 &&
-      room > (size_t)ws.ws_row - 7)
-    room = (size_t)ws.ws_row - 7;
+  size_t room = n - 1, cols = SIZE_MAX;
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
+    if (ws.ws_row > 7 && room > (size_t)ws.ws_row - 7)
+      room = (size_t)ws.ws_row - 7;
+    if (ws.ws_col > 0)
+      cols = ws.ws_col;
+  }
   struct tm tm;
   char hms[16] = "?";
   time_t sec = block->wall.tv_sec;
@@ -880,22 +901,24 @@ static void put_top(const record_t *block, record_t *rec, size_t n) {
     strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
   const pidio_groups_t *t = blk.groups;
   fputs("\033[H\033[2J", stdout);
-  printf(PROG " %s  %s by %s, sorted by %s over %u interval(s)\n", hms,
-         selector, pidio_group_key_names[blk.group_key],
-         pidio_groups_rank_name(t->conf.rank), t->conf.rank_window);
-  printf("%u processes, %u unreadable; %zu groups with a line of their own "
-         "(at most %u)\n\n",
-         block->matched, block->unreadable, n - 1, t->conf.max_groups);
-  printf("%-24s %6s %9s %9s %9s %11s %11s %9s %9s\n", "GROUP", "PROCS",
-         "kB_rd/s", "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s", "syscr/s",
-         "syscw/s");
+  put_top_line(cols, PROG " %s  %s by %s, sorted by %s over %u interval(s)",
+               hms, selector, pidio_group_key_names[blk.group_key],
+               pidio_groups_rank_name(t->conf.rank), t->conf.rank_window);
+  put_top_line(cols,
+               "%u processes, %u unreadable; %zu groups with a line of their "
+               "own (at most %u)",
+               block->matched, block->unreadable, n - 1, t->conf.max_groups);
+  put_top_line(cols, "%s", "");
+  put_top_line(cols, "%-24s %6s %9s %9s %9s %11s %11s %9s %9s", "GROUP",
+               "PROCS", "kB_rd/s", "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s",
+               "syscr/s", "syscw/s");
   for (size_t i = 0; i < room; i++)
-    put_top_row(rec[i].comm, &rec[i]); /* the label (see put_groups) */
+    put_top_row(cols, rec[i].comm, &rec[i]); /* the label (see put_groups) */
   if (room < n - 1)
-    printf("(%zu more groups: a taller terminal shows them)\n",
-           n - 1 - room);
-  put_top_row(PIDIO_GROUP_OTHER, &rec[n - 1]);
-  put_top_row("total", block);
+    put_top_line(cols, "(%zu more groups: a taller terminal shows them)",
+                 n - 1 - room);
+  put_top_row(cols, PIDIO_GROUP_OTHER, &rec[n - 1]);
+  put_top_row(cols, "total", block);
 }
 
 /* --group-by: after the block's record, one per group holding a slot (by

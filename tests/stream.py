@@ -395,6 +395,19 @@ def test_table(work):
             ["0", "0", str(len("write 100000\n")), "100000", "1", str(syscalls(100000))])
 
 
+def pty_pump(master, out):
+    """Append what is written to a pseudo-terminal to the list out, until
+    the last process holding its other side closes it."""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO once the other side is closed
+            return
+        if not chunk:
+            return
+        out.append(chunk)
+
+
 def test_default_format(work):
     """Without --format: a table on a terminal, JSON lines otherwise."""
     p = run("--proc-root", FIXTURE, "--name", "nginx", "--count", 1)
@@ -404,15 +417,9 @@ def test_default_format(work):
     proc = subprocess.Popen([stream_bin(), "--proc-root", FIXTURE, "--name", "nginx", "--count", "1"],
                             stdout=slave, stderr=subprocess.DEVNULL)
     os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO once the other side is closed
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = []
+    pty_pump(master, out)
+    out = b"".join(out)
     os.close(master)
     rc = proc.wait(10)
     lines = out.decode().splitlines()
@@ -1114,6 +1121,265 @@ def test_group_by(work):
     R.check("group-by influx: other's line", any(x and x.group(1) == "other" for x in m))
 
 
+# --- the top screen on a terminal --------------------------------------------
+
+TOP_CLEAR = "\x1b[H\x1b[2J"         # cursor home, clear the screen: a redraw
+# Any other control sequence (CSI) a screen might hold, to be found, not
+# silently dropped.
+CSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+TOP_COLUMNS = ["GROUP", "PROCS", "kB_rd/s", "kB_wr/s", "kB_ccwr/s", "rchar/s", "wchar/s",
+               "syscr/s", "syscw/s"]
+
+
+def parse_top(text):
+    """One redraw of the top screen as (screen, problems): screen is a dict
+    with "title", "processes", "unreadable", "lines" (the groups with a
+    line, in order), "more" (groups without room, or 0), "other", "total";
+    each line a dict of its columns, rates None where the screen shows
+    '-'."""
+    problems = []
+    if CSI.search(text):
+        problems.append("another escape sequence: %r" % CSI.findall(text)[:3])
+    rows = text.replace("\r", "").split("\n")
+    scr = {"title": rows[0] if rows else "", "lines": [], "more": 0}
+    m = re.match(r"^(\d+) processes, (\d+) unreadable; (\d+) groups with a line of their own "
+                 r"\(at most (\d+)\)$", rows[1] if len(rows) > 1 else "")
+    if m is None or len(rows) < 4 or rows[2] != "" or rows[3].split() != TOP_COLUMNS:
+        return None, ["not a screen: %r" % rows[:4]]
+    scr["processes"], scr["unreadable"], scr["slots"], scr["top"] = map(int, m.groups())
+
+    def cols(line):
+        f = line[24:].split()
+        if len(f) != 8:
+            return None
+        d = {"name": line[:24].rstrip(), "procs": int(f[0])}
+        for k, v in zip(TOP_COLUMNS[2:], f[1:]):
+            d[k] = None if v == "-" else float(v)
+        return d
+    for line in rows[4:]:
+        more = re.match(r"^\((\d+) more groups: a taller terminal shows them\)$", line)
+        if more:
+            scr["more"] = int(more.group(1))
+            continue
+        d = cols(line)
+        if d is None:
+            if "total" in scr:
+                break               # after the screen: a warning on the terminal
+            problems.append("not a line of the screen: %r" % line)
+            continue
+        if d["name"] == "other":
+            scr["other"] = d
+        elif d["name"] == "total":
+            scr["total"] = d
+            break
+        else:
+            scr["lines"].append(d)
+    if "other" not in scr or "total" not in scr:
+        problems.append("no other or total line")
+    return scr, problems
+
+
+def test_top_screen(work):
+    """--all --group-by comm --top 2 --sort syscw on a pseudo-terminal
+    (TERM xterm, 24 x 120), as nobody, alone in a pid namespace with its
+    own /proc beside two root processes (unreadable) and three of nobody's
+    writers: B writes 256-byte calls at 102400 B/s, C 1024-byte calls at
+    204800 B/s, A 65536-byte calls at 2 MB/s (the most bytes, the fewest
+    calls). Every screen is parsed: the groups B and C, in that order (by
+    syscw/s, not wchar/s: A stays in "other"), each line's wchar/s exactly
+    its call size times its syscw/s, the rates near the paced ones, the
+    lines and other adding up to the total, 7 processes of which 3 are
+    unreadable, and one warning about them in the whole run. On a
+    terminal of 8 rows only B has a line and the screen says one more
+    group has none; on 60 columns every line is cut there."""
+    if os.geteuid() != 0:
+        raise CannotRun("an unprivileged stream in a pid namespace needs root to set up")
+    import fcntl
+    import shlex
+    import struct
+    import termios
+    os.chmod(work, 0o755)
+    bindir = os.path.join(work, "bin")
+    os.mkdir(bindir)
+    os.chmod(bindir, 0o755)
+    shutil.copy(stream_bin(), os.path.join(bindir, "pidio-stream"))
+    writer = os.path.join(bindir, "pidio-writer")
+    shutil.copy(built("tests/pidio-writer"), writer)
+    # The names are the programs' file names, so a process has its name
+    # from its exec on and can never be grouped under another one.
+    names = {x: "pt%05d%s" % (UNIQ, x) for x in ("A", "B", "C", "R", "S")}
+    for n in names.values():
+        os.symlink(writer, os.path.join(bindir, n))
+    # (call size, bytes a second) of nobody's writers.
+    pace = {"A": (65536, 2097152), "B": (256, 102400), "C": (1024, 204800)}
+    # Their commands come through fifos, held open for reading and writing
+    # here so that neither side's open waits for the other.
+    fifos = {}
+    for x in pace:
+        path = os.path.join(work, "cmd" + x)
+        os.mkfifo(path)
+        os.chmod(path, 0o666)
+        fifos[x] = os.open(path, os.O_RDWR)
+    nobody = "setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all --bounding-set=-all"
+    q = shlex.quote
+    script = ["named() { while [ \"$(cat /proc/$1/comm 2>/dev/null)\" != \"$2\" ]; do sleep 0.01; done; }"]
+    for x in ("R", "S"):                         # root's: unreadable to nobody
+        script.append("%s --idle </dev/null >/dev/null 2>&1 & named $! %s"
+                      % (q(os.path.join(bindir, names[x])), q(names[x])))
+    for x in pace:
+        script.append("%s %s <%s >/dev/null 2>&1 & named $! %s"
+                      % (nobody, q(os.path.join(bindir, names[x])), q(os.path.join(work, "cmd" + x)),
+                         q(names[x])))
+    script.append("%s %s --all --group-by comm --top 2 --sort syscw --interval 500 --window 3"
+                  % (nobody, q(os.path.join(bindir, "pidio-stream"))))
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+                             "sh", "-c", "\n".join(script)],
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, cwd=work,
+                            env=dict(os.environ, TERM="xterm"))
+    os.close(slave)
+    out = []
+    reader = threading.Thread(target=pty_pump, args=(master, out))
+    reader.start()
+
+    def screens():
+        text = b"".join(out).decode("utf-8", "replace")
+        parts = text.split(TOP_CLEAR)
+        return parts[1:-1]           # the last may still be being drawn
+
+    def sh_pid():
+        try:
+            with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+                return int(f.read().split()[0])
+        except (OSError, IndexError, ValueError):
+            return None
+    tall = short = narrow = None
+    try:
+        # Everyone is there: 7 processes (the shell, root's two, nobody's
+        # three, the stream).
+        wait_for(lambda: any("7 processes" in s for s in screens()), 20, "a screen with every process")
+        for x in pace:
+            size, rate = pace[x]
+            os.write(fifos[x], b"pace %d 60 %d\n" % (rate, size))
+        # B and C hold the two slots, for longer than the window (3) and
+        # the fewer intervals a new slot's rates start with.
+        def settled():
+            got = [parse_top(s)[0] for s in screens()]
+            want = [names["B"], names["C"]]
+            run = 0
+            for s in got:
+                run = run + 1 if s and [l["name"] for l in s["lines"]] == want else 0
+            return run >= 10
+        wait_for(settled, 30, "B and C on ten screens in a row")
+        tall = len(screens())
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 8, 120, 0, 0))
+        wait_for(lambda: len(screens()) >= tall + 3, 10, "three screens on 8 rows")
+        short = len(screens())
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 8, 60, 0, 0))
+        wait_for(lambda: len(screens()) >= short + 3, 10, "three screens of 60 columns")
+        narrow = len(screens())
+    finally:
+        pid = sh_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)     # the namespace ends with its first process
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for fd in fifos.values():
+            os.close(fd)
+        reader.join(10)
+        os.close(master)
+    text = b"".join(out).decode("utf-8", "replace")
+    parts = text.split(TOP_CLEAR)[1:-1]     # the screens drawn whole
+    # Those on 120 columns, lines whole (on 60 they are cut: see below).
+    parsed = [parse_top(s) for s in parts[:short]]
+    bad = [p for _, ps in parsed for p in ps]
+    R.check("top: every screen parses: title, counts, columns, lines, other, total; no other "
+            "escape sequence", not bad and len(parsed) > 12, "; ".join(bad[:3]))
+    scr = [s for s, _ in parsed if s]
+    R.check("top: the title names the selection, the key, the sort field and the window",
+            all(re.match(r"^pidio-stream \d\d:\d\d:\d\d  all by comm, sorted by syscw over 3 "
+                         r"interval\(s\)$", s["title"]) for s in scr), scr[0]["title"] if scr else "")
+    warnings = [l for l in text.replace("\r", "").split("\n") if "permission denied" in l]
+    R.equal("top: one warning about the unreadable processes in the whole run", len(warnings), 1)
+    R.check("top: the warning names a process and gives the remedy",
+            warnings and re.search(r"/proc/\d+/io", warnings[0]) and "CAP_DAC_READ_SEARCH" in warnings[0],
+            str(warnings))
+    R.check("top: each screen's processes and unreadable: 7 and 3 once everyone is there",
+            all((s["processes"], s["unreadable"]) == (7, 3)
+                for s in scr[next(i for i, s in enumerate(scr) if s["processes"] == 7):]),
+            str(sorted({(s["processes"], s["unreadable"]) for s in scr})))
+    R.check("top: at most 2 group lines (--top 2), the header says how many",
+            all(len(s["lines"]) + s["more"] == s["slots"] <= 2 == s["top"] for s in scr))
+    R.check("top: the total's PROCS is the processes of the header; with every group on the "
+            "screen, the lines and other add up to it",
+            all(s["total"]["procs"] == s["processes"] and
+                (s["more"] or s["processes"] == sum(l["procs"] for l in s["lines"]) + s["other"]["procs"])
+                for s in scr),
+            str(sorted({(s["total"]["procs"], s["processes"], tuple(l["procs"] for l in s["lines"]),
+                         s["other"]["procs"]) for s in scr})))
+    R.check("top: lines sorted by syscw/s, busiest first",
+            all(all((a["syscw/s"] or 0) >= (b["syscw/s"] or 0) for a, b in zip(s["lines"], s["lines"][1:]))
+                for s in scr))
+    # The screens drawn on 24 rows once B and C held their slots for a
+    # while: every window (3 intervals) is full and no slot changed in it.
+    steady = [s for s, _ in parsed[tall - 6:tall] if s]
+    want = [names["B"], names["C"]]
+    R.equal("top: B and C have the lines, in that order; A (most bytes, fewest calls) does not",
+            [[l["name"] for l in s["lines"]] for s in steady], [want] * len(steady))
+    exact, near, adds = [], [], []
+    for s in steady:
+        for l, x in zip(s["lines"], ("B", "C")):
+            size, rate = pace[x]
+            # wchar/s = size x syscw/s, both printed to 0.1: exact but for
+            # the rounding of the two.
+            if l["wchar/s"] is None or abs(l["wchar/s"] - size * l["syscw/s"]) > 0.05 * (size + 1):
+                exact.append("%s: wchar/s %r, syscw/s %r" % (x, l["wchar/s"], l["syscw/s"]))
+            near.append((x, l["wchar/s"] / rate if l["wchar/s"] else 0))
+            if l["procs"] != 1 or l["kB_rd/s"] != 0 or l["kB_wr/s"] != 0:
+                exact.append("%s: %r" % (x, l))
+        for col in ("wchar/s", "syscw/s", "rchar/s", "syscr/s"):
+            parts_sum = sum(l[col] for l in s["lines"]) + s["other"][col]
+            # Each figure is printed to 0.1 (rounded by at most 0.05).
+            if abs(parts_sum - s["total"][col]) > 0.05 * (len(s["lines"]) + 2):
+                adds.append("%s: %.1f + other = %.1f, total %.1f" % (col, parts_sum - s["other"][col],
+                                                                     parts_sum, s["total"][col]))
+    R.check("top: each line's wchar/s is exactly its call size times its syscw/s; PROCS 1, no disk I/O",
+            not exact and steady, "; ".join(exact[:4]))
+    # The window's rates of a writer paced by an absolute schedule: within
+    # a tenth of its rate however the machine delays a write or a read (a
+    # window holds 1.5 s of writes; a late write is caught up at once).
+    R.check("top: B's and C's wchar/s near their paced rates (within 10 %)",
+            all(0.9 <= v <= 1.1 for _, v in near), str(near))
+    R.check("top: the group lines and other add up to the total, every column",
+            not adds, "; ".join(adds[:4]))
+    R.check("top: other holds A's 2 MB/s (it has no line)",
+            all(s["other"]["wchar/s"] >= 0.9 * pace["A"][1] for s in steady),
+            str([s["other"]["wchar/s"] for s in steady]))
+    # The screen drawn while the size changed may have either.
+    small = [s for s, _ in parsed[tall + 1:short] if s]
+    R.check("top: on 8 rows, B's line alone and '(1 more groups ...)'",
+            small and all([l["name"] for l in s["lines"]] == [names["B"]] and s["more"] == 1
+                          for s in small),
+            str([([l["name"] for l in s["lines"]], s["more"]) for s in small]))
+    R.check("top: on 8 rows the screen fits: 8 lines at most",
+            all(len(p.replace("\r", "").rstrip("\n").split("\n")) <= 8
+                for p in parts[tall + 1:short]), "")
+    # 60 columns: every line cut there, so none wraps onto a second row.
+    cut = [p.replace("\r", "").rstrip("\n").split("\n") for p in parts[short + 1:narrow]]
+    R.check("top: on 60 columns every line is cut at 60, the screen still 8 rows",
+            cut and all(len(ls) == 8 and max(len(x) for x in ls) <= 60 and
+                        max(len(x) for x in ls) == 60 for ls in cut),
+            str([[len(x) for x in ls] for ls in cut]))
+    R.check("top: on 60 columns the lines keep their start: title, B's line, other, total",
+            cut and all(ls[0].startswith("pidio-stream ") and ls[4].startswith(names["B"] + " ")
+                        and ls[6].startswith("other ") and ls[7].startswith("total ") for ls in cut),
+            str(cut[:1]))
+
+
 def main():
     why = ""
     try:
@@ -1131,7 +1397,7 @@ def main():
              test_children, test_lifecycle_exact,
              test_pidfile_follow, test_bad_options,
              test_rates, test_window_exact, test_permission_denied, test_signals,
-             test_per_process, test_trouble_parity, test_group_by]
+             test_per_process, test_trouble_parity, test_group_by, test_top_screen]
     return run_tests(tests, R, sys.argv[1:], why=why, prefix="pidio-stream.")
 
 
