@@ -686,14 +686,19 @@ static const pidio_tell_words_t tell_words = {
     .cmdline = "--cmdline",
 };
 
+/* The last cause told, for the top screen: its redraw clears the terminal
+ * right after the line on standard error, so the screen shows it under the
+ * total until another is told. */
+static char top_note[PIDIO_TELL_MAX];
+
 /* One cause as a line on standard error (the classifier decided what it
  * is; the same causes, with the same counts and words, as the plugin
  * logs). */
 static void tell(const pidio_cause_t *c, const pidio_block_t *b,
                  const pidio_proc_t *proc, const pidio_report_t *r) {
-  char text[PIDIO_TELL_MAX];
-  pidio_tell_text(text, sizeof(text), &tell_words, c, r, proc->root, &b->sel);
-  warn("%s", text);
+  pidio_tell_text(top_note, sizeof(top_note), &tell_words, c, r, proc->root,
+                  &b->sel);
+  warn("%s", top_note);
 }
 
 typedef struct tell_arg {
@@ -888,9 +893,14 @@ static void put_top(const record_t *block, record_t *rec, size_t n) {
   qsort(rec, n - 1, sizeof(*rec), by_sort_rate); /* "other" stays last */
   struct winsize ws;
   size_t room = n - 1, cols = SIZE_MAX;
+  bool note = top_note[0] != '\0';
   if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
     if (ws.ws_row > 7 && room > (size_t)ws.ws_row - 7)
       room = (size_t)ws.ws_row - 7;
+    /* The last warning and its blank line only where the rows allow:
+     * the groups come first. */
+    if (ws.ws_row > 0 && (size_t)ws.ws_row < 7 + room + 2)
+      note = false;
     if (ws.ws_col > 0)
       cols = ws.ws_col;
   }
@@ -919,6 +929,10 @@ static void put_top(const record_t *block, record_t *rec, size_t n) {
                  n - 1 - room);
   put_top_row(cols, PIDIO_GROUP_OTHER, &rec[n - 1]);
   put_top_row(cols, "total", block);
+  if (note) {
+    put_top_line(cols, "%s", "");
+    put_top_line(cols, "last warning: %s", top_note);
+  }
 }
 
 /* --group-by: after the block's record, one per group holding a slot (by

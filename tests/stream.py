@@ -1171,6 +1171,10 @@ def parse_top(text):
             scr["other"] = d
         elif d["name"] == "total":
             scr["total"] = d
+            rest = rows[rows.index(line) + 1:]
+            # The last warning told, under the total after a blank line.
+            if len(rest) >= 2 and rest[0] == "" and rest[1].startswith("last warning: "):
+                scr["note"] = rest[1]
             break
         else:
             scr["lines"].append(d)
@@ -1303,8 +1307,20 @@ def test_top_screen(work):
     R.check("top: the title names the selection, the key, the sort field and the window",
             all(re.match(r"^pidio-stream \d\d:\d\d:\d\d  all by comm, sorted by syscw over 3 "
                          r"interval\(s\)$", s["title"]) for s in scr), scr[0]["title"] if scr else "")
-    warnings = [l for l in text.replace("\r", "").split("\n") if "permission denied" in l]
+    warnings = [l for l in text.replace("\r", "").split("\n")
+                if l.startswith("pidio-stream: warning: ") and "permission denied" in l]
     R.equal("top: one warning about the unreadable processes in the whole run", len(warnings), 1)
+    # The redraw after the warning clears it from the terminal: from then
+    # on every screen shows it under the total, cut at the width.
+    told = next((i for i, p in enumerate(text.split(TOP_CLEAR)[:short + 1])
+                 if warnings and warnings[0] in p), None)   # before the first screen: 0
+    want_note = ("last warning: " + warnings[0][len("pidio-stream: warning: "):])[:120] if warnings else None
+    after = [s for s, _ in parsed[told:tall] if s] if told is not None else []   # 24 rows: room for it
+    R.check("top: every screen after the warning shows it under the total",
+            after and all(s.get("note") == want_note for s in after),
+            "%d screens after it (the %d-th); without: %s; notes seen: %s" % (
+                len(after), told, [i for i, s in enumerate(after) if s.get("note") != want_note],
+                sorted({s.get("note") for s in after}, key=str)[:2]))
     R.check("top: the warning names a process and gives the remedy",
             warnings and re.search(r"/proc/\d+/io", warnings[0]) and "CAP_DAC_READ_SEARCH" in warnings[0],
             str(warnings))
