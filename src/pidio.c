@@ -319,9 +319,18 @@ static int pidio_config(oconfig_item_t *ci) {
 
 /* --- dispatch ------------------------------------------------------------ */
 
+/* The time of the read being dispatched: every value list of one read of a
+ * block (its counters, rates, counts, groups, processes) carries the same
+ * time, so that a writer or a query can line up the groups and "other"
+ * with the block they add up to. Left to collectd, each would get the
+ * moment of its own dispatch. Per thread: collectd reads blocks on several
+ * threads at once, each block on one at a time. */
+static _Thread_local cdtime_t read_time;
+
 static void submit(const char *instance, const char *type,
                    const char *type_instance, value_t *values, size_t n) {
   value_list_t vl = VALUE_LIST_INIT;
+  vl.time = read_time;
   vl.values = values;
   vl.values_len = n;
   sstrncpy(vl.plugin, PIDIO_PLUGIN, sizeof(vl.plugin));
@@ -507,6 +516,7 @@ static int pidio_read(user_data_t *ud) {
   if (rc != 0)
     return -1;
 
+  read_time = cdtime();
   double now = rep.read_at;
   submit_counters(ctx->name, &ctx->blk.total);
   if (ctx->win.n >= 2) {

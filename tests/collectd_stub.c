@@ -139,6 +139,7 @@ int plugin_dispatch_values(value_list_t const *vl) {
   sstrncpy(v->type, vl->type, sizeof(v->type));
   sstrncpy(v->type_instance, vl->type_instance, sizeof(v->type_instance));
   v->values_len = vl->values_len;
+  v->time = vl->time;
   for (size_t i = 0; i < vl->values_len && i < 4; i++)
     v->values[i] = vl->values[i];
   return 0;

@@ -20,6 +20,7 @@ typedef struct stub_value {
   char type_instance[DATA_MAX_NAME_LEN];
   size_t values_len;
   value_t values[4];
+  cdtime_t time; /* as dispatched: 0 leaves it to collectd */
 } stub_value_t;
 
 typedef struct stub_read {

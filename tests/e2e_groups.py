@@ -56,14 +56,17 @@ def check_groups(d, blk, max_groups, label):
     for typ in TYPES:
         block = d.rows(blk, typ)
         # Each row of a group or of other belongs to the read of the block's
-        # row nearest in time: one read dispatches all of them within a few
-        # milliseconds, while reads are about an interval apart (a late
-        # read can follow the one before it by a fraction of a second).
-        times = [rb[0] for rb in block]
+        # row with the same time: one read dispatches all of its value
+        # lists with the time of that read (README "Series").
+        times = {rb[0]: k for k, rb in enumerate(block)}
         series = {i: {} for i in insts}
         for i in insts:
             for r in d.rows(i, typ):
-                k = min(range(len(times)), key=lambda k: abs(times[k] - r[0]))
+                k = times.get(r[0])
+                if k is None:
+                    R.check("%s: %s: every row has the time of a read of the block" % (label, typ),
+                            False, "%s at %r" % (i, r[0]))
+                    continue
                 if k in series[i]:
                     problems_early = "%s has two rows for read %d" % (i, k)
                     R.check("%s: %s: one row per read" % (label, typ), False, problems_early)

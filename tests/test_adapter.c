@@ -132,13 +132,27 @@ static double mono(void) {
 
 /* One read of every block. The reads are 20 ms apart at least, so that the
  * brackets (microseconds) are small against the time between reads. */
+/* Every value list one read dispatches carries the time of that read
+ * (README "Series"): the stub's clock, moved on a second for each read. */
+static void assert_one_time(cdtime_t want) {
+  for (size_t i = 0; i < stub_nvalues; i++)
+    ck_assert_msg(stub_values[i].time == want,
+                  "%s/%s-%s dispatched at %llu, the read at %llu",
+                  stub_values[i].plugin_instance, stub_values[i].type,
+                  stub_values[i].type_instance,
+                  (unsigned long long)stub_values[i].time,
+                  (unsigned long long)want);
+}
+
 static void read_once(void) {
   stub_nvalues = 0;
   usleep(20000);
   ck_assert_uint_lt(nreads, MAX_READS);
+  stub_now += TIME_T_TO_CDTIME_T_STATIC(1);
   read_before[nreads] = mono();
   ck_assert_int_eq(stub_read_all(), 0);
   read_after[nreads++] = mono();
+  assert_one_time(stub_now);
 }
 
 /* --- dispatched values --------------------------------------------------- */
