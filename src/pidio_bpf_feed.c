@@ -57,20 +57,6 @@ static int64_t mono_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap)
-    return 0;
-  size_t ncap = *cap ? *cap * 2 : 64;
-  while (ncap < need)
-    ncap *= 2;
-  void *np = realloc(*p, ncap * elem);
-  if (np == NULL)
-    return -ENOMEM;
-  *p = np;
-  *cap = ncap;
-  return 0;
-}
-
 /* ---- the exit log ---- */
 
 static void on_exit_batch(const pidio_bpf_exit_t *e, const void *raw,
@@ -80,8 +66,8 @@ static void on_exit_batch(const pidio_bpf_exit_t *e, const void *raw,
   pidio_bpf_feed_t *f = ctx;
   /* Out of memory: the record is dropped here, as a full ring would drop
    * it; it cannot be told from one that never came. */
-  if (grow((void **)&f->batch, &f->batch_cap, f->nbatch + 1,
-           sizeof(*f->batch)) == 0)
+  if (pidio_bpf_grow((void **)&f->batch, &f->batch_cap, f->nbatch + 1,
+                     sizeof(*f->batch), 64) == 0)
     f->batch[f->nbatch++] = *e;
 }
 
@@ -116,8 +102,8 @@ int pidio_bpf_feed_drain(pidio_bpf_feed_t *f) {
   if (f->nbatch > 0) {
     pthread_mutex_lock(&f->lock);
     if (f->nsubs > 0 &&
-        grow((void **)&f->log, &f->cap, f->nlog + f->nbatch,
-             sizeof(*f->log)) == 0) {
+        pidio_bpf_grow((void **)&f->log, &f->cap, f->nlog + f->nbatch,
+                       sizeof(*f->log), 64) == 0) {
       memcpy(f->log + f->nlog, f->batch, f->nbatch * sizeof(*f->log));
       f->nlog += f->nbatch;
     } else {
@@ -161,8 +147,8 @@ size_t pidio_bpf_feed_logged(pidio_bpf_feed_t *f) {
 int pidio_bpf_feed_subscribe(pidio_bpf_feed_t *f, pidio_bpf_sub_t *s) {
   uint64_t total = f->src.lost(f->src.ctx);
   pthread_mutex_lock(&f->lock);
-  int err = grow((void **)&f->subs, &f->subs_cap, f->nsubs + 1,
-                 sizeof(*f->subs));
+  int err = pidio_bpf_grow((void **)&f->subs, &f->subs_cap, f->nsubs + 1,
+                           sizeof(*f->subs), 64);
   if (err == 0) {
     s->cursor = f->base + f->nlog;
     s->lost_seen = total;
@@ -219,7 +205,8 @@ static void snap_put(snapbuf_t *sb) {
 
 static int snap_add(const pidio_bpf_proc_t *p, void *ctx) {
   snapbuf_t *sb = ctx;
-  if (grow((void **)&sb->p, &sb->cap, sb->n + 1, sizeof(*sb->p)) != 0)
+  if (pidio_bpf_grow((void **)&sb->p, &sb->cap, sb->n + 1, sizeof(*sb->p),
+                     64) != 0)
     return -ENOMEM;
   sb->p[sb->n++] = *p;
   return 0;
