@@ -308,6 +308,12 @@ static int att_read(void *ctx, pid_t pid, uint64_t start, pidio_io_t *io,
   return 0;
 }
 
+static size_t att_procs(void *ctx, const pidio_bpf_proc_t **out) {
+  attached_t *a = ctx;
+  *out = a->snap.p;
+  return a->snap.n;
+}
+
 static void att_exits(void *ctx, void (*fn)(const pidio_bpf_exit_t *e, void *c),
                       void *c, uint64_t *lost) {
   attached_t *a = ctx;
@@ -336,6 +342,7 @@ int pidio_bpf_feed_attach(pidio_bpf_feed_t *f, int64_t max_age_ns,
   *out = (pidio_ownio_t){.ctx = a,
                          .begin = att_begin,
                          .read = att_read,
+                         .procs = att_procs,
                          .exits = att_exits,
                          .end = att_end};
   return 0;

@@ -71,6 +71,11 @@ typedef struct pidio_ownio {
    * the exits whose record was lost meanwhile. */
   void (*exits)(void *ctx, void (*fn)(const pidio_bpf_exit_t *e, void *c),
                 void *c, uint64_t *lost);
+  /* This round's pass (after begin, until end): every process of the
+   * machine but kernel threads, sorted by pid, with its start, parent,
+   * uid and comm. A block finds its processes here instead of listing
+   * /proc. Returns how many, the array in *out. */
+  size_t (*procs)(void *ctx, const pidio_bpf_proc_t **out);
   /* The round is over: release the pass. */
   void (*end)(void *ctx);
 } pidio_ownio_t;
