@@ -216,15 +216,7 @@ static int vanished(int rc) { return rc == -ENOENT || rc == -ESRCH; }
 
 /* The record of pid in this round's pass, or NULL. */
 static const pidio_bpf_proc_t *pass_find(const pidio_block_t *b, pid_t pid) {
-  size_t lo = 0, hi = b->npass;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (b->pass[mid].pid < pid)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < b->npass && b->pass[lo].pid == pid ? &b->pass[lo] : NULL;
+  return pidio_ownio_find(b->pass, b->npass, pid);
 }
 
 /* Read the io file of a member: through its held descriptor, or, when none

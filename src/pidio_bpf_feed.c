@@ -276,15 +276,7 @@ void pidio_bpf_feed_release(pidio_bpf_feed_t *f, pidio_bpf_snap_t *s) {
 
 const pidio_bpf_proc_t *pidio_bpf_snap_find(const pidio_bpf_snap_t *s,
                                             pid_t pid) {
-  size_t lo = 0, hi = s->n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (s->p[mid].pid < pid)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < s->n && s->p[lo].pid == pid ? &s->p[lo] : NULL;
+  return pidio_ownio_find(s->p, s->n, pid);
 }
 
 /* ---- a block's view ---- */

@@ -1,8 +1,8 @@
 /*
  * pidio_ownio: processes' own I/O as a kernel-side reader reports it, and
- * what a block asks of such a reader. Plain types: the reader itself (the
- * BPF one, pidio_bpf) lives in a library of its own, so the core and its
- * other users need no libbpf.
+ * what a block asks of such a reader. Plain types and one inline search:
+ * the reader itself (the BPF one, pidio_bpf) lives in a library of its
+ * own, so the core and its other users need no libbpf.
  *
  * "Own I/O" is the I/O of a process's threads, live and exited, without
  * the totals of the children it reaped: unlike /proc/<pid>/io, it does not
@@ -53,6 +53,22 @@ typedef struct pidio_bpf_exit {
   char exe[129];
   char cmdline[129];
 } pidio_bpf_exit_t;
+
+/* The record of pid among n records sorted by pid (a pass), or NULL. Here,
+ * inline, so that the core and the reader's library share it without the
+ * core linking the reader. */
+static inline const pidio_bpf_proc_t *
+pidio_ownio_find(const pidio_bpf_proc_t *p, size_t n, pid_t pid) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (p[mid].pid < pid)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && p[lo].pid == pid ? &p[lo] : NULL;
+}
 
 /* What a block reads through: one subscription to a shared reader. */
 typedef struct pidio_ownio {
