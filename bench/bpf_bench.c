@@ -251,32 +251,27 @@ static long heap_bytes(void) {
   return (long)(mi.uordblks + mi.hblkhd);
 }
 
-/* This process's resident memory, in bytes: what of the heap is touched
- * (the tables' capacity beyond their use is address space only). */
-static long rss_bytes(void) {
-  FILE *f = fopen("/proc/self/status", "r");
+/* The "<key>: N kB" line of a /proc file, in bytes; -1 without it. */
+static long kb_line(const char *path, const char *key) {
+  FILE *f = fopen(path, "r");
   char line[256];
   long kb = -1;
+  size_t klen = strlen(key);
   while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+    if (strncmp(line, key, klen) == 0 && line[klen] == ':' &&
+        sscanf(line + klen + 1, "%ld kB", &kb) == 1)
       break;
   if (f != NULL)
     fclose(f);
   return kb * 1024;
 }
 
-/* The kernel's slab memory (reclaimable or not), in bytes. */
-static long slab_bytes(void) {
-  FILE *f = fopen("/proc/meminfo", "r");
-  char line[256];
-  long kb = -1;
-  while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "Slab: %ld kB", &kb) == 1)
-      break;
-  if (f != NULL)
-    fclose(f);
-  return kb * 1024;
-}
+/* This process's resident memory: what of the heap is touched (the
+ * tables' capacity beyond their use is address space only). */
+static long rss_bytes(void) { return kb_line("/proc/self/status", "VmRSS"); }
+
+/* The kernel's slab memory (reclaimable or not). */
+static long slab_bytes(void) { return kb_line("/proc/meminfo", "Slab"); }
 
 static int count_tasks(void) {
   /* Every task of the machine: what an iterator walks. */
