@@ -7,15 +7,21 @@
  * measures, each method alone, P passes (default 8) INTERVAL ms apart
  * (default 1000) after one warm-up pass, the CPU time of this process
  * (CLOCK_PROCESS_CPUTIME_ID: user and kernel time, the iterator programs'
- * included) per matched process per pass:
+ * included) per matched process per pass, the median of the passes:
  *  - procfs: a pidio block selecting Name "pidio-bm" (held descriptors,
- *    pread and parse of /proc/<pid>/io), as the plugin reads today;
- *  - bpf: one pidio_bpf_pass over the machine, the matched processes
- *    picked out by pid (binary search), their own I/O summed;
+ *    pread and parse of /proc/<pid>/io), as the plugin reads by default;
+ *  - bpf: the same block under the BPF reader, as the plugin runs it: a
+ *    feed's pass over the machine, the block's processes found in it (no
+ *    /proc listing), the members' own I/O taken from it, exits drained;
  *  - floor: an iterator program that does nothing, over every task: the
  *    kernel's walk, the least any iterator pass costs.
+ * Memory per process: the blocks' heap (mallinfo2) and, for procfs, the
+ * kernel's slab memory that the held descriptors add; for bpf the feed's
+ * pass and the maps' memlock.
  * At the largest size, the sparse case: 10 more processes (pidio-sp) as
- * the only members, CPU per pass in all for each method.
+ * the only members, CPU per pass in all: the two blocks, the floor, and
+ * looking the members up one by one (an iterator restricted to each pid,
+ * empty: the least such a look-up costs, before any discovery).
  * Exits: a helper forks children that exit at once, paced at RATE per
  * second (default 10000) for SECONDS (default 10), while a thread drains
  * the ring buffer every 100 ms. The exit program's own run time per run
@@ -39,8 +45,11 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "pidio_bpf_feed.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -146,42 +155,11 @@ static void procfs_pass(void *p) {
   c->matched = rep.matched;
 }
 
-typedef struct bpf_ctx {
-  pidio_bpf_t *b;
-  const pid_t *pids;
-  int n;
-  unsigned matched;
-  uint64_t wchar;
-} bpf_ctx_t;
-
-static int bpf_one(const pidio_bpf_proc_t *p, void *ctx) {
-  bpf_ctx_t *c = ctx;
-  int lo = 0, hi = c->n;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    if (c->pids[mid] < p->pid)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  if (lo < c->n && c->pids[lo] == p->pid) {
-    c->matched++;
-    c->wchar += p->io.v[PIDIO_WCHAR];
-  }
-  return 0;
-}
-
-static void bpf_pass(void *p) {
-  bpf_ctx_t *c = p;
-  c->matched = 0;
-  c->wchar = 0;
-  if (pidio_bpf_pass(c->b, bpf_one, c) != 0)
-    fprintf(stderr, "bpf pass failed\n");
-}
-
 /* The floor: "r0 = 0; exit" as an iter/task program. */
 typedef struct floor_ctx {
-  int link;
+  int prog, link;
+  const pid_t *pids; /* the per-pid look-ups: these */
+  int n;
 } floor_ctx_t;
 
 static int floor_open(floor_ctx_t *c) {
@@ -202,9 +180,33 @@ static int floor_open(floor_ctx_t *c) {
                            2, &o);
   if (prog < 0)
     return -1;
+  c->prog = prog;
   c->link = bpf_link_create(prog, 0, BPF_TRACE_ITER, NULL);
-  close(prog);
   return c->link < 0 ? -1 : 0;
+}
+
+/* Each member looked up alone: an iterator link restricted to its pid
+ * (the kernel visits its threads only), created, read and closed. */
+static void lookup_pass(void *p) {
+  floor_ctx_t *c = p;
+  for (int i = 0; i < c->n; i++) {
+    union bpf_iter_link_info li;
+    memset(&li, 0, sizeof(li));
+    li.task.pid = (__u32)c->pids[i];
+    LIBBPF_OPTS(bpf_link_create_opts, o, .iter_info = &li,
+                .iter_info_len = sizeof(li));
+    int link = bpf_link_create(c->prog, 0, BPF_TRACE_ITER, &o);
+    if (link < 0)
+      die("bpf_link_create (one pid)");
+    int fd = bpf_iter_create(link);
+    char buf[64];
+    if (fd < 0)
+      die("bpf_iter_create (one pid)");
+    while (read(fd, buf, sizeof(buf)) > 0)
+      ;
+    close(fd);
+    close(link);
+  }
 }
 
 static void floor_pass(void *p) {
@@ -218,20 +220,58 @@ static void floor_pass(void *p) {
   close(fd);
 }
 
-/* µs of this process's CPU per matched process per pass. */
+static int dbl_cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* µs of this process's CPU per matched process per pass: the median. */
 static double measure(const method_t *m, int n, int passes, int interval_ms) {
   m->pass(m->ctx); /* warm-up: descriptors opened, maps filled */
-  double total = 0;
+  double t[64];
+  if (passes > 64)
+    passes = 64;
   double next = now_s(CLOCK_MONOTONIC);
   for (int i = 0; i < passes; i++) {
     next += interval_ms / 1000.0;
     sleep_until(next);
     double c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
     m->pass(m->ctx);
-    total += now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    t[i] = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
   }
-  return total / passes / n * 1e6;
+  qsort(t, (size_t)passes, sizeof(t[0]), dbl_cmp);
+  double med =
+      passes % 2 ? t[passes / 2] : (t[passes / 2 - 1] + t[passes / 2]) / 2;
+  return med / n * 1e6;
 }
+
+/* Bytes in use from malloc, large blocks (mmapped) included. */
+static long heap_bytes(void) {
+  struct mallinfo2 mi = mallinfo2();
+  return (long)(mi.uordblks + mi.hblkhd);
+}
+
+/* The "<key>: N kB" line of a /proc file, in bytes; -1 without it. */
+static long kb_line(const char *path, const char *key) {
+  FILE *f = fopen(path, "r");
+  char line[256];
+  long kb = -1;
+  size_t klen = strlen(key);
+  while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+    if (strncmp(line, key, klen) == 0 && line[klen] == ':' &&
+        sscanf(line + klen + 1, "%ld kB", &kb) == 1)
+      break;
+  if (f != NULL)
+    fclose(f);
+  return kb * 1024;
+}
+
+/* This process's resident memory: what of the heap is touched (the
+ * tables' capacity beyond their use is address space only). */
+static long rss_bytes(void) { return kb_line("/proc/self/status", "VmRSS"); }
+
+/* The kernel's slab memory (reclaimable or not). */
+static long slab_bytes(void) { return kb_line("/proc/meminfo", "Slab"); }
 
 static int count_tasks(void) {
   /* Every task of the machine: what an iterator walks. */
@@ -245,10 +285,18 @@ static int count_tasks(void) {
   return all;
 }
 
-/* The procfs reader alone: a block selecting name; its matched count of
- * the last pass in *matched. */
-static double measure_procfs(const char *name, int n, int passes,
-                             int interval_ms, unsigned *matched) {
+/* What a block cost in memory: its heap after its last update, and the
+ * kernel slab memory its first update added (the held descriptors; noisy
+ * on a busy machine: other work allocates too). */
+typedef struct block_mem {
+  long heap, rss, slab;
+} block_mem_t;
+
+/* A block selecting name, alone: under the procfs reader (own NULL) or
+ * the BPF reader; its matched count of the last pass in *matched. */
+static double measure_block(const char *name, int n, int passes,
+                            int interval_ms, const pidio_ownio_t *own,
+                            unsigned *matched, block_mem_t *mem) {
   procfs_ctx_t pc;
   memset(&pc, 0, sizeof(pc));
   if (pidio_proc_open(&pc.proc, "/proc") != 0)
@@ -258,77 +306,112 @@ static double measure_procfs(const char *name, int n, int passes,
   pidio_select_init(&sel);
   if (pidio_select_set_name(&sel, name, err, sizeof(err)) != 0)
     die(err);
+  malloc_trim(0); /* what earlier blocks freed is given back first */
+  long h0 = heap_bytes(), r0 = rss_bytes(), s0 = slab_bytes();
   pidio_block_init(&pc.block, &pc.proc, &sel);
-  method_t mp = {"procfs", procfs_pass, &pc};
+  if (own != NULL)
+    pidio_block_set_ownio(&pc.block, own);
+  procfs_pass(&pc);
+  if (mem != NULL)
+    mem->slab = slab_bytes() - s0;
+  method_t mp = {"block", procfs_pass, &pc};
   double t = measure(&mp, n, passes, interval_ms);
   *matched = pc.matched;
+  /* The heap as it stays from interval to interval (the table and its
+   * merge buffer, the feed's latest pass), not only after the first. */
+  if (mem != NULL) {
+    mem->heap = heap_bytes() - h0;
+    mem->rss = rss_bytes() - r0;
+  }
   pidio_block_free(&pc.block);
   pidio_proc_close(&pc.proc);
   return t;
 }
 
 /* The sparse case: 10 members among the many. Per pass, in all: the
- * procfs reader reads its 10 (and looks for new processes), the BPF
- * reader walks every task. */
-static void bench_sparse(pidio_bpf_t *b, int many, int passes,
+ * procfs block reads its 10 (and looks for new processes), the BPF block
+ * takes the pass over every task and finds its 10 there, the floor walks
+ * every task, and the one-by-one look-ups visit the 10 alone. */
+static void bench_sparse(const pidio_ownio_t *own, int many, int passes,
                          int interval_ms, floor_ctx_t *fl) {
   pid_t pids[10];
   pid_t helper = spawn(10, pids, "pidio-sp");
-  unsigned proc_matched;
-  double t_proc = measure_procfs("pidio-sp", 1, passes, interval_ms,
-                                 &proc_matched);
-  bpf_ctx_t bc = {.b = b, .pids = pids, .n = 10};
-  method_t mb = {"bpf", bpf_pass, &bc};
-  double t_bpf = measure(&mb, 1, passes, interval_ms);
+  unsigned proc_matched, bpf_matched;
+  double t_proc = measure_block("pidio-sp", 1, passes, interval_ms, NULL,
+                                &proc_matched, NULL);
+  double t_bpf = measure_block("pidio-sp", 1, passes, interval_ms, own,
+                               &bpf_matched, NULL);
   method_t mf = {"floor", floor_pass, fl};
   double t_floor = measure(&mf, 1, passes, interval_ms);
-  printf("  sparse: 10 members among %d+ processes, us per pass: procfs "
-         "%.1f, bpf %.1f, floor %.1f (procfs matched %u, bpf %u)\n",
-         many, t_proc, t_bpf, t_floor, proc_matched, bc.matched);
+  floor_ctx_t one = *fl;
+  one.pids = pids;
+  one.n = 10;
+  method_t ml = {"lookup", lookup_pass, &one};
+  double t_look = measure(&ml, 1, passes, interval_ms);
+  printf("  sparse: 10 members among %d+ processes, us per pass (median): "
+         "procfs block %.1f, bpf block %.1f, floor %.1f, 10 one-pid "
+         "iterators %.1f (procfs matched %u, bpf %u)\n",
+         many, t_proc, t_bpf, t_floor, t_look, proc_matched, bpf_matched);
   fflush(stdout);
   reap_all(helper);
 }
 
-static void bench_readers(pidio_bpf_t *b, const int *sizes, int nsizes,
-                          int passes, int interval_ms) {
+static void bench_readers(pidio_bpf_t *b, const pidio_ownio_t *own,
+                          const int *sizes, int nsizes, int passes,
+                          int interval_ms) {
   floor_ctx_t fl;
   if (floor_open(&fl) != 0)
     die("empty iterator");
-  printf("\n%8s %8s  %12s %12s %12s  %9s %9s\n", "matched", "tasks",
-         "procfs us/p", "bpf us/p", "floor us/p", "bpf/proc", "bpf/floor");
+  printf("\n%8s %8s  %12s %12s %12s  %9s %9s  %12s %12s\n", "matched", "tasks",
+         "procfs us/p", "bpf us/p", "floor us/p", "bpf/proc", "bpf/floor",
+         "bpf us/task", "floor us/task");
   for (int s = 0; s < nsizes; s++) {
     int n = sizes[s];
     pid_t *pids = calloc((size_t)n, sizeof(pid_t));
     pid_t helper = spawn(n, pids, "pidio-bm");
     int tasks = count_tasks();
 
-    unsigned proc_matched;
-    double t_proc = measure_procfs("pidio-bm", n, passes, interval_ms,
-                                   &proc_matched);
-
-    bpf_ctx_t bc = {.b = b, .pids = pids, .n = n};
-    method_t mb = {"bpf", bpf_pass, &bc};
-    double t_bpf = measure(&mb, n, passes, interval_ms);
+    unsigned proc_matched, bpf_matched;
+    block_mem_t pm, bm;
+    double t_proc = measure_block("pidio-bm", n, passes, interval_ms, NULL,
+                                  &proc_matched, &pm);
+    uint64_t k0 = pidio_bpf_kernel_bytes(b);
+    double t_bpf = measure_block("pidio-bm", n, passes, interval_ms, own,
+                                 &bpf_matched, &bm);
+    uint64_t k1 = pidio_bpf_kernel_bytes(b);
 
     method_t mf = {"floor", floor_pass, &fl};
     double t_floor = measure(&mf, n, passes, interval_ms);
 
-    printf("%8d %8d  %12.3f %12.3f %12.3f  %9.2f %9.2f\n", n, tasks, t_proc,
-           t_bpf, t_floor, t_bpf / t_proc, t_bpf / t_floor);
-    if (bc.matched != (unsigned)n || bc.wchar != 1000ULL * (unsigned)n)
-      printf("  bpf matched %u of %d, wchar %llu (want %llu)\n", bc.matched,
-             n, (unsigned long long)bc.wchar, 1000ULL * (unsigned)n);
+    /* The walk visits every task of the machine: per task, what the
+     * figures are when other work runs many processes too. */
+    int tasks_after = count_tasks();
+    double walked = (tasks + tasks_after) / 2.0;
+    printf("%8d %8d  %12.3f %12.3f %12.3f  %9.2f %9.2f  %12.3f %12.3f\n", n,
+           tasks, t_proc, t_bpf, t_floor, t_bpf / t_proc, t_bpf / t_floor,
+           t_bpf * n / walked, t_floor * n / walked);
+    if (bpf_matched != (unsigned)n)
+      printf("  bpf matched %u of %d\n", bpf_matched, n);
     if (proc_matched != (unsigned)n)
       printf("  procfs matched %u of %d\n", proc_matched, n);
-    printf("  kernel memory of the BPF maps: %llu bytes\n",
-           (unsigned long long)pidio_bpf_kernel_bytes(b));
+    printf("  memory per task of the machine (every task is tracked): procfs "
+           "block heap %.0f B, resident %.0f B; bpf block heap %.0f B, "
+           "resident %.0f B (the feed's pass %zu B of it)\n"
+           "  kernel: procfs held descriptors %+.0f B of slab per matched "
+           "process; BPF maps' memlock %llu B in all (%+lld B over the "
+           "bpf block's run)\n",
+           (double)pm.heap / walked, (double)pm.rss / walked,
+           (double)bm.heap / walked, (double)bm.rss / walked,
+           sizeof(pidio_bpf_proc_t), (double)pm.slab / n,
+           (unsigned long long)k1, (long long)(k1 - k0));
     fflush(stdout);
     if (s == nsizes - 1)
-      bench_sparse(b, n, passes, interval_ms, &fl);
+      bench_sparse(own, n, passes, interval_ms, &fl);
     reap_all(helper);
     free(pids);
   }
   close(fl.link);
+  close(fl.prog);
 }
 
 /* Kernel memory per process that did exec while the reader was loaded
@@ -405,26 +488,26 @@ static void prog_stats(int fd, uint64_t *ns, uint64_t *cnt) {
   }
 }
 
+/* The exit program of the reader this process loaded: by name, among the
+ * BPF programs whose descriptors this process holds (libbpf keeps them),
+ * not among the machine's: other readers may be loaded meanwhile. */
 static int find_prog(const char *name) {
-  /* The exit program of the reader this process loaded: by name, among
-   * the programs of the machine, the newest. */
-  __u32 id = 0;
   int best = -1;
-  while (bpf_prog_get_next_id(id, &id) == 0) {
-    int fd = bpf_prog_get_fd_by_id(id);
-    if (fd < 0)
+  for (int fd = 3; fd < 4096 && best < 0; fd++) {
+    char path[64], target[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0)
+      continue;
+    target[n] = '\0';
+    if (strcmp(target, "anon_inode:bpf-prog") != 0)
       continue;
     struct bpf_prog_info info;
     __u32 len = sizeof(info);
     memset(&info, 0, sizeof(info));
     if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-        strcmp(info.name, name) == 0) {
-      if (best >= 0)
-        close(best);
-      best = fd;
-    } else {
-      close(fd);
-    }
+        strcmp(info.name, name) == 0)
+      best = dup(fd);
   }
   return best;
 }
@@ -506,6 +589,20 @@ static void bench_exits(pidio_bpf_t *b, int rate, int seconds) {
     close(stats_fd);
 }
 
+/* The reader as the feed's source; the bench closes it itself. */
+static int src_pass(void *ctx, pidio_bpf_proc_fn fn, void *fnctx) {
+  return pidio_bpf_pass(ctx, fn, fnctx);
+}
+static int src_drain(void *ctx, pidio_bpf_exit_fn fn, void *fnctx) {
+  return pidio_bpf_drain(ctx, fn, fnctx);
+}
+static uint64_t src_lost(void *ctx) {
+  pidio_bpf_stats_t st;
+  pidio_bpf_get_stats(ctx, &st);
+  return st.lost;
+}
+static void src_close(void *ctx) { (void)ctx; }
+
 int main(int argc, char **argv) {
   int sizes[8] = {200, 2000, 10000}, nsizes = 3;
   int passes = 8, interval = 1000, rate = 10000, seconds = 10;
@@ -539,10 +636,23 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bpf-bench: %s\n", why);
     return 1;
   }
+  /* The plugin's path: a feed over the reader (drained by the blocks'
+   * reads here, no thread), and a block's view of it. */
+  pidio_bpf_source_t src = {b, src_pass, src_drain, src_lost, src_close};
+  pidio_bpf_feed_opts_t fo = {.drain_ms = -1};
+  pidio_bpf_feed_t *feed;
+  pidio_ownio_t own;
+  if (pidio_bpf_feed_new(&feed, &src, &fo) != 0 ||
+      pidio_bpf_feed_attach(feed, 0, &own) != 0) {
+    fprintf(stderr, "bpf-bench: no memory for the feed\n");
+    return 1;
+  }
   printf("bpf-bench: %d passes %d ms apart per method and size; CPU of this "
-         "process (user + kernel) per matched process per pass\n",
+         "process (user + kernel) per matched process per pass, median\n",
          passes, interval);
-  bench_readers(b, sizes, nsizes, passes, interval);
+  bench_readers(b, &own, sizes, nsizes, passes, interval);
+  pidio_bpf_feed_detach(feed, &own);
+  pidio_bpf_feed_free(feed);
   bench_exec_memory(b);
   if (rate > 0 && seconds > 0)
     bench_exits(b, rate, seconds);

@@ -250,6 +250,11 @@ static void bury(pidio_block_t *b) {
 
 static int vanished(int rc) { return rc == -ENOENT || rc == -ESRCH; }
 
+/* The record of pid in this round's pass, or NULL. */
+static const pidio_bpf_proc_t *pass_find(const pidio_block_t *b, pid_t pid) {
+  return pidio_ownio_find(b->pass, b->npass, pid);
+}
+
 /* Read the io file of a member: through its held descriptor, or, when none
  * could be held, by opening it relative to its (checked) pid directory. */
 static int read_member(const pidio_block_t *b, pidio_entry_t *en,
@@ -694,17 +699,21 @@ static int apply_exits(pidio_block_t *b, pidio_report_t *rep) {
     }
     l->held[l->nheld++] = *e;
   }
-  /* Members that ended without a record: once /proc no longer has them,
-   * their record gets one more round (it may have been sent just after
-   * this round's drain); then they are gone without their last figures
-   * (the record was lost). */
+  /* Members that ended without a record yet: while the pass still has
+   * them (exiting, or a zombie) the record is to come; once it no longer
+   * has them, the merge retires them and a record that never came makes
+   * them lost. One missing from the pass without being retired (never
+   * expected) gets one more round, then is gone without its last
+   * figures. */
   for (size_t i = 0; i < b->n; i++) {
     pidio_entry_t *en = &b->e[i];
     if (!(en->flags & E_ENDED) || (en->a.state & PIDIO_LEDGER_GONE))
       continue;
     en->flags &= ~(unsigned)E_ENDED;
-    pidio_stat_t st;
-    if (same_process(b, en->a.pid, en->a.start, &st)) {
+    /* Still in the pass, ended (exiting, or a zombie): its record is
+     * still to come. (One no longer in it was retired by the merge.) */
+    const pidio_bpf_proc_t *rec = pass_find(b, en->a.pid);
+    if (rec != NULL && rec->start == en->a.start) {
       en->flags &= ~(unsigned)E_AWAIT;
     } else if (!(en->flags & E_AWAIT)) {
       en->flags |= E_AWAIT;
@@ -807,6 +816,31 @@ static double mono_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* GroupBy: whether the key is read from a file of the process (exe,
+ * cgroup, unit) rather than known from a pass (comm, user). */
+static bool group_needs_dir(const pidio_block_t *b) {
+  return b->groups != NULL && b->group_key != PIDIO_GROUP_COMM &&
+         b->group_key != PIDIO_GROUP_USER;
+}
+
+/* Open the /proc directory of a process the pass reported, for a file the
+ * pass does not have, and check by its start time that the pid still
+ * names that process. A descriptor; 0 when it is gone (or the pid names
+ * another process now); -1 when it could not be looked at (EMFILE...). */
+static int pass_dir(const pidio_block_t *b, const pidio_bpf_proc_t *rec,
+                    int *dfd) {
+  *dfd = pidio_proc_open_pid(b->proc, rec->pid);
+  if (*dfd < 0)
+    return vanished(*dfd) ? 0 : -1;
+  pidio_stat_t st;
+  int rc = pidio_proc_read_stat(*dfd, &st);
+  if (rc == 0 && st.start_time == rec->start)
+    return 1;
+  close(*dfd);
+  *dfd = -1;
+  return rc == 0 || vanished(rc) ? 0 : -1;
+}
+
 /* GroupBy: the group of a joining member, by the key read from its pid
  * directory; a key that is not there, may not be read, or whose process
  * is gone is the unknown group. *dest is its ledger destination, the
@@ -815,14 +849,23 @@ static double mono_now(void) {
  * process, not joined, is offered again, rather than put in unknown for
  * good. */
 static int group_of(pidio_block_t *b, pidio_entry_t *en, int dfd,
-                    const char *comm, unsigned *dest) {
+                    const char *comm, const pidio_bpf_proc_t *rec,
+                    unsigned *dest) {
   *dest = 0;
   if (b->groups == NULL)
     return 0;
   char key[PIDIO_GROUP_KEY_MAX];
   size_t len = 0;
-  int rc = pidio_group_read_key(b->group_key, dfd, comm, &b->users,
-                                mono_now(), key, sizeof(key), &len);
+  int rc;
+  if (rec != NULL && !group_needs_dir(b)) {
+    /* The pass has the comm and the uid: no file to read. */
+    pidio_group_facts_t f = {.comm = comm, .have_uid = true, .uid = rec->uid};
+    rc = pidio_group_key_cached(b->group_key, &f, &b->users, mono_now(), key,
+                                sizeof(key), &len);
+  } else {
+    rc = pidio_group_read_key(b->group_key, dfd, comm, &b->users, mono_now(),
+                              key, sizeof(key), &len);
+  }
   if (rc != 0 && rc != -ENODATA && rc != -EACCES && rc != -EPERM &&
       rc != -ENAMETOOLONG && rc != -EINVAL && !vanished(rc))
     return -1;
@@ -902,10 +945,10 @@ static int join_read(pidio_entry_t *en, int dfd, unsigned dest,
  * the previous interval, so all of its counters count. Returns 0 when it
  * vanished meanwhile (then it is in no group), -1 when its group could not
  * be read (EMFILE): then it is not a member, in no group. */
-static int join(pidio_block_t *b, pidio_entry_t *en, int dfd,
-                const char *comm, int from_birth) {
+static int join(pidio_block_t *b, pidio_entry_t *en, int dfd, const char *comm,
+                const pidio_bpf_proc_t *rec, int from_birth) {
   unsigned dest;
-  if (group_of(b, en, dfd, comm, &dest) < 0)
+  if (group_of(b, en, dfd, comm, rec, &dest) < 0)
     return -1;
   int rc;
   if (b->use_own) {
@@ -920,22 +963,38 @@ static int join(pidio_block_t *b, pidio_entry_t *en, int dfd,
   return rc;
 }
 
-
 /* Look at a process for the first time (or again). Returns 1 and fills *out
  * when it is to be tracked, 0 when it vanished, -1 when it could not be
  * looked at (EMFILE...): not tracked, offered again next interval.
  * force_fresh: it was first seen as a newborn last interval, so from-birth
  * counting still applies. */
-static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
+static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino,
+                    const pidio_bpf_proc_t *rec, uint64_t ticks,
                     int force_fresh, pidio_entry_t *out) {
-  int dfd = pidio_proc_open_pid(b->proc, pid);
-  if (dfd < 0)
-    return vanished(dfd) ? 0 : -1;
+  int dfd = -1;
   pidio_stat_t st;
-  int src = pidio_proc_read_stat(dfd, &st);
-  if (src != 0) {
-    close(dfd);
-    return vanished(src) ? 0 : -1;
+  if (rec != NULL) {
+    /* From the pass, which holds no kernel thread: the directory is
+     * opened only for a file the selectors or the group key need, and
+     * only when the pid, comm and uid do not rule the process out. */
+    st = (pidio_stat_t){.ppid = rec->ppid, .start_time = rec->start};
+    memcpy(st.comm, rec->comm, sizeof(st.comm));
+    st.comm[sizeof(st.comm) - 1] = '\0';
+    if (pidio_select_may_match(&b->sel, pid, st.comm, rec->uid, b->target) &&
+        (pidio_select_needs_dir(&b->sel) || group_needs_dir(b))) {
+      int r = pass_dir(b, rec, &dfd);
+      if (r <= 0)
+        return r;
+    }
+  } else {
+    dfd = pidio_proc_open_pid(b->proc, pid);
+    if (dfd < 0)
+      return vanished(dfd) ? 0 : -1;
+    int src = pidio_proc_read_stat(dfd, &st);
+    if (src != 0) {
+      close(dfd);
+      return vanished(src) ? 0 : -1;
+    }
   }
   /* With own I/O a newcomer's whole figures are its own, never counted
    * elsewhere: one that discovery found an interval late (a pid not
@@ -952,7 +1011,12 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
       .fd = -1};
   bool cut = false;
   enum pidio_match m =
-      pidio_select_match_proc(&b->sel, dfd, pid, &st, b->target, &cut);
+      rec == NULL
+          ? pidio_select_match_proc(&b->sel, dfd, pid, &st, b->target, &cut)
+      : !pidio_select_may_match(&b->sel, pid, st.comm, rec->uid, b->target)
+          ? PIDIO_MATCH_NO
+          : pidio_select_match_known(&b->sel, dfd, pid, &st, rec->uid,
+                                     b->target, &cut);
   if (cut && b->cmdline_cut_pid == 0)
     b->cmdline_cut_pid = pid;
   int rc = 1;
@@ -960,7 +1024,7 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
     rc = -1; /* could not look (EMFILE): nothing decided, offered again */
   } else if (m == PIDIO_MATCH_YES) {
     out->flags |= E_ROOT;
-    rc = join(b, out, dfd, st.comm, fresh || force_fresh);
+    rc = join(b, out, dfd, st.comm, rec, fresh || force_fresh);
   } else {
     if (m == PIDIO_MATCH_DENIED)
       out->flags |= E_UNDECIDED; /* looked at again every interval */
@@ -969,64 +1033,77 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino, uint64_t ticks,
     if (fresh && !force_fresh)
       out->flags |= E_FRESH;
   }
-  close(dfd);
+  if (dfd >= 0)
+    close(dfd);
   return rc;
 }
 
-/* Walk the sorted listing and the sorted entries side by side. A listed
- * pid found gone is dropped from the listing too: between full listings
- * (see pidio_discover.h) the listing is kept, and would otherwise offer it
- * again every interval. */
+/* Walk the sorted candidates and the sorted entries side by side. The
+ * candidates are this round's pass (own I/O: b->pass) or the listing of
+ * ProcRoot. A listed pid found gone is dropped from the listing too:
+ * between full listings (see pidio_discover.h) the listing is kept, and
+ * would otherwise offer it again every interval. A pass is this round's
+ * whole truth: a process in it is identified by its start time, and one
+ * that has ended (its exit record decides) is not looked at. */
 static int merge(pidio_block_t *b, uint64_t ticks, pidio_report_t *rep) {
   pidio_pidlist_t *l = &b->disc.list;
+  const bool from_pass = b->use_own;
+  const pidio_bpf_proc_t *pass = b->pass;
+  size_t ncand = from_pass ? b->npass : l->n;
   /* Every entry retires at most once below: with room made for all of
    * them now, retire() cannot fail half-way, when entries evaluated into
    * spare may already hold io descriptors that only the swap at the end
    * keeps. */
-  if (grow(&b->spare, &b->spare_cap, b->n + l->n) != 0 ||
+  if (grow(&b->spare, &b->spare_cap, b->n + ncand) != 0 ||
       grow(&b->dead, &b->dead_cap, b->ndead + b->n) != 0 ||
       grow(&b->left, &b->left_cap, b->nleft + b->n) != 0)
     return -ENOMEM;
   size_t i = 0, j = 0, k = 0, w = 0;
-  while (i < l->n || j < b->n) {
-    if (j == b->n || (i < l->n && l->e[i].pid < b->e[j].a.pid)) {
-      int kept = evaluate(b, l->e[i].pid, l->e[i].ino, ticks, 0, &b->spare[k]);
+  while (i < ncand || j < b->n) {
+    const pidio_bpf_proc_t *rec = from_pass && i < ncand ? &pass[i] : NULL;
+    pid_t cpid = i == ncand ? 0 : rec != NULL ? rec->pid : l->e[i].pid;
+    uint64_t cino = from_pass || i == ncand ? 0 : l->e[i].ino;
+    if (j == b->n || (i < ncand && cpid < b->e[j].a.pid)) {
+      int kept = 0;
+      if (rec == NULL || !(rec->flags & PIDIO_BPF_F_ENDED))
+        kept = evaluate(b, cpid, cino, rec, ticks, 0, &b->spare[k]);
       k += kept > 0;
-      if (kept != 0)
+      if (kept != 0 && !from_pass)
         l->e[w++] = l->e[i];
       i++;
-    } else if (i == l->n || b->e[j].a.pid < l->e[i].pid) {
+    } else if (i == ncand || b->e[j].a.pid < cpid) {
       if (retire(b, &b->e[j]) != 0)
         return -ENOMEM;
       j++;
     } else {
       pidio_entry_t *en = &b->e[j];
-      const pidio_pident_t le = l->e[i];
       int kept = 1;
-      if (en->ino != le.ino) {
+      if (from_pass ? rec->start != en->a.start : en->ino != cino) {
         /* Same pid, new inode: reused, or only a re-created dentry. The
-         * start time tells which. */
+         * start time tells which (a pass has it). */
         pidio_stat_t st;
-        int same = same_process(b, le.pid, en->a.start, &st);
+        int same = from_pass ? 0 : same_process(b, cpid, en->a.start, &st);
         if (same < 0) {
           /* Unknown: the entry stays as it is, old inode and all, and is
            * looked at again next interval. */
           note_failed(en, same, rep);
           b->spare[k++] = *en;
-          l->e[w++] = le;
+          l->e[w++] = l->e[i];
           i++;
           j++;
           continue;
         }
         if (same) {
-          en->ino = le.ino;
+          en->ino = cino;
         } else {
           if (retire(b, en) != 0)
             return -ENOMEM;
-          kept = evaluate(b, le.pid, le.ino, ticks, 0, &b->spare[k]);
+          kept = 0;
+          if (rec == NULL || !(rec->flags & PIDIO_BPF_F_ENDED))
+            kept = evaluate(b, cpid, cino, rec, ticks, 0, &b->spare[k]);
           k += kept > 0;
-          if (kept != 0)
-            l->e[w++] = le;
+          if (kept != 0 && !from_pass)
+            l->e[w++] = l->e[i];
           i++;
           j++;
           continue;
@@ -1034,7 +1111,7 @@ static int merge(pidio_block_t *b, uint64_t ticks, pidio_report_t *rep) {
       }
       if (!(en->flags & E_MEMBER) &&
           (en->flags & (E_FRESH | E_UNDECIDED) || due(en, ticks))) {
-        kept = evaluate(b, le.pid, le.ino, ticks, (en->flags & E_FRESH) != 0,
+        kept = evaluate(b, cpid, cino, rec, ticks, (en->flags & E_FRESH) != 0,
                         &b->spare[k]);
         if (kept > 0 && (en->a.state & PIDIO_LEDGER_HOLDS) &&
             !(b->spare[k].flags & E_MEMBER)) {
@@ -1057,15 +1134,18 @@ static int merge(pidio_block_t *b, uint64_t ticks, pidio_report_t *rep) {
           b->spare[k] = *en;
         k += kept != 0;
       } else {
+        if (from_pass && (en->flags & E_MEMBER))
+          en->a.ppid = rec->ppid; /* reparented: the pass says to whom */
         b->spare[k++] = *en;
       }
-      if (kept != 0)
-        l->e[w++] = le;
+      if (kept != 0 && !from_pass)
+        l->e[w++] = l->e[i];
       i++;
       j++;
     }
   }
-  l->n = w;
+  if (!from_pass)
+    l->n = w;
   pidio_entry_t *t = b->e;
   size_t tcap = b->cap;
   b->e = b->spare;
@@ -1094,6 +1174,42 @@ static pid_t find_target(pidio_block_t *b, pidio_report_t *rep) {
   return target;
 }
 
+/* Make a descendant of a member a member (E_DESC), from birth when it
+ * started since the previous interval. 1 when it joined. */
+static int adopt(pidio_block_t *b, pidio_entry_t *en, int dfd,
+                 const char *comm, const pidio_bpf_proc_t *rec) {
+  int fresh =
+      (en->flags & E_FRESH) || (b->rounds > 0 && en->a.start >= b->prev_ticks);
+  en->flags &= ~(unsigned)(E_FRESH | E_UNDECIDED);
+  int joined = join(b, en, dfd, comm, rec, fresh);
+  if (joined > 0) {
+    en->flags |= E_DESC;
+    return 1;
+  }
+  en->flags &= ~(unsigned)E_MEMBER;
+  if (joined < 0 && fresh)
+    en->flags |= E_FRESH; /* tried again next time, from birth */
+  return 0;
+}
+
+/* adopt for a process of this round's pass: the pass has its start and
+ * comm; its directory is opened only for a group key. */
+static int adopt_from_pass(pidio_block_t *b, pidio_entry_t *en) {
+  const pidio_bpf_proc_t *rec = pass_find(b, en->a.pid);
+  if (rec == NULL || rec->start != en->a.start)
+    return 0;
+  int dfd = -1;
+  if (group_needs_dir(b) && pass_dir(b, rec, &dfd) <= 0)
+    return 0;
+  char comm[sizeof(rec->comm)];
+  memcpy(comm, rec->comm, sizeof(comm));
+  comm[sizeof(comm) - 1] = '\0';
+  int joined = adopt(b, en, dfd, comm, rec);
+  if (dfd >= 0)
+    close(dfd);
+  return joined;
+}
+
 /* Children: every process whose parent is a member joins, from birth when
  * it started since the previous interval. Repeated until no one joins, so
  * that a new grandchild joins with its new parent. */
@@ -1109,24 +1225,16 @@ static void adopt_descendants(pidio_block_t *b) {
       pidio_entry_t *p = find(b->e, b->n, en->a.ppid);
       if (p == NULL || !(p->flags & E_MEMBER) || p->a.start > en->a.start)
         continue;
+      if (b->use_own) {
+        changed |= adopt_from_pass(b, en);
+        continue;
+      }
       int dfd = pidio_proc_open_pid(b->proc, en->a.pid);
       if (dfd < 0)
         continue;
       pidio_stat_t st;
-      if (pidio_proc_read_stat(dfd, &st) == 0 && st.start_time == en->a.start) {
-        int fresh = (en->flags & E_FRESH) ||
-                    (b->rounds > 0 && en->a.start >= b->prev_ticks);
-        en->flags &= ~(unsigned)(E_FRESH | E_UNDECIDED);
-        int joined = join(b, en, dfd, st.comm, fresh);
-        if (joined > 0) {
-          en->flags |= E_DESC;
-          changed = 1;
-        } else {
-          en->flags &= ~(unsigned)E_MEMBER;
-          if (joined < 0 && fresh)
-            en->flags |= E_FRESH; /* tried again next time, from birth */
-        }
-      }
+      if (pidio_proc_read_stat(dfd, &st) == 0 && st.start_time == en->a.start)
+        changed |= adopt(b, en, dfd, st.comm, NULL);
       close(dfd);
     }
   }
@@ -1361,12 +1469,24 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     rep->list_err = rc0;
     return rc0;
   }
-  /* With Children, descendants of the target are found in the listing. */
-  int rc =
-      by_pid && !b->sel.children
-          ? pidio_discover_target(&b->disc, b->proc, b->target)
-          /* listed in full at least once per recheck period */
-          : pidio_discover_update(&b->disc, b->proc, ticks, recheck_period());
+  int rc = 0;
+  if (b->use_own) {
+    /* Discovery is the pass: no listing, no last pid, no probing. A block
+     * that follows one pid (without Children) looks at that pid only. */
+    b->npass = b->own.procs(b->own.ctx, &b->pass);
+    if (by_pid && !b->sel.children) {
+      const pidio_bpf_proc_t *t = pass_find(b, b->target);
+      b->pass = t;
+      b->npass = t != NULL;
+    }
+  } else {
+    /* With Children, descendants of the target are found in the listing. */
+    rc =
+        by_pid && !b->sel.children
+            ? pidio_discover_target(&b->disc, b->proc, b->target)
+            /* listed in full at least once per recheck period */
+            : pidio_discover_update(&b->disc, b->proc, ticks, recheck_period());
+  }
   if (rc != 0) {
     rep->list_err = rc;
     return rc;
@@ -1378,8 +1498,8 @@ int pidio_block_update(pidio_block_t *b, pidio_report_t *rep) {
     return rc;
   }
   adopt_descendants(b);
-  if (!by_pid || b->sel.children)
-    reparent_untracked(b, rep);
+  if ((!by_pid || b->sel.children) && !b->use_own)
+    reparent_untracked(b, rep); /* own I/O: the merge took the pass's */
   rep->no_cgroup2_pid = b->no_cgroup2_pid;
   rep->cmdline_cut_pid = b->cmdline_cut_pid;
   for (size_t i = 0; i < b->n; i++)

@@ -117,6 +117,10 @@ typedef struct pidio_block {
    * like total, the sum of each member's increments; never goes down. */
   uint64_t blkio_delay_ns;
   struct pidio_exitlist *exits; /* this round's exit records */
+  /* This round's pass (own I/O): the processes of the machine, sorted by
+   * pid; discovery reads them instead of listing ProcRoot. */
+  const pidio_bpf_proc_t *pass;
+  size_t npass;
   pid_t cmdline_cut_pid; /* first process seen with a cut command line */
 } pidio_block_t;
 
@@ -140,8 +144,11 @@ void pidio_block_free(pidio_block_t *b);
  * round or the last: records are decided until none is added, and one
  * whose parents the block does not know yet waits a round), and
  * CommandLine and Exe as its exec showed them (the first 128 bytes of the
- * command line; the program run). Processes are still found by listing
- * ProcRoot, which must be this machine's /proc. */
+ * command line; the program run). Processes are found in the reader's
+ * pass (pid, start, parent, uid and comm), not by listing ProcRoot, which
+ * must be this machine's /proc: it is read only for the files a selector
+ * or the GroupBy key needs beyond those (cmdline, exe, cgroup), once per
+ * new process and at each recheck. */
 void pidio_block_set_ownio(pidio_block_t *b, const pidio_ownio_t *own);
 
 /* GroupBy: split the block by key into the groups of conf (see

@@ -471,10 +471,11 @@ static int key_cmp(const void *pa, const void *pb) {
   return 0;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+int pidio_bpf_grow(void **p, size_t *cap, size_t need, size_t elem,
+                   size_t first) {
   if (need <= *cap)
     return 0;
-  size_t ncap = *cap ? *cap * 2 : 1024;
+  size_t ncap = *cap ? *cap * 2 : first;
   while (ncap < need)
     ncap *= 2;
   void *np = realloc(*p, ncap * elem);
@@ -530,16 +531,16 @@ static int read_iter(pidio_bpf_t *b, int link_fd, bool full, bool sweep,
         __atomic_fetch_add(&b->bad, 1, __ATOMIC_RELAXED);
         continue;
       }
-      if (sweep && grow((void **)&b->seen, &b->seen_cap, b->nseen + 1,
-                       sizeof(*b->seen)) == 0)
+      if (sweep && pidio_bpf_grow((void **)&b->seen, &b->seen_cap, b->nseen + 1,
+                                  sizeof(*b->seen), 1024) == 0)
         b->seen[b->nseen++] = (struct pidio_bpf_key){
             .start_ns = p.start_ns, .tgid = (uint32_t)p.pid};
       if (p.flags & PIDIO_BPF_F_UNSTABLE) {
         res->unstable = true;
         if (!full)
           continue;
-        if (grow((void **)&b->again, &b->again_cap, b->nagain + 1,
-                 sizeof(*b->again)) == 0) {
+        if (pidio_bpf_grow((void **)&b->again, &b->again_cap, b->nagain + 1,
+                           sizeof(*b->again), 1024) == 0) {
           b->again[b->nagain++] = (struct pidio_bpf_key){
               .start_ns = p.start_ns, .tgid = (uint32_t)p.pid};
           continue;

@@ -106,6 +106,11 @@ void pidio_bpf_get_stats(const pidio_bpf_t *b, pidio_bpf_stats_t *out);
  * 0 when it cannot be read. */
 uint64_t pidio_bpf_kernel_bytes(const pidio_bpf_t *b);
 
+/* Make room for need elements of elem bytes in *p (capacity *cap): first
+ * on the first call, then doubling. 0, or -ENOMEM with *p unchanged. */
+int pidio_bpf_grow(void **p, size_t *cap, size_t need, size_t elem,
+                   size_t first);
+
 /* The decoders, pure: a record as the kernel side wrote it (from an
  * iterator pass or the ring buffer) into the caller's struct. hz is the
  * clock-tick rate of /proc (sysconf(_SC_CLK_TCK)). -EINVAL for a record of

@@ -1,8 +1,8 @@
 /*
  * pidio_ownio: processes' own I/O as a kernel-side reader reports it, and
- * what a block asks of such a reader. Plain types: the reader itself (the
- * BPF one, pidio_bpf) lives in a library of its own, so the core and its
- * other users need no libbpf.
+ * what a block asks of such a reader. Plain types and one inline search:
+ * the reader itself (the BPF one, pidio_bpf) lives in a library of its
+ * own, so the core and its other users need no libbpf.
  *
  * "Own I/O" is the I/O of a process's threads, live and exited, without
  * the totals of the children it reaped: unlike /proc/<pid>/io, it does not
@@ -70,6 +70,22 @@ typedef struct pidio_bpf_exit {
   char cgroup[513];
 } pidio_bpf_exit_t;
 
+/* The record of pid among n records sorted by pid (a pass), or NULL. Here,
+ * inline, so that the core and the reader's library share it without the
+ * core linking the reader. */
+static inline const pidio_bpf_proc_t *
+pidio_ownio_find(const pidio_bpf_proc_t *p, size_t n, pid_t pid) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (p[mid].pid < pid)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && p[lo].pid == pid ? &p[lo] : NULL;
+}
+
 /* What a block reads through: one subscription to a shared reader. */
 typedef struct pidio_ownio {
   void *ctx;
@@ -87,6 +103,11 @@ typedef struct pidio_ownio {
    * the exits whose record was lost meanwhile. */
   void (*exits)(void *ctx, void (*fn)(const pidio_bpf_exit_t *e, void *c),
                 void *c, uint64_t *lost);
+  /* This round's pass (after begin, until end): every process of the
+   * machine but kernel threads, sorted by pid, with its start, parent,
+   * uid and comm. A block finds its processes here instead of listing
+   * /proc. Returns how many, the array in *out. */
+  size_t (*procs)(void *ctx, const pidio_bpf_proc_t **out);
   /* The round is over: release the pass. */
   void (*end)(void *ctx);
 } pidio_ownio_t;

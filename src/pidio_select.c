@@ -296,9 +296,25 @@ static enum pidio_match unread(int err) {
   return PIDIO_MATCH_ERROR;
 }
 
-enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
-                                         pid_t pid, const pidio_stat_t *st,
-                                         pid_t target, bool *cmdline_cut) {
+bool pidio_select_may_match(const pidio_select_t *s, pid_t pid,
+                            const char *comm, uid_t uid, pid_t target) {
+  if (pidio_select_by_pid(s) && pid != target)
+    return false;
+  if (s->name != NULL && strcmp(s->name, comm) != 0)
+    return false;
+  return s->user == NULL || uid == s->uid;
+}
+
+bool pidio_select_needs_dir(const pidio_select_t *s) {
+  return s->cgroup != NULL || s->exe != NULL || s->cmdline != NULL;
+}
+
+/* known_uid: the real uid when the caller has it (a kernel-side pass
+ * gives it), so that status is not read for User; NULL to read it. */
+static enum pidio_match match_proc(const pidio_select_t *s, int pid_dirfd,
+                                   pid_t pid, const pidio_stat_t *st,
+                                   const uid_t *known_uid, pid_t target,
+                                   bool *cmdline_cut) {
   if (st->flags & PIDIO_PF_KTHREAD)
     return PIDIO_MATCH_NO;
   if (pidio_select_by_pid(s) && pid != target)
@@ -308,7 +324,10 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
 
   char buf[4096];
   size_t len = 0;
-  if (s->user != NULL) {
+  if (s->user != NULL && known_uid != NULL) {
+    if (*known_uid != s->uid)
+      return PIDIO_MATCH_NO;
+  } else if (s->user != NULL) {
     uid_t uid;
     int trunc = 0; /* the Uid line is near the top of a long status */
     int rc = pidio_proc_read_at(pid_dirfd, "status", buf, sizeof(buf), &len,
@@ -369,4 +388,17 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
   if (line != buf)
     free(line);
   return yes ? PIDIO_MATCH_YES : PIDIO_MATCH_NO;
+}
+
+enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
+                                         pid_t pid, const pidio_stat_t *st,
+                                         pid_t target, bool *cmdline_cut) {
+  return match_proc(s, pid_dirfd, pid, st, NULL, target, cmdline_cut);
+}
+
+enum pidio_match pidio_select_match_known(const pidio_select_t *s,
+                                          int pid_dirfd, pid_t pid,
+                                          const pidio_stat_t *st, uid_t uid,
+                                          pid_t target, bool *cmdline_cut) {
+  return match_proc(s, pid_dirfd, pid, st, &uid, target, cmdline_cut);
 }

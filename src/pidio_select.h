@@ -109,4 +109,23 @@ enum pidio_match pidio_select_match_proc(const pidio_select_t *s, int pid_dirfd,
                                          pid_t pid, const pidio_stat_t *st,
                                          pid_t target, bool *cmdline_cut);
 
+/* False when the pid (against target, as in pidio_select_match_proc), the
+ * comm or the real uid already rule the process out: what a kernel-side
+ * pass gives, checked before any file of the process is read. */
+bool pidio_select_may_match(const pidio_select_t *s, pid_t pid,
+                            const char *comm, uid_t uid, pid_t target);
+
+/* True when matching reads a file of the process's /proc directory
+ * beyond stat and status: Cgroup, Exe or CommandLine. */
+bool pidio_select_needs_dir(const pidio_select_t *s);
+
+/* pidio_select_match_proc for a process whose real uid the caller already
+ * has (a kernel-side pass reports it with the pid, comm and start): User
+ * is decided by it, without reading status. pid_dirfd is read only when
+ * pidio_select_needs_dir; it may be -1 otherwise. */
+enum pidio_match pidio_select_match_known(const pidio_select_t *s,
+                                          int pid_dirfd, pid_t pid,
+                                          const pidio_stat_t *st, uid_t uid,
+                                          pid_t target, bool *cmdline_cut);
+
 #endif /* PIDIO_SELECT_H */

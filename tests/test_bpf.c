@@ -16,11 +16,16 @@
  * exe_len at 148, cgroup_len at 150, args at 152, and from 280 the paths
  * (the program's, then the cgroup's: components leaf first, each
  * NUL-terminated), the record ending with them.
+ * And a block's discovery from the reader's passes: recorded records, given
+ * other pids, names and start times, make the machine a block sees.
  */
 #include "pidio_build.h"
 
+#include "fixture_tree.h"
+#include "pidio_block.h"
 #include "pidio_bpf.h"
 #include "pidio_bpf_feed.h"
+#include "pidio_proc.h"
 #include "unit.h"
 
 #include <errno.h>
@@ -483,6 +488,265 @@ START_TEST(test_feed_pass_error) {
 }
 END_TEST
 
+/* ---- a block that finds its processes in the passes ---- */
+
+/* A machine of processes, each a recorded iterator record (exit-single's
+ * common part) with another pid, comm, uid and start; and exit records
+ * for the next drain. */
+typedef struct machine {
+  pidio_bpf_proc_t p[8];
+  size_t n;
+  pidio_bpf_exit_t exits[4];
+  int nexits;
+  pidio_bpf_proc_t proto;
+  int passes;
+} machine_t;
+
+static int machine_pass(void *ctx, pidio_bpf_proc_fn fn, void *fnctx) {
+  machine_t *m = ctx;
+  m->passes++;
+  for (size_t i = 0; i < m->n; i++) {
+    int r = fn(&m->p[i], fnctx);
+    if (r != 0)
+      return r;
+  }
+  return 0;
+}
+
+static int machine_drain(void *ctx, pidio_bpf_exit_fn fn, void *fnctx) {
+  machine_t *m = ctx;
+  int n = m->nexits;
+  for (int i = 0; i < n; i++)
+    fn(&m->exits[i], NULL, 0, fnctx);
+  m->nexits = 0;
+  return n;
+}
+
+static uint64_t machine_lost(void *ctx) {
+  (void)ctx;
+  return 0;
+}
+static void machine_close(void *ctx) { (void)ctx; }
+
+static void machine_init(machine_t *m) {
+  memset(m, 0, sizeof(*m));
+  unsigned char raw[1024];
+  size_t n = load("bpf/exit-single.bin", raw, sizeof(raw));
+  unsigned char rec[128];
+  memcpy(rec, raw, sizeof(rec));
+  rec[0] = 128;
+  rec[1] = 0;
+  rec[2] = 1;  /* kind: iterator */
+  rec[36] = 1; /* one thread */
+  ck_assert_uint_ge(n, sizeof(rec));
+  ck_assert_int_eq(
+      pidio_bpf_decode_proc(rec, sizeof(rec), pidio_proc_hz(), &m->proto), 0);
+}
+
+/* Add (or, at the same pid, replace) a process, in pid order. */
+static pidio_bpf_proc_t *machine_add(machine_t *m, pid_t pid, pid_t ppid,
+                                     const char *comm, uid_t uid,
+                                     uint64_t start, uint64_t wchar) {
+  size_t i = 0;
+  while (i < m->n && m->p[i].pid < pid)
+    i++;
+  if (i == m->n || m->p[i].pid != pid) {
+    ck_assert_uint_lt(m->n, 8);
+    memmove(&m->p[i + 1], &m->p[i], (m->n - i) * sizeof(m->p[0]));
+    m->n++;
+  }
+  pidio_bpf_proc_t *p = &m->p[i];
+  *p = m->proto;
+  p->pid = pid;
+  p->ppid = ppid;
+  p->uid = uid;
+  p->start = start;
+  memset(p->comm, 0, sizeof(p->comm));
+  strncpy(p->comm, comm, sizeof(p->comm) - 1);
+  memset(&p->io, 0, sizeof(p->io));
+  p->io.v[PIDIO_WCHAR] = wchar;
+  return p;
+}
+
+static pidio_bpf_proc_t *machine_get(machine_t *m, pid_t pid) {
+  for (size_t i = 0; i < m->n; i++)
+    if (m->p[i].pid == pid)
+      return &m->p[i];
+  ck_abort_msg("no process %d", (int)pid);
+  return NULL;
+}
+
+/* The process at pid ends: gone from the passes, its exit record sent. */
+static void machine_exit(machine_t *m, pid_t pid, uint64_t wchar) {
+  for (size_t i = 0; i < m->n; i++)
+    if (m->p[i].pid == pid) {
+      ck_assert_int_lt(m->nexits, 4);
+      pidio_bpf_exit_t *e = &m->exits[m->nexits++];
+      memset(e, 0, sizeof(*e));
+      e->p = m->p[i];
+      e->p.io.v[PIDIO_WCHAR] = wchar;
+      memmove(&m->p[i], &m->p[i + 1], (m->n - i - 1) * sizeof(m->p[0]));
+      m->n--;
+      return;
+    }
+  ck_abort_msg("no process %d", (int)pid);
+}
+
+typedef struct world {
+  machine_t m;
+  pidio_bpf_feed_t *feed;
+  pidio_ownio_t own;
+  pidio_proc_t proc;
+  pidio_block_t b;
+  char base[TREE_PATHSZ], root[TREE_PATHSZ];
+} world_t;
+
+/* A block under the BPF reader over the machine; its ProcRoot a fixture
+ * tree that holds none of the machine's processes (unless a test writes
+ * one), so that only the passes can show them. */
+static void world_open(world_t *w, pidio_select_t *sel) {
+  pidio_bpf_source_t src = {&w->m, machine_pass, machine_drain, machine_lost,
+                            machine_close};
+  pidio_bpf_feed_opts_t o = {.drain_ms = -1};
+  ck_assert_int_eq(pidio_bpf_feed_new(&w->feed, &src, &o), 0);
+  ck_assert_int_eq(pidio_bpf_feed_attach(w->feed, 0, &w->own), 0);
+  tree_open("proc-basic", w->base, w->root);
+  ck_assert_int_eq(pidio_proc_open(&w->proc, w->root), 0);
+  pidio_block_init(&w->b, &w->proc, sel);
+  pidio_block_set_ownio(&w->b, &w->own);
+}
+
+static void world_close(world_t *w) {
+  pidio_block_free(&w->b);
+  pidio_bpf_feed_detach(w->feed, &w->own);
+  pidio_bpf_feed_free(w->feed);
+  pidio_proc_close(&w->proc);
+  tree_remove(w->base);
+}
+
+static void update(world_t *w, unsigned matched) {
+  pidio_report_t rep;
+  ck_assert_int_eq(pidio_block_update(&w->b, &rep), 0);
+  ck_assert_uint_eq(rep.matched, matched);
+  ck_assert_uint_eq(rep.lost_members, 0);
+  /* Found in the passes alone: ProcRoot never listed, no pid probed. */
+  ck_assert_uint_eq(w->b.disc.full_listings, 0);
+  ck_assert_uint_eq(w->b.disc.probed, 0);
+}
+
+/* Name: the running member counts from the first pass on, a newcomer from
+ * birth, a member's exit with its record's final figures, and a new
+ * process at a reused pid as a new member, from birth. */
+START_TEST(test_discover_by_name) {
+  static world_t w;
+  memset(&w, 0, sizeof(w));
+  machine_init(&w.m);
+  uint64_t old = pidio_proc_boot_ticks() - 500;
+  machine_add(&w.m, 1, 0, "init", 0, 2, 9999);
+  machine_add(&w.m, 100, 1, "writer", 1000, old, 5000);
+  machine_add(&w.m, 101, 1, "other", 1000, old, 7000);
+  pidio_select_t sel;
+  char err[256];
+  pidio_select_init(&sel);
+  ck_assert_int_eq(pidio_select_set_name(&sel, "writer", err, sizeof(err)), 0);
+  world_open(&w, &sel);
+
+  update(&w, 1); /* baseline: 5000 done before is not counted */
+  ck_assert_uint_eq(w.b.total.v[PIDIO_WCHAR], 0);
+  machine_get(&w.m, 100)->io.v[PIDIO_WCHAR] = 5300;
+  machine_add(&w.m, 102, 100, "writer", 1000, pidio_proc_boot_ticks(), 40);
+  update(&w, 2);
+  ck_assert_uint_eq(w.b.total.v[PIDIO_WCHAR], 300 + 40);
+  /* 100 ends (100 more since the last pass); 102 goes on. */
+  machine_exit(&w.m, 100, 5400);
+  machine_get(&w.m, 102)->io.v[PIDIO_WCHAR] = 60;
+  update(&w, 1);
+  ck_assert_uint_eq(w.b.total.v[PIDIO_WCHAR], 300 + 40 + 100 + 20);
+  /* pid 100 again: another process, counted from birth. */
+  machine_add(&w.m, 100, 1, "writer", 1000, pidio_proc_boot_ticks(), 11);
+  update(&w, 2);
+  ck_assert_uint_eq(w.b.total.v[PIDIO_WCHAR], 460 + 11);
+  ck_assert_int_ge(w.m.passes, 4);
+  world_close(&w);
+}
+END_TEST
+
+/* User from the pass's uid (no status read: ProcRoot has none of them),
+ * and Children through the pass's parents. */
+START_TEST(test_discover_user_children) {
+  static world_t w;
+  memset(&w, 0, sizeof(w));
+  machine_init(&w.m);
+  uint64_t old = pidio_proc_boot_ticks() - 500;
+  machine_add(&w.m, 200, 1, "daemon", 33, old, 100);
+  machine_add(&w.m, 201, 1, "daemon", 34, old, 100);
+  machine_add(&w.m, 202, 201, "child", 0, old, 100);
+  pidio_select_t sel;
+  char err[256];
+  pidio_select_init(&sel);
+  ck_assert_int_eq(pidio_select_set_uid(&sel, 34, err, sizeof(err)), 0);
+  pidio_select_set_children(&sel, true);
+  world_open(&w, &sel);
+  update(&w, 2); /* 201, and its child 202 of another uid */
+  pidio_member_t mem[4];
+  ck_assert_uint_eq(pidio_block_members(&w.b, mem, 4), 2);
+  ck_assert_int_eq(mem[0].pid, 201);
+  ck_assert_int_eq(mem[1].pid, 202);
+  machine_add(&w.m, 203, 202, "grandchild", 0, pidio_proc_boot_ticks(), 70);
+  machine_get(&w.m, 200)->io.v[PIDIO_WCHAR] = 900; /* not a member */
+  update(&w, 3);
+  ck_assert_uint_eq(w.b.total.v[PIDIO_WCHAR], 70);
+  world_close(&w);
+}
+END_TEST
+
+/* Pid: only the target is looked at; a process that is not in the pass
+ * is not there, whatever /proc says. CommandLine: the one file the pass
+ * does not have is read from the process's directory, once, when its
+ * start time there is the pass's. */
+START_TEST(test_discover_pid_and_cmdline) {
+  static world_t w;
+  memset(&w, 0, sizeof(w));
+  machine_init(&w.m);
+  uint64_t old = pidio_proc_boot_ticks() - 500;
+  machine_add(&w.m, 410, 1, "nginx", 0, old, 100);
+  machine_add(&w.m, 411, 410, "nginx", 0, old, 100);
+  pidio_select_t sel;
+  char err[256];
+  pidio_select_init(&sel);
+  ck_assert_int_eq(pidio_select_set_pid(&sel, 411, err, sizeof(err)), 0);
+  world_open(&w, &sel);
+  update(&w, 1);
+  machine_get(&w.m, 411)->io.v[PIDIO_WCHAR] = 150;
+  machine_get(&w.m, 410)->io.v[PIDIO_WCHAR] = 900;
+  update(&w, 1);
+  ck_assert_uint_eq(w.b.total.v[PIDIO_WCHAR], 50);
+  world_close(&w);
+
+  memset(&w, 0, sizeof(w));
+  machine_init(&w.m);
+  pidio_select_init(&sel);
+  ck_assert_int_eq(
+      pidio_select_set_cmdline(&sel, "worker --queue=io", err, sizeof(err)), 0);
+  /* In the tree, 410 and 411 are nginx with their own start times (1520,
+   * 1523) and command lines. The pass says 411 started at 1523: its
+   * command line is read; 410 at another time: another process, never
+   * read as this one. 999 is in no tree. */
+  machine_add(&w.m, 410, 1, "nginx", 0, 1521, 100);
+  machine_add(&w.m, 411, 410, "nginx", 0, 1523, 100);
+  machine_add(&w.m, 999, 1, "nginx", 0, old, 100);
+  world_open(&w, &sel);
+  static const char line[] = "nginx: worker --queue=io\0";
+  tree_put(w.root, "411/cmdline", line, sizeof(line) - 1);
+  tree_put(w.root, "410/cmdline", line, sizeof(line) - 1);
+  update(&w, 1);
+  pidio_member_t mem[4];
+  ck_assert_uint_eq(pidio_block_members(&w.b, mem, 4), 1);
+  ck_assert_int_eq(mem[0].pid, 411);
+  world_close(&w);
+}
+END_TEST
+
 Suite *make_bpf_suite(void) {
   Suite *s = suite_create("bpf");
   TCase *tc = tcase_create("decode");
@@ -502,5 +766,11 @@ Suite *make_bpf_suite(void) {
   tcase_add_test(tf, test_feed_passes);
   tcase_add_test(tf, test_feed_pass_error);
   suite_add_tcase(s, tf);
+  TCase *td = tcase_create("discover");
+  tcase_add_unchecked_fixture(td, tree_case_dir_make, tree_case_dir_remove);
+  tcase_add_test(td, test_discover_by_name);
+  tcase_add_test(td, test_discover_user_children);
+  tcase_add_test(td, test_discover_pid_and_cmdline);
+  suite_add_tcase(s, td);
   return s;
 }
