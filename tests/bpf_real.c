@@ -1111,10 +1111,12 @@ static void test_blocks_children(pidio_bpf_feed_t *feed) {
     wait_for(&sh->go[30], 2);
     i = fork();
     if (i == 0) {
+      /* Its own pid, taken before the fork: the writer's getppid() could
+       * already name the subreaper if it asked only once it ran. */
+      pid_t intermediate = getpid();
       pid_t g = fork();
       if (g == 0) {
-        pid_t parent = getppid();
-        while (getppid() == parent) /* until the intermediate has exited */
+        while (getppid() == intermediate) /* until the intermediate exited */
           nap_us(200);
         write_n(4444, 4);
         _exit(0);
