@@ -275,6 +275,26 @@ LoadPlugin pidio
 """
 
 
+def exit_batch(path, tag, n_in, n_out, nbytes_in, nbytes_out):
+    """n_in writers moved into the cgroup directory path and n_out left
+    outside, each writing its bytes in calls of 100 and exiting at once
+    (short-lived: seen only in their exit records); waits for them all."""
+    procs = []
+    for i in range(n_in + n_out):
+        p = subprocess.Popen([built("tests/pidio-writer"), "--tag", tag],
+                             stdin=subprocess.PIPE)
+        if i < n_in:
+            # Moved by this test, not by itself: a write of its own would
+            # count.
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write(str(p.pid))
+        p.stdin.write(b"write %d 100\nexit\n" % (nbytes_in if i < n_in else nbytes_out))
+        p.stdin.close()
+        procs.append(p)
+    for p in procs:
+        p.wait(30)
+
+
 def test_exit_keys(work):
     """Processes that live a few milliseconds and are counted from their
     exit records: in a scope this test makes in the cgroup v2 hierarchy
@@ -307,30 +327,15 @@ def test_exit_keys(work):
         n = len(d.rows("cg", "count-processes")) + extra
         wait_for(lambda: len(d.rows("cg", "count-processes")) >= n, 20, "%d more reads" % extra)
 
-    def batch(n_in, n_out, nbytes_in, nbytes_out):
-        procs = []
-        for i in range(n_in + n_out):
-            p = subprocess.Popen([built("tests/pidio-writer"), "--tag", tag],
-                                 stdin=subprocess.PIPE)
-            if i < n_in:
-                # Moved by this test, not by itself: a write of its own would
-                # count.
-                with open(os.path.join(path, "cgroup.procs"), "w") as f:
-                    f.write(str(p.pid))
-            p.stdin.write(b"write %d 100\nexit\n" % (nbytes_in if i < n_in else nbytes_out))
-            p.stdin.close()
-            procs.append(p)
-        for p in procs:
-            p.wait(30)
 
     try:
         d.start()
         settle(2)
         os.makedirs(path)
-        batch(2, 1, 1000, 1000)
+        exit_batch(path, tag, 2, 1, 1000, 1000)
         settle(3)
         before = {k: tx(v) for k, v in insts.items()}
-        batch(20, 10, 55555, 4444)
+        exit_batch(path, tag, 20, 10, 55555, 4444)
         os.rmdir(path)                  # before their records are read
         settle(3)
     finally:
@@ -406,29 +411,16 @@ def test_stream_exit_keys(work):
                                    stderr=subprocess.PIPE, text=True)
                for k, v in cmds.items()}
 
-    def batch(n_in, n_out, nbytes_in, nbytes_out):
-        procs = []
-        for i in range(n_in + n_out):
-            p = subprocess.Popen([built("tests/pidio-writer"), "--tag", tag],
-                                 stdin=subprocess.PIPE)
-            if i < n_in:
-                with open(os.path.join(path, "cgroup.procs"), "w") as f:
-                    f.write(str(p.pid))
-            p.stdin.write(b"write %d 100\nexit\n" % (nbytes_in if i < n_in else nbytes_out))
-            p.stdin.close()
-            procs.append(p)
-        for p in procs:
-            p.wait(30)
 
     out = {}
     try:
         time.sleep(1.0)                 # the streams have loaded and read once
         os.makedirs(path)
-        batch(2, 1, 1000, 1000)
+        exit_batch(path, tag, 2, 1, 1000, 1000)
         time.sleep(1.0)                 # the groups have their records
         mid = time.time()
         time.sleep(0.5)
-        batch(20, 10, 55555, 4444)
+        exit_batch(path, tag, 20, 10, 55555, 4444)
         os.rmdir(path)
         time.sleep(1.5)
     finally:

@@ -89,15 +89,11 @@ static void *passer(void *arg) {
   return NULL;
 }
 
-static int phase_reader(void) {
-  char why[512];
-  if (pidio_bpf_open(&reader, NULL, why, sizeof(why)) != 0) {
-    fprintf(stderr, "tsan_bpf: cannot load the BPF reader: %s\n", why);
-    return 1;
-  }
-  pthread_t td, tp;
-  pthread_create(&td, NULL, drainer, NULL);
-  pthread_create(&tp, NULL, passer, NULL);
+/* NPROC processes, the i-th writing nthreads[i] x 1001 bytes to
+ * /dev/null and exiting, all reaped: the exits both phases count. -1 when
+ * a fork failed (those forked are reaped all the same). */
+static int run_writers(void) {
+  int rc = 0;
   for (int i = 0; i < NPROC; i++) {
     nthreads[i] = 1 + i % 3;
     pids[i] = fork();
@@ -110,11 +106,26 @@ static int phase_reader(void) {
     }
     if (pids[i] < 0) {
       perror("fork");
-      return 1;
+      rc = -1;
     }
   }
   for (int i = 0; i < NPROC; i++)
-    waitpid(pids[i], NULL, 0);
+    if (pids[i] > 0)
+      waitpid(pids[i], NULL, 0);
+  return rc;
+}
+
+static int phase_reader(void) {
+  char why[512];
+  if (pidio_bpf_open(&reader, NULL, why, sizeof(why)) != 0) {
+    fprintf(stderr, "tsan_bpf: cannot load the BPF reader: %s\n", why);
+    return 1;
+  }
+  pthread_t td, tp;
+  pthread_create(&td, NULL, drainer, NULL);
+  pthread_create(&tp, NULL, passer, NULL);
+  if (run_writers() != 0)
+    return 1;
   /* Give the drain its last rounds. */
   struct timespec ts = {0, 200000000L};
   nanosleep(&ts, NULL);
@@ -204,19 +215,8 @@ static int phase_feed(void) {
     pidio_bpf_feed_subscribe(feed, &subs[k].sub);
     pthread_create(&th[k], NULL, sub_thread, &subs[k]);
   }
-  for (int i = 0; i < NPROC; i++) {
-    nthreads[i] = 1 + i % 3;
-    pids[i] = fork();
-    if (pids[i] == 0) {
-      char buf[1001] = {0};
-      for (int k = 0; k < nthreads[i]; k++)
-        if (write(devnull, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
-          _exit(3);
-      _exit(0);
-    }
-  }
-  for (int i = 0; i < NPROC; i++)
-    waitpid(pids[i], NULL, 0);
+  if (run_writers() != 0)
+    return 1;
   /* Two drain periods, then the subscribers' last reads. */
   struct timespec ts = {0, 250000000L};
   nanosleep(&ts, NULL);
