@@ -275,22 +275,30 @@ LoadPlugin pidio
 """
 
 
-def exit_batch(path, tag, n_in, n_out, nbytes_in, nbytes_out):
-    """n_in writers moved into the cgroup directory path and n_out left
-    outside, each writing its bytes in calls of 100 and exiting at once
-    (short-lived: seen only in their exit records); waits for them all."""
+def exit_batch(path, home, tag, n_in, n_out, nbytes_in, nbytes_out):
+    """n_in writers born in the cgroup directory path and n_out in home
+    (the test's own cgroup directory), each writing its bytes in calls of
+    100 and exiting at once (short-lived: seen only in their exit
+    records); waits for them all. The test moves itself into path while
+    it starts the first ones, so that they are born there: a writer moved
+    after it started could be seen alive in home first, and a process's
+    group is fixed when it joins (a write of its own to move itself would
+    count)."""
+    def move_to(d):
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
     procs = []
-    for i in range(n_in + n_out):
-        p = subprocess.Popen([built("tests/pidio-writer"), "--tag", tag],
-                             stdin=subprocess.PIPE)
-        if i < n_in:
-            # Moved by this test, not by itself: a write of its own would
-            # count.
-            with open(os.path.join(path, "cgroup.procs"), "w") as f:
-                f.write(str(p.pid))
-        p.stdin.write(b"write %d 100\nexit\n" % (nbytes_in if i < n_in else nbytes_out))
-        p.stdin.close()
-        procs.append(p)
+    try:
+        for i in range(n_in + n_out):
+            if i in (0, n_in):
+                move_to(path if i < n_in else home)
+            p = subprocess.Popen([built("tests/pidio-writer"), "--tag", tag],
+                                 stdin=subprocess.PIPE)
+            p.stdin.write(b"write %d 100\nexit\n" % (nbytes_in if i < n_in else nbytes_out))
+            p.stdin.close()
+            procs.append(p)
+    finally:
+        move_to(home)
     for p in procs:
         p.wait(30)
 
@@ -332,10 +340,10 @@ def test_exit_keys(work):
         d.start()
         settle(2)
         os.makedirs(path)
-        exit_batch(path, tag, 2, 1, 1000, 1000)
+        exit_batch(path, root + own, tag, 2, 1, 1000, 1000)
         settle(3)
         before = {k: tx(v) for k, v in insts.items()}
-        exit_batch(path, tag, 20, 10, 55555, 4444)
+        exit_batch(path, root + own, tag, 20, 10, 55555, 4444)
         os.rmdir(path)                  # before their records are read
         settle(3)
     finally:
@@ -416,11 +424,11 @@ def test_stream_exit_keys(work):
     try:
         time.sleep(1.0)                 # the streams have loaded and read once
         os.makedirs(path)
-        exit_batch(path, tag, 2, 1, 1000, 1000)
+        exit_batch(path, root + own, tag, 2, 1, 1000, 1000)
         time.sleep(1.0)                 # the groups have their records
         mid = time.time()
         time.sleep(0.5)
-        exit_batch(path, tag, 20, 10, 55555, 4444)
+        exit_batch(path, root + own, tag, 20, 10, 55555, 4444)
         os.rmdir(path)
         time.sleep(1.5)
     finally:
