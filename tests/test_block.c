@@ -1449,13 +1449,6 @@ static double now_s(void) {
 #define FAMILY_DEADLINE 25.0
 #define FAMILY_DEADLINE_VALGRIND 180.0
 
-/* Under valgrind the children's I/O includes the tool's own (its scheduler
- * lock is a pipe): the exact figures are then only checked against what the
- * kernel itself reports. */
-static bool under_valgrind(void) {
-  const char *p = getenv("LD_PRELOAD");
-  return p != NULL && strstr(p, "vgpreload") != NULL;
-}
 
 /* What the kernel says of a (stopped) process: the truth to compare with. */
 static void proc_io(pid_t pid, pidio_io_t *io) {
@@ -1537,7 +1530,7 @@ static void real_writer(bool by_name) {
   wait_stop(kid);
   proc_io(kid, &at1);
   pidio_io_t want = io_minus(&at1, &at0);
-  if (!under_valgrind()) {
+  if (!unit_under_valgrind()) {
     ck_assert_uint_eq(want.v[PIDIO_WCHAR], 1000000);
     ck_assert_uint_eq(want.v[PIDIO_SYSCW], 1000);
   }
@@ -1641,7 +1634,7 @@ static bool found_without_listing_once(void) {
   wait_stop(kid);
   pidio_io_t born;
   proc_io(kid, &born);
-  if (!under_valgrind())
+  if (!unit_under_valgrind())
     ck_assert_uint_eq(born.v[PIDIO_WCHAR], 200000 + THREAD_BYTES);
   uint64_t probed = blk.disc.probed;
   pidio_report_t r1 = update();
@@ -1883,7 +1876,7 @@ START_TEST(t_real_newborn) {
   wait_stop(kid);
   pidio_io_t born;
   proc_io(kid, &born);
-  if (!under_valgrind()) {
+  if (!unit_under_valgrind()) {
     ck_assert_uint_eq(born.v[PIDIO_WCHAR], 300000);
     ck_assert_uint_eq(born.v[PIDIO_SYSCW], 300);
   }
@@ -1946,7 +1939,7 @@ START_TEST(t_real_member_child_reaped_by_member) {
   wait_stop(p);
   proc_io(find_child(p), &c1);
   proc_io(p, &p1);
-  if (!under_valgrind()) {
+  if (!unit_under_valgrind()) {
     ck_assert_uint_eq(c1.v[PIDIO_WCHAR], 70000);
     ck_assert_uint_eq(p1.v[PIDIO_WCHAR], p0.v[PIDIO_WCHAR]);
   }
@@ -1961,7 +1954,7 @@ START_TEST(t_real_member_child_reaped_by_member) {
   wait_stop(p);
   proc_io(p, &p1);
   want = io_minus(&p1, &p0); /* C folded into P */
-  if (!under_valgrind()) {
+  if (!unit_under_valgrind()) {
     ck_assert_uint_eq(want.v[PIDIO_WCHAR], 105000);
     ck_assert_uint_eq(want.v[PIDIO_SYSCW], 11);
   }
@@ -2012,7 +2005,7 @@ START_TEST(t_real_groups_child_keeps_its_group) {
    * what C's group already counted. */
   pidio_io_t all = io_minus(&p2, &p0);
   pidio_io_t pgroup = io_minus(&all, &c1);
-  if (!under_valgrind()) {
+  if (!unit_under_valgrind()) {
     ck_assert_uint_eq(all.v[PIDIO_WCHAR], 105000);
     ck_assert_uint_eq(pgroup.v[PIDIO_WCHAR], 35000);
   }
@@ -2044,7 +2037,7 @@ START_TEST(t_real_member_child_reaped_by_nonmember) {
   wait_stop(p);
   pidio_io_t c1;
   proc_io(find_child(p), &c1);
-  if (!under_valgrind())
+  if (!unit_under_valgrind())
     ck_assert_uint_eq(c1.v[PIDIO_WCHAR], 70000);
   r = update();
   ck_assert_uint_eq(r.matched, 1);
@@ -2128,7 +2121,7 @@ START_TEST(t_real_sigchld_ignored_parent) {
                 (int)c);
   proc_io(p, &p1);
   pidio_io_t grew = io_minus(&p1, &p0);
-  if (!under_valgrind()) {
+  if (!unit_under_valgrind()) {
     ck_assert_uint_eq(c1.v[PIDIO_WCHAR], 70000);
     ck_assert_uint_eq(grew.v[PIDIO_WCHAR], 5000); /* C was not absorbed */
     ck_assert_uint_eq(grew.v[PIDIO_SYSCW], 1);
@@ -2154,7 +2147,7 @@ typedef struct loop_stats {
 static loop_stats_t update_until_stopped(pid_t p, long nap) {
   loop_stats_t ls = {0, 0, 0};
   pidio_io_t prev = blk.total;
-  double deadline = now_s() + (under_valgrind() ? FAMILY_DEADLINE_VALGRIND
+  double deadline = now_s() + (unit_under_valgrind() ? FAMILY_DEADLINE_VALGRIND
                                                  : FAMILY_DEADLINE);
   for (;;) {
     if (nap > 0)
@@ -2187,7 +2180,7 @@ static void assert_family_total(pid_t p, const pidio_io_t *p0, uint64_t wchar,
   pidio_io_t p1;
   proc_io(p, &p1);
   pidio_io_t want = io_minus(&p1, p0);
-  if (!under_valgrind()) {
+  if (!unit_under_valgrind()) {
     ck_assert_msg(want.v[PIDIO_WCHAR] == wchar,
                   "the test's processes wrote %" PRIu64 " bytes, not %" PRIu64,
                   want.v[PIDIO_WCHAR], wchar);
@@ -2387,7 +2380,7 @@ START_TEST(t_real_reaped_children_back_to_back) {
   open_real();
   storm_t st;
   unique_name(st.name);
-  st.batches = under_valgrind() ? STORM_BATCHES_VALGRIND : STORM_BATCHES;
+  st.batches = unit_under_valgrind() ? STORM_BATCHES_VALGRIND : STORM_BATCHES;
   pid_t p = spawn(storm_main, &st);
   wait_stop(p);
   start_block(st.name, NULL, 0, NULL);

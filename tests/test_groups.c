@@ -780,7 +780,8 @@ START_TEST(test_random_properties) {
   unsigned window = 1 + unit_rand() % 6;
   int rank = (int)(unit_rand() % (PIDIO_RANK_BYTES + 1));
   unsigned rate_window = unit_rand() % 2 ? 0 : 2 + unit_rand() % 4;
-  run_random(seed, max_groups, window, rank, rate_window, 1500,
+  run_random(seed, max_groups, window, rank, rate_window,
+             unit_under_valgrind() ? 300 : 1500,
              3 + (int)(unit_rand() % 40));
 }
 END_TEST
@@ -793,7 +794,8 @@ START_TEST(test_churn_bounded) {
   pidio_groups_conf_t c = conf_of(5, 3);
   ck_assert_int_eq(pidio_groups_init(&t, &c), 0);
   model_t m = {.resets_allowed = true};
-  for (int r = 0; r < 3000; r++) {
+  int rounds = unit_under_valgrind() ? 600 : 3000;
+  for (int r = 0; r < rounds; r++) {
     /* 20 short-lived processes, each with a fresh random name. */
     pidio_groups_entry_t *g[20];
     for (int i = 0; i < 20; i++) {

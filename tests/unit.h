@@ -5,6 +5,7 @@
 #define PIDIO_TEST_UNIT_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 Suite *make_parse_suite(void);
@@ -61,6 +62,11 @@ uint64_t __wrap_pidio_proc_boot_ticks(void);
  * freed. What the C library allocates and frees inside itself is not
  * seen; memory it allocates that the program frees counts down. */
 long long unit_heap_live(void);
+
+/* Whether this program runs under valgrind, where every instruction costs
+ * tens of times more: the long randomised tests then run fewer rounds of
+ * the same code (make check runs them all). */
+bool unit_under_valgrind(void);
 
 void unit_srand(uint64_t seed);
 uint32_t unit_rand(void);
