@@ -142,7 +142,7 @@ void pidio_block_free(pidio_block_t *b) {
   pidio_group_users_free(&b->users);
   free(b->gain);
   free(b->e);
-  free(b->spare);
+  free(b->fresh);
   free(b->dead);
   free(b->order);
   free(b->vacated);
@@ -1038,27 +1038,68 @@ static int evaluate(pidio_block_t *b, pid_t pid, uint64_t ino,
   return rc;
 }
 
+/* Keep en, the entry at e[j], as the k-th entry of the table: the table
+ * is compacted in place as the merge walks it (k <= j). */
+static void keep(pidio_block_t *b, size_t *k, const pidio_entry_t *en) {
+  if (&b->e[*k] != en)
+    b->e[*k] = *en;
+  (*k)++;
+}
+
+/* After the walk: the k entries kept (in e, sorted) and the nf newcomers
+ * (in fresh, sorted, no pid among the kept) become the table, merged from
+ * the end, so that an entry moves only when a newcomer's pid is below it.
+ * e has room for both (reserved before the walk). */
+static void merge_fresh(pidio_block_t *b, size_t k, size_t nf) {
+  if (k == 0 && nf > 0) {
+    /* All newcomers (the first interval): the two arrays trade places. */
+    pidio_entry_t *t = b->e;
+    size_t tcap = b->cap;
+    b->e = b->fresh;
+    b->cap = b->fresh_cap;
+    b->fresh = t;
+    b->fresh_cap = tcap;
+  } else {
+    size_t dst = k + nf, a = k, f = nf;
+    while (f > 0) {
+      if (a > 0 && b->e[a - 1].a.pid > b->fresh[f - 1].a.pid)
+        b->e[--dst] = b->e[--a];
+      else
+        b->e[--dst] = b->fresh[--f];
+    }
+  }
+  b->n = k + nf;
+}
+
 /* Walk the sorted candidates and the sorted entries side by side. The
  * candidates are this round's pass (own I/O: b->pass) or the listing of
  * ProcRoot. A listed pid found gone is dropped from the listing too:
  * between full listings (see pidio_discover.h) the listing is kept, and
  * would otherwise offer it again every interval. A pass is this round's
  * whole truth: a process in it is identified by its start time, and one
- * that has ended (its exit record decides) is not looked at. */
+ * that has ended (its exit record decides) is not looked at.
+ *
+ * The table is compacted in place as it is walked, and newcomers wait in
+ * b->fresh until the end: the table is not copied each interval, and its
+ * memory is the processes tracked, once (a second table to merge into
+ * would double it). Nothing holds an entry's address across the merge:
+ * the ledger, the read order and the exits' look-ups come after it. */
 static int merge(pidio_block_t *b, uint64_t ticks, pidio_report_t *rep) {
   pidio_pidlist_t *l = &b->disc.list;
   const bool from_pass = b->use_own;
   const pidio_bpf_proc_t *pass = b->pass;
   size_t ncand = from_pass ? b->npass : l->n;
-  /* Every entry retires at most once below: with room made for all of
-   * them now, retire() cannot fail half-way, when entries evaluated into
-   * spare may already hold io descriptors that only the swap at the end
-   * keeps. */
-  if (grow(&b->spare, &b->spare_cap, b->n + ncand) != 0 ||
+  /* Every entry retires at most once below, and every candidate is at
+   * most one newcomer: with room made for all of them now, nothing can
+   * fail half-way, when the table is half compacted and newcomers may
+   * already hold io descriptors that only the end of the merge keeps.
+   * (Room not written to costs address space, not memory.) */
+  if (grow(&b->e, &b->cap, b->n + ncand) != 0 ||
+      grow(&b->fresh, &b->fresh_cap, ncand) != 0 ||
       grow(&b->dead, &b->dead_cap, b->ndead + b->n) != 0 ||
       grow(&b->left, &b->left_cap, b->nleft + b->n) != 0)
     return -ENOMEM;
-  size_t i = 0, j = 0, k = 0, w = 0;
+  size_t i = 0, j = 0, k = 0, nf = 0, w = 0;
   while (i < ncand || j < b->n) {
     const pidio_bpf_proc_t *rec = from_pass && i < ncand ? &pass[i] : NULL;
     pid_t cpid = i == ncand ? 0 : rec != NULL ? rec->pid : l->e[i].pid;
@@ -1066,17 +1107,17 @@ static int merge(pidio_block_t *b, uint64_t ticks, pidio_report_t *rep) {
     if (j == b->n || (i < ncand && cpid < b->e[j].a.pid)) {
       int kept = 0;
       if (rec == NULL || !(rec->flags & PIDIO_BPF_F_ENDED))
-        kept = evaluate(b, cpid, cino, rec, ticks, 0, &b->spare[k]);
-      k += kept > 0;
+        kept = evaluate(b, cpid, cino, rec, ticks, 0, &b->fresh[nf]);
+      nf += kept > 0;
       if (kept != 0 && !from_pass)
         l->e[w++] = l->e[i];
       i++;
     } else if (i == ncand || b->e[j].a.pid < cpid) {
-      if (retire(b, &b->e[j]) != 0)
-        return -ENOMEM;
+      (void)retire(b, &b->e[j]); /* cannot fail: room was made above */
       j++;
     } else {
       pidio_entry_t *en = &b->e[j];
+      pidio_entry_t now;
       int kept = 1;
       if (from_pass ? rec->start != en->a.start : en->ino != cino) {
         /* Same pid, new inode: reused, or only a re-created dentry. The
@@ -1087,7 +1128,7 @@ static int merge(pidio_block_t *b, uint64_t ticks, pidio_report_t *rep) {
           /* Unknown: the entry stays as it is, old inode and all, and is
            * looked at again next interval. */
           note_failed(en, same, rep);
-          b->spare[k++] = *en;
+          keep(b, &k, en);
           l->e[w++] = l->e[i];
           i++;
           j++;
@@ -1096,12 +1137,12 @@ static int merge(pidio_block_t *b, uint64_t ticks, pidio_report_t *rep) {
         if (same) {
           en->ino = cino;
         } else {
-          if (retire(b, en) != 0)
-            return -ENOMEM;
+          (void)retire(b, en);
           kept = 0;
           if (rec == NULL || !(rec->flags & PIDIO_BPF_F_ENDED))
-            kept = evaluate(b, cpid, cino, rec, ticks, 0, &b->spare[k]);
-          k += kept > 0;
+            kept = evaluate(b, cpid, cino, rec, ticks, 0, &now);
+          if (kept > 0)
+            keep(b, &k, &now);
           if (kept != 0 && !from_pass)
             l->e[w++] = l->e[i];
           i++;
@@ -1112,31 +1153,32 @@ static int merge(pidio_block_t *b, uint64_t ticks, pidio_report_t *rep) {
       if (!(en->flags & E_MEMBER) &&
           (en->flags & (E_FRESH | E_UNDECIDED) || due(en, ticks))) {
         kept = evaluate(b, cpid, cino, rec, ticks, (en->flags & E_FRESH) != 0,
-                        &b->spare[k]);
+                        &now);
         if (kept > 0 && (en->a.state & PIDIO_LEDGER_HOLDS) &&
-            !(b->spare[k].flags & E_MEMBER)) {
+            !(now.flags & E_MEMBER)) {
           /* Still the process that holds a credit: it keeps holding it.
            * (One that became a member passes on its whole counters, which
            * hold the credit, when it is reaped.) */
-          b->spare[k].a.state |= PIDIO_LEDGER_HOLDS;
-          b->spare[k].a.debt = en->a.debt;
-          b->spare[k].a.debt_cond = en->a.debt_cond;
+          now.a.state |= PIDIO_LEDGER_HOLDS;
+          now.a.debt = en->a.debt;
+          now.a.debt_cond = en->a.debt_cond;
         }
         /* Gone since it was listed: it leaves the way every entry does,
          * so that a member it reaped finds its way past it (b->left), and
          * a credit it held moves on. */
-        if (kept == 0 && retire(b, en) != 0)
-          return -ENOMEM;
-        if (kept < 0)
+        if (kept == 0)
+          (void)retire(b, en);
+        if (kept > 0)
+          keep(b, &k, &now);
+        else if (kept < 0)
           /* Could not be looked at (EMFILE...): the entry stays as it was,
            * a credit it holds with it; still due, it is looked at again
            * next interval. */
-          b->spare[k] = *en;
-        k += kept != 0;
+          keep(b, &k, en);
       } else {
         if (from_pass && (en->flags & E_MEMBER))
           en->a.ppid = rec->ppid; /* reparented: the pass says to whom */
-        b->spare[k++] = *en;
+        keep(b, &k, en);
       }
       if (kept != 0 && !from_pass)
         l->e[w++] = l->e[i];
@@ -1146,13 +1188,7 @@ static int merge(pidio_block_t *b, uint64_t ticks, pidio_report_t *rep) {
   }
   if (!from_pass)
     l->n = w;
-  pidio_entry_t *t = b->e;
-  size_t tcap = b->cap;
-  b->e = b->spare;
-  b->cap = b->spare_cap;
-  b->n = k;
-  b->spare = t;
-  b->spare_cap = tcap;
+  merge_fresh(b, k, nf);
   return 0;
 }
 

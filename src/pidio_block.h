@@ -74,8 +74,8 @@ typedef struct pidio_block {
 
   pidio_entry_t *e; /* tracked processes, sorted by pid */
   size_t n, cap;
-  pidio_entry_t *spare; /* the merge writes here, then the two swap */
-  size_t spare_cap;
+  pidio_entry_t *fresh; /* the merge's newcomers, until it ends */
+  size_t fresh_cap;
   pidio_entry_t *dead; /* members that left or were reaped this interval,
                           with their descriptors until accounted */
   size_t ndead, dead_cap;

@@ -702,6 +702,66 @@ START_TEST(t_newborn_counts_from_birth) {
 }
 END_TEST
 
+static const char *ps_members_of(const pidio_block_t *b);
+
+/* The table is compacted in place and newcomers merged into it at the
+ * end: newcomers below, between and above the members kept, while members
+ * and non-members leave, still give one table in pid order and exact
+ * totals, round after round. */
+START_TEST(t_newcomers_merged_in_pid_order) {
+  static const char cmd[] = "nginx: worker process";
+  static const char sh[] = "/bin/sh";
+  open_tree("proc-basic");
+  start_block("nginx", NULL, 0, NULL);
+  update();
+  ck_assert_str_eq(ps_members_of(&blk), "410 411 412");
+  pidio_io_t want = zero_io;
+  const pid_t born1[] = {405, 415, 800, 2};
+  for (size_t i = 0; i < sizeof(born1) / sizeof(born1[0]); i++) {
+    pidio_io_t io = inc_of(born1[i]);
+    add_proc(born1[i], "nginx", 410, pidio_proc_boot_ticks() + 100, cmd,
+             sizeof(cmd), &io);
+    io_add(&want, &io);
+  }
+  pidio_io_t x = inc_of(9);
+  add_proc(300, "sh", 1, pidio_proc_boot_ticks() + 100, sh, sizeof(sh), &x);
+  add_proc(700, "sh", 1, pidio_proc_boot_ticks() + 100, sh, sizeof(sh), &x);
+  remove_proc(411);
+  remove_proc(520);
+  pidio_io_t a = inc_of(3);
+  io_bump(412, &a, &want);
+  pidio_report_t r = update();
+  ck_assert_str_eq(ps_members_of(&blk), "2 405 410 412 415 800");
+  ck_assert_uint_eq(r.matched, 6);
+  ck_assert_total(&want);
+
+  /* Members leave at both ends and in the middle; newcomers below all. */
+  remove_proc(2);
+  remove_proc(410);
+  remove_proc(415);
+  remove_proc(300);
+  const pid_t born2[] = {3, 401, 420, 900};
+  for (size_t i = 0; i < sizeof(born2) / sizeof(born2[0]); i++) {
+    pidio_io_t io = inc_of(born2[i] + 1);
+    add_proc(born2[i], "nginx", 1, pidio_proc_boot_ticks() + 100, cmd,
+             sizeof(cmd), &io);
+    io_add(&want, &io);
+  }
+  pidio_io_t c = inc_of(11);
+  io_bump(800, &c, &want);
+  io_bump(700, &c, NULL);
+  r = update();
+  ck_assert_str_eq(ps_members_of(&blk), "3 401 405 412 420 800 900");
+  ck_assert_uint_eq(r.matched, 7);
+  ck_assert_total(&want);
+
+  /* Nothing comes or goes: the table as it was, nothing added. */
+  r = update();
+  ck_assert_str_eq(ps_members_of(&blk), "3 401 405 412 420 800 900");
+  ck_assert_total(&want);
+}
+END_TEST
+
 START_TEST(t_old_process_first_seen_is_baseline) {
   static const char cmd[] = "nginx: worker process";
   open_tree("proc-basic");
@@ -2929,6 +2989,7 @@ Suite *make_block_suite(void) {
   tcase_add_test(tc, t_counter_down_is_garbled);
   tcase_add_test(tc, t_newborn_counts_from_birth);
   tcase_add_test(tc, t_old_process_first_seen_is_baseline);
+  tcase_add_test(tc, t_newcomers_merged_in_pid_order);
   tcase_add_test(tc, t_newborn_matching_after_exec);
   tcase_add_test(tc, t_nonmatching_looked_at_again_once_a_minute);
   tcase_add_test(tc, t_member_leaves_keeps_its_share);
