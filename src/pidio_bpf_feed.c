@@ -285,19 +285,44 @@ typedef struct attached {
   pidio_bpf_feed_t *f;
   pidio_bpf_sub_t sub;
   pidio_bpf_snap_t snap;
+  size_t next; /* in snap: after the record last found */
   int64_t max_age_ns;
 } attached_t;
 
 static int att_begin(void *ctx) {
   attached_t *a = ctx;
   pidio_bpf_feed_release(a->f, &a->snap);
+  a->next = 0;
   return pidio_bpf_feed_pass(a->f, a->max_age_ns, &a->snap);
+}
+
+/* The record of pid in the attachment's snapshot. A block reads its
+ * members in birth order, which is pid order until pids wrap, so the
+ * record sought is most often at or just after the last one found: a few
+ * records looked at in a row instead of a search over the whole pass,
+ * whose records (tens of thousands on a big machine) are far apart in
+ * memory. */
+static const pidio_bpf_proc_t *att_find(attached_t *a, pid_t pid) {
+  const pidio_bpf_snap_t *s = &a->snap;
+  const pidio_bpf_proc_t *p = NULL;
+  for (size_t i = a->next; i < s->n && i < a->next + 4; i++) {
+    if (s->p[i].pid >= pid) {
+      if (s->p[i].pid == pid)
+        p = &s->p[i];
+      break;
+    }
+  }
+  if (p == NULL)
+    p = pidio_bpf_snap_find(s, pid);
+  if (p != NULL)
+    a->next = (size_t)(p - s->p) + 1;
+  return p;
 }
 
 static int att_read(void *ctx, pid_t pid, uint64_t start, pidio_io_t *io,
                     uint64_t *blkio_delay_ns) {
   attached_t *a = ctx;
-  const pidio_bpf_proc_t *p = pidio_bpf_snap_find(&a->snap, pid);
+  const pidio_bpf_proc_t *p = att_find(a, pid);
   if (p == NULL || p->start != start)
     return -ENOENT;
   if (p->flags & PIDIO_BPF_F_ENDED)

@@ -634,6 +634,44 @@ static void update(world_t *w, unsigned matched) {
   ck_assert_uint_eq(w->b.disc.probed, 0);
 }
 
+/* A block's reads find every record of the pass, whatever the order it
+ * asks in (pid order, skipping, backwards, after pids wrapped), and only
+ * the process that started when the block saw it start. */
+START_TEST(test_read_any_order) {
+  static world_t w;
+  memset(&w, 0, sizeof(w));
+  machine_init(&w.m);
+  uint64_t old = pidio_proc_boot_ticks() - 500;
+  const pid_t pids[] = {3, 17, 18, 19, 40, 41, 900, 901};
+  for (size_t i = 0; i < 8; i++)
+    machine_add(&w.m, pids[i], 1, "p", 0, old + (uint64_t)i, 1000 + pids[i]);
+  pidio_select_t sel;
+  char err[256];
+  pidio_select_init(&sel);
+  ck_assert_int_eq(pidio_select_set_name(&sel, "p", err, sizeof(err)), 0);
+  world_open(&w, &sel);
+  ck_assert_int_eq(w.own.begin(w.own.ctx), 0);
+  const int order[] = {0, 1, 2, 3, 4, 5, 6, 7, 7, 0, 7, 6, 5, 4, 3, 2,
+                       1, 0, 2, 6, 1, 3, 0, 4, 5, 7, 2, 2, 6, 0};
+  for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+    size_t i = (size_t)order[k];
+    pidio_io_t io;
+    uint64_t delay = 1;
+    ck_assert_int_eq(w.own.read(w.own.ctx, pids[i], old + i, &io, &delay), 0);
+    ck_assert_uint_eq(io.v[PIDIO_WCHAR], 1000 + (uint64_t)pids[i]);
+    /* Another start at the same pid, and pids the pass does not have. */
+    ck_assert_int_eq(w.own.read(w.own.ctx, pids[i], old + i + 1, &io, &delay),
+                     -ENOENT);
+    ck_assert_int_eq(w.own.read(w.own.ctx, pids[i] + 2, old, &io, &delay),
+                     -ENOENT);
+  }
+  ck_assert_int_eq(w.own.read(w.own.ctx, 2, old, NULL, NULL), -ENOENT);
+  ck_assert_int_eq(w.own.read(w.own.ctx, 902, old, NULL, NULL), -ENOENT);
+  w.own.end(w.own.ctx);
+  world_close(&w);
+}
+END_TEST
+
 /* Name: the running member counts from the first pass on, a newcomer from
  * birth, a member's exit with its record's final figures, and a new
  * process at a reused pid as a new member, from birth. */
@@ -768,6 +806,7 @@ Suite *make_bpf_suite(void) {
   suite_add_tcase(s, tf);
   TCase *td = tcase_create("discover");
   tcase_add_unchecked_fixture(td, tree_case_dir_make, tree_case_dir_remove);
+  tcase_add_test(td, test_read_any_order);
   tcase_add_test(td, test_discover_by_name);
   tcase_add_test(td, test_discover_user_children);
   tcase_add_test(td, test_discover_pid_and_cmdline);
