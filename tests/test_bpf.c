@@ -738,6 +738,41 @@ START_TEST(test_discover_user_children) {
 }
 END_TEST
 
+/* Children: the exit record of a process whose parent the block does not
+ * know yet (the parent was born after the pass began, and the child lived
+ * and ended between two passes) waits one round; when the next pass shows
+ * the parent as a member's child, the record counts, from birth. */
+START_TEST(test_exit_waits_for_its_parent) {
+  static world_t w;
+  memset(&w, 0, sizeof(w));
+  machine_init(&w.m);
+  uint64_t old = pidio_proc_boot_ticks() - 500;
+  machine_add(&w.m, 100, 1, "parent", 0, old, 1000);
+  pidio_select_t sel;
+  char err[256];
+  pidio_select_init(&sel);
+  ck_assert_int_eq(pidio_select_set_name(&sel, "parent", err, sizeof(err)), 0);
+  pidio_select_set_children(&sel, true);
+  world_open(&w, &sel);
+  update(&w, 1);
+  ck_assert_uint_eq(w.b.total.v[PIDIO_WCHAR], 0);
+  /* 200, a child of 100, starts after this round's pass; its child 300
+   * starts and ends before the next one. */
+  uint64_t c_start = pidio_proc_boot_ticks();
+  pidio_bpf_proc_t *g = machine_add(&w.m, 300, 200, "grandchild", 0, c_start, 0);
+  g->pstart = c_start;
+  machine_exit(&w.m, 300, 777777);
+  update(&w, 1); /* 200 unknown: 300's record waits */
+  ck_assert_uint_eq(w.b.total.v[PIDIO_WCHAR], 0);
+  machine_add(&w.m, 200, 100, "child", 0, c_start, 55);
+  update(&w, 2); /* 200 adopted from birth, 300 counted through it */
+  ck_assert_uint_eq(w.b.total.v[PIDIO_WCHAR], 55 + 777777);
+  update(&w, 2); /* and once only */
+  ck_assert_uint_eq(w.b.total.v[PIDIO_WCHAR], 55 + 777777);
+  world_close(&w);
+}
+END_TEST
+
 /* Pid: only the target is looked at; a process that is not in the pass
  * is not there, whatever /proc says. CommandLine: the one file the pass
  * does not have is read from the process's directory, once, when its
@@ -807,6 +842,7 @@ Suite *make_bpf_suite(void) {
   TCase *td = tcase_create("discover");
   tcase_add_unchecked_fixture(td, tree_case_dir_make, tree_case_dir_remove);
   tcase_add_test(td, test_read_any_order);
+  tcase_add_test(td, test_exit_waits_for_its_parent);
   tcase_add_test(td, test_discover_by_name);
   tcase_add_test(td, test_discover_user_children);
   tcase_add_test(td, test_discover_pid_and_cmdline);
