@@ -1845,6 +1845,19 @@ static pid_t free_pid_below(pid_t below) {
   return 0;
 }
 
+/* The kernel's largest pid plus one (kernel.pid_max). */
+static pid_t pid_max(void) {
+  char buf[32] = "";
+  int fd = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
+  ck_assert_msg(fd >= 0, "pid_max: %s", strerror(errno));
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  ck_assert_msg(n > 0, "pid_max: unreadable");
+  long v = strtol(buf, NULL, 10);
+  ck_assert_msg(v > 6000, "pid_max %ld: too few pids for this test", v);
+  return (pid_t)v;
+}
+
 /* Pids wrap: a process born at a pid below the last one seen (the kernel's
  * counter set back through ns_last_pid, as pid_max sets it back) is found
  * by a full listing at the next update and counted from birth. One born
@@ -1861,7 +1874,19 @@ static bool listed_when_pids_wrap_once(void) {
   update();
   ck_assert_uint_eq(blk.disc.full_listings, 1);
   pid_t l1 = blk.disc.last_pid;
-  ck_assert_msg(l1 > 2000, "last pid %d: too low to wrap below", (int)l1);
+  if (l1 <= 2000) {
+    /* The machine's pids have just come round (pid_max is 32768 on many
+     * machines, and a busy one goes round in seconds): too low to wrap
+     * below. The counter is moved up, and the measurement made again. */
+    fprintf(stderr,
+            "t_real_listed_when_pids_wrap: last pid %d, too low to wrap "
+            "below: measuring again\n",
+            (int)l1);
+    set_last_pid(free_pid_below(pid_max() / 2));
+    pidio_block_free(&blk);
+    blk_live = false;
+    return false;
+  }
 
   set_last_pid(free_pid_below(l1 - 1000));
   pid_t ka = spawn(newborn_main, &a);
