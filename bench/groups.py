@@ -240,6 +240,7 @@ def report(out, readers, args, command, started, load_start, load_end, nofile):
           "| VmRSS over baseline, B/process | instances | io descriptors held |")
     print("|---|---|---|---:|---|---|---:|---:|---:|")
     ratios = []
+    absolute = {}  # (reader kind, processes) -> (median VmRSS KiB, median members)
     for n, res in out.items():
         base = med(m["cpu_ns_per_s"] for m in res["baseline"])
         base_rd = med(m["reader_ns_per_s"] for m in res["baseline"])
@@ -253,6 +254,7 @@ def report(out, readers, args, command, started, load_start, load_end, nofile):
                 rd = [(m["reader_ns_per_s"] - base_rd) / m["members"] / 1000 for m in ms]
                 per[k] = (d, rd)
                 rss = (med(m["vmrss_kib"] for m in ms) - base_rss) * 1024 / members
+                absolute[(k, n)] = (med(m["vmrss_kib"] for m in ms), members)
                 print("| %d | %s | %s | %d | %.2f (%s) | %.2f (%s) | %.0f | %d | %s |" % (
                     n, r, "All true" + (" + GroupBy comm" if k.endswith("groups") else ""),
                     members, med(d), ", ".join("%.2f" % x for x in d),
@@ -268,6 +270,27 @@ def report(out, readers, args, command, started, load_start, load_end, nofile):
     print("|---|---|---|---|")
     for n, r, dm, dr, rm, rr, _, _ in ratios:
         print("| %d | %s | %.2fx (%.2fx) | %.2fx (%.2fx) |" % (n, r, dr, dm, rr, rm))
+    # What each process more costs: the slope between two sizes, without what
+    # a block costs whatever its processes (the BPF reader's ring buffer and
+    # maps, collectd's own growth with a read plugin).
+    sizes = sorted(out)
+    if len(sizes) > 1:
+        print("\nMemory per added process (VmRSS, the slope from one size to the next; "
+              "what does not grow with the processes is left out):\n")
+        print("| reader | block | from | to | B per added process | fixed part, KiB |")
+        print("|---|---|---:|---:|---:|---:|")
+        for r in readers:
+            for k in (r, r + "+groups"):
+                for a, b in zip(sizes, sizes[1:]):
+                    (ra, ma), (rb, mb) = absolute[(k, a)], absolute[(k, b)]
+                    if mb == ma:
+                        continue
+                    slope = (rb - ra) * 1024 / (mb - ma)
+                    base_rss = med(m["vmrss_kib"] for m in out[a]["baseline"])
+                    fixed = ra - base_rss - slope * ma / 1024
+                    print("| %s | %s | %d | %d | %.0f | %.0f |" % (
+                        r, "All true" + (" + GroupBy comm" if k.endswith("groups") else ""),
+                        ma, mb, slope, fixed))
     trouble = sorted({t for res in out.values() for ms in res.values() for m in ms
                       for t in m.get("trouble", [])})
     if trouble:
