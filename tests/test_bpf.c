@@ -592,6 +592,14 @@ static void machine_exit(machine_t *m, pid_t pid, uint64_t wchar) {
   ck_abort_msg("no process %d", (int)pid);
 }
 
+/* A selection of the processes named name. */
+static void select_name(pidio_select_t *sel, const char *name) {
+  char err[256];
+  pidio_select_init(sel);
+  ck_assert_msg(pidio_select_set_name(sel, name, err, sizeof(err)) == 0, "%s",
+                err);
+}
+
 typedef struct world {
   machine_t m;
   pidio_bpf_feed_t *feed;
@@ -646,9 +654,7 @@ START_TEST(test_read_any_order) {
   for (size_t i = 0; i < 8; i++)
     machine_add(&w.m, pids[i], 1, "p", 0, old + (uint64_t)i, 1000 + pids[i]);
   pidio_select_t sel;
-  char err[256];
-  pidio_select_init(&sel);
-  ck_assert_int_eq(pidio_select_set_name(&sel, "p", err, sizeof(err)), 0);
+  select_name(&sel, "p");
   world_open(&w, &sel);
   ck_assert_int_eq(w.own.begin(w.own.ctx), 0);
   const int order[] = {0, 1, 2, 3, 4, 5, 6, 7, 7, 0, 7, 6, 5, 4, 3, 2,
@@ -684,9 +690,7 @@ START_TEST(test_discover_by_name) {
   machine_add(&w.m, 100, 1, "writer", 1000, old, 5000);
   machine_add(&w.m, 101, 1, "other", 1000, old, 7000);
   pidio_select_t sel;
-  char err[256];
-  pidio_select_init(&sel);
-  ck_assert_int_eq(pidio_select_set_name(&sel, "writer", err, sizeof(err)), 0);
+  select_name(&sel, "writer");
   world_open(&w, &sel);
 
   update(&w, 1); /* baseline: 5000 done before is not counted */
@@ -749,9 +753,7 @@ START_TEST(test_exit_waits_for_its_parent) {
   uint64_t old = pidio_proc_boot_ticks() - 500;
   machine_add(&w.m, 100, 1, "parent", 0, old, 1000);
   pidio_select_t sel;
-  char err[256];
-  pidio_select_init(&sel);
-  ck_assert_int_eq(pidio_select_set_name(&sel, "parent", err, sizeof(err)), 0);
+  select_name(&sel, "parent");
   pidio_select_set_children(&sel, true);
   world_open(&w, &sel);
   update(&w, 1);
