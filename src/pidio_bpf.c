@@ -128,6 +128,10 @@ static void decode_common(const struct pidio_bpf_proc_rec *r, long hz,
   out->flags = r->flags;
 }
 
+_Static_assert(sizeof(struct pidio_bpf_counter_slot) == 64 &&
+                   (PIDIO_BPF_COUNTER_SLOTS &
+                    (PIDIO_BPF_COUNTER_SLOTS - 1)) == 0,
+               "a cache line per counter slot, slots a power of two");
 _Static_assert(PIDIO_BPF_NIO == PIDIO_NFIELDS, "io fields in /proc's order");
 _Static_assert(PIDIO_BPF_F_UNSTABLE == PIDIO_BPF_UNSTABLE &&
                    PIDIO_BPF_F_NO_DELAY == PIDIO_BPF_NO_DELAY &&
@@ -413,15 +417,18 @@ int pidio_bpf_drain(pidio_bpf_t *b, pidio_bpf_exit_fn fn, void *ctx) {
 
 void pidio_bpf_get_stats(const pidio_bpf_t *b, pidio_bpf_stats_t *out) {
   /* The kernel side's counters live in its .bss, mapped into this
-   * process: read each once. */
-  const volatile struct pidio_bpf_counters *c = &b->skel->bss->counters;
+   * process, one slot per CPU: read each word once and add them up. */
   memset(out, 0, sizeof(*out));
-  out->exits = c->exits;
-  out->ring_full = c->ring_full;
-  out->map_full = c->map_full;
-  out->mark_failed = c->mark_failed;
-  out->exec_full = c->exec_full;
-  out->origin_failed = c->origin_failed;
+  for (int i = 0; i < PIDIO_BPF_COUNTER_SLOTS; i++) {
+    const volatile struct pidio_bpf_counters *c =
+        &b->skel->bss->counters[i].c;
+    out->exits += c->exits;
+    out->ring_full += c->ring_full;
+    out->map_full += c->map_full;
+    out->mark_failed += c->mark_failed;
+    out->exec_full += c->exec_full;
+    out->origin_failed += c->origin_failed;
+  }
   out->lost = out->ring_full + out->map_full + out->mark_failed;
   out->delivered = __atomic_load_n(&b->delivered, __ATOMIC_RELAXED);
   out->bad = __atomic_load_n(&b->bad, __ATOMIC_RELAXED);

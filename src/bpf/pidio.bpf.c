@@ -99,9 +99,16 @@ struct {
   __type(value, struct pidio_bpf_proc_rec);
 } scratch SEC(".maps");
 
-struct pidio_bpf_counters counters;
+struct pidio_bpf_counter_slot counters[PIDIO_BPF_COUNTER_SLOTS]
+    __attribute__((aligned(64)));
 static const struct pidio_bpf_exec empty_exec;
-static const struct pidio_bpf_exit_rec empty_exit;
+
+/* Count one event in this CPU's slot (see pidio_bpf_rec.h). */
+#define COUNT(field)                                                           \
+  __sync_fetch_and_add(                                                        \
+      &counters[bpf_get_smp_processor_id() & (PIDIO_BPF_COUNTER_SLOTS - 1)]    \
+           .c.field,                                                           \
+      1)
 
 extern int bpf_iter_task_new(struct bpf_iter_task *it, struct task_struct *task,
                              unsigned int flags) __ksym;
@@ -354,25 +361,28 @@ static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
                                       struct pidio_bpf_key *key,
                                       struct task_struct *leader) {
   u32 zero = 0;
+  struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, key);
   struct pidio_bpf_exit_rec *e = bpf_map_lookup_elem(&exit_scratch, &zero);
   if (!e) {
-    __sync_fetch_and_add(&counters.ring_full, 1);
-    bpf_map_delete_elem(&execs, key);
+    COUNT(ring_full);
+    if (x)
+      bpf_map_delete_elem(&execs, key);
     return;
   }
-  /* Too large for an inlined memset: the helper copies zeros. */
-  bpf_probe_read_kernel(e, PIDIO_BPF_EXIT_HEAD, &empty_exit);
+  /* Every field of the head is set below (the scratch keeps the last
+   * record's bytes); args only when no exec filled it. */
+  fill_ident(&e->p, leader);
   e->p.size = sizeof(*e);
   e->p.kind = PIDIO_BPF_REC_EXIT;
-  fill_ident(&e->p, leader);
+  e->p.flags = none ? PIDIO_BPF_NO_DELAY : 0;
+  e->p.nthreads = 0;
   for (int i = 0; i < PIDIO_BPF_NIO; i++)
     e->p.io[i] = io[i];
   e->p.blkio_delay_ns = delay;
-  if (none)
-    e->p.flags |= PIDIO_BPF_NO_DELAY;
   e->exit_ns = bpf_ktime_get_boot_ns();
+  e->fork_pstart_ns = 0;
+  e->fork_ppid = 0;
   u32 exe_len = 0, cg_len = 0;
-  struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, key);
   if (x) {
     e->p.flags |= PIDIO_BPF_EXEC_SEEN | (u32)x->flags;
     bpf_probe_read_kernel(e->args, sizeof(e->args), x->args);
@@ -380,6 +390,8 @@ static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
       exe_len = (u32)x->exe_len & (PIDIO_BPF_PATH - 1);
       bpf_probe_read_kernel(e->paths, exe_len, x->exe);
     }
+  } else {
+    __builtin_memset(e->args, 0, sizeof(e->args));
   }
   if (cgroup_path(e->paths + exe_len, &cg_len, leader))
     e->p.flags |= PIDIO_BPF_CGROUP_SEEN;
@@ -394,10 +406,13 @@ static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
   /* No wakeup per record: user space drains on its own schedule. */
   if (bpf_ringbuf_output(&exits, e, PIDIO_BPF_EXIT_HEAD + exe_len + cg_len,
                          BPF_RB_NO_WAKEUP) != 0)
-    __sync_fetch_and_add(&counters.ring_full, 1);
+    COUNT(ring_full);
   else
-    __sync_fetch_and_add(&counters.exits, 1);
-  bpf_map_delete_elem(&execs, key);
+    COUNT(exits);
+  /* Only an exec made an entry: a delete of nothing still takes the
+   * bucket's lock. */
+  if (x)
+    bpf_map_delete_elem(&execs, key);
 }
 
 SEC("tp_btf/sched_process_exit")
@@ -432,7 +447,7 @@ int BPF_PROG(on_exit, struct task_struct *p) {
     bpf_map_update_elem(&procs, &key, &init, BPF_NOEXIST);
     st = bpf_map_lookup_elem(&procs, &key);
     if (!st) {
-      __sync_fetch_and_add(&counters.map_full, 1);
+      COUNT(map_full);
       return 0;
     }
   }
@@ -450,7 +465,7 @@ int BPF_PROG(on_exit, struct task_struct *p) {
   if (mark)
     *mark = 1;
   else
-    __sync_fetch_and_add(&counters.mark_failed, 1);
+    COUNT(mark_failed);
   __sync_fetch_and_add(&st->word, ENDED_ONE);
 
   /* The last thread's update is done when every listed thread is marked
@@ -460,7 +475,7 @@ int BPF_PROG(on_exit, struct task_struct *p) {
    * end of the list), which the iterator wants held. */
   struct task_struct *held = bpf_task_acquire(leader);
   if (!held) {
-    __sync_fetch_and_add(&counters.mark_failed, 1);
+    COUNT(mark_failed);
     return 0;
   }
   struct bpf_iter_task it;
@@ -508,7 +523,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
   struct pidio_bpf_origin *o = bpf_task_storage_get(
       &origins, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
   if (!o) {
-    __sync_fetch_and_add(&counters.origin_failed, 1);
+    COUNT(origin_failed);
     return 0;
   }
   struct task_struct *rp = child->real_parent;
@@ -531,7 +546,7 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid,
     x = bpf_map_lookup_elem(&execs, &key);
   if (!x) {
     bpf_map_delete_elem(&execs, &key);
-    __sync_fetch_and_add(&counters.exec_full, 1);
+    COUNT(exec_full);
     return 0;
   }
   x->created_ns = bpf_ktime_get_boot_ns();

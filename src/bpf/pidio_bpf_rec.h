@@ -127,4 +127,15 @@ struct pidio_bpf_counters {
   __u64 origin_failed; /* forks whose parent could not be kept */
 };
 
+/* The counters are kept in slots, one per CPU (CPUs beyond the slots share
+ * one, by number modulo PIDIO_BPF_COUNTER_SLOTS), a cache line each: one
+ * counter word written by every exit of the machine moved its cache line
+ * between CPUs at every exit. Added atomically all the same (a program can
+ * be preempted on its CPU; CPUs may share a slot); user space sums them. */
+#define PIDIO_BPF_COUNTER_SLOTS 64
+struct pidio_bpf_counter_slot {
+  struct pidio_bpf_counters c;
+  __u64 pad[2]; /* to 64 bytes */
+};
+
 #endif /* PIDIO_BPF_REC_H */
