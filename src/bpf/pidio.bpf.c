@@ -241,10 +241,14 @@ int dump_task(struct bpf_iter__task *ctx) {
   struct pidio_bpf_key key;
   key_of(&key, task);
   /* A process of one thread that no exit has touched (the common case):
-   * its thread is the whole figure, read at once; if an exit touched it
-   * meanwhile, the full snapshot below decides. */
-  if (READ_ONCE_INT(task->signal->nr_threads) == 1 &&
-      !bpf_map_lookup_elem(&procs, &key)) {
+   * its thread is the whole figure. The entry is looked up after the
+   * counters are read, once: entries are only made by exits (and removed
+   * when the process is freed, which the iterator's reference prevents),
+   * so none after the read means none before it, and no exit's counters
+   * can be missing from the thread's. With an entry, the full snapshot
+   * below decides. (A thread started after the count is read is in the
+   * next pass, as it would be had it started after the pass.) */
+  if (READ_ONCE_INT(task->signal->nr_threads) == 1) {
     u64 io[PIDIO_BPF_NIO] = {};
     u64 none = 0;
     add_io(io, task);
