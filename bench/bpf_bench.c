@@ -24,7 +24,11 @@
  * empty: the least such a look-up costs, before any discovery).
  * Exits: a helper forks children that exit at once, paced at RATE per
  * second (default 10000) for SECONDS (default 10), while a thread drains
- * the ring buffer every 100 ms. The exit program's own run time per run
+ * the ring buffer every 100 ms; three times: under a reader that keeps the
+ * program and the cgroup path for exit records (as the plugin opens it
+ * for blocks that select or group by them), the same with the exiting
+ * processes three levels down the cgroup tree (when a cgroup v2 tree is
+ * writable), and under a reader that keeps neither (every other block). The exit program's own run time per run
  * comes from the kernel's BPF statistics (enabled through a descriptor for
  * the run, nothing left switched on); the drain's CPU per record from its
  * thread's clock; records lost are counted.
@@ -59,6 +63,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -522,7 +527,60 @@ static __attribute__((noinline)) void one_exit(void) {
     waitpid(c, NULL, 0);
 }
 
-static void bench_exits(pidio_bpf_t *b, int rate, int seconds) {
+/* A cgroup three levels below this process's own in the cgroup v2 tree,
+ * named like a systemd service's (a slice, a slice, a service): made in
+ * dir (its leaf), or -1 when there is no writable cgroup v2 tree. The
+ * exit records' cgroup path is walked from the leaf up at every exit. */
+static const char *const nested[] = {"pidio-bench.slice",
+                                     "pidio-bench-exits.slice",
+                                     "pidio-bench-exits.service"};
+static int nested_cgroup(char *dir, size_t dirsz, size_t *made) {
+  char line[4096], mnt[4096] = "", own[4096] = "";
+  *made = 0;
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+    if (strstr(line, " - cgroup2 ") != NULL &&
+        sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
+      break;
+  if (f != NULL)
+    fclose(f);
+  f = fopen("/proc/self/cgroup", "re");
+  while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+    if (strncmp(line, "0::", 3) == 0) {
+      snprintf(own, sizeof(own), "%s", line + 3);
+      own[strcspn(own, "\n")] = '\0';
+    }
+  if (f != NULL)
+    fclose(f);
+  if (mnt[0] == '\0' || own[0] == '\0')
+    return -1;
+  int n = snprintf(dir, dirsz, "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
+  for (size_t i = 0; i < sizeof(nested) / sizeof(nested[0]); i++) {
+    n += snprintf(dir + n, dirsz - (size_t)n, "/%s", nested[i]);
+    if ((size_t)n >= dirsz || (mkdir(dir, 0755) != 0 && errno != EEXIST)) {
+      if ((size_t)n < dirsz) /* back to the last level made */
+        *strrchr(dir, '/') = '\0';
+      return -1;
+    }
+    (*made)++;
+  }
+  return 0;
+}
+/* Remove the made levels of dir, from its leaf up. */
+static void nested_cgroup_remove(char *dir, size_t made) {
+  for (size_t i = 0; i < made; i++) {
+    rmdir(dir);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+      break;
+    *slash = '\0';
+  }
+}
+
+/* Exits under reader b, which keeps what `what` says; in cgroup cgdir (its
+ * directory) when not NULL. */
+static void bench_exits(pidio_bpf_t *b, int rate, int seconds,
+                        const char *what, const char *cgdir) {
   int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
   int prog = find_prog("on_exit");
   uint64_t ns0 = 0, cnt0 = 0, ns1 = 0, cnt1 = 0;
@@ -547,6 +605,15 @@ static void bench_exits(pidio_bpf_t *b, int rate, int seconds) {
   for (int f = 0; f < 2; f++) {
     forkers[f] = fork();
     if (forkers[f] == 0) {
+      if (cgdir != NULL) {
+        char path[4200], num[32];
+        snprintf(path, sizeof(path), "%s/cgroup.procs", cgdir);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        int len = snprintf(num, sizeof(num), "%d", (int)getpid());
+        if (fd < 0 || write(fd, num, (size_t)len) != len)
+          _exit(2);
+        close(fd);
+      }
       double start = now_s(CLOCK_MONOTONIC);
       long total = (long)rate * seconds / 2;
       for (long i = 0; i < total; i += 10) {
@@ -568,9 +635,9 @@ static void bench_exits(pidio_bpf_t *b, int rate, int seconds) {
   double secs = (double)(t1.tv_sec - t0.tv_sec) +
                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   uint64_t exits = s1.exits - s0.exits;
-  printf("\nexits: %llu process exits in %.1f s (%.0f/s, asked %d/s), "
+  printf("\nexits, %s: %llu process exits in %.1f s (%.0f/s, asked %d/s), "
          "%llu drained, %llu lost\n",
-         (unsigned long long)exits, secs, (double)exits / secs, rate,
+         what, (unsigned long long)exits, secs, (double)exits / secs, rate,
          (unsigned long long)d.records,
          (unsigned long long)(s1.lost - s0.lost));
   if (cnt1 > cnt0)
@@ -654,8 +721,40 @@ int main(int argc, char **argv) {
   pidio_bpf_feed_detach(feed, &own);
   pidio_bpf_feed_free(feed);
   bench_exec_memory(b);
-  if (rate > 0 && seconds > 0)
-    bench_exits(b, rate, seconds);
+  if (rate > 0 && seconds > 0) {
+    /* The reader as the plugin opens it for blocks that select or group
+     * by the program or the cgroup: exit records with both paths. */
+    bench_exits(b, rate, seconds,
+                "a reader keeping the program and the cgroup path (for Exe, "
+                "CommandLine, Cgroup, GroupBy exe, cgroup or unit), the "
+                "exiting processes in this process's cgroup",
+                NULL);
+    char dir[4200];
+    size_t made;
+    if (nested_cgroup(dir, sizeof(dir), &made) == 0) {
+      bench_exits(b, rate, seconds,
+                  "the same reader, the exiting processes three levels down "
+                  "the cgroup tree, as in a systemd service",
+                  dir);
+    } else {
+      printf("\n(no writable cgroup v2 tree: exits in a nested cgroup not "
+             "measured)\n");
+    }
+    nested_cgroup_remove(dir, made);
+  }
   pidio_bpf_close(b);
+  if (rate > 0 && seconds > 0) {
+    /* And as it opens it for every other block: neither is kept. */
+    pidio_bpf_opts_t lean = {.skip_exec = true, .skip_cgroup = true};
+    if (pidio_bpf_open(&b, &lean, why, sizeof(why)) != 0) {
+      fprintf(stderr, "bpf-bench: %s\n", why);
+      return 1;
+    }
+    bench_exits(b, rate, seconds,
+                "a reader keeping neither (Name, User, Pid, PidFile, "
+                "Children, All; GroupBy comm or user)",
+                NULL);
+    pidio_bpf_close(b);
+  }
   return 0;
 }

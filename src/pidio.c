@@ -642,9 +642,12 @@ static int pidio_init(void) {
 
   char why[512];
   enum pidio_reader_kind want = plugin_opts.reader;
+  unsigned needs = 0;
+  for (const pidio_ctx_t *c = pending; c != NULL; c = c->next)
+    needs |= pidio_opts_kernel_needs(&c->opts);
   pidio_reader_set_logger(libbpf_log, NULL);
-  rc = pidio_reader_open(&reader, want, plugin_opts.ring_bytes, &proc, why,
-                         sizeof(why));
+  rc = pidio_reader_open(&reader, want, plugin_opts.ring_bytes, needs, &proc,
+                         why, sizeof(why));
   if (rc != 0) {
     ERROR(PIDIO_PLUGIN ": Reader \"bpf\": not starting: %s", why);
     return -1;

@@ -346,7 +346,13 @@ int pidio_bpf_open(pidio_bpf_t **out, const pidio_bpf_opts_t *opts,
     pidio_bpf_close(b);
     return -err;
   }
+  /* Read-only data, fixed at load: the verifier drops what is not
+   * wanted from the programs. */
+  b->skel->rodata->want_exec = !o.skip_exec;
+  b->skel->rodata->want_cgroup = !o.skip_cgroup;
   int err = -bpf_map__set_max_entries(b->skel->maps.exits, (uint32_t)ring);
+  if (!err && o.skip_exec)
+    err = -bpf_program__set_autoload(b->skel->progs.on_exec, false);
   if (!err)
     err = -bpf_map__set_max_entries(b->skel->maps.procs, procs);
   if (!err)

@@ -45,6 +45,14 @@ typedef struct pidio_bpf_opts {
    * btf_custom_path); NULL for the kernel's own. Tests point it at a
    * file that is not BTF to see the reader refuse cleanly. */
   const char *btf_path;
+  /* What no caller needs (zero: everything is kept). skip_exec: no exec
+   * identity (the program's path and arguments an exec showed, which exit
+   * records carry for a process never seen alive): the exec program is
+   * not loaded, and the kernel keeps nothing per exec'd process.
+   * skip_cgroup: exit records carry no cgroup path (no walk up the cgroup
+   * tree at every exit). See pidio_opts_kernel_needs. */
+  bool skip_exec;
+  bool skip_cgroup;
 } pidio_bpf_opts_t;
 
 /* 4 MiB: about 13 000 exit records of about 320 bytes (288 with the ring's

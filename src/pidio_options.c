@@ -358,6 +358,18 @@ static const char *spelled(const char *name, bool longopts, char *buf,
   return buf;
 }
 
+unsigned pidio_opts_kernel_needs(const pidio_opts_t *o) {
+  unsigned needs = 0;
+  if (o->sel.cgroup != NULL ||
+      (o->groups.by && (o->groups.key == PIDIO_GROUP_CGROUP ||
+                        o->groups.key == PIDIO_GROUP_UNIT)))
+    needs |= PIDIO_NEED_CGROUP;
+  if (o->sel.exe != NULL || o->sel.cmdline != NULL ||
+      (o->groups.by && o->groups.key == PIDIO_GROUP_EXE))
+    needs |= PIDIO_NEED_EXEC;
+  return needs;
+}
+
 int pidio_opts_check(const pidio_opts_t *o, bool longopts, char *err,
                      size_t errsz) {
   char names[512], a[32], b[32];

@@ -25,8 +25,8 @@ struct pidio_reader {
 };
 
 int pidio_reader_open(pidio_reader_t **out, enum pidio_reader_kind want,
-                      size_t ring_bytes, const pidio_proc_t *proc, char *why,
-                      size_t whysz) {
+                      size_t ring_bytes, unsigned needs,
+                      const pidio_proc_t *proc, char *why, size_t whysz) {
   if (whysz > 0)
     why[0] = '\0';
   pidio_reader_t *r = calloc(1, sizeof(*r));
@@ -45,10 +45,13 @@ int pidio_reader_open(pidio_reader_t **out, enum pidio_reader_kind want,
     err = -EINVAL;
   } else {
 #ifdef PIDIO_HAVE_BPF
-    pidio_bpf_opts_t o = {.ring_bytes = ring_bytes};
+    pidio_bpf_opts_t o = {.ring_bytes = ring_bytes,
+                          .skip_exec = !(needs & PIDIO_NEED_EXEC),
+                          .skip_cgroup = !(needs & PIDIO_NEED_CGROUP)};
     err = pidio_bpf_feed_open(&r->feed, &o, NULL, why, whysz);
 #else
     (void)ring_bytes;
+    (void)needs;
     snprintf(why, whysz,
              "pidio was built without the BPF reader (configure "
              "--without-bpf, or clang, bpftool or libbpf were missing)");

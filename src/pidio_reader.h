@@ -23,13 +23,15 @@
 typedef struct pidio_reader pidio_reader_t;
 
 /* Open what want asks for, for blocks reading proc; ring_bytes sizes the
- * BPF reader's ring buffer (0: its default). 0 and *out, with
+ * BPF reader's ring buffer (0: its default); needs (PIDIO_NEED_* of every
+ * block, pidio_opts_kernel_needs) says what the BPF reader must keep of
+ * each process for exit records. 0 and *out, with
  * (auto only) why non-empty when it fell back to procfs; or -errno and why
  * (bpf that cannot load). The BPF reader needs proc to be this machine's
  * own /proc: its pids are the kernel's. */
 int pidio_reader_open(pidio_reader_t **out, enum pidio_reader_kind want,
-                      size_t ring_bytes, const pidio_proc_t *proc, char *why,
-                      size_t whysz);
+                      size_t ring_bytes, unsigned needs,
+                      const pidio_proc_t *proc, char *why, size_t whysz);
 
 /* True when blocks read own I/O through the BPF reader. */
 bool pidio_reader_is_bpf(const pidio_reader_t *r);

@@ -1025,10 +1025,12 @@ int main(int argc, char **argv) {
    * last interval for --window 0 and 1. */
   pidio_perproc_init(&perproc, opts.o.max_processes,
                      opts.window >= 2 ? opts.window : 1);
+  /* Before the block takes the selection over (opts.o.sel is emptied). */
+  unsigned needs = pidio_opts_kernel_needs(&opts.o);
   pidio_block_init(&blk, &proc, &opts.o.sel);
   char why[512];
-  rc = pidio_reader_open(&reader, opts.o.reader, opts.o.ring_bytes, &proc,
-                         why, sizeof(why));
+  rc = pidio_reader_open(&reader, opts.o.reader, opts.o.ring_bytes, needs,
+                         &proc, why, sizeof(why));
   if (rc != 0) {
     fprintf(stderr, PROG ": --reader bpf: %s\n", why);
     cleanup();

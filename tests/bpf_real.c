@@ -908,6 +908,46 @@ static void test_clean_close(void) {
         p0, p2, l0, l2, fds0, fds2);
 }
 
+/* A reader whose blocks need neither the exec identity nor the cgroup
+ * path (pidio_opts_kernel_needs gave 0): the exec program is not loaded,
+ * and an exec'd process's exit record carries its figures, comm and
+ * parent but no program, arguments or cgroup (test_exec and test_cgroup
+ * show them with a reader that keeps them). */
+static void test_lean(void) {
+  unsigned p0, l0, p1, l1, p2, l2;
+  bpf_objects_now(&p0, &l0);
+  pidio_bpf_t *b;
+  char why[512];
+  pidio_bpf_opts_t o = {.skip_exec = true, .skip_cgroup = true};
+  int err = pidio_bpf_open(&b, &o, why, sizeof(why));
+  check(err == 0, "lean: open: %s", err ? why : "ok");
+  if (err != 0)
+    return;
+  bpf_objects_now(&p1, &l1);
+  check(p1 == p0 + 4 && l1 == l0 + 4,
+        "lean: 4 programs and 4 links, no exec program: %u and %u more",
+        p1 - p0, l1 - l0);
+  pid_t c = fork();
+  if (c == 0) {
+    execl("/bin/true", "true", "first arg", (char *)NULL);
+    _exit(127);
+  }
+  waitpid(c, NULL, 0);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
+  unsigned kept = PIDIO_BPF_F_EXEC_SEEN | PIDIO_BPF_F_EXE | PIDIO_BPF_F_CGROUP;
+  check(e != NULL && !(e->p.flags & kept) && strcmp(e->p.comm, "true") == 0 &&
+            e->exe[0] == '\0' && e->cmdline[0] == '\0' &&
+            e->cgroup[0] == '\0',
+        "lean: exit record of an exec'd child: comm \"%s\", flags 0x%x "
+        "(none of 0x%x), exe \"%s\" cmdline \"%s\" cgroup \"%s\"",
+        e ? e->p.comm : "", e ? e->p.flags : 0u, kept, e ? e->exe : "",
+        e ? e->cmdline : "", e ? e->cgroup : "");
+  pidio_bpf_close(b);
+  bpf_objects(&p2, &l2, p0, l0);
+  check(p2 == p0 && l2 == l0, "lean: close: programs %u -> %u, links %u -> %u",
+        p0, p2, l0, l2);
+}
+
 /* ---- blocks reading own I/O through a feed ---- */
 
 typedef struct oblock {
@@ -1337,6 +1377,7 @@ int main(int argc, char **argv) {
   pidio_bpf_set_logger(logger, NULL);
   /* First, while no reader of this program is loaded. */
   test_clean_close();
+  test_lean();
   test_no_btf();
   pidio_bpf_t *b;
   char why[512];

@@ -221,6 +221,53 @@ START_TEST(t_apply_rules) {
 }
 END_TEST
 
+/* What each block asks the BPF reader to keep at exec and exit: only the
+ * options that read a process's cgroup or its exec identity. */
+static unsigned needs_of(const char *const *kv) {
+  pidio_opts_t o;
+  char err[256];
+  pidio_opts_init(&o);
+  for (; kv[0] != NULL; kv += 2) {
+    const pidio_opt_t *opt = pidio_opts_find(kv[0], PIDIO_SCOPE_BLOCK);
+    ck_assert_msg(opt != NULL, "%s", kv[0]);
+    pidio_optarg_t a = {.kind = PIDIO_ARG_STRING, .s = kv[1]};
+    if (kv[1] == NULL)
+      a = (pidio_optarg_t){.kind = PIDIO_ARG_FLAG, .on = true};
+    ck_assert_msg(pidio_opts_apply(&o, opt, &a, err, sizeof(err)) == 0,
+                  "%s: %s", kv[0], err);
+  }
+  unsigned n = pidio_opts_kernel_needs(&o);
+  pidio_opts_free(&o);
+  return n;
+}
+
+START_TEST(t_kernel_needs) {
+  const unsigned C = PIDIO_NEED_CGROUP, X = PIDIO_NEED_EXEC;
+  ck_assert_uint_eq(needs_of((const char *[]){"Name", "nginx", NULL}), 0);
+  ck_assert_uint_eq(
+      needs_of((const char *[]){"User", "root", "Children", NULL, NULL}), 0);
+  ck_assert_uint_eq(
+      needs_of((const char *[]){"All", NULL, "GroupBy", "comm", NULL}), 0);
+  ck_assert_uint_eq(
+      needs_of((const char *[]){"All", NULL, "GroupBy", "user", NULL}), 0);
+  ck_assert_uint_eq(needs_of((const char *[]){"Cgroup", "/a.slice", NULL}),
+                    C);
+  ck_assert_uint_eq(
+      needs_of((const char *[]){"All", NULL, "GroupBy", "cgroup", NULL}), C);
+  ck_assert_uint_eq(
+      needs_of((const char *[]){"All", NULL, "GroupBy", "unit", NULL}), C);
+  ck_assert_uint_eq(needs_of((const char *[]){"Exe", "/usr/bin/dd", NULL}),
+                    X);
+  ck_assert_uint_eq(
+      needs_of((const char *[]){"CommandLine", "^dd ", NULL}), X);
+  ck_assert_uint_eq(
+      needs_of((const char *[]){"All", NULL, "GroupBy", "exe", NULL}), X);
+  ck_assert_uint_eq(needs_of((const char *[]){"Exe", "/usr/bin/dd", "Cgroup",
+                                              "/a.slice", NULL}),
+                    C | X);
+}
+END_TEST
+
 Suite *make_options_suite(void) {
   Suite *s = suite_create("options");
   TCase *tc = tcase_create("table");
@@ -229,6 +276,7 @@ Suite *make_options_suite(void) {
   tcase_add_test(tc, t_documented_in_help);
   tcase_add_test(tc, t_apply_rules);
   tcase_add_test(tc, t_group_options);
+  tcase_add_test(tc, t_kernel_needs);
   suite_add_tcase(s, tc);
   return s;
 }

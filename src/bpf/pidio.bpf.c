@@ -99,6 +99,12 @@ struct {
   __type(value, struct pidio_bpf_proc_rec);
 } scratch SEC(".maps");
 
+/* What user space asked to be kept (set before load; see pidio_bpf_opts_t):
+ * the exec identity (when false, on_exec is not even loaded) and the
+ * cgroup path of exit records. */
+const volatile bool want_exec = 1;
+const volatile bool want_cgroup = 1;
+
 struct pidio_bpf_counter_slot counters[PIDIO_BPF_COUNTER_SLOTS]
     __attribute__((aligned(64)));
 static const struct pidio_bpf_exec empty_exec;
@@ -365,7 +371,7 @@ static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
                                       struct pidio_bpf_key *key,
                                       struct task_struct *leader) {
   u32 zero = 0;
-  struct pidio_bpf_exec *x = bpf_map_lookup_elem(&execs, key);
+  struct pidio_bpf_exec *x = want_exec ? bpf_map_lookup_elem(&execs, key) : 0;
   struct pidio_bpf_exit_rec *e = bpf_map_lookup_elem(&exit_scratch, &zero);
   if (!e) {
     COUNT(ring_full);
@@ -397,7 +403,7 @@ static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
   } else {
     __builtin_memset(e->args, 0, sizeof(e->args));
   }
-  if (cgroup_path(e->paths + exe_len, &cg_len, leader))
+  if (want_cgroup && cgroup_path(e->paths + exe_len, &cg_len, leader))
     e->p.flags |= PIDIO_BPF_CGROUP_SEEN;
   cg_len &= PIDIO_BPF_PATH - 1;
   e->exe_len = (__u16)exe_len;
