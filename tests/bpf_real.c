@@ -609,6 +609,47 @@ static void test_cgroup(pidio_bpf_t *b) {
             strcmp(e->cgroup, own) == 0,
         "cgroup: a child left in the test's cgroup: \"%s\" (want %s)",
         e ? e->cgroup : "", own);
+  /* Paths are kept by cgroup id after the first exit in a cgroup: exits
+   * alternating between two sibling cgroups, two levels down, each name
+   * their own, the first and the repeated ones alike. */
+  char srel[2][4300], sdir[2][8600], top_rel[4200], top_dir[8400];
+  snprintf(name, sizeof(name), "pidio-bpfreal-%d.slice", (int)getpid());
+  if (make_cgroup(name, top_rel, sizeof(top_rel), top_dir,
+                  sizeof(top_dir)) != 0)
+    return;
+  int made = 0;
+  for (int k = 0; k < 2; k++) {
+    snprintf(srel[k], sizeof(srel[k]), "%s/side-%c.scope", top_rel, 'a' + k);
+    snprintf(sdir[k], sizeof(sdir[k]), "%s/side-%c.scope", top_dir, 'a' + k);
+    made += mkdir(sdir[k], 0755) == 0;
+  }
+  int right = 0, tries = 6;
+  char got[4300] = "";
+  for (int i = 0; made == 2 && i < tries; i++) {
+    atomic_store(&sh->go[21], 0);
+    pid_t g = fork();
+    if (g == 0) {
+      wait_for(&sh->go[21], 1);
+      _exit(0);
+    }
+    int mv = move_to_cgroup(sdir[i % 2], g);
+    atomic_store(&sh->go[21], 1);
+    waitpid(g, NULL, 0);
+    e = await_exit(b, g, getpid());
+    if (mv == 0 && e != NULL && (e->p.flags & PIDIO_BPF_F_CGROUP) &&
+        strcmp(e->cgroup, srel[i % 2]) == 0)
+      right++;
+    else if (got[0] == '\0')
+      snprintf(got, sizeof(got), "%s (want %s)", e ? e->cgroup : "none",
+               srel[i % 2]);
+  }
+  for (int k = 0; k < 2; k++)
+    rmdir(sdir[k]);
+  rmdir(top_dir);
+  check(made == 2 && right == tries,
+        "cgroup: exits alternating between %s/side-a.scope and side-b.scope: "
+        "%d of %d named their own cgroup%s%s",
+        top_rel, right, tries, got[0] ? "; first wrong: " : "", got);
 }
 
 /* A grandchild whose parent exits first: it is handed to a reaper (this
@@ -732,7 +773,7 @@ static void test_snapshot_storm(pidio_bpf_t *b) {
 static int ours(const char *name) {
   return strcmp(name, "dump_task") == 0 || strcmp(name, "on_exit") == 0 ||
          strcmp(name, "on_exec") == 0 || strcmp(name, "on_free") == 0 ||
-         strcmp(name, "on_fork") == 0;
+         strcmp(name, "on_fork") == 0 || strcmp(name, "on_rmdir") == 0;
 }
 
 static void bpf_objects_now(unsigned *progs, unsigned *links) {
@@ -898,8 +939,8 @@ static void test_clean_close(void) {
   pidio_bpf_close(b);
   bpf_objects(&p2, &l2, p0, l0);
   int fds2 = count_fds();
-  check(p1 == p0 + 5 && l1 == l0 + 5 && w.found == 1,
-        "open: 5 programs and 5 links (4 tracepoints, the iterator): %u and "
+  check(p1 == p0 + 6 && l1 == l0 + 6 && w.found == 1,
+        "open: 6 programs and 6 links (5 tracepoints, the iterator): %u and "
         "%u more",
         p1 - p0, l1 - l0);
   check(p2 == p0 && l2 == l0 && fds2 == fds0,
@@ -909,7 +950,8 @@ static void test_clean_close(void) {
 }
 
 /* A reader whose blocks need neither the exec identity nor the cgroup
- * path (pidio_opts_kernel_needs gave 0): the exec program is not loaded,
+ * path (pidio_opts_kernel_needs gave 0): the exec program (and the one
+ * that forgets a removed cgroup's path) is not loaded,
  * and an exec'd process's exit record carries its figures, comm and
  * parent but no program, arguments or cgroup (test_exec and test_cgroup
  * show them with a reader that keeps them). */
@@ -925,7 +967,8 @@ static void test_lean(void) {
     return;
   bpf_objects_now(&p1, &l1);
   check(p1 == p0 + 4 && l1 == l0 + 4,
-        "lean: 4 programs and 4 links, no exec program: %u and %u more",
+        "lean: 4 programs and 4 links, no exec or cgroup removal program: "
+        "%u and %u more",
         p1 - p0, l1 - l0);
   pid_t c = fork();
   if (c == 0) {

@@ -110,6 +110,13 @@ struct pidio_bpf_exec {
   char args[PIDIO_BPF_ARGS];
 };
 
+/* cgpaths: a cgroup v2 path by the cgroup's id, as cgroup_path walks it
+ * (len bytes of path). */
+struct pidio_bpf_cgpath {
+  __u64 len;
+  char path[PIDIO_BPF_PATH];
+};
+
 /* origins: a process's parent at its fork (task storage of its leader). */
 struct pidio_bpf_origin {
   __u64 pstart_ns;
