@@ -10,9 +10,12 @@
 #include "pidio_bpf_feed.h"
 #endif
 
+#include "pidio_parse.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Blocks that read within this long of each other share one pass. */
 #define PIDIO_READER_SHARE_NS (250LL * 1000000LL)
@@ -23,6 +26,20 @@ struct pidio_reader {
   pidio_bpf_feed_t *feed;
 #endif
 };
+
+bool pidio_reader_cgroup2_visible(const pidio_proc_t *proc, pid_t pid) {
+  int dfd = pidio_proc_open_pid(proc, pid);
+  if (dfd < 0)
+    return true;
+  char buf[4096];
+  size_t len = 0;
+  int trunc = 0;
+  int rc = pidio_proc_read_at(dfd, "cgroup", buf, sizeof(buf), &len, &trunc);
+  close(dfd);
+  const char *path;
+  size_t plen;
+  return rc != 0 || trunc || pidio_parse_cgroup(buf, len, &path, &plen) != -ENOENT;
+}
 
 int pidio_reader_open(pidio_reader_t **out, enum pidio_reader_kind want,
                       size_t ring_bytes, unsigned needs,
@@ -45,6 +62,10 @@ int pidio_reader_open(pidio_reader_t **out, enum pidio_reader_kind want,
     err = -EINVAL;
   } else {
 #ifdef PIDIO_HAVE_BPF
+    /* Exit records name no cgroup where /proc names none either. */
+    if ((needs & PIDIO_NEED_CGROUP) &&
+        !pidio_reader_cgroup2_visible(proc, getpid()))
+      needs &= ~PIDIO_NEED_CGROUP;
     pidio_bpf_opts_t o = {.ring_bytes = ring_bytes,
                           .skip_exec = !(needs & PIDIO_NEED_EXEC),
                           .skip_cgroup = !(needs & PIDIO_NEED_CGROUP)};

@@ -33,6 +33,14 @@ int pidio_reader_open(pidio_reader_t **out, enum pidio_reader_kind want,
                       size_t ring_bytes, unsigned needs,
                       const pidio_proc_t *proc, char *why, size_t whysz);
 
+/* Whether pid's cgroup file under proc has a cgroup v2 line ("0::"): it
+ * has none on a host where no cgroup v2 hierarchy was ever mounted, and
+ * then no process has a v2 path (Cgroup selects nothing, GroupBy cgroup
+ * and unit put every process in "unknown"), while the kernel side would
+ * still name the hierarchy's bare root, "/", in exit records. True when
+ * the file cannot be read (nothing known against it). */
+bool pidio_reader_cgroup2_visible(const pidio_proc_t *proc, pid_t pid);
+
 /* True when blocks read own I/O through the BPF reader. */
 bool pidio_reader_is_bpf(const pidio_reader_t *r);
 

@@ -6,6 +6,7 @@
 #include "unit.h"
 
 #include "pidio_proc.h"
+#include "pidio_reader.h"
 #include "pidio_select.h"
 
 #include <errno.h>
@@ -525,6 +526,60 @@ START_TEST(test_unreadable_status) {
 }
 END_TEST
 
+/* A host where no cgroup v2 hierarchy was ever mounted has no "0::" line
+ * in any process's cgroup file: the BPF reader then names no cgroup in
+ * exit records either, as /proc names none for live processes. */
+static void put_cgroup(const char *root, const char *text, size_t len) {
+  char path[4300];
+  snprintf(path, sizeof(path), "%s/77/cgroup", root);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_cgroup2_visible) {
+  char root[4200], dir[4300], path[4400];
+  const char *tmp = getenv("TMPDIR");
+  snprintf(root, sizeof(root), "%s/pidio-cg2.XXXXXX", tmp ? tmp : "/tmp");
+  ck_assert_ptr_nonnull(mkdtemp(root));
+  snprintf(dir, sizeof(dir), "%s/77", root);
+  ck_assert_int_eq(mkdir(dir, 0755), 0);
+  pidio_proc_t proc;
+  ck_assert_int_eq(pidio_proc_open(&proc, root), 0);
+
+  static const char v1[] = "4:memory:/user.slice\n3:cpu,cpuacct:/\n"
+                           "1:name=systemd:/user.slice/session-1.scope\n";
+  put_cgroup(root, v1, strlen(v1));
+  ck_assert(!pidio_reader_cgroup2_visible(&proc, 77));
+  static const char hybrid[] = "4:memory:/user.slice\n"
+                               "1:name=systemd:/user.slice\n0::/\n";
+  put_cgroup(root, hybrid, strlen(hybrid));
+  ck_assert(pidio_reader_cgroup2_visible(&proc, 77));
+  static const char v2[] = "0::/system.slice/nginx.service\n";
+  put_cgroup(root, v2, strlen(v2));
+  ck_assert(pidio_reader_cgroup2_visible(&proc, 77));
+  /* Longer than what is read: the "0::" line may be past it; nothing is
+   * known against the hierarchy. */
+  char big[9000];
+  size_t n = 0;
+  while (n + 40 < sizeof(big) - 8)
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "%zu:name=h%zu:/a/b/c\n",
+                          n % 900 + 1, n);
+  n += (size_t)snprintf(big + n, sizeof(big) - n, "0::/\n");
+  put_cgroup(root, big, n);
+  ck_assert(pidio_reader_cgroup2_visible(&proc, 77));
+  /* Unreadable or gone: nothing known against it either. */
+  ck_assert(pidio_reader_cgroup2_visible(&proc, 78));
+
+  pidio_proc_close(&proc);
+  snprintf(path, sizeof(path), "%s/cgroup", dir);
+  unlink(path);
+  rmdir(dir);
+  rmdir(root);
+}
+END_TEST
+
 START_TEST(test_unreadable_cgroup) {
   ck_assert_int_eq(pidio_select_set_cgroup(&sel, "/system.slice", err, ERRSZ),
                    0);
@@ -930,6 +985,7 @@ Suite *make_select_suite(void) {
   tcase_add_test(tc, test_all_real_proc);
   tcase_add_test(tc, test_unreadable_status);
   tcase_add_test(tc, test_unreadable_cgroup);
+  tcase_add_test(tc, test_cgroup2_visible);
   tcase_add_test(tc, test_unreadable_cmdline);
   tcase_add_test(tc, test_free_then_reuse);
   suite_add_tcase(s, tc);
