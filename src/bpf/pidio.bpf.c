@@ -62,9 +62,12 @@ struct {
 /* Cgroup v2 paths of exit records, by the cgroup's id: exits of one
  * service repeat the same walk up the tree, about 0.1 µs per level. A v2
  * cgroup is never renamed and its id never reused, so a path stays right
- * for its id; the entry goes when the cgroup is removed (on_rmdir). Not
- * preallocated: an entry is freed after the programs that may hold it are
- * done. When it is full, exits walk as if there were none. */
+ * for its id; the entry goes when the cgroup is removed (on_rmdir). (An
+ * exit that races its cgroup's removal may put an entry back after it:
+ * still the right path for an id that never comes back, and the map's
+ * bound holds.) Not preallocated: an entry is freed after the programs
+ * that may hold it are done. When it is full, exits walk as if there
+ * were none. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(map_flags, BPF_F_NO_PREALLOC);
