@@ -28,10 +28,11 @@
  * program and the cgroup path for exit records (as the plugin opens it
  * for blocks that select or group by them), the same with the exiting
  * processes three levels down the cgroup tree (when a cgroup v2 tree is
- * writable), and under a reader that keeps neither (every other block). The exit program's own run time per run
- * comes from the kernel's BPF statistics (enabled through a descriptor for
- * the run, nothing left switched on); the drain's CPU per record from its
- * thread's clock; records lost are counted.
+ * writable), and under a reader that keeps neither (every other block).
+ * The exit program's own run time per run comes from the kernel's BPF
+ * statistics (enabled through a descriptor for the run, nothing left
+ * switched on); the drain's CPU per record from its thread's clock;
+ * records lost are counted.
  *
  * Usage: bpf-bench [--sizes 200,2000,10000] [--passes P] [--interval MS]
  *                  [--exit-rate RATE] [--exit-seconds S]

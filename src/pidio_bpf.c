@@ -353,10 +353,11 @@ int pidio_bpf_open(pidio_bpf_t **out, const pidio_bpf_opts_t *opts,
   int err = -bpf_map__set_max_entries(b->skel->maps.exits, (uint32_t)ring);
   if (!err && o.skip_exec)
     err = -bpf_program__set_autoload(b->skel->progs.on_exec, false);
-  if (!err && o.skip_cgroup)
+  if (!err && o.skip_cgroup) {
     err = -bpf_program__set_autoload(b->skel->progs.on_rmdir, false);
-  if (!err && o.skip_cgroup) /* no paths to keep: a map of one */
-    err = -bpf_map__set_max_entries(b->skel->maps.cgpaths, 1);
+    if (!err) /* no paths to keep: a map of one */
+      err = -bpf_map__set_max_entries(b->skel->maps.cgpaths, 1);
+  }
   if (!err)
     err = -bpf_map__set_max_entries(b->skel->maps.procs, procs);
   if (!err)

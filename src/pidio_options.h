@@ -104,17 +104,18 @@ extern const pidio_opt_t pidio_opts_table[];
 extern const size_t pidio_opts_count;
 
 void pidio_opts_init(pidio_opts_t *o);
+void pidio_opts_free(pidio_opts_t *o);
 
 /* What the BPF reader must keep of every process, at its exec or its
  * exit, for a block with these options to select and group a process it
  * knows only from its exit record. Each costs the kernel side work at
  * every exec or exit of the machine, so it is kept only when a block
  * asks: */
-#define PIDIO_NEED_CGROUP 0x1u /* the cgroup path: Cgroup, GroupBy cgroup or unit */
-#define PIDIO_NEED_EXEC 0x2u /* the program and arguments an exec showed:
-                                Exe, CommandLine, GroupBy exe */
+/* The cgroup path: Cgroup, GroupBy cgroup or unit. */
+#define PIDIO_NEED_CGROUP 0x1u
+/* The program and arguments an exec showed: Exe, CommandLine, GroupBy exe. */
+#define PIDIO_NEED_EXEC 0x2u
 unsigned pidio_opts_kernel_needs(const pidio_opts_t *o);
-void pidio_opts_free(pidio_opts_t *o);
 
 /* The entry named key (case-insensitive, as collectd's keys are) in the
  * given scope, or NULL. */

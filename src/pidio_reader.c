@@ -38,7 +38,8 @@ bool pidio_reader_cgroup2_visible(const pidio_proc_t *proc, pid_t pid) {
   close(dfd);
   const char *path;
   size_t plen;
-  return rc != 0 || trunc || pidio_parse_cgroup(buf, len, &path, &plen) != -ENOENT;
+  return rc != 0 || trunc ||
+         pidio_parse_cgroup(buf, len, &path, &plen) != -ENOENT;
 }
 
 int pidio_reader_open(pidio_reader_t **out, enum pidio_reader_kind want,

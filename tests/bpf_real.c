@@ -564,6 +564,24 @@ static int move_to_cgroup(const char *dir, pid_t pid) {
   return ok ? 0 : -1;
 }
 
+/* A child that, once moved into the cgroup whose directory is dir, writes
+ * n bytes in calls writes and exits; reaped here. Its pid, and in *moved
+ * move_to_cgroup's result. slot: the child's word in sh->go. */
+static pid_t exit_in_cgroup(const char *dir, int slot, unsigned long long n,
+                            unsigned calls, int *moved) {
+  atomic_store(&sh->go[slot], 0);
+  pid_t c = fork();
+  if (c == 0) {
+    wait_for(&sh->go[slot], 1);
+    write_n(n, calls);
+    _exit(0);
+  }
+  *moved = move_to_cgroup(dir, c);
+  atomic_store(&sh->go[slot], 1);
+  waitpid(c, NULL, 0);
+  return c;
+}
+
 /* A process moved into a cgroup of the test's, which is removed as soon as
  * the process has been reaped, before its record is drained: the record
  * names the cgroup all the same. One that stays in the test's own cgroup
@@ -575,16 +593,8 @@ static void test_cgroup(pidio_bpf_t *b) {
   if (make_cgroup(name, rel, sizeof(rel), dir, sizeof(dir)) != 0)
     return;
   own_cgroup(own, sizeof(own));
-  atomic_store(&sh->go[20], 0);
-  pid_t c = fork();
-  if (c == 0) {
-    wait_for(&sh->go[20], 1);
-    write_n(4242, 2);
-    _exit(0);
-  }
-  int moved = move_to_cgroup(dir, c);
-  atomic_store(&sh->go[20], 1);
-  waitpid(c, NULL, 0);
+  int moved;
+  pid_t c = exit_in_cgroup(dir, 20, 4242, 2, &moved);
   int removed = rmdir(dir);
   check(moved == 0 && removed == 0,
         "cgroup: the child moved into %s, which was removed at its reap "
@@ -626,15 +636,8 @@ static void test_cgroup(pidio_bpf_t *b) {
   int right = 0, tries = 6;
   char got[4300] = "";
   for (int i = 0; made == 2 && i < tries; i++) {
-    atomic_store(&sh->go[21], 0);
-    pid_t g = fork();
-    if (g == 0) {
-      wait_for(&sh->go[21], 1);
-      _exit(0);
-    }
-    int mv = move_to_cgroup(sdir[i % 2], g);
-    atomic_store(&sh->go[21], 1);
-    waitpid(g, NULL, 0);
+    int mv;
+    pid_t g = exit_in_cgroup(sdir[i % 2], 21, 0, 0, &mv);
     e = await_exit(b, g, getpid());
     if (mv == 0 && e != NULL && (e->p.flags & PIDIO_BPF_F_CGROUP) &&
         strcmp(e->cgroup, srel[i % 2]) == 0)

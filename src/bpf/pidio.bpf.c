@@ -390,6 +390,22 @@ static __always_inline int exe_path(char *buf, u64 *len, struct file *file) {
   return 0;
 }
 
+/* The cgroup v2 path of cgroup id, leader's: kept from an earlier exit,
+ * or walked now and kept. 0 when the walk did not reach the root. */
+static __always_inline const struct pidio_bpf_cgpath *
+cgroup_path_of(u64 id, struct task_struct *leader) {
+  struct pidio_bpf_cgpath *c = bpf_map_lookup_elem(&cgpaths, &id);
+  if (c)
+    return c;
+  u32 zero = 0, len = 0;
+  c = bpf_map_lookup_elem(&cg_scratch, &zero);
+  if (!c || !cgroup_path(c->path, &len, leader))
+    return 0;
+  c->len = len;
+  bpf_map_update_elem(&cgpaths, &id, c, BPF_NOEXIST);
+  return c;
+}
+
 /* Fill and send an exit record from io/delay, unless the ring is full;
  * then forget the process's exec identity. */
 static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
@@ -428,24 +444,12 @@ static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
   } else {
     __builtin_memset(e->args, 0, sizeof(e->args));
   }
-  if (want_cgroup) {
-    u64 id = e->p.cgroup_id;
-    struct pidio_bpf_cgpath *c = bpf_map_lookup_elem(&cgpaths, &id);
-    if (!c) {
-      c = bpf_map_lookup_elem(&cg_scratch, &zero);
-      u32 len = 0;
-      if (c && cgroup_path(c->path, &len, leader)) {
-        c->len = len;
-        bpf_map_update_elem(&cgpaths, &id, c, BPF_NOEXIST);
-      } else {
-        c = 0;
-      }
-    }
-    if (c) {
-      cg_len = (u32)c->len & (PIDIO_BPF_PATH - 1);
-      bpf_probe_read_kernel(e->paths + exe_len, cg_len, c->path);
-      e->p.flags |= PIDIO_BPF_CGROUP_SEEN;
-    }
+  const struct pidio_bpf_cgpath *c =
+      want_cgroup ? cgroup_path_of(e->p.cgroup_id, leader) : 0;
+  if (c) {
+    cg_len = (u32)c->len & (PIDIO_BPF_PATH - 1);
+    bpf_probe_read_kernel(e->paths + exe_len, cg_len, c->path);
+    e->p.flags |= PIDIO_BPF_CGROUP_SEEN;
   }
   e->exe_len = (__u16)exe_len;
   e->cgroup_len = (__u16)cg_len;
