@@ -123,7 +123,6 @@ static void decode_common(const struct pidio_bpf_proc_rec *r, long hz,
   for (int i = 0; i < PIDIO_NFIELDS; i++)
     out->io.v[i] = r->io[i];
   out->blkio_delay_ns = r->blkio_delay_ns;
-  out->cgroup_id = r->cgroup_id;
   out->nthreads = r->nthreads;
   out->flags = r->flags;
 }

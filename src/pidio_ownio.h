@@ -41,7 +41,6 @@ typedef struct pidio_bpf_proc {
   char comm[16];
   pidio_io_t io;            /* own I/O */
   uint64_t blkio_delay_ns;  /* waiting for block I/O, live + exited threads */
-  uint64_t cgroup_id;       /* cgroup v2 id (the inode number of its dir) */
   unsigned nthreads;        /* live threads summed (exit records: 0) */
   unsigned flags;           /* PIDIO_BPF_F_* */
 } pidio_bpf_proc_t;

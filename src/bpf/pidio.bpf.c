@@ -173,7 +173,8 @@ static __always_inline u64 thread_delay(const struct task_struct *t,
   return d->blkio_delay;
 }
 
-/* Identity fields of a process, from its leader. */
+/* Identity fields of a process, from its leader (not the cgroup id: only
+ * exit records carry it). comm by two loads rather than a helper call. */
 static __always_inline void fill_ident(struct pidio_bpf_proc_rec *r,
                                        struct task_struct *leader) {
   struct task_struct *parent = leader->real_parent;
@@ -182,8 +183,25 @@ static __always_inline void fill_ident(struct pidio_bpf_proc_rec *r,
   r->ppid = parent->tgid;
   r->pstart_ns = parent->group_leader->start_boottime;
   r->uid = leader->real_cred->uid.val;
-  r->cgroup_id = leader->cgroups->dfl_cgrp->kn->id;
-  bpf_probe_read_kernel(r->comm, sizeof(r->comm), leader->comm);
+  u64 c0 = *(const u64 *)&leader->comm[0];
+  u64 c1 = *(const u64 *)&leader->comm[8];
+  __builtin_memcpy(&r->comm[0], &c0, 8);
+  __builtin_memcpy(&r->comm[8], &c1, 8);
+}
+
+/* No thread of the process has ever been released and it has never
+ * reaped a child: the statistics of its signal were never written. A
+ * thread is counted in nr_threads from its fork until its release, and
+ * the release moves the count first and lowers nr_threads after it; so
+ * nr_threads read as one, then this (loads are not reordered, x86), means
+ * no other thread ever reached its exit: no entry in procs, no look-up
+ * needed. A look-up is a cache and TLB miss in a table of 65 536 buckets;
+ * these two words are in the signal whose nr_threads was just read.
+ * (The runtime of released threads guards against a count that came
+ * round to zero after 2^31 writes.) */
+static __always_inline int never_released(struct signal_struct *sig) {
+  return READ_ONCE_INT(sig->stats_lock.seqcount.seqcount.sequence) == 0 &&
+         READ_ONCE_U64(sig->sum_sched_runtime) == 0;
 }
 
 static __always_inline void key_of(struct pidio_bpf_key *k,
@@ -272,19 +290,23 @@ int dump_task(struct bpf_iter__task *ctx) {
   struct pidio_bpf_key key;
   key_of(&key, task);
   /* A process of one thread that no exit has touched (the common case):
-   * its thread is the whole figure. The entry is looked up after the
-   * counters are read, once: entries are only made by exits (and removed
-   * when the process is freed, which the iterator's reference prevents),
-   * so none after the read means none before it, and no exit's counters
-   * can be missing from the thread's. With an entry, the full snapshot
-   * below decides. (A thread started after the count is read is in the
-   * next pass, as it would be had it started after the pass.) */
-  if (READ_ONCE_INT(task->signal->nr_threads) == 1) {
+   * its thread is the whole figure. When no thread was ever released
+   * (never_released), there is no entry to look up. Otherwise the entry
+   * is looked up after the counters are read, once: entries are only made
+   * by exits (and removed when the process is freed, which the iterator's
+   * reference prevents), so none after the read means none before it,
+   * and no exit's counters can be missing from the thread's. With an
+   * entry, the full snapshot below decides. (A thread started after the
+   * count is read is in the next pass, as it would be had it started
+   * after the pass.) */
+  struct signal_struct *sig = task->signal;
+  if (READ_ONCE_INT(sig->nr_threads) == 1) {
+    int alone = never_released(sig);
     u64 io[PIDIO_BPF_NIO] = {};
     u64 none = 0;
     add_io(io, task);
     u64 delay = thread_delay(task, &none);
-    if (!bpf_map_lookup_elem(&procs, &key)) {
+    if (alone || !bpf_map_lookup_elem(&procs, &key)) {
       for (int i = 0; i < PIDIO_BPF_NIO; i++)
         r->io[i] = io[i];
       r->blkio_delay_ns = delay;
@@ -423,6 +445,7 @@ static __always_inline void send_exit(const u64 *io, u64 delay, u64 none,
   /* Every field of the head is set below (the scratch keeps the last
    * record's bytes); args only when no exec filled it. */
   fill_ident(&e->p, leader);
+  e->p.cgroup_id = want_cgroup ? leader->cgroups->dfl_cgrp->kn->id : 0;
   e->p.size = sizeof(*e);
   e->p.kind = PIDIO_BPF_REC_EXIT;
   e->p.flags = none ? PIDIO_BPF_NO_DELAY : 0;
@@ -489,9 +512,14 @@ int BPF_PROG(on_exit, struct task_struct *p) {
    * which reads this thread as live until it is released, agrees. The
    * thread count is read before the entry: another thread's entry is made
    * before that thread is released (and no longer counted), so a count of
-   * one and then no entry means no other thread's exit is anywhere. */
-  int nr_threads = READ_ONCE_INT(p->signal->nr_threads);
-  struct pidio_bpf_state *st = bpf_map_lookup_elem(&procs, &key);
+   * one and then no entry means no other thread's exit is anywhere; and a
+   * count of one with no thread ever released means there is no entry to
+   * look up. */
+  struct signal_struct *sig = p->signal;
+  int nr_threads = READ_ONCE_INT(sig->nr_threads);
+  struct pidio_bpf_state *st = 0;
+  if (nr_threads != 1 || !never_released(sig))
+    st = bpf_map_lookup_elem(&procs, &key);
   if (!st && nr_threads == 1) {
     send_exit(io, delay, none, &key, leader);
     return 0;

@@ -60,7 +60,8 @@ struct pidio_bpf_proc_rec {
   __u32 nthreads;  /* live threads summed (exit record: 0) */
   __u64 io[PIDIO_BPF_NIO];
   __u64 blkio_delay_ns;
-  __u64 cgroup_id; /* the cgroup v2 id (kernfs inode number) */
+  __u64 cgroup_id; /* exit record with a cgroup path: the cgroup v2 id
+                    * (kernfs inode number); otherwise 0 */
   char comm[PIDIO_BPF_COMM];
 };
 

@@ -69,8 +69,25 @@ struct mm_struct {
   unsigned long arg_end;
 };
 
+/* seqlock_t is a typedef of a struct with no name: relocations match
+ * fields by name along the path, so any name does here. */
+struct seqcount {
+  unsigned sequence;
+};
+struct seqcount_spinlock {
+  struct seqcount seqcount;
+};
+struct pidio_seqlock {
+  struct seqcount_spinlock seqcount;
+};
+
 struct signal_struct {
   int nr_threads; /* threads listed, exited ones until they are released */
+  /* Written (its count moved) when a thread of the process is released
+   * and when the process reaps a child; from zero at the fork. */
+  struct pidio_seqlock stats_lock;
+  /* CPU time of the process's released threads, ns. */
+  u64 sum_sched_runtime;
 };
 
 struct task_struct {
