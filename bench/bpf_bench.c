@@ -34,8 +34,12 @@
  * switched on); the drain's CPU per record from its thread's clock;
  * records lost are counted.
  *
+ * History: N processes (default 2000; 0: none) each of which, before it
+ * went idle, did nothing, reaped a child, had a second thread that ended,
+ * or has a second thread (idle): the three methods again, for each, as
+ * the BPF reader's work per process depends on it.
  * Usage: bpf-bench [--sizes 200,2000,10000] [--passes P] [--interval MS]
- *                  [--exit-rate RATE] [--exit-seconds S]
+ *                  [--exit-rate RATE] [--exit-seconds S] [--history N]
  * Needs root (or CAP_BPF, CAP_PERFMON and what /proc reading needs).
  */
 #include "pidio_build.h"
@@ -92,9 +96,52 @@ static void die(const char *what) {
 
 /* ---- the watched processes ---- */
 
-/* n idle children of a helper, named name; their pids into *pids,
- * sorted. Returns the helper's pid (kill its process group to end all). */
-static pid_t spawn(int n, pid_t *pids, const char *name) {
+/* What a watched process did before it went idle: how much of the BPF
+ * reader's work it takes (see pidio.bpf.c's dump_task). */
+enum history {
+  FRESH,       /* nothing: one thread, never released one nor reaped */
+  REAPED,      /* reaped a child of its own: the entry is looked up */
+  THREAD_GONE, /* a second thread came and went: an entry, the full sum */
+  TWO_THREADS  /* a second thread stays (idle): the full sum, two threads */
+};
+
+static void *idle_thread(void *arg) {
+  (void)arg;
+  for (;;)
+    pause();
+  return NULL;
+}
+static void *no_thread(void *arg) { return arg; }
+
+static void make_history(enum history h) {
+  pthread_t t;
+  switch (h) {
+  case FRESH:
+    break;
+  case REAPED: {
+    pid_t g = fork();
+    if (g == 0)
+      _exit(0);
+    if (g < 0 || waitpid(g, NULL, 0) != g)
+      _exit(1);
+    break;
+  }
+  case THREAD_GONE:
+    if (pthread_create(&t, NULL, no_thread, NULL) != 0 ||
+        pthread_join(t, NULL) != 0)
+      _exit(1);
+    break;
+  case TWO_THREADS:
+    if (pthread_create(&t, NULL, idle_thread, NULL) != 0)
+      _exit(1);
+    break;
+  }
+}
+
+/* n idle children of a helper, named name, each with history h; their
+ * pids into *pids, sorted. Returns the helper's pid (kill its process
+ * group to end all). */
+static pid_t spawn_as(int n, pid_t *pids, const char *name, enum history h) {
   int fds[2];
   if (pipe(fds) != 0)
     die("pipe");
@@ -110,6 +157,7 @@ static pid_t spawn(int n, pid_t *pids, const char *name) {
         char buf[1000] = {0};
         if (write(devnull, buf, sizeof(buf)) < 0)
           _exit(1);
+        make_history(h);
         for (;;)
           pause();
       }
@@ -135,9 +183,31 @@ static pid_t spawn(int n, pid_t *pids, const char *name) {
   return helper;
 }
 
-static void reap_all(pid_t helper) {
+static pid_t spawn(int n, pid_t *pids, const char *name) {
+  return spawn_as(n, pids, name, FRESH);
+}
+
+/* End the helper's group and reap its n processes (the bench is their
+ * subreaper, see main), or wait until they are gone, at most 20 s:
+ * processes still exiting would be in the next measurement's walk, and
+ * their BPF entries in its memory figures. */
+static void reap_all(pid_t helper, const pid_t *pids, int n) {
   kill(-helper, SIGKILL);
   waitpid(helper, NULL, 0);
+  for (int i = 0; i < n; i++)
+    while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+      ;
+  double until = now_s(CLOCK_MONOTONIC) + 20;
+  for (int i = 0; i < n; i++)
+    while (kill(pids[i], 0) == 0 && now_s(CLOCK_MONOTONIC) < until) {
+      struct timespec ts = {0, 10 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  int left = 0;
+  for (int i = 0; i < n; i++)
+    left += kill(pids[i], 0) == 0;
+  if (left)
+    printf("  (%d of the %d processes still there after 20 s)\n", left, n);
 }
 
 /* ---- the three methods ---- */
@@ -359,7 +429,63 @@ static void bench_sparse(const pidio_ownio_t *own, int many, int passes,
          "iterators %.1f (procfs matched %u, bpf %u)\n",
          many, t_proc, t_bpf, t_floor, t_look, proc_matched, bpf_matched);
   fflush(stdout);
-  reap_all(helper);
+  reap_all(helper, pids, 10);
+}
+
+/* The same block over n processes that did something before they went
+ * idle (enum history): what the BPF reader's pass costs for processes that
+ * reaped a child or have or had more threads, beside the procfs reader
+ * and the floor, measured as in bench_readers. */
+static void bench_history(pidio_bpf_t *b, const pidio_ownio_t *own, int n,
+                          int passes, int interval_ms) {
+  static const char *what[] = {
+      [FRESH] = "none (as above)",
+      [REAPED] = "each reaped a child",
+      [THREAD_GONE] = "each had a second thread, ended",
+      [TWO_THREADS] = "each has a second thread, idle"};
+  floor_ctx_t fl;
+  if (floor_open(&fl) != 0)
+    die("empty iterator");
+  printf("\nhistory: %d processes that did something before they went idle; "
+         "us of CPU per matched process per pass, median\n"
+         "%-34s %8s  %12s %12s %12s  %9s %9s\n",
+         n, "before going idle", "tasks", "procfs us/p", "bpf us/p",
+         "floor us/p", "bpf/proc", "bpf/floor");
+  for (int h = FRESH; h <= TWO_THREADS; h++) {
+    pid_t *pids = calloc((size_t)n, sizeof(pid_t));
+    uint64_t k0 = pidio_bpf_kernel_bytes(b);
+    pid_t helper = spawn_as(n, pids, "pidio-bh", (enum history)h);
+    uint64_t k1 = pidio_bpf_kernel_bytes(b);
+    int tasks = count_tasks();
+    unsigned proc_matched, bpf_matched;
+    double t_proc = measure_block("pidio-bh", n, passes, interval_ms, NULL,
+                                  &proc_matched, NULL);
+    double t_bpf = measure_block("pidio-bh", n, passes, interval_ms, own,
+                                 &bpf_matched, NULL);
+    method_t mf = {"floor", floor_pass, &fl};
+    double t_floor = measure(&mf, n, passes, interval_ms);
+    printf("%-34s %8d  %12.3f %12.3f %12.3f  %9.2f %9.2f\n", what[h], tasks,
+           t_proc, t_bpf, t_floor, t_bpf / t_proc, t_bpf / t_floor);
+    if (bpf_matched != (unsigned)n || proc_matched != (unsigned)n)
+      printf("  matched: procfs %u, bpf %u of %d\n", proc_matched,
+             bpf_matched, n);
+    reap_all(helper, pids, n);
+    /* An entry goes when its task is freed, after an RCU grace period. */
+    double t0 = now_s(CLOCK_MONOTONIC);
+    while (pidio_bpf_kernel_bytes(b) > k0 && now_s(CLOCK_MONOTONIC) < t0 + 10) {
+      struct timespec ts = {0, 50 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+    printf("  BPF maps' memlock %+lld B per process while they live, %+lld B "
+           "in all %.1f s after they were reaped\n",
+           (long long)(k1 - k0) / n,
+           (long long)(pidio_bpf_kernel_bytes(b) - k0),
+           now_s(CLOCK_MONOTONIC) - t0);
+    fflush(stdout);
+    free(pids);
+  }
+  close(fl.link);
+  close(fl.prog);
 }
 
 static void bench_readers(pidio_bpf_t *b, const pidio_ownio_t *own,
@@ -413,7 +539,7 @@ static void bench_readers(pidio_bpf_t *b, const pidio_ownio_t *own,
     fflush(stdout);
     if (s == nsizes - 1)
       bench_sparse(own, n, passes, interval_ms, &fl);
-    reap_all(helper);
+    reap_all(helper, pids, n);
     free(pids);
   }
   close(fl.link);
@@ -674,6 +800,7 @@ static void src_close(void *ctx) { (void)ctx; }
 int main(int argc, char **argv) {
   int sizes[8] = {200, 2000, 10000}, nsizes = 3;
   int passes = 8, interval = 1000, rate = 10000, seconds = 10;
+  int history = 2000;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
       nsizes = 0;
@@ -688,13 +815,19 @@ int main(int argc, char **argv) {
       rate = atoi(argv[++i]);
     } else if (strcmp(argv[i], "--exit-seconds") == 0 && i + 1 < argc) {
       seconds = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--history") == 0 && i + 1 < argc) {
+      history = atoi(argv[++i]);
     } else {
       fprintf(stderr,
               "usage: bpf-bench [--sizes 200,2000,10000] [--passes P] "
-              "[--interval MS] [--exit-rate RATE] [--exit-seconds S]\n");
+              "[--interval MS] [--exit-rate RATE] [--exit-seconds S] "
+              "[--history N]\n");
       return 2;
     }
   }
+  /* Orphans of the helpers come here to be reaped (reap_all): the bench
+   * knows when they are gone, whatever the machine's init does. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   struct rlimit rl = {65536, 65536};
   setrlimit(RLIMIT_NOFILE, &rl); /* the procfs reader holds a descriptor each */
   pidio_fdbudget_set(60000);
@@ -719,6 +852,8 @@ int main(int argc, char **argv) {
          "process (user + kernel) per matched process per pass, median\n",
          passes, interval);
   bench_readers(b, &own, sizes, nsizes, passes, interval);
+  if (history > 0)
+    bench_history(b, &own, history, passes, interval);
   pidio_bpf_feed_detach(feed, &own);
   pidio_bpf_feed_free(feed);
   bench_exec_memory(b);
