@@ -331,6 +331,61 @@ static void test_threads(pidio_bpf_t *b) {
   record("exit-threads.bin", c);
 }
 
+static void *thread_write_wait(void *arg) {
+  write_n((unsigned long long)(uintptr_t)arg, 1);
+  atomic_fetch_add(&sh->stage[40], 1);
+  wait_for(&sh->go[40], 1);
+  return NULL;
+}
+
+/* Threads that live, in a process that never released one: the pass sums
+ * them without the entry's look-ups; then they end, and the entry has
+ * them. */
+static void test_live_threads(pidio_bpf_t *b) {
+  pid_t c = fork();
+  if (c == 0) {
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+      pthread_create(&t[i], NULL, thread_write_wait, (void *)(uintptr_t)2003);
+    write_n(31, 1);
+    wait_for(&sh->stage[40], 3);
+    atomic_store(&sh->stage[41], 1);
+    for (int i = 0; i < 3; i++)
+      pthread_join(t[i], NULL);
+    atomic_store(&sh->stage[41], 2);
+    wait_for(&sh->go[41], 1);
+    _exit(0);
+  }
+  wait_for(&sh->stage[41], 1);
+  pidio_bpf_proc_t p;
+  int err = pass_for(b, c, &p);
+  check(err == 0 && p.io.v[PIDIO_WCHAR] == 3 * 2003 + 31 &&
+            p.io.v[PIDIO_SYSCW] == 4 && p.nthreads == 4 &&
+            !(p.flags & (PIDIO_BPF_F_UNSTABLE | PIDIO_BPF_F_ENDED)),
+        "live threads: 3 x 2003 + 31, none ended: own wchar %llu syscw %llu, "
+        "%u live thread(s), flags %#x (want 6040 4 4, neither unstable nor "
+        "ended)",
+        (unsigned long long)p.io.v[PIDIO_WCHAR],
+        (unsigned long long)p.io.v[PIDIO_SYSCW], p.nthreads, p.flags);
+  atomic_store(&sh->go[40], 1);
+  wait_for(&sh->stage[41], 2);
+  err = pass_for(b, c, &p);
+  check(err == 0 && p.io.v[PIDIO_WCHAR] == 3 * 2003 + 31 &&
+            p.io.v[PIDIO_SYSCW] == 4 && p.nthreads == 1,
+        "live threads: the 3 joined: own wchar %llu syscw %llu, %u live "
+        "thread(s) (want 6040 4 1)",
+        (unsigned long long)p.io.v[PIDIO_WCHAR],
+        (unsigned long long)p.io.v[PIDIO_SYSCW], p.nthreads);
+  atomic_store(&sh->go[41], 1);
+  waitpid(c, NULL, 0);
+  const pidio_bpf_exit_t *e = await_exit(b, c, getpid());
+  check(e != NULL && e->p.io.v[PIDIO_WCHAR] == 3 * 2003 + 31 &&
+            e->p.io.v[PIDIO_SYSCW] == 4,
+        "live threads: exit wchar %llu syscw %llu (want 6040 4)",
+        e ? (unsigned long long)e->p.io.v[PIDIO_WCHAR] : 0ULL,
+        e ? (unsigned long long)e->p.io.v[PIDIO_SYSCW] : 0ULL);
+}
+
 static void test_reaping_parent(pidio_bpf_t *b) {
   pid_t kids[5];
   int kp[2];
@@ -1442,6 +1497,7 @@ int main(int argc, char **argv) {
   pidio_bpf_drain(b, NULL, NULL);
   test_single(b);
   test_threads(b);
+  test_live_threads(b);
   test_reaping_parent(b);
   storm(b, "short-lived", 80, 1, 777777, 13, 5000);
   test_exec(b);

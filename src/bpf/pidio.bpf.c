@@ -212,17 +212,29 @@ static __always_inline void key_of(struct pidio_bpf_key *k,
 }
 
 /* One attempt at a settled snapshot of a multi-threaded process (or one
- * with an entry): 1 and r filled, or 0 to try again. */
+ * with an entry): 1 and r filled, or 0 to try again.
+ *
+ * With may_skip, a process that never released a thread (never_released,
+ * read before and after the sum) and shows no exiting thread is summed
+ * without the entry's look-ups: an entry is only made by the exit hook of
+ * a thread, which is exiting from before that hook until its release, and
+ * listed until then; so no exiting thread seen and no release during the
+ * sum means no entry holds a thread that was summed live, nor one that is
+ * gone from the list. (A thread that begins its exit after its flags are
+ * read is summed live, as it was; a thread started after the walk passed
+ * is in the next pass.) Otherwise 0, to try again with the look-ups. */
 static __noinline int snapshot(struct pidio_bpf_proc_rec *r,
                              struct task_struct *task,
-                             struct pidio_bpf_key *key) {
+                             struct pidio_bpf_key *key, int may_skip) {
   u64 io[PIDIO_BPF_NIO] = {};
   u64 delay = 0, none = 0;
   /* live counts threads; any says whether there was one. Only any is
    * branched on: a branch on the count would make the verifier tell every
    * count apart and never finish the loop. */
-  u32 live = 0, any = 0;
-  struct pidio_bpf_state *st = bpf_map_lookup_elem(&procs, key);
+  u32 live = 0, any = 0, saw_exiting = 0;
+  struct signal_struct *sig = task->signal;
+  int skip = may_skip && never_released(sig);
+  struct pidio_bpf_state *st = skip ? 0 : bpf_map_lookup_elem(&procs, key);
   u64 w1 = 0;
   if (st) {
     w1 = READ_ONCE_U64(st->word);
@@ -237,16 +249,28 @@ static __noinline int snapshot(struct pidio_bpf_proc_rec *r,
   struct task_struct *t;
   bpf_iter_task_new(&it, task, BPF_TASK_ITER_PROC_THREADS);
   while ((t = bpf_iter_task_next(&it))) {
-    if (bpf_task_storage_get(&marks, t, 0, 0))
+    /* A thread is marked in its exit hook, which runs after PF_EXITING
+     * is set: one not exiting is not marked, and needs no look-up (had
+     * it begun its exit since the word was read, the word, or an entry
+     * that was not there, says so below). */
+    int exiting = READ_ONCE_INT(t->flags) & PF_EXITING;
+    if (exiting && skip) {
+      saw_exiting = 1; /* it may be in an entry: no skipping */
+      break;
+    }
+    if (exiting && bpf_task_storage_get(&marks, t, 0, 0))
       continue; /* its exit is in the entry */
     add_io(io, t);
     delay += thread_delay(t, &none);
     live++;
-    if (!(t->flags & PF_EXITING))
+    if (!exiting)
       any = 1;
   }
   bpf_iter_task_destroy(&it);
-  if (st) {
+  if (skip) {
+    if (saw_exiting || !never_released(sig))
+      return 0;
+  } else if (st) {
     if (READ_ONCE_U64(st->word) != w1)
       return 0;
   } else if (bpf_map_lookup_elem(&procs, key)) {
@@ -322,7 +346,7 @@ int dump_task(struct bpf_iter__task *ctx) {
   }
   int stable = 0;
   for (int attempt = 0; attempt < SNAPSHOT_TRIES && !stable; attempt++)
-    stable = snapshot(r, task, &key);
+    stable = snapshot(r, task, &key, attempt == 0);
   if (!stable)
     r->flags |= PIDIO_BPF_UNSTABLE;
   bpf_seq_write(seq, r, sizeof(*r));
